@@ -1,0 +1,25 @@
+//! # allweather-events
+//!
+//! What an event *is* in allweather, independent of where it is stored: the envelope
+//! every fact carries, the canonical byte form that is hashed into the log's chain, and
+//! the catalog that reads old payload versions in today's shape. Nothing here does I/O,
+//! so the same rules hold in the log, the relay, the projectors and an auditor's tool.
+//!
+//! ## Layout
+//! - [`canonical`]: RFC 8785 canonical JSON, integers only; the bytes that are hashed.
+//! - [`hash`]: SHA-256 and the chain rule `hash = SHA-256(prev_hash ‖ canonical bytes)`.
+//! - [`stream`]: stream ids, `{aggregate}-{id}`.
+//! - [`envelope`]: the envelope (ids, positions, times, actor, payload, hashes).
+//! - [`catalog`]: known event types, schema versions and upcasting on read.
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod catalog;
+pub mod envelope;
+pub mod hash;
+pub mod stream;
+
+pub use catalog::{Catalog, DecodeError, EventSpec};
+pub use envelope::{Actor, Envelope, Payload, Role, Timestamp};
+pub use hash::Hash;
+pub use stream::{MalformedStreamId, StreamId};
