@@ -10,16 +10,19 @@
 //! - [`hash`]: SHA-256 and the chain rule `hash = SHA-256(prev_hash ‖ canonical bytes)`.
 //! - [`stream`]: stream ids, `{aggregate}-{id}`.
 //! - [`envelope`]: the envelope (ids, positions, times, actor, payload, hashes).
+//! - [`chain`]: walking a chain and naming its first bad link.
 //! - [`catalog`]: known event types, schema versions and upcasting on read.
 #![deny(missing_docs)]
 
 pub mod canonical;
 pub mod catalog;
+pub mod chain;
 pub mod envelope;
 pub mod hash;
 pub mod stream;
 
 pub use catalog::{Catalog, DecodeError, EventSpec};
+pub use chain::{BrokenLink, ChainVerifier};
 pub use envelope::{Actor, Envelope, Payload, Role, Timestamp};
 pub use hash::Hash;
 pub use stream::{MalformedStreamId, StreamId};

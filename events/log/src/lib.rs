@@ -1,1 +1,420 @@
+//! # allweather-log
+//!
+//! The system of record: one ordered, hash-chained, append-only log of events, over
+//! PostgreSQL (distributed) or SQLite (embedded), behind one API.
+//!
+//! Every append goes through one **appender task** per process, which takes requests
+//! from any number of concurrent callers and writes them in batches, one transaction per
+//! batch (group commit): a durable commit costs one disk flush however many commands it
+//! carries. Inside the transaction the writer holds the log's lock (PostgreSQL: an
+//! advisory lock; SQLite: the write lock), reads the head and assigns positions, so
+//! positions are gapless and in commit order even with several processes appending, and
+//! each event's `hash = SHA-256(prev_hash ‖ canonical bytes)` extends the chain.
+//! Optimistic concurrency (an expected stream version) and idempotency (a command id)
+//! are checked inside the same transaction.
+//!
+//! Readers page through a stream or the whole log, and a live [`Log::tail`] follows
+//! commits as they happen: woken by the local appender and, on PostgreSQL, by
+//! `LISTEN/NOTIFY` from other processes, with a slow timer as the safety net.
+//!
+//! ## Layout
+//! - [`append`]: requests, outcomes and the pure decision of a batch.
+//! - [`error`]: [`AppendError`] and [`LogError`].
+//! - `postgres`, `sqlite`: the SQL of each backend; `row`: decoding a stored event.
+//! - `tail`: the live tail.
+//! - `migrations/{postgres,sqlite}`: the schema, including the triggers that refuse
+//!   `UPDATE` and `DELETE` on `events`.
+#![deny(missing_docs)]
 
+#[macro_use]
+mod row;
+pub mod append;
+pub mod error;
+mod postgres;
+mod sqlite;
+mod tail;
+
+pub use append::{AppendLimits, AppendOutcome, AppendRequest, CommittedEvent, Head, NewEvent};
+pub use error::{AppendError, ExpectedVersion, InvalidAppend, LogError};
+
+use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Timestamp};
+use futures::Stream;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How to open a log.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// `postgres://…` or `sqlite:PATH` (`?mode=ro` opens a SQLite file read-only).
+    pub url: String,
+    /// Connections in the pool (the appender uses one at a time; the rest serve reads).
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+    /// Most appends written in one transaction.
+    pub max_batch: usize,
+    /// What one append may carry.
+    pub limits: AppendLimits,
+}
+
+impl LogOptions {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            max_batch: 512,
+            limits: AppendLimits::default(),
+        }
+    }
+
+    /// The SQLite log in `path`, created if missing.
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self::new(format!("sqlite://{}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    async fn write_batch(
+        &self,
+        batch: &[AppendRequest],
+        now: Timestamp,
+    ) -> Result<append::Plan, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => postgres::write_batch(pool, batch, now).await,
+            Db::Sqlite(pool) => sqlite::write_batch(pool, batch, now).await,
+        }
+    }
+}
+
+/// A handle to the log. Cheap to clone; all clones share one appender task.
+#[derive(Debug, Clone)]
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    jobs: mpsc::Sender<Job>,
+    head: watch::Sender<u64>,
+    limits: AppendLimits,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    appender: Mutex<Option<JoinHandle<()>>>,
+    listener: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendOutcome, AppendError>>,
+}
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events checked and found good.
+    pub verified: u64,
+    /// Hash of the last good event.
+    pub head: Hash,
+    /// The first bad link, if any; the walk stops there.
+    pub broken: Option<BrokenLink>,
+}
+
+impl Log {
+    /// Connects, brings the schema up to date and starts the appender.
+    ///
+    /// A database whose schema is already current is not written to while opening, so a
+    /// read-only database or file can be opened for reading and verification.
+    pub async fn open(options: LogOptions) -> Result<Log, LogError> {
+        let (head_tx, _) = watch::channel(0);
+        let (db, listener) =
+            if options.url.starts_with("postgres:") || options.url.starts_with("postgresql:") {
+                let connect =
+                    PgConnectOptions::from_str(&options.url).map_err(LogError::Unavailable)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(LogError::Unavailable)?;
+                let applied = sqlx::query_scalar(APPLIED).fetch_one(&pool).await.ok();
+                if !is_current(&POSTGRES_MIGRATIONS, applied) {
+                    POSTGRES_MIGRATIONS.run(&pool).await?;
+                }
+                let listener = tokio::spawn(postgres::listen(pool.clone(), head_tx.clone()));
+                (Db::Postgres(pool), Some(listener))
+            } else if options.url.starts_with("sqlite:") {
+                let connect = SqliteConnectOptions::from_str(&options.url)
+                    .map_err(LogError::Unavailable)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(30));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(LogError::Unavailable)?;
+                let applied = sqlx::query_scalar(APPLIED).fetch_one(&pool).await.ok();
+                if !is_current(&SQLITE_MIGRATIONS, applied) {
+                    SQLITE_MIGRATIONS.run(&pool).await?;
+                }
+                (Db::Sqlite(pool), None)
+            } else {
+                return Err(LogError::UnsupportedUrl(options.url));
+            };
+
+        let log_head = match &db {
+            Db::Postgres(pool) => postgres::head(pool).await?,
+            Db::Sqlite(pool) => sqlite::head(pool).await?,
+        };
+        head_tx.send_replace(log_head.position);
+
+        let (jobs_tx, jobs_rx) = mpsc::channel(options.max_batch * 4);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let appender = tokio::spawn(run_appender(
+            db.clone(),
+            jobs_rx,
+            head_tx.clone(),
+            stop_rx,
+            options.max_batch,
+        ));
+        Ok(Log {
+            inner: Arc::new(Inner {
+                db,
+                jobs: jobs_tx,
+                head: head_tx,
+                limits: options.limits,
+                stop: Mutex::new(Some(stop_tx)),
+                appender: Mutex::new(Some(appender)),
+                listener,
+            }),
+        })
+    }
+
+    /// Appends one command's events to one stream, atomically, through the group-commit
+    /// appender. A repeated `command_id` returns the first outcome and writes nothing.
+    #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, command_id = %request.command_id), err)]
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        request.validate(&self.inner.limits)?;
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| AppendError::ShuttingDown)?;
+        outcome.await.map_err(|_| AppendError::ShuttingDown)?
+    }
+
+    /// The limits appends are checked against.
+    pub fn limits(&self) -> AppendLimits {
+        self.inner.limits
+    }
+
+    /// The last committed position and hash.
+    pub async fn head(&self) -> Result<Head, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::head(pool).await,
+            Db::Sqlite(pool) => sqlite::head(pool).await,
+        }
+    }
+
+    /// Up to `limit` events after position `after`, in order.
+    pub async fn read_all(&self, after: u64, limit: u32) -> Result<Vec<Envelope>, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::read_all(pool, after, limit).await,
+            Db::Sqlite(pool) => sqlite::read_all(pool, after, limit).await,
+        }
+    }
+
+    /// Up to `limit` events of one stream from version `from_version` (1 = the start).
+    pub async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: u32,
+    ) -> Result<Vec<Envelope>, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::read_stream(pool, stream, from_version, limit).await,
+            Db::Sqlite(pool) => sqlite::read_stream(pool, stream, from_version, limit).await,
+        }
+    }
+
+    /// The current version of a stream (0 if it has no events).
+    pub async fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::stream_version(pool, stream).await,
+            Db::Sqlite(pool) => sqlite::stream_version(pool, stream).await,
+        }
+    }
+
+    /// Every event after `after` as it commits, in order, exactly once, without end.
+    pub fn tail(
+        &self,
+        after: u64,
+    ) -> impl Stream<Item = Result<Envelope, LogError>> + Send + 'static {
+        tail::tail(self.clone(), after)
+    }
+
+    /// Walks the whole chain from position 1, calling `progress` with each page's last
+    /// position, and stops at the first bad link.
+    pub async fn verify(&self, mut progress: impl FnMut(u64)) -> Result<VerifyReport, LogError> {
+        let mut verifier = ChainVerifier::new();
+        loop {
+            let page = self.read_all(verifier.position(), 2_000).await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                break;
+            };
+            for event in &page {
+                if let Err(broken) = verifier.push(event) {
+                    return Ok(VerifyReport {
+                        verified: verifier.position(),
+                        head: verifier.head(),
+                        broken: Some(broken),
+                    });
+                }
+            }
+            progress(last);
+        }
+        Ok(VerifyReport {
+            verified: verifier.position(),
+            head: verifier.head(),
+            broken: None,
+        })
+    }
+
+    /// Stops taking appends, commits what is queued, and waits for the appender to end.
+    /// Appends after this fail with [`AppendError::ShuttingDown`].
+    pub async fn shutdown(&self) {
+        if let Some(stop) = self.inner.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+        let appender = self.inner.appender.lock().ok().and_then(|mut a| a.take());
+        if let Some(appender) = appender {
+            if let Err(e) = appender.await {
+                tracing::error!(error = %e, "the appender task failed");
+            }
+        }
+    }
+
+    /// The PostgreSQL pool, when the log is on PostgreSQL (for read models that share it).
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.inner.db {
+            Db::Postgres(pool) => Some(pool),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite pool, when the log is on SQLite.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.inner.db {
+            Db::Sqlite(pool) => Some(pool),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+}
+
+/// The newest migration applied, as `_sqlx_migrations` records it (`None` before any).
+const APPLIED: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+
+/// Whether the schema already has every migration, so that opening a current, read-only
+/// database writes nothing.
+fn is_current(migrator: &Migrator, applied: Option<i64>) -> bool {
+    let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    applied.is_some_and(|v| v >= latest)
+}
+
+async fn run_appender(
+    db: Db,
+    mut jobs: mpsc::Receiver<Job>,
+    head: watch::Sender<u64>,
+    mut stop: oneshot::Receiver<()>,
+    max_batch: usize,
+) {
+    let mut stopping = false;
+    loop {
+        let first = if stopping {
+            jobs.recv().await
+        } else {
+            tokio::select! {
+                job = jobs.recv() => job,
+                _ = &mut stop => {
+                    // Refuse new appends, then drain and commit what is already queued.
+                    stopping = true;
+                    jobs.close();
+                    continue;
+                }
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+        let now = Timestamp::from_datetime(chrono_now());
+        match db.write_batch(&requests, now).await {
+            Ok(plan) => {
+                if let Some(last) = plan.events.last() {
+                    let position = last.position;
+                    head.send_if_modified(|h| std::mem::replace(h, (*h).max(position)) < position);
+                }
+                tracing::debug!(
+                    requests = requests.len(),
+                    events = plan.events.len(),
+                    "batch committed"
+                );
+                for (reply, result) in replies.into_iter().zip(plan.results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, requests = requests.len(), "batch failed; nothing of it was written");
+                let err = AppendError::from_sqlx(e);
+                for reply in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

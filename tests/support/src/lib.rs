@@ -1,1 +1,340 @@
+//! # allweather-test-support
+//!
+//! Each integration test owns its world: a PostgreSQL database of its own (created, then
+//! dropped when the test ends), a SQLite file in its own temporary directory, and a
+//! `nats-server` of its own (a free port, a temporary store, killed when dropped). Tests
+//! therefore run in parallel and never see each other's data.
+//!
+//! PostgreSQL is reached through `ALLWEATHER_TEST_PG_URL`, the URL of a server on which
+//! the tests may create databases; `deploy/test.sh` starts a private one and sets it.
+//! `nats-server` must be on `PATH` (`deploy/test.sh` installs it when missing).
+//!
+//! ## Layout
+//! - [`TestDatabase`]: a fresh PostgreSQL database.
+//! - [`TestSqlite`]: a fresh SQLite file.
+//! - [`NatsServer`]: a private nats-server with JetStream.
+//! - [`eventually`]: wait for a condition with a deadline, never a bare sleep.
+#![deny(missing_docs)]
 
+use sqlx::Connection;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The environment variable naming the PostgreSQL server tests create databases on.
+pub const PG_URL_VAR: &str = "ALLWEATHER_TEST_PG_URL";
+
+/// The URL of the PostgreSQL server for tests.
+///
+/// # Panics
+/// When `ALLWEATHER_TEST_PG_URL` is not set: run the tests through `deploy/test.sh`,
+/// which provides the server.
+pub fn pg_admin_url() -> String {
+    std::env::var(PG_URL_VAR).unwrap_or_else(|_| {
+        panic!("{PG_URL_VAR} is not set: run the tests with deploy/test.sh, which starts a private PostgreSQL")
+    })
+}
+
+/// Replaces the database name (the URL's path) of a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{database}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A PostgreSQL database that exists for one test and is dropped after it.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    admin_url: String,
+    url: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database with a unique name.
+    pub async fn create() -> TestDatabase {
+        let admin_url = pg_admin_url();
+        let name = format!("aw_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {PG_URL_VAR}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let url = with_database(&admin_url, &name);
+        TestDatabase {
+            name,
+            admin_url,
+            url,
+        }
+    }
+
+    /// The URL of this test's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A connection to the server's maintenance database, for what a test does to the
+    /// server itself (terminating sessions, making the database read-only).
+    pub async fn admin(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self.admin_url)
+            .await
+            .expect("connect to the test PostgreSQL")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
+        // a runtime of its own drops the database, forcing out any connection left open.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!(
+                "warning: could not drop test database {}: {dropped:?}",
+                self.name
+            );
+        }
+    }
+}
+
+/// A SQLite file in a temporary directory of its own, removed after the test.
+#[derive(Debug)]
+pub struct TestSqlite {
+    dir: TempDir,
+}
+
+impl TestSqlite {
+    /// A new, not yet created, SQLite file.
+    pub fn create() -> TestSqlite {
+        TestSqlite {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("log.db")
+    }
+
+    /// The `sqlite://` URL of the file.
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path().display())
+    }
+}
+
+/// A `nats-server` with JetStream on a free loopback port and a temporary store; killed
+/// and cleaned when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Option<Child>,
+    store: TempDir,
+    port: u16,
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    pub fn start() -> NatsServer {
+        let store = tempfile::tempdir().expect("create a temporary store");
+        let (child, port) = spawn_nats(store.path(), None);
+        NatsServer {
+            child: Some(child),
+            store,
+            port,
+        }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The directory JetStream stores its data in.
+    pub fn store_dir(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Kills the server (its store stays, as after a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port with the same store.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, _) = spawn_nats(self.store.path(), Some(self.port));
+        self.child = Some(child);
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_nats(store: &Path, port: Option<u16>) -> (Child, u16) {
+    let ports_dir = store.join("ports");
+    let _ = std::fs::remove_dir_all(&ports_dir);
+    std::fs::create_dir_all(&ports_dir).expect("create the ports directory");
+    let mut child = Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p"])
+        .arg(port.map_or_else(|| "-1".to_string(), |p| p.to_string()))
+        .arg("-js")
+        .arg("-sd")
+        .arg(store.join("jetstream"))
+        .arg("--ports_file_dir")
+        .arg(&ports_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server (is it installed? deploy/test.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(port) = read_ports_file(&ports_dir)
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        {
+            return (child, port);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("nats-server exited at start: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not accept connections within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_ports_file(dir: &Path) -> Option<u16> {
+    let entry = std::fs::read_dir(dir).ok()?.flatten().next()?;
+    let ports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
+    let url = ports["nats"][0].as_str()?;
+    url.rsplit(':').next()?.parse().ok()
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_replace_the_url_path() {
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres", "x"),
+            "postgres://u@h:5/x"
+        );
+        assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
+        assert_eq!(
+            with_database("postgres://u@h/p?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_test_database_is_created_empty_and_dropped_after() {
+        let db = TestDatabase::create().await;
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        let tables: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(tables, 0);
+        let name = db.name().to_owned();
+        let mut admin = db.admin().await;
+        drop(conn);
+        drop(db);
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the test database must be dropped");
+    }
+
+    #[tokio::test]
+    async fn each_nats_server_is_private_has_jetstream_and_dies_on_drop() {
+        let a = NatsServer::start();
+        let b = NatsServer::start();
+        assert_ne!(a.url(), b.url());
+        let client = async_nats::connect(a.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "T".into(),
+                subjects: vec!["t.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        js.publish("t.x", "hello".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(stream.cached_info().config.name, "T");
+        let port = a.port;
+        drop(a);
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the server must be gone after drop"
+        );
+    }
+}

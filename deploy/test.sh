@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every check and test of allweather on this machine.
+#
+# What the tests need and this script provides when it is missing:
+#   - nats-server (Debian/Ubuntu package `nats-server`): each test starts its own, on a
+#     free loopback port with a temporary store;
+#   - PostgreSQL (package `postgresql`): this script starts a private server of its own,
+#     on loopback only, in a temporary directory, and removes it afterwards; each test
+#     creates and drops its own database on it. A server already running on the machine
+#     is neither used nor touched. Set ALLWEATHER_TEST_PG_URL to use another server.
+#
+# Extra arguments go to `cargo test` (e.g. `deploy/test.sh -p allweather-log`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[test.sh]\033[0m %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+missing=()
+command -v nats-server >/dev/null || missing+=(nats-server)
+if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ] && [ -z "$(pg_bin)" ]; then missing+=(postgresql); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} from the distribution's packages"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v nats-server >/dev/null || { log "nats-server is still missing"; exit 1; }
+
+cleanup=()
+on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
+trap on_exit EXIT
+
+if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ]; then
+  bin=$(pg_bin)
+  pgdir=$(mktemp -d /tmp/allweather-pg.XXXXXX)
+  chmod 755 "$pgdir"
+  # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the
+  # package creates.
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$pgdir" postgres
+    chown postgres: "$pgdir"
+    as_pg() { runuser -u postgres -- "$@"; }
+  else
+    as_pg() { "$@"; }
+  fi
+  as_pg "$bin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+  started=
+  for _ in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 30000))
+    if as_pg "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
+         -o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir -c max_connections=300 -c fsync=on" \
+         start >/dev/null; then
+      started=1; break
+    fi
+  done
+  [ -n "$started" ] || { log "could not start a private PostgreSQL; see $pgdir/server.log"; cat "$pgdir/server.log" >&2; exit 1; }
+  cleanup+=("as_pg '$bin/pg_ctl' -D '$pgdir/data' -m immediate stop >/dev/null; rm -rf '$pgdir'")
+  export ALLWEATHER_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  log "private PostgreSQL on 127.0.0.1:$port"
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked "$@"

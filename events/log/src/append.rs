@@ -1,0 +1,454 @@
+//! What an append is, and the pure part of writing a batch: given the head of the log,
+//! the commands already recorded and the streams' versions, decide for each request of a
+//! batch whether it replays, conflicts or commits, and build the rows it commits.
+
+use crate::error::{AppendError, ExpectedVersion, InvalidAppend};
+use allweather_events::{Actor, Envelope, Hash, Payload, StreamId, Timestamp};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// One event to append, before the log gives it a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Past-tense PascalCase name of the fact.
+    pub event_type: String,
+    /// Version of the payload's schema.
+    pub schema_version: u32,
+    /// When the fact happened.
+    pub occurred_at: Timestamp,
+    /// The payload, canonical JSON.
+    pub payload: Payload,
+}
+
+/// One command's append: its events for one stream, with the version it expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    /// Idempotency key: a repeat returns the first result and writes nothing.
+    pub command_id: Uuid,
+    /// Chain of causation.
+    pub correlation_id: Uuid,
+    /// Who issued the command.
+    pub actor: Actor,
+    /// The stream appended to.
+    pub stream_id: StreamId,
+    /// The version the stream must be at.
+    pub expected_version: ExpectedVersion,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+}
+
+/// Limits on what one append may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendLimits {
+    /// Largest canonical payload, in bytes.
+    pub max_payload_bytes: usize,
+    /// Most events in one append.
+    pub max_events: usize,
+}
+
+impl Default for AppendLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024,
+            max_events: 100,
+        }
+    }
+}
+
+impl AppendRequest {
+    /// Checks everything that can be checked without the database.
+    pub fn validate(&self, limits: &AppendLimits) -> Result<(), InvalidAppend> {
+        if self.events.is_empty() {
+            return Err(InvalidAppend::NoEvents);
+        }
+        if self.events.len() > limits.max_events {
+            return Err(InvalidAppend::TooManyEvents {
+                count: self.events.len(),
+                limit: limits.max_events,
+            });
+        }
+        if self.actor.id.is_empty() || self.actor.id.len() > 128 {
+            return Err(InvalidAppend::BadActorId);
+        }
+        for e in &self.events {
+            let t = &e.event_type;
+            let pascal = t.len() <= 64
+                && t.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                && t.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !pascal {
+                return Err(InvalidAppend::BadEventType(t.chars().take(80).collect()));
+            }
+            if e.schema_version == 0 {
+                return Err(InvalidAppend::BadSchemaVersion);
+            }
+            if e.payload.len() > limits.max_payload_bytes {
+                return Err(InvalidAppend::PayloadTooLarge {
+                    event_type: t.clone(),
+                    size: e.payload.len(),
+                    limit: limits.max_payload_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where one committed event landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedEvent {
+    /// Its id.
+    pub event_id: Uuid,
+    /// Its type.
+    pub event_type: String,
+    /// Its stream.
+    pub stream_id: String,
+    /// The stream's version after it.
+    pub stream_version: u64,
+    /// Its global position.
+    pub position: u64,
+}
+
+/// The result of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The command that appended.
+    pub command_id: Uuid,
+    /// Its events, in order.
+    pub events: Vec<CommittedEvent>,
+    /// True when this was a repeat of an earlier command: nothing new was written.
+    pub replayed: bool,
+}
+
+impl AppendOutcome {
+    /// The position of the command's last event: a consistency token for reads.
+    pub fn position(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.position)
+    }
+}
+
+/// The head of the log: its last position and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The last position (0 for an empty log).
+    pub position: u64,
+    /// The hash of the last event ([`Hash::GENESIS`] for an empty log).
+    pub hash: Hash,
+    /// When the last event was recorded (0 for an empty log).
+    pub recorded_at: Timestamp,
+}
+
+impl Head {
+    /// The head of an empty log.
+    pub const EMPTY: Head = Head {
+        position: 0,
+        hash: Hash::GENESIS,
+        recorded_at: Timestamp::from_micros(0),
+    };
+}
+
+/// A command already recorded in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredCommand {
+    pub stream_id: String,
+    pub events: Vec<CommittedEvent>,
+}
+
+/// What the database said, read under the write lock, that a batch is decided against.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub commands: HashMap<Uuid, StoredCommand>,
+    pub versions: HashMap<String, u64>,
+}
+
+/// A row for the `commands` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommandRow {
+    pub command_id: Uuid,
+    pub stream_id: String,
+    pub first_position: u64,
+    pub last_position: u64,
+    pub recorded_at: Timestamp,
+}
+
+/// The decided batch: each request's result, and the rows to write for those that commit.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub results: Vec<Result<AppendOutcome, AppendError>>,
+    pub events: Vec<Envelope>,
+    pub commands: Vec<CommandRow>,
+    /// Final `(version, last_position)` of every stream the batch touches.
+    pub streams: BTreeMap<String, (u64, u64)>,
+}
+
+/// Decides a batch in order. Each request sees the effects of those before it, so two
+/// appends to one stream in one batch are ordered and the second checks its expected
+/// version against the first; a command id repeated inside the batch gets the first's
+/// result.
+pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Timestamp) -> Plan {
+    let recorded_at = now.max(head.recorded_at);
+    let mut plan = Plan::default();
+    let mut position = head.position;
+    let mut prev_hash = head.hash;
+    let mut versions: HashMap<&str, u64> = HashMap::new();
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+
+    for (index, req) in batch.iter().enumerate() {
+        let result = if let Some(stored) = loaded.commands.get(&req.command_id) {
+            replay(req, stored)
+        } else if let Some(&first) = seen.get(&req.command_id) {
+            match &plan.results[first] {
+                Ok(outcome)
+                    if outcome
+                        .events
+                        .first()
+                        .is_some_and(|e| e.stream_id != req.stream_id.as_str()) =>
+                {
+                    Err(AppendError::CommandIdReused {
+                        command_id: req.command_id,
+                        original_stream: outcome.events[0].stream_id.clone(),
+                    })
+                }
+                Ok(outcome) => Ok(AppendOutcome {
+                    replayed: true,
+                    ..outcome.clone()
+                }),
+                Err(e) => Err(e.clone()),
+            }
+        } else {
+            seen.insert(req.command_id, index);
+            let stream = req.stream_id.as_str();
+            let actual = *versions
+                .entry(stream)
+                .or_insert_with(|| loaded.versions.get(stream).copied().unwrap_or(0));
+            if !req.expected_version.admits(actual) {
+                Err(AppendError::VersionConflict {
+                    stream_id: stream.to_owned(),
+                    expected: req.expected_version,
+                    actual,
+                })
+            } else {
+                let mut committed = Vec::with_capacity(req.events.len());
+                let mut version = actual;
+                for new in &req.events {
+                    position += 1;
+                    version += 1;
+                    let mut envelope = Envelope {
+                        event_id: Uuid::now_v7(),
+                        stream_id: req.stream_id.clone(),
+                        stream_version: version,
+                        position,
+                        event_type: new.event_type.clone(),
+                        schema_version: new.schema_version,
+                        occurred_at: new.occurred_at,
+                        recorded_at,
+                        command_id: req.command_id,
+                        correlation_id: req.correlation_id,
+                        actor: req.actor.clone(),
+                        payload: new.payload.clone(),
+                        prev_hash,
+                        hash: Hash::GENESIS,
+                    };
+                    envelope.hash = envelope.expected_hash();
+                    prev_hash = envelope.hash;
+                    committed.push(CommittedEvent {
+                        event_id: envelope.event_id,
+                        event_type: envelope.event_type.clone(),
+                        stream_id: stream.to_owned(),
+                        stream_version: version,
+                        position,
+                    });
+                    plan.events.push(envelope);
+                }
+                versions.insert(stream, version);
+                plan.streams.insert(stream.to_owned(), (version, position));
+                plan.commands.push(CommandRow {
+                    command_id: req.command_id,
+                    stream_id: stream.to_owned(),
+                    first_position: committed[0].position,
+                    last_position: position,
+                    recorded_at,
+                });
+                Ok(AppendOutcome {
+                    command_id: req.command_id,
+                    events: committed,
+                    replayed: false,
+                })
+            }
+        };
+        plan.results.push(result);
+    }
+    plan
+}
+
+fn replay(req: &AppendRequest, stored: &StoredCommand) -> Result<AppendOutcome, AppendError> {
+    if stored.stream_id != req.stream_id.as_str() {
+        return Err(AppendError::CommandIdReused {
+            command_id: req.command_id,
+            original_stream: stored.stream_id.clone(),
+        });
+    }
+    Ok(AppendOutcome {
+        command_id: req.command_id,
+        events: stored.events.clone(),
+        replayed: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allweather_events::{ChainVerifier, Role};
+    use serde_json::json;
+
+    fn req(command: u128, stream: &str, expected: ExpectedVersion, n: usize) -> AppendRequest {
+        AppendRequest {
+            command_id: Uuid::from_u128(command),
+            correlation_id: Uuid::from_u128(command),
+            actor: Actor {
+                id: "tester".into(),
+                role: Role::System,
+            },
+            stream_id: StreamId::parse(stream).unwrap(),
+            expected_version: expected,
+            events: (0..n)
+                .map(|i| NewEvent {
+                    event_type: "Probed".into(),
+                    schema_version: 1,
+                    occurred_at: Timestamp::from_micros(0),
+                    payload: Payload::from_value(&json!({ "i": i })).unwrap(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_batch_chains_from_the_head_and_orders_appends_to_one_stream() {
+        let batch = [
+            req(1, "probe-a", ExpectedVersion::NoStream, 2),
+            req(2, "probe-a", ExpectedVersion::Exact(2), 1),
+            req(3, "probe-a", ExpectedVersion::Exact(2), 1),
+        ];
+        let plan = plan(
+            &batch,
+            Head::EMPTY,
+            &Loaded::default(),
+            Timestamp::from_micros(5),
+        );
+        assert_eq!(plan.results[0].as_ref().unwrap().position(), 2);
+        assert_eq!(
+            plan.results[1].as_ref().unwrap().events[0].stream_version,
+            3
+        );
+        assert!(matches!(
+            plan.results[2],
+            Err(AppendError::VersionConflict {
+                actual: 3,
+                expected: ExpectedVersion::Exact(2),
+                ..
+            })
+        ));
+        let mut verifier = ChainVerifier::new();
+        for e in &plan.events {
+            verifier.push(e).unwrap();
+        }
+        assert_eq!(plan.streams["probe-a"], (3, 3));
+        assert_eq!(plan.commands.len(), 2);
+    }
+
+    #[test]
+    fn a_command_repeated_in_a_batch_gets_the_first_result_and_writes_once() {
+        let batch = [
+            req(7, "probe-a", ExpectedVersion::Any, 1),
+            req(7, "probe-a", ExpectedVersion::Any, 1),
+        ];
+        let plan = plan(
+            &batch,
+            Head::EMPTY,
+            &Loaded::default(),
+            Timestamp::from_micros(5),
+        );
+        let (a, b) = (
+            plan.results[0].as_ref().unwrap(),
+            plan.results[1].as_ref().unwrap(),
+        );
+        assert_eq!(
+            (a.events.clone(), a.replayed, b.replayed),
+            (b.events.clone(), false, true)
+        );
+        assert_eq!(plan.events.len(), 1);
+    }
+
+    #[test]
+    fn a_recorded_command_replays_and_a_reused_id_is_refused() {
+        let stored = StoredCommand {
+            stream_id: "probe-a".into(),
+            events: vec![CommittedEvent {
+                event_id: Uuid::nil(),
+                event_type: "Probed".into(),
+                stream_id: "probe-a".into(),
+                stream_version: 1,
+                position: 1,
+            }],
+        };
+        let loaded = Loaded {
+            commands: HashMap::from([(Uuid::from_u128(1), stored)]),
+            ..Loaded::default()
+        };
+        let batch = [
+            req(1, "probe-a", ExpectedVersion::NoStream, 1),
+            req(1, "probe-b", ExpectedVersion::Any, 1),
+        ];
+        let plan = plan(&batch, Head::EMPTY, &loaded, Timestamp::from_micros(5));
+        assert!(plan.results[0].as_ref().unwrap().replayed);
+        assert!(matches!(
+            plan.results[1],
+            Err(AppendError::CommandIdReused { .. })
+        ));
+        assert!(plan.events.is_empty());
+    }
+
+    #[test]
+    fn recorded_at_never_goes_back_even_if_the_clock_does() {
+        let head = Head {
+            recorded_at: Timestamp::from_micros(100),
+            ..Head::EMPTY
+        };
+        let plan = plan(
+            &[req(1, "probe-a", ExpectedVersion::Any, 1)],
+            head,
+            &Loaded::default(),
+            Timestamp::from_micros(50),
+        );
+        assert_eq!(plan.events[0].recorded_at, Timestamp::from_micros(100));
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let limits = AppendLimits {
+            max_payload_bytes: 10,
+            max_events: 2,
+        };
+        let mut r = req(1, "probe-a", ExpectedVersion::Any, 0);
+        assert_eq!(r.validate(&limits), Err(InvalidAppend::NoEvents));
+        r = req(1, "probe-a", ExpectedVersion::Any, 3);
+        assert_eq!(
+            r.validate(&limits),
+            Err(InvalidAppend::TooManyEvents { count: 3, limit: 2 })
+        );
+        r = req(1, "probe-a", ExpectedVersion::Any, 1);
+        r.events[0].payload =
+            Payload::from_value(&json!({"text": "longer than ten bytes"})).unwrap();
+        assert!(matches!(
+            r.validate(&limits),
+            Err(InvalidAppend::PayloadTooLarge { limit: 10, .. })
+        ));
+        for bad in ["probed", "Probe d", "", "Probé"] {
+            r = req(1, "probe-a", ExpectedVersion::Any, 1);
+            r.events[0].event_type = bad.into();
+            assert!(
+                matches!(r.validate(&limits), Err(InvalidAppend::BadEventType(_))),
+                "case {bad:?}"
+            );
+        }
+    }
+}

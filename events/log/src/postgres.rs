@@ -1,0 +1,255 @@
+//! The PostgreSQL backend.
+//!
+//! One batch is one transaction: take the log's advisory lock, read the head, the
+//! recorded commands and the streams' versions, decide the batch (see [`crate::append`]),
+//! write every row with one statement of `UNNEST`ed arrays, notify listeners, commit.
+//! The lock is transaction-scoped, so it is held until the commit is durable and released
+//! by the commit or a rollback: a reader tailing by position can never see position
+//! `n + 1` before `n` has committed, and several processes can share one log.
+
+use crate::append::{self, AppendRequest, CommittedEvent, Head, Loaded, Plan, StoredCommand};
+use crate::error::LogError;
+use crate::row::{self, to_i64, to_u64};
+use allweather_events::{Envelope, Hash, StreamId, Timestamp};
+use sqlx::Row;
+use sqlx::postgres::{PgListener, PgPool, PgRow};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// The channel on which each commit announces its last position.
+pub(crate) const CHANNEL: &str = "allweather_events";
+
+/// Key of the advisory lock: "allw" in the high half, the `events` table's oid (so one
+/// lock per schema, when a province keeps one county per schema) in the low half.
+const LOCK: &str =
+    "SELECT pg_advisory_xact_lock((x'616c6c77'::bigint << 32) | 'events'::regclass::oid::bigint)";
+
+const HEAD: &str =
+    "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
+
+pub(crate) async fn write_batch(
+    pool: &PgPool,
+    batch: &[AppendRequest],
+    now: Timestamp,
+) -> Result<Plan, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(LOCK).execute(&mut *tx).await?;
+    let head = head_in(&mut tx).await?;
+
+    let command_ids: Vec<Uuid> = batch.iter().map(|r| r.command_id).collect();
+    let stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
+    let mut loaded = Loaded::default();
+    let recorded = sqlx::query(
+        "SELECT command_id, stream_id, first_position, last_position FROM commands WHERE command_id = ANY($1)",
+    )
+    .bind(&command_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in recorded {
+        let events = committed_between(&mut tx, r.try_get(2)?, r.try_get(3)?).await?;
+        loaded.commands.insert(
+            r.try_get(0)?,
+            StoredCommand {
+                stream_id: r.try_get(1)?,
+                events,
+            },
+        );
+    }
+    for r in sqlx::query("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)")
+        .bind(&stream_ids)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        loaded.versions.insert(r.try_get(0)?, to_u64(r.try_get(1)?));
+    }
+
+    let plan = append::plan(batch, head, &loaded, now);
+    if !plan.events.is_empty() {
+        insert(&mut tx, &plan).await?;
+    }
+    tx.commit().await?;
+    Ok(plan)
+}
+
+async fn head_in(tx: &mut sqlx::PgConnection) -> Result<Head, sqlx::Error> {
+    let Some(r) = sqlx::query(HEAD).fetch_optional(&mut *tx).await? else {
+        return Ok(Head::EMPTY);
+    };
+    let hash: Vec<u8> = r.try_get(1)?;
+    Ok(Head {
+        position: to_u64(r.try_get(0)?),
+        hash: Hash::from_slice(&hash)
+            .ok_or_else(|| sqlx::Error::Decode("stored head hash is not 32 bytes".into()))?,
+        recorded_at: Timestamp::from_micros(r.try_get(2)?),
+    })
+}
+
+async fn committed_between(
+    conn: &mut sqlx::PgConnection,
+    first: i64,
+    last: i64,
+) -> Result<Vec<CommittedEvent>, sqlx::Error> {
+    sqlx::query(
+        "SELECT event_id, event_type, stream_id, stream_version, position FROM events \
+         WHERE position BETWEEN $1 AND $2 ORDER BY position",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CommittedEvent {
+            event_id: r.try_get(0)?,
+            event_type: r.try_get(1)?,
+            stream_id: r.try_get(2)?,
+            stream_version: to_u64(r.try_get(3)?),
+            position: to_u64(r.try_get(4)?),
+        })
+    })
+    .collect()
+}
+
+/// Writes the plan's events, commands and stream versions and notifies, in one statement.
+async fn insert(conn: &mut sqlx::PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+    let e = &plan.events;
+    let col = |f: fn(&Envelope) -> i64| e.iter().map(f).collect::<Vec<i64>>();
+    let text = |f: fn(&Envelope) -> &str| e.iter().map(f).collect::<Vec<&str>>();
+    let uuid = |f: fn(&Envelope) -> Uuid| e.iter().map(f).collect::<Vec<Uuid>>();
+    let bytes = |f: fn(&Envelope) -> &[u8]| e.iter().map(f).collect::<Vec<&[u8]>>();
+    let c = &plan.commands;
+    let last = e.last().map_or(0, |e| e.position);
+    sqlx::query(
+        "WITH ev AS (
+            INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
+                schema_version, occurred_at_us, recorded_at_us, command_id, correlation_id,
+                actor_id, actor_role, payload, prev_hash, hash)
+            SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
+                $6::int[], $7::bigint[], $8::bigint[], $9::uuid[], $10::uuid[], $11::text[],
+                $12::text[], $13::text[], $14::bytea[], $15::bytea[])
+        ), cmd AS (
+            INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us)
+            SELECT * FROM UNNEST($16::uuid[], $17::text[], $18::bigint[], $19::bigint[], $20::bigint[])
+        ), st AS (
+            INSERT INTO streams (stream_id, version, last_position)
+            SELECT * FROM UNNEST($21::text[], $22::bigint[], $23::bigint[])
+            ON CONFLICT (stream_id) DO UPDATE
+                SET version = excluded.version, last_position = excluded.last_position
+        )
+        SELECT pg_notify($24, $25)",
+    )
+    .bind(col(|e| to_i64(e.position)))
+    .bind(uuid(|e| e.event_id))
+    .bind(text(|e| e.stream_id.as_str()))
+    .bind(col(|e| to_i64(e.stream_version)))
+    .bind(text(|e| &e.event_type))
+    .bind(e.iter().map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX)).collect::<Vec<i32>>())
+    .bind(col(|e| e.occurred_at.as_micros()))
+    .bind(col(|e| e.recorded_at.as_micros()))
+    .bind(uuid(|e| e.command_id))
+    .bind(uuid(|e| e.correlation_id))
+    .bind(text(|e| &e.actor.id))
+    .bind(text(|e| e.actor.role.as_str()))
+    .bind(text(|e| e.payload.as_str()))
+    .bind(bytes(|e| &e.prev_hash.0))
+    .bind(bytes(|e| &e.hash.0))
+    .bind(c.iter().map(|c| c.command_id).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.stream_id.as_str()).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| to_i64(c.first_position)).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| to_i64(c.last_position)).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.recorded_at.as_micros()).collect::<Vec<_>>())
+    .bind(plan.streams.keys().map(String::as_str).collect::<Vec<_>>())
+    .bind(plan.streams.values().map(|v| to_i64(v.0)).collect::<Vec<_>>())
+    .bind(plan.streams.values().map(|v| to_i64(v.1)).collect::<Vec<_>>())
+    .bind(CHANNEL)
+    .bind(last.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn head(pool: &PgPool) -> Result<Head, LogError> {
+    let mut conn = pool.acquire().await?;
+    Ok(head_in(&mut conn).await?)
+}
+
+pub(crate) async fn read_all(
+    pool: &PgPool,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<Envelope>, LogError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    );
+    decode(
+        sqlx::query(sql)
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(crate) async fn read_stream(
+    pool: &PgPool,
+    stream: &StreamId,
+    from_version: u64,
+    limit: u32,
+) -> Result<Vec<Envelope>, LogError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+    );
+    decode(
+        sqlx::query(sql)
+            .bind(stream.as_str())
+            .bind(to_i64(from_version))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(crate) async fn stream_version(pool: &PgPool, stream: &StreamId) -> Result<u64, LogError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
+        .bind(stream.as_str())
+        .fetch_optional(pool)
+        .await?;
+    Ok(v.map_or(0, to_u64))
+}
+
+fn decode(rows: Vec<PgRow>) -> Result<Vec<Envelope>, LogError> {
+    rows.iter().map(row::envelope).collect()
+}
+
+/// Follows commits made by every process on this database and raises `head` to each
+/// announced position. Runs until aborted; after a lost connection it reconnects, and the
+/// tails' fallback timer covers what was announced meanwhile.
+pub(crate) async fn listen(pool: PgPool, head: watch::Sender<u64>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => loop {
+                    match listener.recv().await {
+                        Ok(n) => {
+                            let position = n.payload().parse().unwrap_or(0);
+                            head.send_if_modified(|h| {
+                                std::mem::replace(h, (*h).max(position)) < position
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "commit listener lost its connection; reconnecting");
+                            break;
+                        }
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for commits; retrying"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot connect the commit listener; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}

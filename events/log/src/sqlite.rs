@@ -1,0 +1,226 @@
+//! The SQLite backend (the embedded default).
+//!
+//! One batch is one `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before
+//! reading the head, so positions are assigned by one writer at a time even when several
+//! processes open the same file; then the same decisions as on PostgreSQL
+//! ([`crate::append::plan`]), and multi-row `INSERT`s in chunks under SQLite's limit on
+//! bound parameters. The database runs in WAL mode with `synchronous = FULL`: a commit is
+//! on disk when it returns, and readers never block the writer.
+
+use crate::append::{self, AppendRequest, CommittedEvent, Head, Loaded, Plan, StoredCommand};
+use crate::error::LogError;
+use crate::row::{self, to_i64, to_u64};
+use allweather_events::{Envelope, Hash, StreamId, Timestamp};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+/// Rows per multi-row `INSERT`: 15 columns × 1000 stays under SQLite's 32,766 parameters.
+const ROWS_PER_INSERT: usize = 1000;
+
+const HEAD: &str =
+    "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
+
+pub(crate) async fn write_batch(
+    pool: &SqlitePool,
+    batch: &[AppendRequest],
+    now: Timestamp,
+) -> Result<Plan, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let head = head_in(&mut tx).await?;
+
+    let mut loaded = Loaded::default();
+    let mut ids = QueryBuilder::<Sqlite>::new(
+        "SELECT command_id, stream_id, first_position, last_position FROM commands WHERE command_id IN ",
+    );
+    ids.push_tuples_or_list(batch.iter().map(|r| r.command_id));
+    for r in ids.build().fetch_all(&mut *tx).await? {
+        let events = committed_between(&mut tx, r.try_get(2)?, r.try_get(3)?).await?;
+        loaded.commands.insert(
+            r.try_get(0)?,
+            StoredCommand {
+                stream_id: r.try_get(1)?,
+                events,
+            },
+        );
+    }
+    let mut streams =
+        QueryBuilder::<Sqlite>::new("SELECT stream_id, version FROM streams WHERE stream_id IN ");
+    streams.push_tuples_or_list(batch.iter().map(|r| r.stream_id.as_str().to_owned()));
+    for r in streams.build().fetch_all(&mut *tx).await? {
+        loaded.versions.insert(r.try_get(0)?, to_u64(r.try_get(1)?));
+    }
+
+    let plan = append::plan(batch, head, &loaded, now);
+    if !plan.events.is_empty() {
+        insert(&mut tx, &plan).await?;
+    }
+    tx.commit().await?;
+    Ok(plan)
+}
+
+/// `IN (…)` lists for the lookups of one batch.
+trait InList {
+    fn push_tuples_or_list<T>(&mut self, items: impl Iterator<Item = T>)
+    where
+        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static;
+}
+
+impl InList for QueryBuilder<Sqlite> {
+    fn push_tuples_or_list<T>(&mut self, items: impl Iterator<Item = T>)
+    where
+        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
+    {
+        self.push("(");
+        let mut list = self.separated(", ");
+        for item in items {
+            list.push_bind(item);
+        }
+        self.push(")");
+    }
+}
+
+async fn head_in(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {
+    let Some(r) = sqlx::query(HEAD).fetch_optional(&mut *conn).await? else {
+        return Ok(Head::EMPTY);
+    };
+    let hash: Vec<u8> = r.try_get(1)?;
+    Ok(Head {
+        position: to_u64(r.try_get(0)?),
+        hash: Hash::from_slice(&hash)
+            .ok_or_else(|| sqlx::Error::Decode("stored head hash is not 32 bytes".into()))?,
+        recorded_at: Timestamp::from_micros(r.try_get(2)?),
+    })
+}
+
+async fn committed_between(
+    conn: &mut SqliteConnection,
+    first: i64,
+    last: i64,
+) -> Result<Vec<CommittedEvent>, sqlx::Error> {
+    sqlx::query(
+        "SELECT event_id, event_type, stream_id, stream_version, position FROM events \
+         WHERE position BETWEEN ?1 AND ?2 ORDER BY position",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CommittedEvent {
+            event_id: r.try_get(0)?,
+            event_type: r.try_get(1)?,
+            stream_id: r.try_get(2)?,
+            stream_version: to_u64(r.try_get(3)?),
+            position: to_u64(r.try_get(4)?),
+        })
+    })
+    .collect()
+}
+
+async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+    for chunk in plan.events.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Sqlite>::new(concat!("INSERT INTO events (", columns!(), ") "));
+        q.push_values(chunk, |mut row, e: &Envelope| {
+            row.push_bind(to_i64(e.position))
+                .push_bind(e.event_id)
+                .push_bind(e.stream_id.as_str().to_owned())
+                .push_bind(to_i64(e.stream_version))
+                .push_bind(e.event_type.clone())
+                .push_bind(i64::from(e.schema_version))
+                .push_bind(e.occurred_at.as_micros())
+                .push_bind(e.recorded_at.as_micros())
+                .push_bind(e.command_id)
+                .push_bind(e.correlation_id)
+                .push_bind(e.actor.id.clone())
+                .push_bind(e.actor.role.as_str())
+                .push_bind(e.payload.as_str().to_owned())
+                .push_bind(e.prev_hash.0.to_vec())
+                .push_bind(e.hash.0.to_vec());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in plan.commands.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us) ",
+        );
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.command_id)
+                .push_bind(c.stream_id.clone())
+                .push_bind(to_i64(c.first_position))
+                .push_bind(to_i64(c.last_position))
+                .push_bind(c.recorded_at.as_micros());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    let streams: Vec<_> = plan.streams.iter().collect();
+    for chunk in streams.chunks(ROWS_PER_INSERT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO streams (stream_id, version, last_position) ");
+        q.push_values(chunk, |mut row, (stream, (version, last))| {
+            row.push_bind((*stream).clone())
+                .push_bind(to_i64(*version))
+                .push_bind(to_i64(*last));
+        });
+        q.push(" ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn head(pool: &SqlitePool) -> Result<Head, LogError> {
+    let mut conn = pool.acquire().await?;
+    Ok(head_in(&mut conn).await?)
+}
+
+pub(crate) async fn read_all(
+    pool: &SqlitePool,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<Envelope>, LogError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    );
+    decode(
+        sqlx::query(sql)
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(crate) async fn read_stream(
+    pool: &SqlitePool,
+    stream: &StreamId,
+    from_version: u64,
+    limit: u32,
+) -> Result<Vec<Envelope>, LogError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
+    );
+    decode(
+        sqlx::query(sql)
+            .bind(stream.as_str().to_owned())
+            .bind(to_i64(from_version))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(crate) async fn stream_version(pool: &SqlitePool, stream: &StreamId) -> Result<u64, LogError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = ?1")
+        .bind(stream.as_str().to_owned())
+        .fetch_optional(pool)
+        .await?;
+    Ok(v.map_or(0, to_u64))
+}
+
+fn decode(rows: Vec<SqliteRow>) -> Result<Vec<Envelope>, LogError> {
+    rows.iter().map(row::envelope).collect()
+}
