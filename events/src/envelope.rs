@@ -335,7 +335,8 @@ mod tests {
     #[test]
     fn every_field_is_covered_by_the_hash() {
         let base = sample();
-        let mutations: Vec<(&str, Box<dyn Fn(&mut Envelope)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Envelope)>;
+        let mutations: Vec<(&str, Mutation)> = vec![
             ("event_id", Box::new(|e| e.event_id = Uuid::from_u128(9))),
             (
                 "stream_id",

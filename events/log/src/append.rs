@@ -94,7 +94,7 @@ impl AppendRequest {
 }
 
 /// Where one committed event landed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommittedEvent {
     /// Its id.
     pub event_id: Uuid,

@@ -1,6 +1,7 @@
 //! The log's errors: what went wrong with an append, and with opening or reading the log.
 
 use allweather_events::{BrokenLink, MalformedStreamId};
+use sqlx::postgres::PgSeverity;
 use std::fmt;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -176,6 +177,15 @@ fn classify(err: &sqlx::Error) -> Class {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => Class::Unavailable,
+        // A FATAL error from PostgreSQL ends the session: the server is refusing this
+        // connection (shutting down, not accepting connections to the database, …).
+        sqlx::Error::Database(db)
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|e| matches!(e.severity(), PgSeverity::Fatal | PgSeverity::Panic)) =>
+        {
+            Class::Unavailable
+        }
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match &*code {

@@ -318,10 +318,10 @@ impl Log {
             let _ = stop.send(());
         }
         let appender = self.inner.appender.lock().ok().and_then(|mut a| a.take());
-        if let Some(appender) = appender {
-            if let Err(e) = appender.await {
-                tracing::error!(error = %e, "the appender task failed");
-            }
+        if let Some(appender) = appender
+            && let Err(e) = appender.await
+        {
+            tracing::error!(error = %e, "the appender task failed");
         }
     }
 
@@ -388,7 +388,7 @@ async fn run_appender(
         }
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
-        let now = Timestamp::from_datetime(chrono_now());
+        let now = Timestamp::from_datetime(chrono::Utc::now());
         match db.write_batch(&requests, now).await {
             Ok(plan) => {
                 if let Some(last) = plan.events.last() {
@@ -413,8 +413,4 @@ async fn run_appender(
             }
         }
     }
-}
-
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }

@@ -32,7 +32,7 @@ pub(crate) async fn write_batch(
     let mut ids = QueryBuilder::<Sqlite>::new(
         "SELECT command_id, stream_id, first_position, last_position FROM commands WHERE command_id IN ",
     );
-    ids.push_tuples_or_list(batch.iter().map(|r| r.command_id));
+    push_list(&mut ids, batch.iter().map(|r| r.command_id));
     for r in ids.build().fetch_all(&mut *tx).await? {
         let events = committed_between(&mut tx, r.try_get(2)?, r.try_get(3)?).await?;
         loaded.commands.insert(
@@ -45,7 +45,10 @@ pub(crate) async fn write_batch(
     }
     let mut streams =
         QueryBuilder::<Sqlite>::new("SELECT stream_id, version FROM streams WHERE stream_id IN ");
-    streams.push_tuples_or_list(batch.iter().map(|r| r.stream_id.as_str().to_owned()));
+    push_list(
+        &mut streams,
+        batch.iter().map(|r| r.stream_id.as_str().to_owned()),
+    );
     for r in streams.build().fetch_all(&mut *tx).await? {
         loaded.versions.insert(r.try_get(0)?, to_u64(r.try_get(1)?));
     }
@@ -58,25 +61,17 @@ pub(crate) async fn write_batch(
     Ok(plan)
 }
 
-/// `IN (…)` lists for the lookups of one batch.
-trait InList {
-    fn push_tuples_or_list<T>(&mut self, items: impl Iterator<Item = T>)
-    where
-        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static;
-}
-
-impl InList for QueryBuilder<Sqlite> {
-    fn push_tuples_or_list<T>(&mut self, items: impl Iterator<Item = T>)
-    where
-        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
-    {
-        self.push("(");
-        let mut list = self.separated(", ");
-        for item in items {
-            list.push_bind(item);
-        }
-        self.push(")");
+/// Appends `(?, ?, …)` binding `items`, for the `IN` lookups of one batch.
+fn push_list<T>(q: &mut QueryBuilder<Sqlite>, items: impl Iterator<Item = T>)
+where
+    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item);
     }
+    q.push(")");
 }
 
 async fn head_in(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {

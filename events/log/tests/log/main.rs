@@ -1,0 +1,46 @@
+//! The log's test suite. Every test in `suite` runs on PostgreSQL and on SQLite, each in
+//! a world of its own (a fresh database or file); `postgres_only` holds what only one
+//! backend can show.
+
+mod postgres_only;
+mod suite;
+mod world;
+
+/// Declares each listed suite test once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::suite::$name(crate::world::World::postgres().await).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::suite::$name(crate::world::World::sqlite().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    concurrent_appends_get_gapless_positions_and_one_valid_chain,
+    two_appenders_in_two_pools_interleave_without_gaps,
+    a_live_tail_sees_every_commit_once_in_order_through_slow_and_rolled_back_writes,
+    update_and_delete_on_events_are_refused_by_the_database,
+    a_stale_expected_version_is_a_version_conflict_and_writes_nothing,
+    of_two_appends_expecting_the_same_version_exactly_one_commits,
+    a_repeated_command_returns_the_first_result_and_writes_nothing,
+    concurrent_repeats_of_one_command_across_appenders_write_once,
+    verify_names_the_first_tampered_position,
+    streams_read_from_a_version_and_the_log_reads_in_pages,
+    invalid_appends_are_refused_before_the_database,
+    a_read_only_database_refuses_appends_with_a_clear_error,
+    shutdown_commits_what_was_accepted_and_refuses_the_rest,
+    reopening_continues_the_chain,
+);

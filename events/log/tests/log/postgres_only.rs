@@ -1,0 +1,72 @@
+//! What only PostgreSQL can show: a database that goes away and comes back.
+
+use crate::world::{World, request, stream};
+use allweather_log::{AppendError, ExpectedVersion, Log, LogError, LogOptions};
+use allweather_test_support::{TestDatabase, eventually};
+use std::time::Duration;
+
+#[tokio::test]
+async fn an_unreachable_database_fails_to_open_with_a_clear_error() {
+    // Port 1 on loopback: nothing listens there.
+    let err = Log::open(LogOptions::new("postgres://postgres@127.0.0.1:1/none"))
+        .await
+        .expect_err("must fail");
+    assert!(matches!(err, LogError::Unavailable(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("the log's database is unavailable"),
+        "{err}"
+    );
+    let err = Log::open(LogOptions::new("mysql://x"))
+        .await
+        .expect_err("must fail");
+    assert!(matches!(err, LogError::UnsupportedUrl(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_fail_cleanly_while_the_database_is_away_and_resume_after() {
+    let world = World::Postgres(TestDatabase::create().await);
+    let World::Postgres(db) = &world else {
+        unreachable!()
+    };
+    let mut options = LogOptions::new(world.url());
+    options.acquire_timeout = Duration::from_secs(1);
+    let log = Log::open(options).await.expect("open");
+    log.append(request(&stream("before"), ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
+
+    let mut admin = db.admin().await;
+    let block = format!(
+        "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+        db.name()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(block))
+        .execute(&mut admin)
+        .await
+        .expect("cut the database off");
+    let err = log
+        .append(request(&stream("during"), ExpectedVersion::Any, 1))
+        .await
+        .expect_err("must fail");
+    assert!(matches!(err, AppendError::Unavailable(_)), "{err:?}");
+
+    let allow = format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(allow))
+        .execute(&mut admin)
+        .await
+        .expect("let it back");
+    let outcome = eventually("appends to resume", Duration::from_secs(30), || async {
+        log.append(request(&stream("after"), ExpectedVersion::Any, 1))
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(
+        outcome.position(),
+        2,
+        "nothing of the failed append was written"
+    );
+    assert_eq!(log.verify(|_| {}).await.expect("verify").broken, None);
+}

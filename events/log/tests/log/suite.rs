@@ -1,0 +1,409 @@
+//! Behaviour every backend must show.
+
+use crate::world::{World, request, stream};
+use allweather_events::Payload;
+use allweather_log::{AppendError, ExpectedVersion, InvalidAppend, Log};
+use allweather_test_support::eventually;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Appends `per_task` single-event commands from each of `tasks` concurrent callers, each
+/// caller on a stream of its own; returns every position handed out.
+async fn hammer(log: &Log, tag: &str, tasks: usize, per_task: usize) -> Vec<u64> {
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (log, s) = (log.clone(), stream(&format!("{tag}{t}")));
+            tokio::spawn(async move {
+                let mut positions = Vec::with_capacity(per_task);
+                for v in 0..per_task as u64 {
+                    let outcome = log
+                        .append(request(&s, ExpectedVersion::Exact(v), 1))
+                        .await
+                        .expect("append");
+                    positions.push(outcome.position());
+                }
+                positions
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.expect("task"));
+    }
+    all
+}
+
+fn assert_gapless(mut positions: Vec<u64>, n: u64) {
+    positions.sort_unstable();
+    assert_eq!(
+        positions,
+        (1..=n).collect::<Vec<_>>(),
+        "positions must be exactly 1..={n}"
+    );
+}
+
+async fn assert_chain_valid(log: &Log, n: u64) {
+    let report = log.verify(|_| {}).await.expect("verify");
+    assert_eq!(report.broken, None);
+    assert_eq!(report.verified, n);
+    assert_eq!(report.head, log.head().await.expect("head").hash);
+}
+
+pub async fn concurrent_appends_get_gapless_positions_and_one_valid_chain(world: World) {
+    let log = world.open().await;
+    let positions = hammer(&log, "c", 32, 20).await;
+    assert_gapless(positions, 640);
+    assert_chain_valid(&log, 640).await;
+}
+
+pub async fn two_appenders_in_two_pools_interleave_without_gaps(world: World) {
+    let (a, b) = (world.open().await, world.open().await);
+    let (pa, pb) = tokio::join!(hammer(&a, "a", 16, 125), hammer(&b, "b", 16, 125));
+    assert!(!pa.is_empty() && !pb.is_empty());
+    assert_gapless(pa.into_iter().chain(pb).collect(), 4_000);
+    assert_chain_valid(&a, 4_000).await;
+    assert_chain_valid(&b, 4_000).await;
+}
+
+pub async fn a_live_tail_sees_every_commit_once_in_order_through_slow_and_rolled_back_writes(
+    world: World,
+) {
+    let log = world.open().await;
+    let reader = world.open().await;
+    let mut tail = Box::pin(reader.tail(0));
+    let total = 1_500u64;
+    let collect = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while (seen.len() as u64) < total {
+            let event = tokio::time::timeout(Duration::from_secs(60), tail.next())
+                .await
+                .expect("the tail stalled")
+                .expect("the tail ended")
+                .expect("tail read");
+            seen.push((event.position, event.event_id));
+        }
+        seen
+    });
+    let writers = hammer(&log, "w", 10, 150);
+    let saboteur = async {
+        for _ in 0..5 {
+            world
+                .slow_rolled_back_write(Duration::from_millis(150))
+                .await;
+        }
+    };
+    let (positions, ()) = tokio::join!(writers, saboteur);
+    assert_gapless(positions, total);
+    let seen = collect.await.expect("collector");
+    let order: Vec<u64> = seen.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        order,
+        (1..=total).collect::<Vec<_>>(),
+        "every position once, in order"
+    );
+    let committed: HashSet<_> = log
+        .read_all(0, 10_000)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
+    let tailed: HashSet<_> = seen.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        tailed, committed,
+        "the tail saw exactly the committed events"
+    );
+    assert_chain_valid(&log, total).await;
+}
+
+pub async fn update_and_delete_on_events_are_refused_by_the_database(world: World) {
+    let log = world.open().await;
+    log.append(request(&stream("x"), ExpectedVersion::NoStream, 3))
+        .await
+        .expect("append");
+    let before = log.read_all(0, 10).await.expect("read");
+    for sql in [
+        "UPDATE events SET payload = '{}' WHERE position = 2",
+        "DELETE FROM events WHERE position = 3",
+        "UPDATE commands SET last_position = 1",
+        "DELETE FROM commands",
+    ] {
+        let err = world.exec(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(log.read_all(0, 10).await.expect("read"), before);
+    assert_chain_valid(&log, 3).await;
+}
+
+pub async fn a_stale_expected_version_is_a_version_conflict_and_writes_nothing(world: World) {
+    let log = world.open().await;
+    let s = stream("v");
+    log.append(request(&s, ExpectedVersion::NoStream, 2))
+        .await
+        .expect("append");
+    for expected in [
+        ExpectedVersion::NoStream,
+        ExpectedVersion::Exact(1),
+        ExpectedVersion::Exact(3),
+    ] {
+        match log.append(request(&s, expected, 1)).await {
+            Err(AppendError::VersionConflict {
+                actual: 2,
+                stream_id,
+                ..
+            }) => assert_eq!(stream_id, s.as_str()),
+            other => panic!("expected {expected}: got {other:?}"),
+        }
+    }
+    assert_eq!(log.head().await.expect("head").position, 2);
+    assert_eq!(log.stream_version(&s).await.expect("version"), 2);
+    let ok = log
+        .append(request(&s, ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("append at v2");
+    assert_eq!((ok.position(), ok.events[0].stream_version), (3, 3));
+}
+
+pub async fn of_two_appends_expecting_the_same_version_exactly_one_commits(world: World) {
+    let log = world.open().await;
+    for round in 0..20 {
+        let s = stream(&format!("race{round}"));
+        log.append(request(&s, ExpectedVersion::NoStream, 1))
+            .await
+            .expect("first");
+        let (x, y) = tokio::join!(
+            log.append(request(&s, ExpectedVersion::Exact(1), 1)),
+            log.append(request(&s, ExpectedVersion::Exact(1), 1))
+        );
+        let (won, lost) = match (x, y) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            other => panic!("round {round}: exactly one must win, got {other:?}"),
+        };
+        assert_eq!(won.events[0].stream_version, 2, "round {round}");
+        assert!(
+            matches!(lost, AppendError::VersionConflict { actual: 2, .. }),
+            "round {round}: {lost:?}"
+        );
+    }
+    assert_chain_valid(&log, 40).await;
+}
+
+pub async fn a_repeated_command_returns_the_first_result_and_writes_nothing(world: World) {
+    let log = world.open().await;
+    let first = request(&stream("idem"), ExpectedVersion::NoStream, 2);
+    let original = log.append(first.clone()).await.expect("append");
+    assert!(!original.replayed);
+    // A repeat (even one whose expected version is now stale) returns the first result.
+    let again = log.append(first.clone()).await.expect("repeat");
+    assert_eq!(
+        (again.events.clone(), again.replayed),
+        (original.events.clone(), true)
+    );
+    assert_eq!(log.head().await.expect("head").position, 2);
+    // The same command id for another stream is refused, not silently replayed.
+    let mut reused = request(&stream("other"), ExpectedVersion::Any, 1);
+    reused.command_id = first.command_id;
+    assert!(matches!(
+        log.append(reused).await,
+        Err(AppendError::CommandIdReused { .. })
+    ));
+    assert_eq!(log.head().await.expect("head").position, 2);
+}
+
+pub async fn concurrent_repeats_of_one_command_across_appenders_write_once(world: World) {
+    let (a, b) = (world.open().await, world.open().await);
+    for round in 0..10 {
+        let req = request(
+            &stream(&format!("dup{round}")),
+            ExpectedVersion::NoStream,
+            1,
+        );
+        let calls: Vec<_> = (0..16)
+            .map(|i| {
+                let (log, req) = (if i % 2 == 0 { a.clone() } else { b.clone() }, req.clone());
+                tokio::spawn(async move { log.append(req).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for c in calls {
+            outcomes.push(c.await.expect("task").expect("append"));
+        }
+        let events: HashSet<_> = outcomes.iter().map(|o| o.events.clone()).collect();
+        assert_eq!(
+            events.len(),
+            1,
+            "round {round}: every repeat returns the first result"
+        );
+        assert_eq!(
+            outcomes.iter().filter(|o| !o.replayed).count(),
+            1,
+            "round {round}: one original"
+        );
+    }
+    assert_chain_valid(&a, 10).await;
+}
+
+pub async fn verify_names_the_first_tampered_position(world: World) {
+    let log = world.open().await;
+    for i in 0..10 {
+        log.append(request(
+            &stream(&format!("t{i}")),
+            ExpectedVersion::NoStream,
+            1,
+        ))
+        .await
+        .expect("append");
+    }
+    assert_chain_valid(&log, 10).await;
+    world.tamper(4).await;
+    let report = log.verify(|_| {}).await.expect("verify");
+    let broken = report.broken.expect("tampering must be found");
+    assert_eq!(broken.position(), 4, "{broken}");
+    assert_eq!(report.verified, 3);
+}
+
+pub async fn streams_read_from_a_version_and_the_log_reads_in_pages(world: World) {
+    let log = world.open().await;
+    let (s, other) = (stream("read"), stream("noise"));
+    for _ in 0..5 {
+        log.append(request(&s, ExpectedVersion::Any, 1))
+            .await
+            .expect("append");
+        log.append(request(&other, ExpectedVersion::Any, 1))
+            .await
+            .expect("append");
+    }
+    let tail_of_stream = log.read_stream(&s, 3, 100).await.expect("read stream");
+    assert_eq!(
+        tail_of_stream
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert!(tail_of_stream.iter().all(|e| e.stream_id == s));
+    assert!(
+        log.read_stream(&stream("none"), 1, 100)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let mut after = 0;
+    let mut pages = 0;
+    loop {
+        let page = log.read_all(after, 3).await.expect("page");
+        let Some(last) = page.last() else { break };
+        assert_eq!(page[0].position, after + 1);
+        after = last.position;
+        pages += 1;
+    }
+    assert_eq!((after, pages), (10, 4));
+    let stored = &log.read_all(0, 1).await.expect("read")[0];
+    assert_eq!(
+        stored.payload,
+        Payload::from_value(&serde_json::json!({"i": 0, "note": "probe"})).expect("payload")
+    );
+}
+
+pub async fn invalid_appends_are_refused_before_the_database(world: World) {
+    let log = world.open().await;
+    let s = stream("bad");
+    let mut empty = request(&s, ExpectedVersion::Any, 1);
+    empty.events.clear();
+    let mut oversized = request(&s, ExpectedVersion::Any, 1);
+    let big = "x".repeat(log.limits().max_payload_bytes + 1);
+    oversized.events[0].payload =
+        Payload::from_value(&serde_json::json!({ "text": big })).expect("payload");
+    let mut bad_type = request(&s, ExpectedVersion::Any, 1);
+    bad_type.events[0].event_type = "drop table".into();
+    type Expect = fn(&InvalidAppend) -> bool;
+    let cases: [(&str, _, Expect); 3] = [
+        ("no events", empty, |e| matches!(e, InvalidAppend::NoEvents)),
+        ("oversized", oversized, |e| {
+            matches!(e, InvalidAppend::PayloadTooLarge { .. })
+        }),
+        ("bad type", bad_type, |e| {
+            matches!(e, InvalidAppend::BadEventType(_))
+        }),
+    ];
+    for (name, req, expected) in cases {
+        match log.append(req).await {
+            Err(AppendError::Invalid(e)) => assert!(expected(&e), "{name}: {e}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(log.head().await.expect("head").position, 0);
+}
+
+pub async fn a_read_only_database_refuses_appends_with_a_clear_error(world: World) {
+    let log = world.open().await;
+    log.append(request(&stream("ro"), ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
+    let read_only = world.open_read_only().await;
+    let err = read_only
+        .append(request(&stream("ro2"), ExpectedVersion::Any, 1))
+        .await
+        .expect_err("read-only");
+    assert!(matches!(err, AppendError::ReadOnly(_)), "{err:?}");
+    assert!(err.to_string().starts_with("the log is read-only"), "{err}");
+    // Reading and verifying still work on a read-only database.
+    assert_eq!(read_only.head().await.expect("head").position, 1);
+    assert_chain_valid(&read_only, 1).await;
+}
+
+pub async fn shutdown_commits_what_was_accepted_and_refuses_the_rest(world: World) {
+    let log = world.open().await;
+    let calls: Vec<_> = (0..300)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                log.append(request(
+                    &stream(&format!("sd{i}")),
+                    ExpectedVersion::NoStream,
+                    1,
+                ))
+                .await
+            })
+        })
+        .collect();
+    eventually(
+        "some appends to commit",
+        Duration::from_secs(30),
+        || async { (log.head().await.ok()?.position > 0).then_some(()) },
+    )
+    .await;
+    log.shutdown().await;
+    let mut accepted = Vec::new();
+    for c in calls {
+        match c.await.expect("task") {
+            Ok(outcome) => accepted.push(outcome.position()),
+            Err(AppendError::ShuttingDown) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let reader = world.open().await;
+    let n = reader.head().await.expect("head").position;
+    assert_gapless(accepted, n);
+    assert_chain_valid(&reader, n).await;
+    assert!(matches!(
+        log.append(request(&stream("late"), ExpectedVersion::Any, 1))
+            .await,
+        Err(AppendError::ShuttingDown)
+    ));
+}
+
+pub async fn reopening_continues_the_chain(world: World) {
+    let log = world.open().await;
+    hammer(&log, "r", 4, 5).await;
+    log.shutdown().await;
+    drop(log);
+    let again = world.open().await;
+    let outcome = again
+        .append(request(&stream("r0"), ExpectedVersion::Exact(5), 1))
+        .await
+        .expect("append");
+    assert_eq!(outcome.position(), 21);
+    assert_chain_valid(&again, 21).await;
+}
