@@ -1,0 +1,164 @@
+//! Errors as `application/problem+json` (RFC 9457), made in one place.
+//!
+//! A 4xx names what the caller got wrong, with a stable `code` and, where a field is at
+//! fault, the field. A 500 says nothing of its cause to the caller; the cause is logged.
+
+use allweather_log::{AppendError, LogError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One field-level reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as a path into the body (`note`, `entries[0].hours`), or `body`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request cannot be read: bad JSON, a wrong type, an unknown field. 400.
+    #[error("{detail}")]
+    Malformed {
+        /// What is wrong.
+        detail: String,
+        /// The fields at fault.
+        errors: Vec<FieldError>,
+    },
+    /// The body is larger than the limit. 413.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Nothing is there. 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state. 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// A rule refuses the request. 422.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database is out of reach or read-only; retry later. 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else. 500; the cause is logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    /// A malformed request blamed on one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let (field, message) = (field.into(), message.into());
+        ApiError::Malformed {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError { field, message }],
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Malformed { .. } => {
+                (StatusCode::BAD_REQUEST, "malformed", "Malformed request")
+            }
+            ApiError::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "Request too large",
+            ),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::Invalid(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Refused by a rule",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(err: AppendError) -> Self {
+        match err {
+            AppendError::VersionConflict { .. } | AppendError::CommandIdReused { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
+            AppendError::Invalid(e) => ApiError::Invalid(e.to_string()),
+            AppendError::ReadOnly(_) | AppendError::Unavailable(_) | AppendError::ShuttingDown => {
+                tracing::warn!(error = %err, "append refused for now");
+                ApiError::Unavailable(err.to_string())
+            }
+            AppendError::Storage(e) => ApiError::Internal(anyhow::Error::new(e).context("append")),
+        }
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(err: LogError) -> Self {
+        match err {
+            LogError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            other => ApiError::Internal(anyhow::Error::new(other).context("read the log")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let (detail, errors) = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                (
+                    "an internal error occurred; it has been logged".to_string(),
+                    &[][..],
+                )
+            }
+            ApiError::Malformed { detail, errors } => (detail.clone(), errors.as_slice()),
+            other => (other.to_string(), &[][..]),
+        };
+        let body = Problem {
+            kind: format!("https://allweather.example/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            code,
+            errors,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        response
+    }
+}
