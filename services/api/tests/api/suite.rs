@@ -89,7 +89,17 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
     let before = app.head().await;
     let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(300 * 1024));
     let long_note = format!(r#"{{"note":"{}"}}"#, "字".repeat(1001));
-    let cases: Vec<(&str, &str, String, Option<&str>, u16, &str, Option<&str>)> = vec![
+    // (case, command, body, idempotency key, status, code, field at fault)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        String,
+        Option<&'a str>,
+        u16,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case<'_>> = vec![
         (
             "not json",
             "Ping",
