@@ -40,10 +40,12 @@ pub use error::{AppendError, ExpectedVersion, InvalidAppend, LogError};
 use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Timestamp};
 use futures::Stream;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Postgres, Sqlite};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -92,15 +94,32 @@ enum Db {
     Sqlite(SqlitePool),
 }
 
+/// The appender's own connection, kept between batches (no pool round trip per batch)
+/// and replaced after any error, since a failed batch may have broken it.
+#[derive(Debug)]
+enum WriterConnection {
+    Postgres(PoolConnection<Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
 impl Db {
+    async fn writer(&self) -> Result<WriterConnection, sqlx::Error> {
+        Ok(match self {
+            Db::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?),
+            Db::Sqlite(pool) => WriterConnection::Sqlite(pool.acquire().await?),
+        })
+    }
+}
+
+impl WriterConnection {
     async fn write_batch(
-        &self,
+        &mut self,
         batch: &[AppendRequest],
         now: Timestamp,
     ) -> Result<append::Plan, sqlx::Error> {
         match self {
-            Db::Postgres(pool) => postgres::write_batch(pool, batch, now).await,
-            Db::Sqlite(pool) => sqlite::write_batch(pool, batch, now).await,
+            WriterConnection::Postgres(conn) => postgres::write_batch(conn, batch, now).await,
+            WriterConnection::Sqlite(conn) => sqlite::write_batch(conn, batch, now).await,
         }
     }
 }
@@ -356,6 +375,9 @@ fn is_current(migrator: &Migrator, applied: Option<i64>) -> bool {
     applied.is_some_and(|v| v >= latest)
 }
 
+/// How many times the appender yields to let a batch fill, as long as it keeps growing.
+const MAX_GATHER_YIELDS: usize = 8;
+
 async fn run_appender(
     db: Db,
     mut jobs: mpsc::Receiver<Job>,
@@ -364,6 +386,7 @@ async fn run_appender(
     max_batch: usize,
 ) {
     let mut stopping = false;
+    let mut writer: Option<WriterConnection> = None;
     loop {
         let first = if stopping {
             jobs.recv().await
@@ -380,16 +403,40 @@ async fn run_appender(
         };
         let Some(first) = first else { break };
         let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        // Callers woken by the last commit are still on their way back with their next
+        // append: yield while the batch keeps growing, so that they join this batch rather
+        // than trickle into many small ones (each a disk flush).
+        for _ in 0..MAX_GATHER_YIELDS {
+            let before = batch.len();
+            while batch.len() < max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
+            if batch.len() == before || batch.len() >= max_batch {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
         let now = Timestamp::from_datetime(chrono::Utc::now());
-        match db.write_batch(&requests, now).await {
+        let written = match writer.take() {
+            Some(conn) => Ok(conn),
+            None => db.writer().await,
+        };
+        let written = match written {
+            Ok(mut conn) => {
+                let result = conn.write_batch(&requests, now).await;
+                if result.is_ok() {
+                    writer = Some(conn);
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(plan) => {
                 if let Some(last) = plan.events.last() {
                     let position = last.position;

@@ -11,56 +11,73 @@ use crate::append::{self, AppendRequest, CommittedEvent, Head, Loaded, Plan, Sto
 use crate::error::LogError;
 use crate::row::{self, to_i64, to_u64};
 use allweather_events::{Envelope, Hash, StreamId, Timestamp};
-use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgRow};
+use sqlx::{Connection as _, Row};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 /// The channel on which each commit announces its last position.
 pub(crate) const CHANNEL: &str = "allweather_events";
 
-/// Key of the advisory lock: "allw" in the high half, the `events` table's oid (so one
-/// lock per schema, when a province keeps one county per schema) in the low half.
-const LOCK: &str =
-    "SELECT pg_advisory_xact_lock((x'616c6c77'::bigint << 32) | 'events'::regclass::oid::bigint)";
+/// Opens the batch's transaction and takes the log's advisory lock, in one round trip.
+/// The lock's key is "allw" in the high half and the `events` table's oid in the low half
+/// (one lock per schema, when a province keeps one county per schema). Under READ
+/// COMMITTED every later statement of the transaction takes a fresh snapshot, so what it
+/// reads includes every batch committed before the lock was granted.
+const BEGIN_LOCKED: &str = "BEGIN; \
+    SELECT pg_advisory_xact_lock((x'616c6c77'::bigint << 32) | 'events'::regclass::oid::bigint)";
 
 const HEAD: &str =
     "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
 
+/// The head, the batch's commands already recorded, and its streams' versions, in one
+/// round trip. `kind` 0 is the head, 1 a recorded command, 2 a stream.
+const LOOKUPS: &str = "
+    SELECT 0 AS kind, NULL::uuid AS command_id, NULL::text AS stream_id,
+           position AS a, 0::bigint AS b, hash, recorded_at_us
+      FROM (SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1) h
+    UNION ALL
+    SELECT 1, command_id, stream_id, first_position, last_position, NULL, NULL
+      FROM commands WHERE command_id = ANY($1)
+    UNION ALL
+    SELECT 2, NULL, stream_id, version, 0, NULL, NULL
+      FROM streams WHERE stream_id = ANY($2)";
+
 pub(crate) async fn write_batch(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     batch: &[AppendRequest],
     now: Timestamp,
 ) -> Result<Plan, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(LOCK).execute(&mut *tx).await?;
-    let head = head_in(&mut tx).await?;
-
+    let mut tx = conn.begin_with(BEGIN_LOCKED).await?;
     let command_ids: Vec<Uuid> = batch.iter().map(|r| r.command_id).collect();
     let stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
+    let mut head = Head::EMPTY;
     let mut loaded = Loaded::default();
-    let recorded = sqlx::query(
-        "SELECT command_id, stream_id, first_position, last_position FROM commands WHERE command_id = ANY($1)",
-    )
-    .bind(&command_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in recorded {
-        let events = committed_between(&mut tx, r.try_get(2)?, r.try_get(3)?).await?;
-        loaded.commands.insert(
-            r.try_get(0)?,
-            StoredCommand {
-                stream_id: r.try_get(1)?,
-                events,
-            },
-        );
-    }
-    for r in sqlx::query("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)")
+    let mut replays = Vec::new();
+    for r in sqlx::query(LOOKUPS)
+        .bind(&command_ids)
         .bind(&stream_ids)
         .fetch_all(&mut *tx)
         .await?
     {
-        loaded.versions.insert(r.try_get(0)?, to_u64(r.try_get(1)?));
+        match r.try_get::<i32, _>(0)? {
+            0 => head = head_from(r.try_get(3)?, &r.try_get::<Vec<u8>, _>(5)?, r.try_get(6)?)?,
+            1 => replays.push((
+                r.try_get::<Uuid, _>(1)?,
+                r.try_get::<String, _>(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            )),
+            _ => {
+                loaded.versions.insert(r.try_get(2)?, to_u64(r.try_get(3)?));
+            }
+        }
+    }
+    for (command_id, stream_id, first, last) in replays {
+        let events = committed_between(&mut tx, first, last).await?;
+        loaded
+            .commands
+            .insert(command_id, StoredCommand { stream_id, events });
     }
 
     let plan = append::plan(batch, head, &loaded, now);
@@ -71,21 +88,24 @@ pub(crate) async fn write_batch(
     Ok(plan)
 }
 
-async fn head_in(tx: &mut sqlx::PgConnection) -> Result<Head, sqlx::Error> {
-    let Some(r) = sqlx::query(HEAD).fetch_optional(&mut *tx).await? else {
-        return Ok(Head::EMPTY);
-    };
-    let hash: Vec<u8> = r.try_get(1)?;
+fn head_from(position: i64, hash: &[u8], recorded_at: i64) -> Result<Head, sqlx::Error> {
     Ok(Head {
-        position: to_u64(r.try_get(0)?),
-        hash: Hash::from_slice(&hash)
+        position: to_u64(position),
+        hash: Hash::from_slice(hash)
             .ok_or_else(|| sqlx::Error::Decode("stored head hash is not 32 bytes".into()))?,
-        recorded_at: Timestamp::from_micros(r.try_get(2)?),
+        recorded_at: Timestamp::from_micros(recorded_at),
     })
 }
 
+async fn head_in(conn: &mut PgConnection) -> Result<Head, sqlx::Error> {
+    match sqlx::query(HEAD).fetch_optional(&mut *conn).await? {
+        Some(r) => head_from(r.try_get(0)?, &r.try_get::<Vec<u8>, _>(1)?, r.try_get(2)?),
+        None => Ok(Head::EMPTY),
+    }
+}
+
 async fn committed_between(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     first: i64,
     last: i64,
 ) -> Result<Vec<CommittedEvent>, sqlx::Error> {
@@ -111,7 +131,7 @@ async fn committed_between(
 }
 
 /// Writes the plan's events, commands and stream versions and notifies, in one statement.
-async fn insert(conn: &mut sqlx::PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+async fn insert(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
     let e = &plan.events;
     let col = |f: fn(&Envelope) -> i64| e.iter().map(f).collect::<Vec<i64>>();
     let text = |f: fn(&Envelope) -> &str| e.iter().map(f).collect::<Vec<&str>>();

@@ -12,7 +12,7 @@ use crate::error::LogError;
 use crate::row::{self, to_i64, to_u64};
 use allweather_events::{Envelope, Hash, StreamId, Timestamp};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Connection as _, QueryBuilder, Row, Sqlite};
 
 /// Rows per multi-row `INSERT`: 15 columns × 1000 stays under SQLite's 32,766 parameters.
 const ROWS_PER_INSERT: usize = 1000;
@@ -21,11 +21,11 @@ const HEAD: &str =
     "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
 
 pub(crate) async fn write_batch(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     batch: &[AppendRequest],
     now: Timestamp,
 ) -> Result<Plan, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let head = head_in(&mut tx).await?;
 
     let mut loaded = Loaded::default();

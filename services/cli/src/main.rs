@@ -1,1 +1,199 @@
-fn main() {}
+//! `allweather`: the command that runs the service and its tools.
+//!
+//! The binary is thin: it reads settings from flags and `ALLWEATHER_` variables, sets up
+//! tracing once, and calls into the libraries (`allweather-api`, `allweather-log`).
+//!
+//! ## Layout
+//! - `main`: the command line and the `serve` and `audit verify` subcommands.
+//! - `bench`: `allweather bench append`, throughput against a raw baseline.
+//! - `telemetry`: tracing set-up.
+
+mod bench;
+mod telemetry;
+
+use allweather_api::{App, Settings};
+use allweather_log::{Log, LogOptions};
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// allweather: the county's all-weather member programme, as an audit-grade event log.
+#[derive(Debug, Parser)]
+#[command(name = "allweather", version, propagate_version = true)]
+struct Cli {
+    /// Directory of the embedded SQLite log (`log.db`), created on first use.
+    #[arg(
+        long,
+        global = true,
+        env = "ALLWEATHER_DATA_DIR",
+        default_value = "allweather-data"
+    )]
+    data_dir: PathBuf,
+    /// Format of the service's own log lines on stderr.
+    #[arg(long, global = true, env = "ALLWEATHER_LOG_FORMAT", value_enum, default_value_t = telemetry::Format::Pretty)]
+    log_format: telemetry::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: the HTTP API over the log.
+    Serve {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, env = "ALLWEATHER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A PostgreSQL URL (postgres://…) for the log instead of SQLite in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Check the log's integrity.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Measure throughput against raw baselines measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from position 1; print the count and head hash, or name the
+    /// first bad position and exit with status 1.
+    Verify {
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { listen, database } => {
+            let log = log_options(&cli.data_dir, database, true)?;
+            serve(Settings { listen, log }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { database },
+        } => verify(log_options(&cli.data_dir, database, false)?).await,
+        Command::Bench { command } => {
+            bench::run(command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The log to open: `database` if given, else `log.db` in `data_dir` (created only when
+/// `create` is set, so that an audit of a mistyped directory fails instead of auditing an
+/// empty new log).
+fn log_options(
+    data_dir: &Path,
+    database: Option<String>,
+    create: bool,
+) -> anyhow::Result<LogOptions> {
+    if let Some(url) = database {
+        return Ok(LogOptions::new(url));
+    }
+    let file = data_dir.join("log.db");
+    if create {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("create the data directory {}", data_dir.display()))?;
+    } else if !file.exists() {
+        bail!(
+            "there is no log at {} (use --data-dir or --database)",
+            file.display()
+        );
+    }
+    Ok(LogOptions::sqlite_file(&file))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = App::build(settings).await?;
+    println!("listening on http://{}", app.local_addr());
+    std::io::stdout().flush().context("write to stdout")?;
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: draining and stopping"),
+        () = term => tracing::info!("SIGTERM: draining and stopping"),
+    }
+}
+
+async fn verify(options: LogOptions) -> anyhow::Result<ExitCode> {
+    let log = Log::open(options).await?;
+    let head = log.head().await?;
+    let bar = indicatif::ProgressBar::new(head.position).with_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)",
+        )
+        .context("progress bar template")?,
+    );
+    let report = log.verify(|position| bar.set_position(position)).await?;
+    bar.finish_and_clear();
+    match report.broken {
+        None => {
+            println!(
+                "verified {} events; head hash {}",
+                report.verified, report.head
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(broken) => {
+            println!(
+                "CHAIN BROKEN at position {}: {broken}\n{} events before it verified; last good hash {}",
+                broken.position(),
+                report.verified,
+                report.head
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -16,10 +16,12 @@
 //! - [`eventually`]: wait for a condition with a deadline, never a bare sleep.
 #![deny(missing_docs)]
 
-use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions as _, Connection};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -37,21 +39,11 @@ pub fn pg_admin_url() -> String {
     })
 }
 
-/// Replaces the database name (the URL's path) of a PostgreSQL URL.
+/// Replaces the database name of a PostgreSQL URL.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{database}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+    let options = PgConnectOptions::from_str(url)
+        .unwrap_or_else(|e| panic!("{PG_URL_VAR} is not a PostgreSQL URL: {e}"));
+    options.database(database).to_url_lossy().to_string()
 }
 
 /// A PostgreSQL database that exists for one test and is dropped after it.
@@ -273,19 +265,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn database_names_replace_the_url_path() {
-        assert_eq!(
-            with_database("postgres://u@h:5/postgres", "x"),
-            "postgres://u@h:5/x"
-        );
-        assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
-        assert_eq!(
-            with_database("postgres://u@h/p?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-    }
 
     #[tokio::test]
     async fn each_test_database_is_created_empty_and_dropped_after() {

@@ -1,0 +1,417 @@
+//! `allweather bench append`: appends per second through the log with 1, 8 and 64
+//! concurrent callers, each beside a raw baseline measured in the same run on the same
+//! database: plain multi-row `INSERT`s of rows of the same shape, 100 per transaction,
+//! on one connection, with none of the log's logic (no lock, no head read, no version or
+//! idempotency check, hashes computed before the clock starts). Both sides are durable:
+//! PostgreSQL with `synchronous_commit` on, SQLite in WAL with `synchronous = FULL`.
+//!
+//! Every measurement runs in a fresh scratch database (PostgreSQL: created on the server
+//! given by `--database` and dropped after; SQLite: a temporary file), is repeated, and
+//! reported as the median with the minimum and maximum, because the machine is shared.
+
+use allweather_events::{Actor, Envelope, Hash, Payload, Role, StreamId, Timestamp};
+use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde_json::json;
+use sqlx::ConnectOptions as _;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, QueryBuilder, Type};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Appends/s through the log with 1, 8 and 64 callers against raw batched INSERTs.
+    Append(AppendArgs),
+}
+
+/// Options of `bench append`.
+#[derive(Debug, clap::Args)]
+pub struct AppendArgs {
+    /// A PostgreSQL server on which the bench may create and drop scratch databases
+    /// (postgres://user@host:port/db). Without it only SQLite is measured.
+    #[arg(long, env = "DATABASE_URL")]
+    database: Option<String>,
+    /// A tenth of the events and one repetition: a smoke check, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// Repetitions of each measurement (default 3; 1 with --quick).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Also write bench-append.md and bench-append.json into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Rows per transaction of the raw baseline.
+const RAW_BATCH: usize = 100;
+/// Concurrent callers measured.
+const CALLERS: [usize; 3] = [1, 8, 64];
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Append(args) = command;
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let scale = if args.quick { 10 } else { 1 };
+    let mut backends = vec![Backend::Sqlite];
+    match &args.database {
+        Some(url) => backends.push(Backend::Postgres(url.clone())),
+        None => eprintln!("no --database given: measuring SQLite only"),
+    }
+
+    let steps = backends.len() * (1 + CALLERS.len()) * runs;
+    let bar = indicatif::ProgressBar::new(steps as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .context("progress bar template")?,
+    );
+    let mut rows = Vec::new();
+    for backend in &backends {
+        // Event counts: enough for a few seconds each at the rates seen on a 2-core machine.
+        let (raw_events, log_events) = match backend {
+            Backend::Sqlite => (
+                100_000 / scale,
+                [2_000 / scale, 20_000 / scale, 50_000 / scale],
+            ),
+            Backend::Postgres(_) => (
+                50_000 / scale,
+                [1_000 / scale, 8_000 / scale, 30_000 / scale],
+            ),
+        };
+        bar.set_message(format!("{} raw INSERT", backend.name()));
+        let raw = repeat(runs, &bar, || async {
+            let scratch = Scratch::create(backend).await?;
+            let rate = measure_raw(&scratch.url, raw_events).await;
+            scratch.remove().await?;
+            rate
+        })
+        .await?;
+        rows.push(Row {
+            backend: backend.name(),
+            workload: format!("raw INSERT, {RAW_BATCH} rows/tx"),
+            rate: raw,
+            baseline: raw.median,
+        });
+        for (callers, events) in CALLERS.into_iter().zip(log_events) {
+            bar.set_message(format!("{} log, {callers} callers", backend.name()));
+            let rate = repeat(runs, &bar, || async {
+                let scratch = Scratch::create(backend).await?;
+                let rate = measure_log(&scratch.url, callers, events).await;
+                scratch.remove().await?;
+                rate
+            })
+            .await?;
+            rows.push(Row {
+                backend: backend.name(),
+                workload: format!(
+                    "log append, {callers} caller{}",
+                    if callers == 1 { "" } else { "s" }
+                ),
+                rate,
+                baseline: raw.median,
+            });
+        }
+    }
+    bar.finish_and_clear();
+
+    let markdown = table(&rows, runs);
+    println!("{markdown}");
+    if let Some(dir) = args.out {
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::write(dir.join("bench-append.md"), &markdown).context("write bench-append.md")?;
+        let json = json!(
+            rows.iter()
+                .map(|r| json!({
+                    "backend": r.backend, "workload": r.workload, "events_per_s": r.rate.median,
+                    "min": r.rate.min, "max": r.rate.max, "baseline_events_per_s": r.baseline,
+                    "ratio": r.rate.median / r.baseline, "runs": runs,
+                }))
+                .collect::<Vec<_>>()
+        );
+        std::fs::write(
+            dir.join("bench-append.json"),
+            serde_json::to_vec_pretty(&json)?,
+        )
+        .context("write bench-append.json")?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+struct Row {
+    backend: &'static str,
+    workload: String,
+    rate: Rate,
+    baseline: f64,
+}
+
+fn table(rows: &[Row], runs: usize) -> String {
+    let mut out = format!(
+        "| backend | workload | events/s (median of {runs}) | min | max | raw baseline events/s | ratio |\n|---|---|---:|---:|---:|---:|---:|\n"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0}% |",
+            r.backend,
+            r.workload,
+            r.rate.median,
+            r.rate.min,
+            r.rate.max,
+            r.baseline,
+            100.0 * r.rate.median / r.baseline
+        );
+    }
+    out
+}
+
+async fn repeat<F, Fut>(
+    runs: usize,
+    bar: &indicatif::ProgressBar,
+    mut once: F,
+) -> anyhow::Result<Rate>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<f64>>,
+{
+    let mut rates = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        rates.push(once().await?);
+        bar.inc(1);
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(Rate {
+        median: rates[rates.len() / 2],
+        min: rates[0],
+        max: rates[rates.len() - 1],
+    })
+}
+
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// A database that exists for one measurement.
+struct Scratch {
+    url: String,
+    drop_from: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    async fn create(backend: &Backend) -> anyhow::Result<Scratch> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().context("create a temporary directory")?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Scratch {
+                    url,
+                    drop_from: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres(admin) => {
+                let name = format!("aw_bench_{}", Uuid::now_v7().simple());
+                let mut conn = sqlx::PgConnection::connect(admin)
+                    .await
+                    .context("connect to --database")?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .context("create a scratch database")?;
+                let url = with_database(admin, &name)?;
+                Ok(Scratch {
+                    url,
+                    drop_from: Some((admin.clone(), name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    async fn remove(self) -> anyhow::Result<()> {
+        if let Some((admin, name)) = self.drop_from {
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .context("connect to --database")?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .context("drop the scratch database")?;
+        }
+        Ok(())
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let options = PgConnectOptions::from_str(url).context("parse --database")?;
+    Ok(options.database(database).to_url_lossy().to_string())
+}
+
+fn payload(i: usize) -> Payload {
+    // A payload of the size a real command carries (~200 bytes).
+    let value = json!({
+        "member_id": Uuid::from_u128(i as u128), "date": "2026-06-01", "minutes": 120,
+        "category": "community_service", "activity": "reading to residents of the care home",
+        "channel": "organiser",
+    });
+    Payload::from_value(&value).unwrap_or_else(|_| Payload::from_stored("{}".into()))
+}
+
+fn actor() -> Actor {
+    Actor {
+        id: "bench".into(),
+        role: Role::System,
+    }
+}
+
+/// `n` chained events, one per stream, built before the clock starts.
+fn synthetic_chain(n: usize) -> anyhow::Result<Vec<Envelope>> {
+    let mut prev = Hash::GENESIS;
+    (1..=n)
+        .map(|i| {
+            let mut e = Envelope {
+                event_id: Uuid::now_v7(),
+                stream_id: StreamId::parse(format!("bench-{i}"))?,
+                stream_version: 1,
+                position: i as u64,
+                event_type: "ServiceHoursLogged".into(),
+                schema_version: 1,
+                occurred_at: Timestamp::from_micros(0),
+                recorded_at: Timestamp::from_micros(0),
+                command_id: Uuid::now_v7(),
+                correlation_id: Uuid::now_v7(),
+                actor: actor(),
+                payload: payload(i),
+                prev_hash: prev,
+                hash: Hash::GENESIS,
+            };
+            e.hash = e.expected_hash();
+            prev = e.hash;
+            Ok(e)
+        })
+        .collect()
+}
+
+async fn measure_raw(url: &str, n: usize) -> anyhow::Result<f64> {
+    let log = Log::open(LogOptions::new(url)).await?;
+    let events = synthetic_chain(n)?;
+    let elapsed = if let Some(pool) = log.postgres_pool() {
+        raw_insert(pool, &events).await?
+    } else if let Some(pool) = log.sqlite_pool() {
+        raw_insert(pool, &events).await?
+    } else {
+        anyhow::bail!("the log is on neither backend")
+    };
+    log.shutdown().await;
+    Ok(n as f64 / elapsed)
+}
+
+/// Inserts `events` in transactions of [`RAW_BATCH`] rows; returns the seconds taken.
+async fn raw_insert<DB>(pool: &Pool<DB>, events: &[Envelope]) -> anyhow::Result<f64>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+{
+    let mut conn = pool.acquire().await?;
+    let start = Instant::now();
+    for chunk in events.chunks(RAW_BATCH) {
+        let mut tx = conn.begin().await?;
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, schema_version, \
+             occurred_at_us, recorded_at_us, command_id, correlation_id, actor_id, actor_role, payload, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.position as i64)
+                .push_bind(e.event_id)
+                .push_bind(e.stream_id.to_string())
+                .push_bind(e.stream_version as i64)
+                .push_bind(e.event_type.clone())
+                .push_bind(i64::from(e.schema_version))
+                .push_bind(e.occurred_at.as_micros())
+                .push_bind(e.recorded_at.as_micros())
+                .push_bind(e.command_id)
+                .push_bind(e.correlation_id)
+                .push_bind(e.actor.id.clone())
+                .push_bind(e.actor.role.as_str().to_owned())
+                .push_bind(e.payload.as_str().to_owned())
+                .push_bind(e.prev_hash.0.to_vec())
+                .push_bind(e.hash.0.to_vec());
+        });
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<f64> {
+    let mut options = LogOptions::new(url);
+    options.max_connections = 4;
+    let log = Log::open(options).await?;
+    let per_caller = (total / callers).max(1);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let stream_id = StreamId::parse(format!("bench-{c}"))?;
+                for v in 0..per_caller {
+                    let request = AppendRequest {
+                        command_id: Uuid::now_v7(),
+                        correlation_id: Uuid::now_v7(),
+                        actor: actor(),
+                        stream_id: stream_id.clone(),
+                        expected_version: ExpectedVersion::Exact(v as u64),
+                        events: vec![NewEvent {
+                            event_type: "ServiceHoursLogged".into(),
+                            schema_version: 1,
+                            occurred_at: Timestamp::from_micros(0),
+                            payload: payload(v),
+                        }],
+                    };
+                    log.append(request).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.context("a bench caller panicked")??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let appended = log.head().await?.position;
+    log.shutdown().await;
+    anyhow::ensure!(
+        appended == (per_caller * callers) as u64,
+        "the log holds {appended} events, expected {}",
+        per_caller * callers
+    );
+    Ok(appended as f64 / elapsed)
+}
