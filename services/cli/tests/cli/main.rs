@@ -1,0 +1,289 @@
+//! The `allweather` binary as an operator runs it: a real process, real signals.
+
+use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
+use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
+use allweather_test_support::{TestDatabase, TestSqlite};
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_allweather");
+
+/// Starts `allweather serve` and returns it with the base URL it printed.
+async fn serve(data_dir: &Path, database: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    if let Some(url) = database {
+        cmd.args(["--database", url]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve printed nothing within 30 s")
+        .expect("read stdout")
+        .expect("serve closed stdout");
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("the first line says where it listens")
+        .to_owned();
+    (child, base)
+}
+
+/// Runs commands against a live `serve`, sends SIGTERM midway, and checks that the
+/// server drains and exits 0 and that every command answered 200 is in the log once.
+async fn sigterm_loses_no_acknowledged_command(
+    data_dir: &Path,
+    database: Option<&str>,
+    log_url: String,
+) {
+    let (mut child, base) = serve(data_dir, database).await;
+    let client = reqwest::Client::new();
+    let pid = child.id().expect("pid");
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, u64)>();
+    let send = futures::stream::iter(0..600)
+        .map(|i| {
+            let (client, base, acked) = (client.clone(), base.clone(), acked_tx.clone());
+            async move {
+                let key = Uuid::now_v7();
+                let r = client
+                    .post(format!("{base}/api/v1/commands/Ping"))
+                    .header("idempotency-key", key.to_string())
+                    .json(&serde_json::json!({ "note": format!("load {i}") }))
+                    .send()
+                    .await;
+                if let Ok(r) = r
+                    && r.status() == 200
+                {
+                    let body: serde_json::Value = r.json().await.expect("json");
+                    let _ = acked.send((key, body["position"].as_u64().expect("position")));
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>();
+    let terminate = async {
+        // Signal once the server has acknowledged a good share of the load.
+        let mut seen = 0;
+        while seen < 150 {
+            if acked_rx.recv().await.is_none() {
+                break;
+            }
+            seen += 1;
+        }
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        seen
+    };
+    let (_, before_signal) = tokio::join!(send, terminate);
+    drop(acked_tx);
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("serve did not stop within 30 s of SIGTERM")
+        .expect("wait");
+    assert!(
+        exit.success(),
+        "serve must exit 0 after SIGTERM, got {exit}"
+    );
+
+    let mut acked = Vec::new();
+    while let Ok(a) = acked_rx.try_recv() {
+        acked.push(a);
+    }
+    assert!(
+        before_signal + acked.len() >= 150,
+        "the load must have been acknowledged"
+    );
+    let log = Log::open(LogOptions::new(log_url)).await.expect("open");
+    let events = log.read_all(0, 10_000).await.expect("read");
+    let committed: Vec<Uuid> = events.iter().map(|e| e.command_id).collect();
+    assert_eq!(
+        committed.len(),
+        committed.iter().collect::<HashSet<_>>().len(),
+        "no command twice"
+    );
+    let committed: HashSet<Uuid> = committed.into_iter().collect();
+    for (key, position) in &acked {
+        assert!(
+            committed.contains(key),
+            "acknowledged command {key} at position {position} is missing"
+        );
+    }
+    let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert_eq!(log.verify(|_| {}).await.expect("verify").broken, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_sqlite_drains_on_sigterm_and_loses_no_acknowledged_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    sigterm_loses_no_acknowledged_command(dir.path(), None, url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_postgres_drains_on_sigterm_and_loses_no_acknowledged_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDatabase::create().await;
+    sigterm_loses_no_acknowledged_command(dir.path(), Some(db.url()), db.url().to_owned()).await;
+}
+
+#[tokio::test]
+async fn serve_reads_a_stream_back_over_http() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, base) = serve(dir.path(), None).await;
+    let client = reqwest::Client::new();
+    let r: serde_json::Value = client
+        .post(format!("{base}/api/v1/commands/Ping"))
+        .json(&serde_json::json!({"note": "hello"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let stream = r["events"][0]["stream_id"].as_str().expect("stream id");
+    let read: serde_json::Value = client
+        .get(format!("{base}/api/v1/streams/{stream}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read["events"][0]["payload"]["note"], "hello");
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    child.kill().await.expect("kill");
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run allweather")
+}
+
+#[tokio::test]
+async fn audit_verify_prints_count_and_head_and_names_the_first_tampered_position() {
+    let file = TestSqlite::create();
+    let data_dir = file.path().parent().expect("dir").to_owned();
+    let log = Log::open(LogOptions::sqlite_file(&file.path()))
+        .await
+        .expect("open");
+    for i in 0..10 {
+        log.append(AppendRequest {
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            actor: Actor {
+                id: "auditor-test".into(),
+                role: Role::System,
+            },
+            stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
+            expected_version: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_type: "Pinged".into(),
+                schema_version: 1,
+                occurred_at: Timestamp::from_micros(0),
+                payload: Payload::from_value(&serde_json::json!({"note": i})).expect("payload"),
+            }],
+        })
+        .await
+        .expect("append");
+    }
+    let head = log.head().await.expect("head");
+    log.shutdown().await;
+    drop(log);
+    let dir = data_dir.to_str().expect("utf-8 path");
+
+    let ok = run(&["--data-dir", dir, "audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        format!("verified 10 events; head hash {}", head.hash)
+    );
+
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&file.url())
+        .await
+        .expect("connect");
+    sqlx::raw_sql("DROP TRIGGER events_no_update; UPDATE events SET payload = '{\"note\":99}' WHERE position = 4")
+        .execute(&mut conn)
+        .await
+        .expect("tamper");
+    let bad = run(&["--data-dir", dir, "audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("CHAIN BROKEN at position 4:"),
+        "{stdout}"
+    );
+
+    let missing = run(&["--data-dir", "/nonexistent/allweather", "audit", "verify"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no log at"));
+}
+
+#[test]
+fn bench_append_quick_reports_every_row_with_its_ratio() {
+    let db = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(TestDatabase::create());
+    let out = tempfile::tempdir().expect("tempdir");
+    let result = run(&[
+        "bench",
+        "append",
+        "--quick",
+        "--database",
+        db.url(),
+        "--out",
+        out.path().to_str().expect("utf-8"),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("bench-append.json")).expect("json file"),
+    )
+    .expect("json");
+    let rows = json.as_array().expect("rows");
+    assert_eq!(
+        rows.len(),
+        8,
+        "raw + 3 caller counts, on SQLite and PostgreSQL"
+    );
+    for row in rows {
+        assert!(
+            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
+            "{row}"
+        );
+        assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
+    }
+    let table = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        table.contains("| PostgreSQL | log append, 64 callers |"),
+        "{table}"
+    );
+}
