@@ -137,6 +137,12 @@ pub struct Head {
     pub recorded_at: Timestamp,
 }
 
+impl Default for Head {
+    fn default() -> Self {
+        Head::EMPTY
+    }
+}
+
 impl Head {
     /// The head of an empty log.
     pub const EMPTY: Head = Head {
@@ -160,6 +166,28 @@ pub(crate) struct Loaded {
     pub versions: HashMap<String, u64>,
 }
 
+impl Loaded {
+    /// The state a batch is speculatively decided against before the lock is taken: every
+    /// stream at the version its first request expects, no command recorded yet. `None`
+    /// when a request expects any version, which cannot be assumed. The assumption is
+    /// checked under the lock by [`Plan::priors`] before anything is written.
+    pub fn assumed(batch: &[AppendRequest]) -> Option<Loaded> {
+        let mut loaded = Loaded::default();
+        for req in batch {
+            let prior = match req.expected_version {
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(v) => v,
+                ExpectedVersion::Any => return None,
+            };
+            loaded
+                .versions
+                .entry(req.stream_id.as_str().to_owned())
+                .or_insert(prior);
+        }
+        Some(loaded)
+    }
+}
+
 /// A row for the `commands` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CommandRow {
@@ -176,8 +204,24 @@ pub(crate) struct Plan {
     pub results: Vec<Result<AppendOutcome, AppendError>>,
     pub events: Vec<Envelope>,
     pub commands: Vec<CommandRow>,
-    /// Final `(version, last_position)` of every stream the batch touches.
+    /// Final `(version, last_position)` of every stream the batch writes.
     pub streams: BTreeMap<String, (u64, u64)>,
+    /// The version every stream of the batch was decided against (0 for a new stream):
+    /// what must still hold under the lock for the plan to be written.
+    pub priors: BTreeMap<String, u64>,
+    /// The head the plan chains from.
+    pub head: Head,
+}
+
+impl Plan {
+    /// The head of the log once this plan is written.
+    pub fn next_head(&self) -> Head {
+        self.events.last().map_or(self.head, |e| Head {
+            position: e.position,
+            hash: e.hash,
+            recorded_at: e.recorded_at,
+        })
+    }
 }
 
 /// Decides a batch in order. Each request sees the effects of those before it, so two
@@ -186,7 +230,16 @@ pub(crate) struct Plan {
 /// result.
 pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Timestamp) -> Plan {
     let recorded_at = now.max(head.recorded_at);
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        head,
+        ..Plan::default()
+    };
+    for req in batch {
+        let stream = req.stream_id.as_str();
+        plan.priors
+            .entry(stream.to_owned())
+            .or_insert_with(|| loaded.versions.get(stream).copied().unwrap_or(0));
+    }
     let mut position = head.position;
     let mut prev_hash = head.hash;
     let mut versions: HashMap<&str, u64> = HashMap::new();
@@ -405,6 +458,31 @@ mod tests {
             Err(AppendError::CommandIdReused { .. })
         ));
         assert!(plan.events.is_empty());
+    }
+
+    #[test]
+    fn a_batch_is_assumed_at_the_versions_its_first_requests_expect_unless_one_expects_any() {
+        let batch = [
+            req(1, "probe-a", ExpectedVersion::Exact(4), 1),
+            req(2, "probe-a", ExpectedVersion::Exact(9), 1),
+            req(3, "probe-b", ExpectedVersion::NoStream, 1),
+        ];
+        let assumed = Loaded::assumed(&batch).expect("speculable");
+        assert_eq!(
+            assumed.versions,
+            HashMap::from([("probe-a".into(), 4), ("probe-b".into(), 0)])
+        );
+        let plan = plan(&batch, Head::EMPTY, &assumed, Timestamp::from_micros(1));
+        assert_eq!(
+            plan.priors,
+            BTreeMap::from([("probe-a".into(), 4), ("probe-b".into(), 0)])
+        );
+        assert!(matches!(
+            plan.results[1],
+            Err(AppendError::VersionConflict { actual: 5, .. })
+        ));
+        assert_eq!(plan.next_head().position, 2);
+        assert!(Loaded::assumed(&[req(4, "probe-c", ExpectedVersion::Any, 1)]).is_none());
     }
 
     #[test]

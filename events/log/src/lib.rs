@@ -98,14 +98,15 @@ enum Db {
 /// and replaced after any error, since a failed batch may have broken it.
 #[derive(Debug)]
 enum WriterConnection {
-    Postgres(PoolConnection<Postgres>),
+    /// With the head as of this connection's last commit, for speculative batches.
+    Postgres(PoolConnection<Postgres>, Option<Head>),
     Sqlite(PoolConnection<Sqlite>),
 }
 
 impl Db {
     async fn writer(&self) -> Result<WriterConnection, sqlx::Error> {
         Ok(match self {
-            Db::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?),
+            Db::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?, None),
             Db::Sqlite(pool) => WriterConnection::Sqlite(pool.acquire().await?),
         })
     }
@@ -118,7 +119,9 @@ impl WriterConnection {
         now: Timestamp,
     ) -> Result<append::Plan, sqlx::Error> {
         match self {
-            WriterConnection::Postgres(conn) => postgres::write_batch(conn, batch, now).await,
+            WriterConnection::Postgres(conn, head) => {
+                postgres::write_batch(conn, batch, now, head).await
+            }
             WriterConnection::Sqlite(conn) => sqlite::write_batch(conn, batch, now).await,
         }
     }
@@ -375,8 +378,10 @@ fn is_current(migrator: &Migrator, applied: Option<i64>) -> bool {
     applied.is_some_and(|v| v >= latest)
 }
 
-/// How many times the appender yields to let a batch fill, as long as it keeps growing.
-const MAX_GATHER_YIELDS: usize = 8;
+/// Longest the appender waits for a batch to fill once it holds one request.
+const MAX_GATHER: Duration = Duration::from_micros(500);
+/// Yields without a new request after which a batch counts as complete.
+const GATHER_QUIET_YIELDS: usize = 8;
 
 async fn run_appender(
     db: Db,
@@ -404,9 +409,15 @@ async fn run_appender(
         let Some(first) = first else { break };
         let mut batch = vec![first];
         // Callers woken by the last commit are still on their way back with their next
-        // append: yield while the batch keeps growing, so that they join this batch rather
-        // than trickle into many small ones (each a disk flush).
-        for _ in 0..MAX_GATHER_YIELDS {
+        // append: keep yielding while the batch keeps growing (for a bounded time), so
+        // that they join this batch rather than trickle into many small ones, each a
+        // disk flush. An idle log never spins: it waits in `recv` above.
+        let gather_until = std::time::Instant::now() + MAX_GATHER;
+        let mut quiet = 0;
+        while batch.len() < max_batch
+            && quiet < GATHER_QUIET_YIELDS
+            && std::time::Instant::now() < gather_until
+        {
             let before = batch.len();
             while batch.len() < max_batch {
                 match jobs.try_recv() {
@@ -414,9 +425,7 @@ async fn run_appender(
                     Err(_) => break,
                 }
             }
-            if batch.len() == before || batch.len() >= max_batch {
-                break;
-            }
+            quiet = if batch.len() == before { quiet + 1 } else { 0 };
             tokio::task::yield_now().await;
         }
         let (requests, replies): (Vec<_>, Vec<_>) =

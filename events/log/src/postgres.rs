@@ -32,22 +32,51 @@ const HEAD: &str =
 
 /// The head, the batch's commands already recorded, and its streams' versions, in one
 /// round trip. `kind` 0 is the head, 1 a recorded command, 2 a stream.
+///
+/// Lookups here and in the write guard probe the primary keys once per id, in a
+/// `LATERAL … LIMIT 1` or a scalar subquery that the planner cannot flatten into a join:
+/// a prepared statement's generic plan is made while the tables are small, and a join
+/// (or `= ANY(…)`) keeps the sequential scan it chose then, which grows with the log
+/// (seen: 3 ms of a 4 ms batch at 30,000 commands).
 const LOOKUPS: &str = "
     SELECT 0 AS kind, NULL::uuid AS command_id, NULL::text AS stream_id,
            position AS a, 0::bigint AS b, hash, recorded_at_us
       FROM (SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1) h
     UNION ALL
-    SELECT 1, command_id, stream_id, first_position, last_position, NULL, NULL
-      FROM commands WHERE command_id = ANY($1)
+    SELECT 1, c.command_id, c.stream_id, c.first_position, c.last_position, NULL, NULL
+      FROM UNNEST($1::uuid[]) AS n(command_id)
+      JOIN LATERAL (SELECT * FROM commands c WHERE c.command_id = n.command_id LIMIT 1) c ON true
     UNION ALL
-    SELECT 2, NULL, stream_id, version, 0, NULL, NULL
-      FROM streams WHERE stream_id = ANY($2)";
+    SELECT 2, NULL, s.stream_id, s.version, 0, NULL, NULL
+      FROM UNNEST($2::text[]) AS n(stream_id)
+      JOIN LATERAL (SELECT * FROM streams s WHERE s.stream_id = n.stream_id LIMIT 1) s ON true";
 
+/// Writes one batch. When the appender knows the head from its own last commit
+/// (`known_head`), the batch is decided *before* the lock is taken, against that head
+/// and the versions its requests expect, and written by one guarded statement that
+/// writes nothing unless those assumptions still hold under the lock; so the hashing and
+/// the lookups leave the critical section, which is what bounds throughput. If another
+/// process appended meanwhile, or a request conflicts, the guard fails and the batch is
+/// decided again under the lock from what the database holds.
 pub(crate) async fn write_batch(
     conn: &mut PgConnection,
     batch: &[AppendRequest],
     now: Timestamp,
+    known_head: &mut Option<Head>,
 ) -> Result<Plan, sqlx::Error> {
+    if let (Some(head), Some(assumed)) = (*known_head, Loaded::assumed(batch)) {
+        let plan = append::plan(batch, head, &assumed, now);
+        if !plan.events.is_empty() {
+            let mut tx = conn.begin_with(BEGIN_LOCKED).await?;
+            if write(&mut tx, &plan).await? {
+                tx.commit().await?;
+                *known_head = Some(plan.next_head());
+                return Ok(plan);
+            }
+            tx.rollback().await?;
+        }
+    }
+
     let mut tx = conn.begin_with(BEGIN_LOCKED).await?;
     let command_ids: Vec<Uuid> = batch.iter().map(|r| r.command_id).collect();
     let stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
@@ -79,12 +108,16 @@ pub(crate) async fn write_batch(
             .commands
             .insert(command_id, StoredCommand { stream_id, events });
     }
-
     let plan = append::plan(batch, head, &loaded, now);
-    if !plan.events.is_empty() {
-        insert(&mut tx, &plan).await?;
+    if !plan.events.is_empty() && !write(&mut tx, &plan).await? {
+        // Decided under the lock from what was just read: the guard cannot fail unless
+        // something outside the log's rules is writing to its tables.
+        return Err(sqlx::Error::Protocol(
+            "the log changed while its writer held the lock".into(),
+        ));
     }
     tx.commit().await?;
+    *known_head = Some(plan.next_head());
     Ok(plan)
 }
 
@@ -130,8 +163,11 @@ async fn committed_between(
     .collect()
 }
 
-/// Writes the plan's events, commands and stream versions and notifies, in one statement.
-async fn insert(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+/// Writes the plan's events, commands and stream versions and notifies, in one
+/// statement, if and only if the plan's assumptions hold: the head is the one it chains
+/// from, every stream is at the version it was decided against, and none of its
+/// commands is recorded yet. Returns whether it wrote.
+async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error> {
     let e = &plan.events;
     let col = |f: fn(&Envelope) -> i64| e.iter().map(f).collect::<Vec<i64>>();
     let text = |f: fn(&Envelope) -> &str| e.iter().map(f).collect::<Vec<&str>>();
@@ -139,24 +175,35 @@ async fn insert(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error>
     let bytes = |f: fn(&Envelope) -> &[u8]| e.iter().map(f).collect::<Vec<&[u8]>>();
     let c = &plan.commands;
     let last = e.last().map_or(0, |e| e.position);
-    sqlx::query(
-        "WITH ev AS (
+    sqlx::query_scalar(
+        "WITH ok AS (
+            SELECT COALESCE((SELECT position = $26 AND hash = $27 FROM events ORDER BY position DESC LIMIT 1), $26 = 0)
+               AND NOT EXISTS (SELECT 1 FROM UNNEST($28::text[], $29::bigint[]) AS p(stream_id, version)
+                               WHERE COALESCE((SELECT version FROM streams s WHERE s.stream_id = p.stream_id), 0)
+                                     <> p.version)
+               AND NOT EXISTS (SELECT 1 FROM UNNEST($16::uuid[]) AS n(command_id),
+                               LATERAL (SELECT 1 FROM commands c WHERE c.command_id = n.command_id LIMIT 1) hit)
+                   AS good
+        ), ev AS (
             INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
                 schema_version, occurred_at_us, recorded_at_us, command_id, correlation_id,
                 actor_id, actor_role, payload, prev_hash, hash)
             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
                 $6::int[], $7::bigint[], $8::bigint[], $9::uuid[], $10::uuid[], $11::text[],
                 $12::text[], $13::text[], $14::bytea[], $15::bytea[])
+            WHERE (SELECT good FROM ok)
         ), cmd AS (
             INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us)
             SELECT * FROM UNNEST($16::uuid[], $17::text[], $18::bigint[], $19::bigint[], $20::bigint[])
+            WHERE (SELECT good FROM ok)
         ), st AS (
             INSERT INTO streams (stream_id, version, last_position)
             SELECT * FROM UNNEST($21::text[], $22::bigint[], $23::bigint[])
+            WHERE (SELECT good FROM ok)
             ON CONFLICT (stream_id) DO UPDATE
                 SET version = excluded.version, last_position = excluded.last_position
         )
-        SELECT pg_notify($24, $25)",
+        SELECT good FROM ok, LATERAL (SELECT count(pg_notify($24, $25)) FROM ok WHERE good) n",
     )
     .bind(col(|e| to_i64(e.position)))
     .bind(uuid(|e| e.event_id))
@@ -183,9 +230,12 @@ async fn insert(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error>
     .bind(plan.streams.values().map(|v| to_i64(v.1)).collect::<Vec<_>>())
     .bind(CHANNEL)
     .bind(last.to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .bind(to_i64(plan.head.position))
+    .bind(&plan.head.hash.0[..])
+    .bind(plan.priors.keys().map(String::as_str).collect::<Vec<_>>())
+    .bind(plan.priors.values().map(|v| to_i64(*v)).collect::<Vec<_>>())
+    .fetch_one(&mut *conn)
+    .await
 }
 
 pub(crate) async fn head(pool: &PgPool) -> Result<Head, LogError> {
