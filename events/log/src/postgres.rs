@@ -19,13 +19,19 @@ use uuid::Uuid;
 /// The channel on which each commit announces its last position.
 pub(crate) const CHANNEL: &str = "allweather_events";
 
+/// The key of the log's advisory lock: "allw" in the high half and the `events` table's
+/// oid in the low half (one lock per schema, when a province keeps one county per schema).
+macro_rules! lock_key {
+    () => {
+        "(x'616c6c77'::bigint << 32) | 'events'::regclass::oid::bigint"
+    };
+}
+
 /// Opens the batch's transaction and takes the log's advisory lock, in one round trip.
-/// The lock's key is "allw" in the high half and the `events` table's oid in the low half
-/// (one lock per schema, when a province keeps one county per schema). Under READ
+/// Under READ
 /// COMMITTED every later statement of the transaction takes a fresh snapshot, so what it
 /// reads includes every batch committed before the lock was granted.
-const BEGIN_LOCKED: &str = "BEGIN; \
-    SELECT pg_advisory_xact_lock((x'616c6c77'::bigint << 32) | 'events'::regclass::oid::bigint)";
+const BEGIN_LOCKED: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", lock_key!(), ")");
 
 const HEAD: &str =
     "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
@@ -51,13 +57,15 @@ const LOOKUPS: &str = "
       FROM UNNEST($2::text[]) AS n(stream_id)
       JOIN LATERAL (SELECT * FROM streams s WHERE s.stream_id = n.stream_id LIMIT 1) s ON true";
 
-/// Writes one batch. When the appender knows the head from its own last commit
-/// (`known_head`), the batch is decided *before* the lock is taken, against that head
-/// and the versions its requests expect, and written by one guarded statement that
-/// writes nothing unless those assumptions still hold under the lock; so the hashing and
-/// the lookups leave the critical section, which is what bounds throughput. If another
-/// process appended meanwhile, or a request conflicts, the guard fails and the batch is
-/// decided again under the lock from what the database holds.
+/// Writes one batch.
+///
+/// When the appender knows the head from its own last commit (`known_head`), the batch
+/// is decided *before* the lock is taken, against that head and the versions its
+/// requests expect, and written by one guarded statement in a transaction of its own,
+/// which takes the lock, and writes nothing unless the assumptions hold. The hashing and
+/// the lookups so leave the critical section, and a batch costs one round trip. If
+/// another process appended meanwhile, or a request conflicts, nothing is written and the
+/// batch is decided again under the lock, from what the database holds.
 pub(crate) async fn write_batch(
     conn: &mut PgConnection,
     batch: &[AppendRequest],
@@ -67,13 +75,19 @@ pub(crate) async fn write_batch(
     if let (Some(head), Some(assumed)) = (*known_head, Loaded::assumed(batch)) {
         let plan = append::plan(batch, head, &assumed, now);
         if !plan.events.is_empty() {
-            let mut tx = conn.begin_with(BEGIN_LOCKED).await?;
-            if write(&mut tx, &plan).await? {
-                tx.commit().await?;
-                *known_head = Some(plan.next_head());
-                return Ok(plan);
+            // One statement, its own transaction: one round trip and one flush.
+            match write(conn, &plan).await {
+                Ok(true) => {
+                    *known_head = Some(plan.next_head());
+                    return Ok(plan);
+                }
+                Ok(false) => {}
+                // The guard read a snapshot taken before the lock was granted; a writer
+                // that committed in between is caught by the keys (position, stream
+                // version, command id), and nothing of the statement is written.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+                Err(e) => return Err(e),
             }
-            tx.rollback().await?;
         }
     }
 
@@ -164,7 +178,8 @@ async fn committed_between(
 }
 
 /// Writes the plan's events, commands and stream versions and notifies, in one
-/// statement, if and only if the plan's assumptions hold: the head is the one it chains
+/// statement that holds the log's lock (taken here if the transaction has not taken it),
+/// if and only if the plan's assumptions hold: the head is the one it chains
 /// from, every stream is at the version it was decided against, and none of its
 /// commands is recorded yet. Returns whether it wrote.
 async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error> {
@@ -175,9 +190,12 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
     let bytes = |f: fn(&Envelope) -> &[u8]| e.iter().map(f).collect::<Vec<&[u8]>>();
     let c = &plan.commands;
     let last = e.last().map_or(0, |e| e.position);
-    sqlx::query_scalar(
-        "WITH ok AS (
-            SELECT COALESCE((SELECT position = $26 AND hash = $27 FROM events ORDER BY position DESC LIMIT 1), $26 = 0)
+    sqlx::query_scalar(concat!(
+        "WITH lock AS (
+            SELECT count(*) AS held FROM (SELECT pg_advisory_xact_lock(", lock_key!(), ")) l
+        ), ok AS (
+            SELECT (SELECT held FROM lock) = 1
+               AND COALESCE((SELECT position = $26 AND hash = $27 FROM events ORDER BY position DESC LIMIT 1), $26 = 0)
                AND NOT EXISTS (SELECT 1 FROM UNNEST($28::text[], $29::bigint[]) AS p(stream_id, version)
                                WHERE COALESCE((SELECT version FROM streams s WHERE s.stream_id = p.stream_id), 0)
                                      <> p.version)
@@ -203,8 +221,8 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
             ON CONFLICT (stream_id) DO UPDATE
                 SET version = excluded.version, last_position = excluded.last_position
         )
-        SELECT good FROM ok, LATERAL (SELECT count(pg_notify($24, $25)) FROM ok WHERE good) n",
-    )
+        SELECT good FROM ok, LATERAL (SELECT count(pg_notify($24, $25)) FROM ok WHERE good) n"
+    ))
     .bind(col(|e| to_i64(e.position)))
     .bind(uuid(|e| e.event_id))
     .bind(text(|e| e.stream_id.as_str()))
