@@ -3,9 +3,9 @@
 use crate::canonical::{self, CanonicalError};
 use crate::hash::Hash;
 use crate::stream::StreamId;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use uuid::Uuid;
 
 /// A point in time with microsecond precision (what both PostgreSQL and the hash keep).
@@ -46,12 +46,26 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with six fractional digits (`2026-11-27T08:00:00.123456Z`). This is
+    /// on the hashing path, so years 0–9999 are written directly; the digits are the same
+    /// as `chrono`'s `to_rfc3339_opts(SecondsFormat::Micros, true)`, which writes the rest.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            &self
-                .to_datetime()
-                .to_rfc3339_opts(SecondsFormat::Micros, true),
-        )
+        let t = self.to_datetime();
+        let year = t.year();
+        if (0..=9999).contains(&year) {
+            write!(
+                f,
+                "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                self.0.rem_euclid(1_000_000)
+            )
+        } else {
+            f.write_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        }
     }
 }
 
@@ -210,35 +224,33 @@ impl Envelope {
     /// `actor{id,role}, command_id, correlation_id, event_id, event_type, occurred_at,
     /// payload, position, recorded_at, schema_version, stream_id, stream_version`.
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Ids, times and numbers are ASCII with nothing to escape, so they are written
+        // straight into the buffer; the free-text fields go through the JCS escaper.
         let mut out = String::with_capacity(self.payload.len() + 512);
         let s = |out: &mut String, v: &str| canonical::write_string(out, v);
         out.push_str("{\"actor\":{\"id\":");
         s(&mut out, &self.actor.id);
         out.push_str(",\"role\":");
         s(&mut out, self.actor.role.as_str());
-        out.push_str("},\"command_id\":");
-        s(&mut out, &self.command_id.to_string());
-        out.push_str(",\"correlation_id\":");
-        s(&mut out, &self.correlation_id.to_string());
-        out.push_str(",\"event_id\":");
-        s(&mut out, &self.event_id.to_string());
-        out.push_str(",\"event_type\":");
+        let _ = write!(
+            out,
+            "}},\"command_id\":\"{}\",\"correlation_id\":\"{}\",\"event_id\":\"{}\",\"event_type\":",
+            self.command_id, self.correlation_id, self.event_id
+        );
         s(&mut out, &self.event_type);
-        out.push_str(",\"occurred_at\":");
-        s(&mut out, &self.occurred_at.to_string());
-        out.push_str(",\"payload\":");
+        let _ = write!(
+            out,
+            ",\"occurred_at\":\"{}\",\"payload\":",
+            self.occurred_at
+        );
         out.push_str(self.payload.as_str());
-        out.push_str(",\"position\":");
-        out.push_str(&self.position.to_string());
-        out.push_str(",\"recorded_at\":");
-        s(&mut out, &self.recorded_at.to_string());
-        out.push_str(",\"schema_version\":");
-        out.push_str(&self.schema_version.to_string());
-        out.push_str(",\"stream_id\":");
+        let _ = write!(
+            out,
+            ",\"position\":{},\"recorded_at\":\"{}\",\"schema_version\":{},\"stream_id\":",
+            self.position, self.recorded_at, self.schema_version
+        );
         s(&mut out, self.stream_id.as_str());
-        out.push_str(",\"stream_version\":");
-        out.push_str(&self.stream_version.to_string());
-        out.push('}');
+        let _ = write!(out, ",\"stream_version\":{}}}", self.stream_version);
         out.into_bytes()
     }
 
@@ -322,6 +334,14 @@ mod tests {
             sample().hash.to_string(),
             "505a8894c53ce3415e7dc1bcec423af0a1e05537e9de609763e84e72560c19f5"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_print_as_chrono_does(micros in -62_135_596_800_000_000i64..=253_402_300_799_999_999i64) {
+            let t = Timestamp::from_micros(micros);
+            proptest::prop_assert_eq!(t.to_string(), t.to_datetime().to_rfc3339_opts(SecondsFormat::Micros, true));
+        }
     }
 
     #[test]

@@ -179,9 +179,11 @@ async fn committed_between(
 
 /// Writes the plan's events, commands and stream versions and notifies, in one
 /// statement that holds the log's lock (taken here if the transaction has not taken it),
-/// if and only if the plan's assumptions hold: the head is the one it chains
-/// from, every stream is at the version it was decided against, and none of its
-/// commands is recorded yet. Returns whether it wrote.
+/// if the plan's assumptions hold. The guard checks that the head is the one the plan
+/// chains from and that no stream is at another version than the plan assumed; a command
+/// id recorded meanwhile (or, for a speculative plan, a position or stream version taken
+/// after the guard's snapshot) is refused by the keys instead, and the statement fails
+/// whole. Returns whether it wrote.
 async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error> {
     let e = &plan.events;
     let col = |f: fn(&Envelope) -> i64| e.iter().map(f).collect::<Vec<i64>>();
@@ -198,10 +200,7 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
                AND COALESCE((SELECT position = $26 AND hash = $27 FROM events ORDER BY position DESC LIMIT 1), $26 = 0)
                AND NOT EXISTS (SELECT 1 FROM UNNEST($28::text[], $29::bigint[]) AS p(stream_id, version)
                                WHERE COALESCE((SELECT version FROM streams s WHERE s.stream_id = p.stream_id), 0)
-                                     <> p.version)
-               AND NOT EXISTS (SELECT 1 FROM UNNEST($16::uuid[]) AS n(command_id),
-                               LATERAL (SELECT 1 FROM commands c WHERE c.command_id = n.command_id LIMIT 1) hit)
-                   AS good
+                                     <> p.version) AS good
         ), ev AS (
             INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
                 schema_version, occurred_at_us, recorded_at_us, command_id, correlation_id,

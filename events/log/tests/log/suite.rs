@@ -201,6 +201,18 @@ pub async fn a_repeated_command_returns_the_first_result_and_writes_nothing(worl
         (original.events.clone(), true)
     );
     assert_eq!(log.head().await.expect("head").position, 2);
+    // A repeat whose expected version happens to be current again is still a repeat.
+    let mut current = first.clone();
+    current.expected_version = ExpectedVersion::Exact(2);
+    let again = log
+        .append(current)
+        .await
+        .expect("repeat at the current version");
+    assert_eq!(
+        (again.events.clone(), again.replayed),
+        (original.events.clone(), true)
+    );
+    assert_eq!(log.head().await.expect("head").position, 2);
     // The same command id for another stream is refused, not silently replayed.
     let mut reused = request(&stream("other"), ExpectedVersion::Any, 1);
     reused.command_id = first.command_id;
