@@ -1,9 +1,13 @@
 //! `allweather bench append`: appends per second through the log with 1, 8 and 64
-//! concurrent callers, each beside a raw baseline measured in the same run on the same
-//! database: plain multi-row `INSERT`s of rows of the same shape, 100 per transaction,
-//! on one connection, with none of the log's logic (no lock, no head read, no version or
-//! idempotency check, hashes computed before the clock starts). Both sides are durable:
-//! PostgreSQL with `synchronous_commit` on, SQLite in WAL with `synchronous = FULL`.
+//! concurrent callers, beside two raw baselines measured in the same run on the same
+//! database, both plain multi-row `INSERT`s on one connection, 100 events per
+//! transaction, with none of the log's logic (no lock, no head read, no version or
+//! idempotency check, hashes computed before the clock starts):
+//! - the `events` rows alone (the baseline the targets are stated against), and
+//! - the rows the log itself writes for each event: `events`, `commands` and `streams`.
+//!
+//! Both sides are durable: PostgreSQL with `synchronous_commit` on, SQLite in WAL with
+//! `synchronous = FULL`.
 //!
 //! Every measurement runs in a fresh scratch database (PostgreSQL: created on the server
 //! given by `--database` and dropped after; SQLite: a temporary file), is repeated, and
@@ -63,7 +67,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         None => eprintln!("no --database given: measuring SQLite only"),
     }
 
-    let steps = backends.len() * (1 + CALLERS.len()) * runs;
+    let steps = backends.len() * (2 + CALLERS.len()) * runs;
     let bar = indicatif::ProgressBar::new(steps as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .context("progress bar template")?,
@@ -81,19 +85,36 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
                 [1_000 / scale, 8_000 / scale, 30_000 / scale],
             ),
         };
-        bar.set_message(format!("{} raw INSERT", backend.name()));
-        let raw = repeat(runs, &bar, || async {
-            let scratch = Scratch::create(backend).await?;
-            let rate = measure_raw(&scratch.url, raw_events).await;
-            scratch.remove().await?;
-            rate
-        })
-        .await?;
+        let mut raw = [None, None];
+        for (k, rows_written) in [RawRows::Events, RawRows::SameAsTheLog]
+            .into_iter()
+            .enumerate()
+        {
+            bar.set_message(format!("{} {}", backend.name(), rows_written.label()));
+            let rate = repeat(runs, &bar, || async {
+                let scratch = Scratch::create(backend).await?;
+                let rate = measure_raw(&scratch.url, raw_events, rows_written).await;
+                scratch.remove().await?;
+                rate
+            })
+            .await?;
+            raw[k] = Some(rate);
+        }
+        let [Some(events_only), Some(same_rows)] = raw else {
+            anyhow::bail!("a raw baseline was not measured")
+        };
+        let baselines = (events_only.median, same_rows.median);
         rows.push(Row {
             backend: backend.name(),
-            workload: format!("raw INSERT, {RAW_BATCH} rows/tx"),
-            rate: raw,
-            baseline: raw.median,
+            workload: RawRows::Events.label(),
+            rate: events_only,
+            baselines,
+        });
+        rows.push(Row {
+            backend: backend.name(),
+            workload: RawRows::SameAsTheLog.label(),
+            rate: same_rows,
+            baselines,
         });
         for (callers, events) in CALLERS.into_iter().zip(log_events) {
             bar.set_message(format!("{} log, {callers} callers", backend.name()));
@@ -104,14 +125,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
                 rate
             })
             .await?;
+            let plural = if callers == 1 { "" } else { "s" };
             rows.push(Row {
                 backend: backend.name(),
-                workload: format!(
-                    "log append, {callers} caller{}",
-                    if callers == 1 { "" } else { "s" }
-                ),
+                workload: format!("log append, {callers} caller{plural}"),
                 rate,
-                baseline: raw.median,
+                baselines,
             });
         }
     }
@@ -126,8 +145,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             rows.iter()
                 .map(|r| json!({
                     "backend": r.backend, "workload": r.workload, "events_per_s": r.rate.median,
-                    "min": r.rate.min, "max": r.rate.max, "baseline_events_per_s": r.baseline,
-                    "ratio": r.rate.median / r.baseline, "runs": runs,
+                    "min": r.rate.min, "max": r.rate.max, "runs": runs,
+                    "raw_events_insert_per_s": r.baselines.0, "raw_same_rows_insert_per_s": r.baselines.1,
+                    "ratio": r.rate.median / r.baselines.0, "ratio_to_same_rows": r.rate.median / r.baselines.1,
                 }))
                 .collect::<Vec<_>>()
         );
@@ -138,6 +158,26 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         .context("write bench-append.json")?;
     }
     Ok(())
+}
+
+/// What a raw baseline inserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawRows {
+    /// Only the `events` rows.
+    Events,
+    /// The rows the log writes for each event: `events`, `commands` and `streams`.
+    SameAsTheLog,
+}
+
+impl RawRows {
+    fn label(self) -> String {
+        match self {
+            RawRows::Events => format!("raw INSERT events, {RAW_BATCH} rows/tx"),
+            RawRows::SameAsTheLog => {
+                format!("raw INSERT events+commands+streams, {RAW_BATCH} events/tx")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,24 +191,26 @@ struct Row {
     backend: &'static str,
     workload: String,
     rate: Rate,
-    baseline: f64,
+    /// The medians of the two raw baselines: events only, and the log's rows.
+    baselines: (f64, f64),
 }
 
 fn table(rows: &[Row], runs: usize) -> String {
     let mut out = format!(
-        "| backend | workload | events/s (median of {runs}) | min | max | raw baseline events/s | ratio |\n|---|---|---:|---:|---:|---:|---:|\n"
+        "| backend | workload | events/s (median of {runs}) | min | max | vs raw INSERT of events | vs raw INSERT of the same rows |\n\
+         |---|---|---:|---:|---:|---:|---:|\n"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0}% |",
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0}% | {:.0}% |",
             r.backend,
             r.workload,
             r.rate.median,
             r.rate.min,
             r.rate.max,
-            r.baseline,
-            100.0 * r.rate.median / r.baseline
+            100.0 * r.rate.median / r.baselines.0,
+            100.0 * r.rate.median / r.baselines.1
         );
     }
     out
@@ -315,13 +357,13 @@ fn synthetic_chain(n: usize) -> anyhow::Result<Vec<Envelope>> {
         .collect()
 }
 
-async fn measure_raw(url: &str, n: usize) -> anyhow::Result<f64> {
+async fn measure_raw(url: &str, n: usize, rows: RawRows) -> anyhow::Result<f64> {
     let log = Log::open(LogOptions::new(url)).await?;
     let events = synthetic_chain(n)?;
     let elapsed = if let Some(pool) = log.postgres_pool() {
-        raw_insert(pool, &events).await?
+        raw_insert(pool, &events, rows).await?
     } else if let Some(pool) = log.sqlite_pool() {
-        raw_insert(pool, &events).await?
+        raw_insert(pool, &events, rows).await?
     } else {
         anyhow::bail!("the log is on neither backend")
     };
@@ -329,8 +371,9 @@ async fn measure_raw(url: &str, n: usize) -> anyhow::Result<f64> {
     Ok(n as f64 / elapsed)
 }
 
-/// Inserts `events` in transactions of [`RAW_BATCH`] rows; returns the seconds taken.
-async fn raw_insert<DB>(pool: &Pool<DB>, events: &[Envelope]) -> anyhow::Result<f64>
+/// Inserts `events` (and, for [`RawRows::SameAsTheLog`], a `commands` and a `streams` row
+/// for each) in transactions of [`RAW_BATCH`] events; returns the seconds taken.
+async fn raw_insert<DB>(pool: &Pool<DB>, events: &[Envelope], rows: RawRows) -> anyhow::Result<f64>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -366,6 +409,27 @@ where
                 .push_bind(e.hash.0.to_vec());
         });
         q.build().execute(&mut *tx).await?;
+        if rows == RawRows::SameAsTheLog {
+            let mut q = QueryBuilder::<DB>::new(
+                "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.command_id)
+                    .push_bind(e.stream_id.to_string())
+                    .push_bind(e.position as i64)
+                    .push_bind(e.position as i64)
+                    .push_bind(e.recorded_at.as_micros());
+            });
+            q.build().execute(&mut *tx).await?;
+            let mut q =
+                QueryBuilder::<DB>::new("INSERT INTO streams (stream_id, version, last_position) ");
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.stream_id.to_string())
+                    .push_bind(e.stream_version as i64)
+                    .push_bind(e.position as i64);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
         tx.commit().await?;
     }
     Ok(start.elapsed().as_secs_f64())
