@@ -271,8 +271,8 @@ fn bench_append_quick_reports_every_row_with_its_ratio() {
     let rows = json.as_array().expect("rows");
     assert_eq!(
         rows.len(),
-        8,
-        "raw + 3 caller counts, on SQLite and PostgreSQL"
+        10,
+        "2 raw baselines + 3 caller counts, on SQLite and PostgreSQL"
     );
     for row in rows {
         assert!(
@@ -280,6 +280,10 @@ fn bench_append_quick_reports_every_row_with_its_ratio() {
             "{row}"
         );
         assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
+        assert!(
+            row["ratio_to_same_rows"].as_f64().is_some_and(|r| r > 0.0),
+            "{row}"
+        );
     }
     let table = String::from_utf8_lossy(&result.stdout);
     assert!(
