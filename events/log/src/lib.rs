@@ -20,7 +20,8 @@
 //! ## Layout
 //! - [`append`]: requests, outcomes and the pure decision of a batch.
 //! - [`error`]: [`AppendError`] and [`LogError`].
-//! - `postgres`, `sqlite`: the SQL of each backend; `row`: decoding a stored event.
+//! - `postgres`, `sqlite`: how each backend writes a batch; `read`: the readers, written
+//!   once for both; `row`: decoding a stored event.
 //! - `tail`: the live tail.
 //! - `migrations/{postgres,sqlite}`: the schema, including the triggers that refuse
 //!   `UPDATE` and `DELETE` on `events`.
@@ -28,6 +29,8 @@
 
 #[macro_use]
 mod row;
+#[macro_use]
+mod read;
 pub mod append;
 pub mod error;
 mod postgres;

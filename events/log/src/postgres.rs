@@ -1,17 +1,17 @@
 //! The PostgreSQL backend.
 //!
-//! One batch is one transaction: take the log's advisory lock, read the head, the
-//! recorded commands and the streams' versions, decide the batch (see [`crate::append`]),
-//! write every row with one statement of `UNNEST`ed arrays, notify listeners, commit.
-//! The lock is transaction-scoped, so it is held until the commit is durable and released
-//! by the commit or a rollback: a reader tailing by position can never see position
-//! `n + 1` before `n` has committed, and several processes can share one log.
+//! One batch is one transaction holding the log's advisory lock, which writes every row
+//! with one statement of `UNNEST`ed arrays and notifies listeners. The lock is
+//! transaction-scoped, so it is held until the commit is durable and released by the
+//! commit or a rollback: a reader tailing by position can never see position `n + 1`
+//! before `n` has committed, and several processes can share one log. The batch is
+//! decided either before the lock, speculatively, or under it (see [`write_batch`]).
 
-use crate::append::{self, AppendRequest, CommittedEvent, Head, Loaded, Plan, StoredCommand};
-use crate::error::LogError;
-use crate::row::{self, to_i64, to_u64};
-use allweather_events::{Envelope, Hash, StreamId, Timestamp};
-use sqlx::postgres::{PgConnection, PgListener, PgPool, PgRow};
+use crate::append::{self, AppendRequest, Head, Loaded, Plan, StoredCommand};
+use crate::read::head_from;
+use crate::row::{to_i64, to_u64};
+use allweather_events::{Envelope, Timestamp};
+use sqlx::postgres::{PgConnection, PgListener, PgPool};
 use sqlx::{Connection as _, Row};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -32,9 +32,6 @@ macro_rules! lock_key {
 /// COMMITTED every later statement of the transaction takes a fresh snapshot, so what it
 /// reads includes every batch committed before the lock was granted.
 const BEGIN_LOCKED: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", lock_key!(), ")");
-
-const HEAD: &str =
-    "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
 
 /// The head, the batch's commands already recorded, and its streams' versions, in one
 /// round trip. `kind` 0 is the head, 1 a recorded command, 2 a stream.
@@ -135,47 +132,7 @@ pub(crate) async fn write_batch(
     Ok(plan)
 }
 
-fn head_from(position: i64, hash: &[u8], recorded_at: i64) -> Result<Head, sqlx::Error> {
-    Ok(Head {
-        position: to_u64(position),
-        hash: Hash::from_slice(hash)
-            .ok_or_else(|| sqlx::Error::Decode("stored head hash is not 32 bytes".into()))?,
-        recorded_at: Timestamp::from_micros(recorded_at),
-    })
-}
-
-async fn head_in(conn: &mut PgConnection) -> Result<Head, sqlx::Error> {
-    match sqlx::query(HEAD).fetch_optional(&mut *conn).await? {
-        Some(r) => head_from(r.try_get(0)?, &r.try_get::<Vec<u8>, _>(1)?, r.try_get(2)?),
-        None => Ok(Head::EMPTY),
-    }
-}
-
-async fn committed_between(
-    conn: &mut PgConnection,
-    first: i64,
-    last: i64,
-) -> Result<Vec<CommittedEvent>, sqlx::Error> {
-    sqlx::query(
-        "SELECT event_id, event_type, stream_id, stream_version, position FROM events \
-         WHERE position BETWEEN $1 AND $2 ORDER BY position",
-    )
-    .bind(first)
-    .bind(last)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(CommittedEvent {
-            event_id: r.try_get(0)?,
-            event_type: r.try_get(1)?,
-            stream_id: r.try_get(2)?,
-            stream_version: to_u64(r.try_get(3)?),
-            position: to_u64(r.try_get(4)?),
-        })
-    })
-    .collect()
-}
+readers!(PgPool, PgConnection);
 
 /// Writes the plan's events, commands and stream versions and notifies, in one
 /// statement that holds the log's lock (taken here if the transaction has not taken it),
@@ -253,63 +210,6 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
     .bind(plan.priors.values().map(|v| to_i64(*v)).collect::<Vec<_>>())
     .fetch_one(&mut *conn)
     .await
-}
-
-pub(crate) async fn head(pool: &PgPool) -> Result<Head, LogError> {
-    let mut conn = pool.acquire().await?;
-    Ok(head_in(&mut conn).await?)
-}
-
-pub(crate) async fn read_all(
-    pool: &PgPool,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<Envelope>, LogError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
-    );
-    decode(
-        sqlx::query(sql)
-            .bind(to_i64(after))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?,
-    )
-}
-
-pub(crate) async fn read_stream(
-    pool: &PgPool,
-    stream: &StreamId,
-    from_version: u64,
-    limit: u32,
-) -> Result<Vec<Envelope>, LogError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
-    );
-    decode(
-        sqlx::query(sql)
-            .bind(stream.as_str())
-            .bind(to_i64(from_version))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?,
-    )
-}
-
-pub(crate) async fn stream_version(pool: &PgPool, stream: &StreamId) -> Result<u64, LogError> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
-        .bind(stream.as_str())
-        .fetch_optional(pool)
-        .await?;
-    Ok(v.map_or(0, to_u64))
-}
-
-fn decode(rows: Vec<PgRow>) -> Result<Vec<Envelope>, LogError> {
-    rows.iter().map(row::envelope).collect()
 }
 
 /// Follows commits made by every process on this database and raises `head` to each

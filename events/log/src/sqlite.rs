@@ -7,18 +7,14 @@
 //! bound parameters. The database runs in WAL mode with `synchronous = FULL`: a commit is
 //! on disk when it returns, and readers never block the writer.
 
-use crate::append::{self, AppendRequest, CommittedEvent, Head, Loaded, Plan, StoredCommand};
-use crate::error::LogError;
-use crate::row::{self, to_i64, to_u64};
-use allweather_events::{Envelope, Hash, StreamId, Timestamp};
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use crate::append::{self, AppendRequest, Loaded, Plan, StoredCommand};
+use crate::row::{to_i64, to_u64};
+use allweather_events::{Envelope, Timestamp};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection as _, QueryBuilder, Row, Sqlite};
 
 /// Rows per multi-row `INSERT`: 15 columns × 1000 stays under SQLite's 32,766 parameters.
 const ROWS_PER_INSERT: usize = 1000;
-
-const HEAD: &str =
-    "SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1";
 
 pub(crate) async fn write_batch(
     conn: &mut SqliteConnection,
@@ -74,45 +70,6 @@ where
     q.push(")");
 }
 
-async fn head_in(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {
-    let Some(r) = sqlx::query(HEAD).fetch_optional(&mut *conn).await? else {
-        return Ok(Head::EMPTY);
-    };
-    let hash: Vec<u8> = r.try_get(1)?;
-    Ok(Head {
-        position: to_u64(r.try_get(0)?),
-        hash: Hash::from_slice(&hash)
-            .ok_or_else(|| sqlx::Error::Decode("stored head hash is not 32 bytes".into()))?,
-        recorded_at: Timestamp::from_micros(r.try_get(2)?),
-    })
-}
-
-async fn committed_between(
-    conn: &mut SqliteConnection,
-    first: i64,
-    last: i64,
-) -> Result<Vec<CommittedEvent>, sqlx::Error> {
-    sqlx::query(
-        "SELECT event_id, event_type, stream_id, stream_version, position FROM events \
-         WHERE position BETWEEN ?1 AND ?2 ORDER BY position",
-    )
-    .bind(first)
-    .bind(last)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(CommittedEvent {
-            event_id: r.try_get(0)?,
-            event_type: r.try_get(1)?,
-            stream_id: r.try_get(2)?,
-            stream_version: to_u64(r.try_get(3)?),
-            position: to_u64(r.try_get(4)?),
-        })
-    })
-    .collect()
-}
-
 async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Error> {
     for chunk in plan.events.chunks(ROWS_PER_INSERT) {
         let mut q = QueryBuilder::<Sqlite>::new(concat!("INSERT INTO events (", columns!(), ") "));
@@ -163,59 +120,4 @@ async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Er
     Ok(())
 }
 
-pub(crate) async fn head(pool: &SqlitePool) -> Result<Head, LogError> {
-    let mut conn = pool.acquire().await?;
-    Ok(head_in(&mut conn).await?)
-}
-
-pub(crate) async fn read_all(
-    pool: &SqlitePool,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<Envelope>, LogError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
-    );
-    decode(
-        sqlx::query(sql)
-            .bind(to_i64(after))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?,
-    )
-}
-
-pub(crate) async fn read_stream(
-    pool: &SqlitePool,
-    stream: &StreamId,
-    from_version: u64,
-    limit: u32,
-) -> Result<Vec<Envelope>, LogError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM events WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
-    );
-    decode(
-        sqlx::query(sql)
-            .bind(stream.as_str().to_owned())
-            .bind(to_i64(from_version))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?,
-    )
-}
-
-pub(crate) async fn stream_version(pool: &SqlitePool, stream: &StreamId) -> Result<u64, LogError> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = ?1")
-        .bind(stream.as_str().to_owned())
-        .fetch_optional(pool)
-        .await?;
-    Ok(v.map_or(0, to_u64))
-}
-
-fn decode(rows: Vec<SqliteRow>) -> Result<Vec<Envelope>, LogError> {
-    rows.iter().map(row::envelope).collect()
-}
+readers!(SqlitePool, SqliteConnection);
