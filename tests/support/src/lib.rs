@@ -84,6 +84,34 @@ impl TestDatabase {
         &self.name
     }
 
+    /// Cuts the database off, as an outage would: refuses new connections and ends every
+    /// open session.
+    pub async fn cut_off(&self) {
+        self.admin_exec(format!(
+            "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+            self.name
+        ))
+        .await;
+    }
+
+    /// Lets connections to the database again, after [`TestDatabase::cut_off`].
+    pub async fn let_back(&self) {
+        self.admin_exec(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .await;
+    }
+
+    async fn admin_exec(&self, sql: String) {
+        let mut admin = self.admin().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .expect("run an admin statement");
+    }
+
     /// A connection to the server's maintenance database, for what a test does to the
     /// server itself (terminating sessions, making the database read-only).
     pub async fn admin(&self) -> sqlx::PgConnection {

@@ -36,27 +36,14 @@ async fn appends_fail_cleanly_while_the_database_is_away_and_resume_after() {
         .await
         .expect("append");
 
-    let mut admin = db.admin().await;
-    let block = format!(
-        "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
-        db.name()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(block))
-        .execute(&mut admin)
-        .await
-        .expect("cut the database off");
+    db.cut_off().await;
     let err = log
         .append(request(&stream("during"), ExpectedVersion::Any, 1))
         .await
         .expect_err("must fail");
     assert!(matches!(err, AppendError::Unavailable(_)), "{err:?}");
 
-    let allow = format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(allow))
-        .execute(&mut admin)
-        .await
-        .expect("let it back");
+    db.let_back().await;
     let outcome = eventually("appends to resume", Duration::from_secs(30), || async {
         log.append(request(&stream("after"), ExpectedVersion::Any, 1))
             .await

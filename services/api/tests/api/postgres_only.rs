@@ -14,16 +14,7 @@ async fn commands_get_503_with_retry_after_while_the_database_is_away_then_resum
         200
     );
     let db = app.db.as_ref().expect("a PostgreSQL app");
-    let mut admin = db.admin().await;
-    let cut = format!(
-        "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
-        db.name()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(cut))
-        .execute(&mut admin)
-        .await
-        .expect("cut the database off");
+    db.cut_off().await;
 
     let r = app.command("Ping", r#"{"note":"during"}"#, None).await;
     assert_eq!(
@@ -35,11 +26,7 @@ async fn commands_get_503_with_retry_after_while_the_database_is_away_then_resum
     assert!(r.retry_after, "a 503 says when to retry");
     assert_eq!(app.get("/healthz").await.0, 503);
 
-    let allow = format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(allow))
-        .execute(&mut admin)
-        .await
-        .expect("let it back");
+    db.let_back().await;
     let resumed = eventually("commands to resume", Duration::from_secs(30), || async {
         let r = app.command("Ping", r#"{"note":"after"}"#, None).await;
         (r.status == 200).then_some(r)
