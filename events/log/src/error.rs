@@ -131,8 +131,12 @@ impl AppendError {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// The database URL is not one the log understands.
-    #[error("unsupported database URL {0:?}: expected postgres://… or sqlite:…")]
+    #[error("unsupported database URL scheme {0:?}: expected postgres://… or sqlite:…")]
     UnsupportedUrl(String),
+    /// The database URL cannot be read. The URL itself is not repeated: it may hold a
+    /// password.
+    #[error("the database URL cannot be read: {0}")]
+    BadUrl(#[source] sqlx::Error),
     /// The database cannot be reached.
     #[error("the log's database is unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),

@@ -181,8 +181,7 @@ impl Log {
         let (head_tx, _) = watch::channel(0);
         let (db, listener) =
             if options.url.starts_with("postgres:") || options.url.starts_with("postgresql:") {
-                let connect =
-                    PgConnectOptions::from_str(&options.url).map_err(LogError::Unavailable)?;
+                let connect = PgConnectOptions::from_str(&options.url).map_err(LogError::BadUrl)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
@@ -197,7 +196,7 @@ impl Log {
                 (Db::Postgres(pool), Some(listener))
             } else if options.url.starts_with("sqlite:") {
                 let connect = SqliteConnectOptions::from_str(&options.url)
-                    .map_err(LogError::Unavailable)?
+                    .map_err(LogError::BadUrl)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
@@ -214,7 +213,15 @@ impl Log {
                 }
                 (Db::Sqlite(pool), None)
             } else {
-                return Err(LogError::UnsupportedUrl(options.url));
+                let scheme = options
+                    .url
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(20)
+                    .collect();
+                return Err(LogError::UnsupportedUrl(scheme));
             };
 
         let log_head = match &db {
@@ -247,7 +254,7 @@ impl Log {
 
     /// Appends one command's events to one stream, atomically, through the group-commit
     /// appender. A repeated `command_id` returns the first outcome and writes nothing.
-    #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, command_id = %request.command_id), err)]
+    #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, command_id = %request.command_id), err(level = "debug"))]
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
         request.validate(&self.inner.limits)?;
         let (reply, outcome) = oneshot::channel();

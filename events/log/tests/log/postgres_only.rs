@@ -17,10 +17,22 @@ async fn an_unreachable_database_fails_to_open_with_a_clear_error() {
             .starts_with("the log's database is unavailable"),
         "{err}"
     );
-    let err = Log::open(LogOptions::new("mysql://x"))
+    let err = Log::open(LogOptions::new("mysql://admin:s3cret@db/x"))
         .await
         .expect_err("must fail");
     assert!(matches!(err, LogError::UnsupportedUrl(_)), "{err:?}");
+    assert!(
+        !err.to_string().contains("s3cret"),
+        "a password must not be echoed: {err}"
+    );
+    let err = Log::open(LogOptions::new("postgres://admin:s3cret@db:notaport/x"))
+        .await
+        .expect_err("must fail");
+    assert!(matches!(err, LogError::BadUrl(_)), "{err:?}");
+    assert!(
+        !err.to_string().contains("s3cret"),
+        "a password must not be echoed: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
