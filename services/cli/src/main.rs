@@ -4,7 +4,7 @@
 //! tracing once, and calls into the libraries (`allweather-api`, `allweather-log`).
 //!
 //! ## Layout
-//! - `main`: the command line and the `serve` and `audit verify` subcommands.
+//! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
 //! - `bench`: `allweather bench append`, throughput against a raw baseline.
 //! - `telemetry`: tracing set-up.
 
@@ -13,6 +13,7 @@ mod telemetry;
 
 use allweather_api::{App, Settings};
 use allweather_log::{Log, LogOptions};
+use allweather_relay::RelaySettings;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
@@ -47,6 +48,19 @@ enum Command {
         #[arg(long, env = "ALLWEATHER_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// A PostgreSQL URL (postgres://…) for the log instead of SQLite in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+        /// Also mirror the log to NATS JetStream (nats://host:port), in this process.
+        #[arg(long, env = "ALLWEATHER_NATS")]
+        nats: Option<String>,
+    },
+    /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
+    /// stopped; exits with status 1 if the stream does not match the log.
+    Relay {
+        /// The NATS server (nats://host:port).
+        #[arg(long, env = "ALLWEATHER_NATS")]
+        nats: String,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
     },
@@ -94,10 +108,27 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, database } => {
+        Command::Serve {
+            listen,
+            database,
+            nats,
+        } => {
             let log = log_options(&cli.data_dir, database, true)?;
-            serve(Settings { listen, log }).await?;
+            serve(Settings { listen, log }, nats).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Relay { nats, database } => {
+            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
+            let client = connect_nats(&nats).await?;
+            match allweather_relay::run(log, client, RelaySettings::default(), shutdown_signal())
+                .await
+            {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { database },
@@ -133,11 +164,50 @@ fn log_options(
     Ok(LogOptions::sqlite_file(&file))
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// Connects to NATS, and keeps trying in the background if it is not up yet: commands
+/// commit without NATS, and the relay catches up when it comes.
+async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .with_context(|| format!("connect to NATS at {url}"))
+}
+
+async fn serve(settings: Settings, nats: Option<String>) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let relay = match nats {
+        Some(url) => {
+            let client = connect_nats(&url).await?;
+            let mut stopped = stopped.clone();
+            let relay = allweather_relay::run(
+                app.log().clone(),
+                client,
+                RelaySettings::default(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            );
+            Some(tokio::spawn(relay))
+        }
+        None => None,
+    };
     println!("listening on http://{}", app.local_addr());
     std::io::stdout().flush().context("write to stdout")?;
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    })
+    .await?;
+    if let Some(relay) = relay {
+        // A relay that stopped on a mismatch has already said so; the log is intact.
+        match relay.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the relay had stopped"),
+            Err(e) => tracing::error!(error = %e, "the relay task failed"),
+        }
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }

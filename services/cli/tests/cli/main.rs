@@ -2,7 +2,7 @@
 
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
-use allweather_test_support::{TestDatabase, TestSqlite};
+use allweather_test_support::{NatsServer, TestDatabase, TestSqlite, eventually};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,10 +16,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_allweather");
 
 /// Starts `allweather serve` and returns it with the base URL it printed.
 async fn serve(data_dir: &Path, database: Option<&str>) -> (Child, String) {
+    serve_with(data_dir, database, &[]).await
+}
+
+async fn serve_with(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> (Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data-dir")
         .arg(data_dir)
-        .args(["serve", "--listen", "127.0.0.1:0"]);
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra);
     if let Some(url) = database {
         cmd.args(["--database", url]);
     }
@@ -52,7 +57,6 @@ async fn sigterm_loses_no_acknowledged_command(
 ) {
     let (mut child, base) = serve(data_dir, database).await;
     let client = reqwest::Client::new();
-    let pid = child.id().expect("pid");
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, u64)>();
     let send = futures::stream::iter(0..600)
         .map(|i| {
@@ -84,8 +88,7 @@ async fn sigterm_loses_no_acknowledged_command(
                 None => break,
             }
         }
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+        terminate(&child);
         acked
     };
     let (_, mut acked) = tokio::join!(send, terminate);
@@ -283,4 +286,98 @@ fn bench_append_quick_reports_every_row_with_its_ratio() {
         table.contains("| PostgreSQL | log append, 64 callers |"),
         "{table}"
     );
+}
+
+async fn stream_messages(nats: &NatsServer) -> Option<u64> {
+    let client = async_nats::connect(nats.url()).await.ok()?;
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream("AW_EVENTS")
+        .await
+        .ok()?;
+    Some(stream.info().await.ok()?.state.last_sequence)
+}
+
+fn terminate(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().expect("pid")).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_nats_mirrors_every_command_to_jetstream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = NatsServer::start();
+    let (mut child, base) = serve_with(dir.path(), None, &["--nats", &nats.url()]).await;
+    let client = reqwest::Client::new();
+    for i in 0..50 {
+        let r = client
+            .post(format!("{base}/api/v1/commands/Ping"))
+            .json(&serde_json::json!({ "note": format!("mirrored {i}") }))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 200);
+    }
+    eventually(
+        "50 messages in AW_EVENTS",
+        Duration::from_secs(30),
+        || async { stream_messages(&nats).await.filter(|n| *n == 50) },
+    )
+    .await;
+    terminate(&child);
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stop")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
+    let file = TestSqlite::create();
+    let data_dir = file.path().parent().expect("dir").to_owned();
+    let log = Log::open(LogOptions::sqlite_file(&file.path()))
+        .await
+        .expect("open");
+    for i in 0..40 {
+        log.append(AppendRequest {
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            actor: Actor {
+                id: "relay-cli-test".into(),
+                role: Role::System,
+            },
+            stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
+            expected_version: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_type: "Pinged".into(),
+                schema_version: 1,
+                occurred_at: Timestamp::from_micros(0),
+                payload: Payload::from_value(&serde_json::json!({"note": i})).expect("payload"),
+            }],
+        })
+        .await
+        .expect("append");
+    }
+    let nats = NatsServer::start();
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["relay", "--nats", &nats.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn relay");
+    eventually(
+        "40 messages in AW_EVENTS",
+        Duration::from_secs(30),
+        || async { stream_messages(&nats).await.filter(|n| *n == 40) },
+    )
+    .await;
+    terminate(&child);
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stop")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
 }
