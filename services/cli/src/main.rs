@@ -84,6 +84,10 @@ enum AuditCommand {
         /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
+        /// Also check that every message of the JetStream mirror matches the log at the
+        /// same position (id, subject, hash).
+        #[arg(long, env = "ALLWEATHER_NATS")]
+        nats: Option<String>,
     },
 }
 
@@ -131,8 +135,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { database },
-        } => verify(log_options(&cli.data_dir, database, false)?).await,
+            command: AuditCommand::Verify { database, nats },
+        } => verify(log_options(&cli.data_dir, database, false)?, nats).await,
         Command::Bench { command } => {
             bench::run(command).await?;
             Ok(ExitCode::SUCCESS)
@@ -237,33 +241,59 @@ async fn shutdown_signal() {
     }
 }
 
-async fn verify(options: LogOptions) -> anyhow::Result<ExitCode> {
+async fn verify(options: LogOptions, nats: Option<String>) -> anyhow::Result<ExitCode> {
     let log = Log::open(options).await?;
     let head = log.head().await?;
-    let bar = indicatif::ProgressBar::new(head.position).with_style(
-        indicatif::ProgressStyle::with_template(
-            "verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)",
-        )
-        .context("progress bar template")?,
-    );
+    let bar = progress_bar(head.position, "verifying the chain")?;
     let report = log.verify(|position| bar.set_position(position)).await?;
     bar.finish_and_clear();
-    match report.broken {
+    if let Some(broken) = report.broken {
+        println!(
+            "CHAIN BROKEN at position {}: {broken}\n{} events before it verified; last good hash {}",
+            broken.position(),
+            report.verified,
+            report.head
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "verified {} events; head hash {}",
+        report.verified, report.head
+    );
+    let Some(url) = nats else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let client = async_nats::connect(&url)
+        .await
+        .with_context(|| format!("connect to NATS at {url}"))?;
+    let bar = progress_bar(head.position, "comparing the mirror")?;
+    let mirror = allweather_relay::verify_mirror(&log, client, &RelaySettings::default(), |s| {
+        bar.set_position(s)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("compare the JetStream mirror: {e}"))?;
+    bar.finish_and_clear();
+    match mirror.difference {
         None => {
             println!(
-                "verified {} events; head hash {}",
-                report.verified, report.head
+                "mirror: {} messages match the log (log head {})",
+                mirror.matching, mirror.log_head
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(broken) => {
+        Some(difference) => {
             println!(
-                "CHAIN BROKEN at position {}: {broken}\n{} events before it verified; last good hash {}",
-                broken.position(),
-                report.verified,
-                report.head
+                "MIRROR DIFFERS: {difference}\n{} messages before it match",
+                mirror.matching
             );
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn progress_bar(len: u64, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)");
+    Ok(indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(&template).context("progress bar template")?,
+    ))
 }

@@ -23,6 +23,7 @@
 //! ## Layout
 //! - [`RelaySettings`], [`stream_config`], [`subject`]: where events go.
 //! - [`run`]: the relay loop, until shutdown.
+//! - [`verify_mirror`]: an auditor's check that the stream matches the log.
 #![deny(missing_docs)]
 
 use allweather_events::Envelope;
@@ -280,5 +281,110 @@ fn check_ack(
             position - 1
         ))),
         Err(e) => Err(Stop::Retry(format!("position {position}: {e}"))),
+    }
+}
+
+/// The result of comparing the stream with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorReport {
+    /// Messages compared and found equal to the log at their position.
+    pub matching: u64,
+    /// The log's head position (the stream may lag behind it while the relay catches up).
+    pub log_head: u64,
+    /// The first difference, if any; the comparison stops there.
+    pub difference: Option<String>,
+}
+
+/// Compares every message of the stream with the log's event at the same position: the
+/// sequence, the message id (`event_id`), the subject and the event's hash. A stream that
+/// lags the log is not a difference; one that holds a message the log does not is.
+pub async fn verify_mirror(
+    log: &Log,
+    client: async_nats::Client,
+    settings: &RelaySettings,
+    mut progress: impl FnMut(u64),
+) -> Result<MirrorReport, async_nats::Error> {
+    let js = jetstream::new(client);
+    let mut stream = js.get_stream(&settings.stream).await?;
+    let last = stream.info().await?.state.last_sequence;
+    let log_head = log.head().await?.position;
+    let mut report = MirrorReport {
+        matching: 0,
+        log_head,
+        difference: None,
+    };
+    if last == 0 {
+        return Ok(report);
+    }
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let mut page: std::collections::VecDeque<Envelope> = std::collections::VecDeque::new();
+    while report.matching < last {
+        let Some(message) = messages.next().await else {
+            break;
+        };
+        let message = message?;
+        let sequence = message.info()?.stream_sequence;
+        if page.is_empty() {
+            page.extend(log.read_all(report.matching, 1_000).await?);
+        }
+        let difference = match page.pop_front() {
+            None => Some(format!(
+                "sequence {sequence} has no event in the log (head {log_head})"
+            )),
+            Some(event) => compare(&settings.prefix, sequence, &message, &event),
+        };
+        if difference.is_some() {
+            report.difference = difference;
+            return Ok(report);
+        }
+        report.matching = sequence;
+        if sequence % 1_000 == 0 {
+            progress(sequence);
+        }
+    }
+    progress(report.matching);
+    Ok(report)
+}
+
+fn compare(
+    prefix: &str,
+    sequence: u64,
+    message: &jetstream::Message,
+    event: &Envelope,
+) -> Option<String> {
+    let id = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+        .map(|v| v.as_str().to_owned());
+    let hash = serde_json::from_slice::<serde_json::Value>(&message.payload)
+        .ok()
+        .and_then(|body| body["hash"].as_str().map(str::to_owned));
+    let expected_subject = subject(prefix, event);
+    if sequence != event.position {
+        Some(format!(
+            "sequence {sequence} holds what the log has at position {}",
+            event.position
+        ))
+    } else if id.as_deref() != Some(event.event_id.to_string().as_str()) {
+        Some(format!(
+            "sequence {sequence}: message id {id:?}, the log has event {}",
+            event.event_id
+        ))
+    } else if message.subject.as_str() != expected_subject {
+        Some(format!(
+            "sequence {sequence}: subject {}, expected {expected_subject}",
+            message.subject
+        ))
+    } else if hash.as_deref() != Some(event.hash.to_string().as_str()) {
+        Some(format!(
+            "sequence {sequence}: hash {hash:?}, the log has {}",
+            event.hash
+        ))
+    } else {
+        None
     }
 }

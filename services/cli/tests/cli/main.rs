@@ -380,4 +380,13 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
         .expect("stop")
         .expect("wait");
     assert!(exit.success(), "{exit}");
+
+    let dir = data_dir.to_str().expect("utf-8 path");
+    let audit = run(&["--data-dir", dir, "audit", "verify", "--nats", &nats.url()]);
+    let stdout = String::from_utf8_lossy(&audit.stdout);
+    assert_eq!(audit.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("mirror: 40 messages match the log (log head 40)"),
+        "{stdout}"
+    );
 }

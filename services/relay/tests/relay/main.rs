@@ -3,7 +3,7 @@
 
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
-use allweather_relay::{RelayError, RelaySettings, run};
+use allweather_relay::{MirrorReport, RelayError, RelaySettings, run, verify_mirror};
 use allweather_test_support::{NatsServer, TestSqlite, eventually};
 use async_nats::jetstream;
 use std::time::Duration;
@@ -142,6 +142,18 @@ async fn ten_thousand_events_are_mirrored_once_each_at_their_position() {
     wait_for_mirror(&nats, 10_000).await;
     relay.stop().await.expect("clean stop");
     assert_exact_mirror(&log, &nats, 10_000).await;
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let report = verify_mirror(&log, client, &RelaySettings::default(), |_| {})
+        .await
+        .expect("verify");
+    assert_eq!(
+        report,
+        MirrorReport {
+            matching: 10_000,
+            log_head: 10_000,
+            difference: None
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
