@@ -13,6 +13,7 @@
 //! - [`TestDatabase`]: a fresh PostgreSQL database.
 //! - [`TestSqlite`]: a fresh SQLite file.
 //! - [`NatsServer`]: a private nats-server with JetStream.
+//! - [`NatsCluster`]: three (or more) private nats-servers clustered on loopback.
 //! - [`eventually`]: wait for a condition with a deadline, never a bare sleep.
 #![deny(missing_docs)]
 
@@ -269,6 +270,125 @@ fn read_ports_file(dir: &Path) -> Option<u16> {
         serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
     let url = ports["nats"][0].as_str()?;
     url.rsplit(':').next()?.parse().ok()
+}
+
+/// A cluster of `nats-server`s with JetStream on loopback, each node with its own
+/// temporary store; every node is killed and cleaned when dropped. Nodes can be killed
+/// and restarted one at a time.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<ClusterNode>,
+    dir: TempDir,
+}
+
+#[derive(Debug)]
+struct ClusterNode {
+    child: Option<Child>,
+    client_port: u16,
+    config: PathBuf,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes clustered with each other and waits until each accepts
+    /// clients (JetStream's meta group may still be electing a leader: callers retry).
+    pub fn start(size: usize) -> NatsCluster {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut nodes = Vec::with_capacity(size);
+        for i in 0..size {
+            let routes: Vec<String> = cluster_ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| format!("\"nats-route://127.0.0.1:{p}\""))
+                .collect();
+            let config = dir.path().join(format!("n{i}.conf"));
+            let store = dir.path().join(format!("n{i}"));
+            std::fs::write(
+                &config,
+                format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: aw_test, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                    client_ports[i],
+                    store.display(),
+                    cluster_ports[i],
+                    routes.join(", ")
+                ),
+            )
+            .expect("write the node's configuration");
+            nodes.push(ClusterNode {
+                child: None,
+                client_port: client_ports[i],
+                config,
+            });
+        }
+        let mut cluster = NatsCluster { nodes, dir };
+        for i in 0..size {
+            cluster.start_node(i);
+        }
+        cluster
+    }
+
+    /// The client URLs of every node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.client_port))
+            .collect()
+    }
+
+    /// Kills node `i` (its store stays, as after a crash).
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `i` again with its store.
+    pub fn start_node(&mut self, i: usize) {
+        self.kill(i);
+        let node = &mut self.nodes[i];
+        let child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&node.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server (is it installed? deploy/test.sh installs it)");
+        node.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", node.client_port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cluster node {i} did not accept clients within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The directory holding the nodes' configurations and stores.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago (for ports that must be known before a
+/// server starts, such as cluster routes).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free loopback port")
 }
 
 /// Polls `check` until it returns `Some`, or panics naming `what` after `deadline`.

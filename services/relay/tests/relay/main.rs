@@ -4,7 +4,7 @@
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_relay::{MirrorReport, RelayError, RelaySettings, run, verify_mirror};
-use allweather_test_support::{NatsServer, TestSqlite, eventually};
+use allweather_test_support::{NatsCluster, NatsServer, TestSqlite, eventually};
 use async_nats::jetstream;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -53,9 +53,17 @@ struct Relay {
 }
 
 async fn start_relay(log: &Log, nats: &NatsServer) -> Relay {
-    let client = async_nats::connect(nats.url()).await.expect("connect");
+    start_relay_on(log, vec![nats.url()], RelaySettings::default()).await
+}
+
+async fn start_relay_on(log: &Log, urls: Vec<String>, settings: RelaySettings) -> Relay {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(urls)
+        .await
+        .expect("connect");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(log.clone(), client, RelaySettings::default(), async {
+    let task = tokio::spawn(run(log.clone(), client, settings, async {
         let _ = stopped.await;
     }));
     Relay { stop, task }
@@ -69,29 +77,44 @@ impl Relay {
 }
 
 async fn stream_state(nats: &NatsServer) -> Option<(u64, u64, u64)> {
-    let client = async_nats::connect(nats.url()).await.ok()?;
+    stream_state_on(vec![nats.url()]).await
+}
+
+async fn stream_state_on(urls: Vec<String>) -> Option<(u64, u64, u64)> {
+    let client = async_nats::connect(urls).await.ok()?;
     let mut stream = jetstream::new(client).get_stream("AW_EVENTS").await.ok()?;
     let state = &stream.info().await.ok()?.state;
     Some((state.messages, state.first_sequence, state.last_sequence))
 }
 
 async fn wait_for_mirror(nats: &NatsServer, n: u64) {
+    wait_for_mirror_on(vec![nats.url()], n).await;
+}
+
+async fn wait_for_mirror_on(urls: Vec<String>, n: u64) {
     eventually(
         &format!("the stream to hold {n} messages"),
         Duration::from_secs(60),
-        || async { stream_state(nats).await.filter(|s| s.2 >= n) },
+        || {
+            let urls = urls.clone();
+            async move { stream_state_on(urls).await.filter(|s| s.2 >= n) }
+        },
     )
     .await;
 }
 
-/// Every position 1..=n is in the stream at that sequence, carrying that event's id.
 async fn assert_exact_mirror(log: &Log, nats: &NatsServer, n: u64) {
+    assert_exact_mirror_on(log, vec![nats.url()], n).await;
+}
+
+/// Every position 1..=n is in the stream at that sequence, carrying that event's id.
+async fn assert_exact_mirror_on(log: &Log, urls: Vec<String>, n: u64) {
     assert_eq!(
-        stream_state(nats).await,
+        stream_state_on(urls.clone()).await,
         Some((n, 1, n)),
         "messages, first and last sequence"
     );
-    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let client = async_nats::connect(urls).await.expect("connect");
     let stream = jetstream::new(client)
         .get_stream("AW_EVENTS")
         .await
@@ -251,4 +274,73 @@ async fn a_foreign_message_in_the_stream_stops_the_relay_with_a_mismatch() {
         Some((11, 1, 11)),
         "nothing was published past the mismatch"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_loses_and_repeats_nothing_when_the_stream_leader_dies_under_load() {
+    let file = TestSqlite::create();
+    let mut cluster = NatsCluster::start(3);
+    let log = sqlite_log(&file).await;
+    let settings = RelaySettings {
+        replicas: 3,
+        ..RelaySettings::default()
+    };
+    // The relay retries until the cluster has elected its JetStream leader.
+    let relay = start_relay_on(&log, cluster.urls(), settings).await;
+    append_many(&log, "a", 500).await;
+    wait_for_mirror_on(cluster.urls(), 500).await;
+
+    let client = async_nats::connect(cluster.urls()).await.expect("connect");
+    let mut stream = jetstream::new(client)
+        .get_stream("AW_EVENTS")
+        .await
+        .expect("stream");
+    let info = stream.info().await.expect("info");
+    let cluster_info = info.cluster.as_ref().expect("a clustered stream");
+    assert_eq!(
+        cluster_info.replicas.len(),
+        2,
+        "R3: a leader and two replicas"
+    );
+    let leader = cluster_info.leader.clone().expect("a leader");
+    let leader: usize = leader.trim_start_matches('n').parse().expect("node name");
+
+    // Kill the stream's leader while commands are committing.
+    let writing = {
+        let log = log.clone();
+        tokio::spawn(async move { append_many(&log, "b", 1_000).await })
+    };
+    cluster.kill(leader);
+    writing.await.expect("writer");
+    let survivors: Vec<String> = cluster
+        .urls()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+        .map(|(_, u)| u)
+        .collect();
+    wait_for_mirror_on(survivors.clone(), 1_500).await;
+
+    // The node comes back and catches up.
+    cluster.start_node(leader);
+    append_many(&log, "c", 100).await;
+    wait_for_mirror_on(cluster.urls(), 1_600).await;
+    relay.stop().await.expect("clean stop");
+    assert_exact_mirror_on(&log, cluster.urls(), 1_600).await;
+    eventually(
+        "every replica to be current again",
+        Duration::from_secs(60),
+        || {
+            let urls = cluster.urls();
+            async move {
+                let client = async_nats::connect(urls).await.ok()?;
+                let mut stream = jetstream::new(client).get_stream("AW_EVENTS").await.ok()?;
+                let info = stream.info().await.ok()?;
+                let replicas = &info.cluster.as_ref()?.replicas;
+                (replicas.len() == 2 && replicas.iter().all(|r| r.current && !r.offline))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
 }
