@@ -36,8 +36,50 @@ struct Cli {
     /// Format of the service's own log lines on stderr.
     #[arg(long, global = true, env = "ALLWEATHER_LOG_FORMAT", value_enum, default_value_t = telemetry::Format::Pretty)]
     log_format: telemetry::Format,
+    #[command(flatten)]
+    mirror: MirrorArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the JetStream mirror lives (one stream and subject prefix per county).
+#[derive(Debug, clap::Args)]
+struct MirrorArgs {
+    /// The JetStream stream of the mirror.
+    #[arg(
+        long,
+        global = true,
+        env = "ALLWEATHER_NATS_STREAM",
+        default_value = "AW_EVENTS"
+    )]
+    nats_stream: String,
+    /// The subject prefix: events go to PREFIX.evt.>, live subscribers follow PREFIX.live.>.
+    #[arg(
+        long,
+        global = true,
+        env = "ALLWEATHER_NATS_PREFIX",
+        default_value = "aw"
+    )]
+    nats_prefix: String,
+    /// Replicas of the stream when the relay creates it (3 on a cluster).
+    #[arg(
+        long,
+        global = true,
+        env = "ALLWEATHER_NATS_REPLICAS",
+        default_value_t = 1
+    )]
+    nats_replicas: usize,
+}
+
+impl MirrorArgs {
+    fn settings(&self) -> RelaySettings {
+        RelaySettings {
+            stream: self.nats_stream.clone(),
+            prefix: self.nats_prefix.clone(),
+            replicas: self.nats_replicas,
+            ..RelaySettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,14 +92,14 @@ enum Command {
         /// A PostgreSQL URL (postgres://…) for the log instead of SQLite in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
-        /// Also mirror the log to NATS JetStream (nats://host:port), in this process.
+        /// Also mirror the log to NATS JetStream (nats://host:port[,…]), in this process.
         #[arg(long, env = "ALLWEATHER_NATS")]
         nats: Option<String>,
     },
     /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
     /// stopped; exits with status 1 if the stream does not match the log.
     Relay {
-        /// The NATS server (nats://host:port).
+        /// The NATS server (nats://host:port; several, separated by commas, for a cluster).
         #[arg(long, env = "ALLWEATHER_NATS")]
         nats: String,
         /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
@@ -118,14 +160,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nats,
         } => {
             let log = log_options(&cli.data_dir, database, true)?;
-            serve(Settings { listen, log }, nats).await?;
+            serve(
+                Settings { listen, log },
+                nats.map(|url| (url, cli.mirror.settings())),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Relay { nats, database } => {
             let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
             let client = connect_nats(&nats).await?;
-            match allweather_relay::run(log, client, RelaySettings::default(), shutdown_signal())
-                .await
+            match allweather_relay::run(log, client, cli.mirror.settings(), shutdown_signal()).await
             {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
@@ -136,7 +181,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit {
             command: AuditCommand::Verify { database, nats },
-        } => verify(log_options(&cli.data_dir, database, false)?, nats).await,
+        } => {
+            let mirror = nats.map(|url| (url, cli.mirror.settings()));
+            verify(log_options(&cli.data_dir, database, false)?, mirror).await
+        }
         Command::Bench { command } => {
             bench::run(command).await?;
             Ok(ExitCode::SUCCESS)
@@ -168,31 +216,32 @@ fn log_options(
     Ok(LogOptions::sqlite_file(&file))
 }
 
-/// Connects to NATS, and keeps trying in the background if it is not up yet: commands
+/// Connects to NATS (one URL, or several separated by commas for a cluster), and keeps
+/// trying in the background if it is not up yet: commands
 /// commit without NATS, and the relay catches up when it comes.
 async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
     async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(nats_servers(url))
         .await
         .with_context(|| format!("connect to NATS at {url}"))
 }
 
-async fn serve(settings: Settings, nats: Option<String>) -> anyhow::Result<()> {
+/// The servers of a `--nats` value: one URL, or several separated by commas.
+fn nats_servers(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).collect()
+}
+
+async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let relay = match nats {
-        Some(url) => {
+        Some((url, mirror)) => {
             let client = connect_nats(&url).await?;
             let mut stopped = stopped.clone();
-            let relay = allweather_relay::run(
-                app.log().clone(),
-                client,
-                RelaySettings::default(),
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-            );
+            let relay = allweather_relay::run(app.log().clone(), client, mirror, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
             Some(tokio::spawn(relay))
         }
         None => None,
@@ -241,7 +290,10 @@ async fn shutdown_signal() {
     }
 }
 
-async fn verify(options: LogOptions, nats: Option<String>) -> anyhow::Result<ExitCode> {
+async fn verify(
+    options: LogOptions,
+    nats: Option<(String, RelaySettings)>,
+) -> anyhow::Result<ExitCode> {
     let log = Log::open(options).await?;
     let head = log.head().await?;
     let bar = progress_bar(head.position, "verifying the chain")?;
@@ -260,18 +312,16 @@ async fn verify(options: LogOptions, nats: Option<String>) -> anyhow::Result<Exi
         "verified {} events; head hash {}",
         report.verified, report.head
     );
-    let Some(url) = nats else {
+    let Some((url, mirror)) = nats else {
         return Ok(ExitCode::SUCCESS);
     };
-    let client = async_nats::connect(&url)
+    let client = async_nats::connect(nats_servers(&url))
         .await
         .with_context(|| format!("connect to NATS at {url}"))?;
     let bar = progress_bar(head.position, "comparing the mirror")?;
-    let mirror = allweather_relay::verify_mirror(&log, client, &RelaySettings::default(), |s| {
-        bar.set_position(s)
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("compare the JetStream mirror: {e}"))?;
+    let mirror = allweather_relay::verify_mirror(&log, client, &mirror, |s| bar.set_position(s))
+        .await
+        .map_err(|e| anyhow::anyhow!("compare the JetStream mirror: {e}"))?;
     bar.finish_and_clear();
     match mirror.difference {
         None => {
