@@ -32,6 +32,8 @@ use uuid::Uuid;
 pub enum BenchCommand {
     /// Appends/s through the log with 1, 8 and 64 callers against raw batched INSERTs.
     Append(AppendArgs),
+    /// Events/s from the log to acknowledged in JetStream against raw pipelined publishes.
+    Relay(crate::bench_relay::RelayArgs),
 }
 
 /// Options of `bench append`.
@@ -58,7 +60,13 @@ const RAW_BATCH: usize = 100;
 const CALLERS: [usize; 3] = [1, 8, 64];
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Append(args) = command;
+    match command {
+        BenchCommand::Append(args) => append(args).await,
+        BenchCommand::Relay(args) => crate::bench_relay::run(args).await,
+    }
+}
+
+async fn append(args: AppendArgs) -> anyhow::Result<()> {
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let scale = if args.quick { 10 } else { 1 };
     let mut backends = vec![Backend::Sqlite];
@@ -181,10 +189,10 @@ impl RawRows {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Rate {
-    median: f64,
-    min: f64,
-    max: f64,
+pub(crate) struct Rate {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
 }
 
 struct Row {
@@ -216,7 +224,7 @@ fn table(rows: &[Row], runs: usize) -> String {
     out
 }
 
-async fn repeat<F, Fut>(
+pub(crate) async fn repeat<F, Fut>(
     runs: usize,
     bar: &indicatif::ProgressBar,
     mut once: F,
@@ -312,7 +320,7 @@ fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     Ok(options.database(database).to_url_lossy().to_string())
 }
 
-fn payload(i: usize) -> Payload {
+pub(crate) fn payload(i: usize) -> Payload {
     // A payload of the size a real command carries (~200 bytes).
     let value = json!({
         "member_id": Uuid::from_u128(i as u128), "date": "2026-06-01", "minutes": 120,
@@ -330,7 +338,7 @@ fn actor() -> Actor {
 }
 
 /// `n` chained events, one per stream, built before the clock starts.
-fn synthetic_chain(n: usize) -> anyhow::Result<Vec<Envelope>> {
+pub(crate) fn synthetic_chain(n: usize) -> anyhow::Result<Vec<Envelope>> {
     let mut prev = Hash::GENESIS;
     (1..=n)
         .map(|i| {

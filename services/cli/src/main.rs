@@ -5,10 +5,12 @@
 //!
 //! ## Layout
 //! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
-//! - `bench`: `allweather bench append`, throughput against a raw baseline.
+//! - `bench`: `allweather bench append`, throughput against raw baselines;
+//!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes.
 //! - `telemetry`: tracing set-up.
 
 mod bench;
+mod bench_relay;
 mod telemetry;
 
 use allweather_api::{App, Settings};

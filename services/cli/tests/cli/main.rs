@@ -390,3 +390,35 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_relay_quick_reports_the_relay_against_raw_publishes() {
+    let nats = NatsServer::start();
+    let out = tempfile::tempdir().expect("tempdir");
+    let result = run(&[
+        "bench",
+        "relay",
+        "--quick",
+        "--nats",
+        &nats.url(),
+        "--out",
+        out.path().to_str().expect("utf-8"),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("bench-relay.json")).expect("json file"),
+    )
+    .expect("json");
+    let rows = json.as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "raw and relay");
+    for row in rows {
+        assert!(
+            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
+            "{row}"
+        );
+    }
+}
