@@ -9,7 +9,7 @@
 #     creates and drops its own database on it. A server already running on the machine
 #     is neither used nor touched. Set ALLWEATHER_TEST_PG_URL to use another server.
 #
-# Extra arguments go to `cargo test` (e.g. `deploy/test.sh -p allweather-log`).
+# Arguments go to `cargo test` instead of `--workspace` (e.g. `deploy/test.sh -p allweather-log`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,7 @@ if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir "$pgdir" postgres
     chown postgres: "$pgdir"
-    as_pg() { runuser -u postgres -- "$@"; }
+    as_pg() { (cd / && runuser -u postgres -- "$@"); }
   else
     as_pg() { "$@"; }
   fi
@@ -66,4 +66,14 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
-cargo test --workspace --locked --no-fail-fast "$@"
+out=$(mktemp)
+cleanup+=("rm -f '$out'")
+[ $# -gt 0 ] || set -- --workspace
+set +e
+cargo test --locked --no-fail-fast "$@" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$out"
+exit "$status"

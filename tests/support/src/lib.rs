@@ -292,6 +292,20 @@ impl NatsCluster {
     /// Starts `size` nodes clustered with each other and waits until each accepts
     /// clients (JetStream's meta group may still be electing a leader: callers retry).
     pub fn start(size: usize) -> NatsCluster {
+        // The ports are chosen before the servers start, so another process can take one
+        // in between: then a node exits at once, and the cluster is tried again on new ports.
+        let mut last_failure = String::new();
+        for _ in 0..5 {
+            let mut cluster = Self::configure(size);
+            match (0..size).try_for_each(|i| cluster.try_start_node(i)) {
+                Ok(()) => return cluster,
+                Err(failure) => last_failure = failure,
+            }
+        }
+        panic!("the NATS cluster did not start: {last_failure}");
+    }
+
+    fn configure(size: usize) -> NatsCluster {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
@@ -308,9 +322,11 @@ impl NatsCluster {
             std::fs::write(
                 &config,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nlog_file: \"{}\"\n\
+                     jetstream {{ store_dir: \"{}\" }}\n\
                      cluster {{ name: aw_test, listen: 127.0.0.1:{}, routes: [{}] }}\n",
                     client_ports[i],
+                    dir.path().join(format!("n{i}.log")).display(),
                     store.display(),
                     cluster_ports[i],
                     routes.join(", ")
@@ -323,11 +339,7 @@ impl NatsCluster {
                 config,
             });
         }
-        let mut cluster = NatsCluster { nodes, dir };
-        for i in 0..size {
-            cluster.start_node(i);
-        }
-        cluster
+        NatsCluster { nodes, dir }
     }
 
     /// The client URLs of every node.
@@ -347,7 +359,16 @@ impl NatsCluster {
     }
 
     /// Starts node `i` again with its store.
+    ///
+    /// # Panics
+    /// When the node does not accept clients within 20 s (its log's end is shown).
     pub fn start_node(&mut self, i: usize) {
+        if let Err(failure) = self.try_start_node(i) {
+            panic!("{failure}");
+        }
+    }
+
+    fn try_start_node(&mut self, i: usize) -> Result<(), String> {
         self.kill(i);
         let node = &mut self.nodes[i];
         let child = Command::new("nats-server")
@@ -360,12 +381,22 @@ impl NatsCluster {
         node.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", node.client_port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "cluster node {i} did not accept clients within 20 s"
-            );
+            let exited = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.dir.path().join(format!("n{i}.log")))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                return Err(format!(
+                    "cluster node {i} did not accept clients ({exited:?}); its log ends:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// The directory holding the nodes' configurations and stores.
