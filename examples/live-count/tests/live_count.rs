@@ -101,8 +101,7 @@ async fn the_dashboards_count_equals_the_logs_through_history_and_live_events() 
         .await
         .expect("read")
         .into_iter()
-        .filter(|e| e.stream_id.aggregate() == "wish")
-        .last()
+        .rfind(|e| e.stream_id.aggregate() == "wish")
         .expect("a wish");
     assert_eq!(
         last["sequence"].as_u64(),
