@@ -11,7 +11,9 @@
 //! positions are gapless and in commit order even with several processes appending, and
 //! each event's `hash = SHA-256(prev_hash ‖ canonical bytes)` extends the chain.
 //! Optimistic concurrency (an expected stream version) and idempotency (a command id)
-//! are checked inside the same transaction.
+//! are checked inside the same transaction. On PostgreSQL a batch is usually decided
+//! before the lock, against the head of the appender's last commit, and written by one
+//! statement that takes the lock and writes nothing unless that still holds.
 //!
 //! Readers page through a stream or the whole log, and a live [`Log::tail`] follows
 //! commits as they happen: woken by the local appender and, on PostgreSQL, by

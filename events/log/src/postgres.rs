@@ -28,9 +28,8 @@ macro_rules! lock_key {
 }
 
 /// Opens the batch's transaction and takes the log's advisory lock, in one round trip.
-/// Under READ
-/// COMMITTED every later statement of the transaction takes a fresh snapshot, so what it
-/// reads includes every batch committed before the lock was granted.
+/// Under READ COMMITTED every later statement of the transaction takes a fresh snapshot,
+/// so what it reads includes every batch committed before the lock was granted.
 const BEGIN_LOCKED: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", lock_key!(), ")");
 
 /// The head, the batch's commands already recorded, and its streams' versions, in one
