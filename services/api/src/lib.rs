@@ -8,9 +8,13 @@
 //! ## Layout
 //! - [`problem`]: every error as `application/problem+json`, in one place.
 //! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, `POST /api/v1/commands/{name}`.
+//! - `commands`: running a command by name, shared by HTTP and NATS.
+//! - [`nats`]: commands over NATS request/reply.
 //! - `probe`: the one command served until the domain lands (`Ping`).
 #![deny(missing_docs)]
 
+mod commands;
+pub mod nats;
 mod probe;
 pub mod problem;
 mod routes;

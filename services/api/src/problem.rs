@@ -128,10 +128,12 @@ impl From<LogError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and the problem body, the same over HTTP and NATS. A 500's cause is
+    /// logged here and not put in the body.
+    pub fn problem(&self) -> (StatusCode, serde_json::Value) {
         let (status, code, title) = self.parts();
-        let (detail, errors) = match &self {
+        let (detail, errors) = match self {
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 (
@@ -150,6 +152,13 @@ impl IntoResponse for ApiError {
             code,
             errors,
         };
+        (status, serde_json::to_value(body).unwrap_or_default())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.problem();
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(

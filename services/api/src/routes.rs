@@ -1,9 +1,9 @@
 //! The HTTP routes and their thin handlers.
 
-use crate::probe::Ping;
+use crate::commands;
 use crate::problem::ApiError;
 use crate::{AppState, MAX_BODY_BYTES};
-use allweather_events::{StreamId, Timestamp};
+use allweather_events::StreamId;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -11,9 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -80,42 +78,6 @@ async fn stream(
     ))
 }
 
-/// Reads a JSON body into `T`, naming the field at fault when it cannot.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = match e.path().to_string() {
-            // `.` is the whole body; `?` is a syntax error before any field.
-            p if p == "." || p == "?" => "body".to_string(),
-            p => p,
-        };
-        ApiError::field(field, e.inner().to_string())
-    })
-}
-
-/// The command id: the `Idempotency-Key` header (a UUID, or any other key of 1–200
-/// visible ASCII characters, mapped to a UUID v5), or a new UUID v7.
-fn command_id(headers: &HeaderMap) -> Result<Uuid, ApiError> {
-    let Some(key) = headers.get("idempotency-key") else {
-        return Ok(Uuid::now_v7());
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::field(
-                "Idempotency-Key",
-                "must be 1 to 200 visible ASCII characters",
-            )
-        })?;
-    Ok(Uuid::parse_str(key)
-        .unwrap_or_else(|_| Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.as_bytes())))
-}
-
-/// Namespace of the UUID v5 ids derived from idempotency keys that are not UUIDs.
-const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6177_6964_656d_7000_8000_0000_0000_0001);
-
 async fn command(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -128,28 +90,11 @@ async fn command(
         },
         _ => ApiError::field("body", e.body_text()),
     })?;
-    let command_id = command_id(&headers)?;
-    let now = Timestamp::from_datetime(chrono::Utc::now());
-    let (id, request) = match name.as_str() {
-        "Ping" => parse::<Ping>(&body)?.into_append(command_id, now)?,
-        other => {
-            return Err(ApiError::NotFound(format!(
-                "there is no command named {other:?}"
-            )));
-        }
+    let key = match headers.get("idempotency-key") {
+        Some(value) => Some(value.to_str().map_err(|_| commands::bad_key())?),
+        None => None,
     };
-    let outcome = state.log.append(request).await?;
-    let events: Vec<Value> = outcome
-        .events
-        .iter()
-        .map(|e| {
-            json!({
-                "event_id": e.event_id, "event_type": e.event_type, "stream_id": e.stream_id,
-                "stream_version": e.stream_version, "position": e.position,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "command_id": outcome.command_id, "position": outcome.position(), "id": id, "events": events,
-    })))
+    Ok(Json(
+        commands::execute(&state.log, &name, key, &body).await?,
+    ))
 }

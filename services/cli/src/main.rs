@@ -94,7 +94,8 @@ enum Command {
         /// A PostgreSQL URL (postgres://…) for the log instead of SQLite in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
-        /// Also mirror the log to NATS JetStream (nats://host:port[,…]), in this process.
+        /// Also mirror the log to NATS JetStream and answer commands over NATS
+        /// (PREFIX.cmd.{CommandName}), in this process (nats://host:port[,…]).
         #[arg(long, env = "ALLWEATHER_NATS")]
         nats: Option<String>,
     },
@@ -237,17 +238,35 @@ fn nats_servers(url: &str) -> Vec<&str> {
 async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     let (stopping, stopped) = tokio::sync::watch::channel(false);
-    let relay = match nats {
-        Some((url, mirror)) => {
-            let client = connect_nats(&url).await?;
-            let mut stopped = stopped.clone();
-            let relay = allweather_relay::run(app.log().clone(), client, mirror, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            });
-            Some(tokio::spawn(relay))
-        }
-        None => None,
-    };
+    // With NATS: the relay mirrors the log, and commands are also answered over NATS.
+    let mut nats_tasks = Vec::new();
+    if let Some((url, mirror)) = nats {
+        let client = connect_nats(&url).await?;
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let relay = allweather_relay::run(
+            app.log().clone(),
+            client.clone(),
+            mirror.clone(),
+            until_stopped(stopped.clone()),
+        );
+        nats_tasks.push(tokio::spawn(async move {
+            relay.await.map_err(anyhow::Error::from)
+        }));
+        let log = app.log().clone();
+        let commands = async move {
+            allweather_api::nats::serve_commands(
+                log,
+                client,
+                &mirror.prefix,
+                until_stopped(stopped),
+            )
+            .await
+            .map_err(anyhow::Error::from)
+        };
+        nats_tasks.push(tokio::spawn(commands));
+    }
     println!("listening on http://{}", app.local_addr());
     std::io::stdout().flush().context("write to stdout")?;
     app.run_until_stopped(async move {
@@ -255,12 +274,12 @@ async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> any
         let _ = stopping.send(true);
     })
     .await?;
-    if let Some(relay) = relay {
+    for task in nats_tasks {
         // A relay that stopped on a mismatch has already said so; the log is intact.
-        match relay.await {
+        match task.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the relay had stopped"),
-            Err(e) => tracing::error!(error = %e, "the relay task failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "a NATS task had stopped"),
+            Err(e) => tracing::error!(error = %e, "a NATS task failed"),
         }
     }
     tracing::info!("stopped cleanly");

@@ -2,6 +2,7 @@
 //! Every test in `suite` runs on SQLite and on PostgreSQL.
 
 mod helpers;
+mod nats;
 mod postgres_only;
 mod suite;
 

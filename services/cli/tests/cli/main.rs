@@ -303,7 +303,7 @@ fn terminate(child: &Child) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_with_nats_mirrors_every_command_to_jetstream() {
+async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nats = NatsServer::start();
     let (mut child, base) = serve_with(dir.path(), None, &["--nats", &nats.url()]).await;
@@ -317,10 +317,29 @@ async fn serve_with_nats_mirrors_every_command_to_jetstream() {
             .expect("post");
         assert_eq!(r.status(), 200);
     }
-    eventually(
-        "50 messages in AW_EVENTS",
+    let nats_client = async_nats::connect(nats.url()).await.expect("connect");
+    let reply = eventually(
+        "a command answered over NATS",
         Duration::from_secs(30),
-        || async { stream_messages(&nats).await.filter(|n| *n == 50) },
+        || {
+            let nats_client = nats_client.clone();
+            async move {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, "over-nats-1");
+                let reply = nats_client
+                    .request_with_headers("aw.cmd.Ping", headers, r#"{"note":"over nats"}"#.into())
+                    .await
+                    .ok()?;
+                serde_json::from_slice::<serde_json::Value>(&reply.payload).ok()
+            }
+        },
+    )
+    .await;
+    assert_eq!(reply["position"], 51, "{reply}");
+    eventually(
+        "51 messages in AW_EVENTS",
+        Duration::from_secs(30),
+        || async { stream_messages(&nats).await.filter(|n| *n == 51) },
     )
     .await;
     terminate(&child);
