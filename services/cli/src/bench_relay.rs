@@ -12,7 +12,7 @@
 use crate::bench::{Rate, payload, repeat, synthetic_chain};
 use allweather_events::{Actor, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
-use allweather_relay::{RelaySettings, stream_config, subject};
+use allweather_relay::{RelaySettings, message, stream_config};
 use anyhow::Context as _;
 use async_nats::jetstream;
 use futures::StreamExt;
@@ -130,20 +130,7 @@ async fn measure_raw(client: &async_nats::Client, n: usize) -> anyhow::Result<f6
         .context("create the stream")?;
     let messages: Vec<(String, async_nats::HeaderMap, bytes::Bytes)> = synthetic_chain(n)?
         .iter()
-        .map(|e| {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                e.event_id.to_string().as_str(),
-            );
-            headers.insert(
-                async_nats::header::NATS_EXPECTED_LAST_SEQUENCE,
-                (e.position - 1).to_string().as_str(),
-            );
-            let body = serde_json::to_vec(&e.to_json(e.payload.to_value().unwrap_or_default()))
-                .unwrap_or_default();
-            (subject(&settings.prefix, e), headers, body.into())
-        })
+        .map(|e| message(&settings.prefix, e))
         .collect();
     let done = completion(client, &settings, n).await?;
     let start = Instant::now();

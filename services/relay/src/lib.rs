@@ -21,7 +21,7 @@
 //! its 2.10+ features).
 //!
 //! ## Layout
-//! - [`RelaySettings`], [`stream_config`], [`subject`]: where events go.
+//! - [`RelaySettings`], [`stream_config`], [`subject`], [`message`]: where and how events go.
 //! - [`run`]: the relay loop, until shutdown.
 //! - [`verify_mirror`]: an auditor's check that the stream matches the log.
 #![deny(missing_docs)]
@@ -234,12 +234,9 @@ async fn check_tip(log: &Log, stream: &stream::Stream, last: u64, name: &str) ->
     Ok(())
 }
 
-/// Sends one event; the returned future resolves with the server's acknowledgement.
-async fn publish(
-    js: &jetstream::Context,
-    prefix: &str,
-    event: &Envelope,
-) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
+/// The message an event is mirrored as: its subject, the headers that make the stream an
+/// exact mirror (`Nats-Msg-Id`, `Nats-Expected-Last-Sequence`), and the envelope as JSON.
+pub fn message(prefix: &str, event: &Envelope) -> (String, async_nats::HeaderMap, bytes::Bytes) {
     let payload = event
         .payload
         .to_value()
@@ -254,8 +251,17 @@ async fn publish(
         async_nats::header::NATS_EXPECTED_LAST_SEQUENCE,
         (event.position - 1).to_string().as_str(),
     );
-    js.publish_with_headers(subject(prefix, event), headers, body.into())
-        .await
+    (subject(prefix, event), headers, body.into())
+}
+
+/// Sends one event; the returned future resolves with the server's acknowledgement.
+async fn publish(
+    js: &jetstream::Context,
+    prefix: &str,
+    event: &Envelope,
+) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
+    let (subject, headers, body) = message(prefix, event);
+    js.publish_with_headers(subject, headers, body).await
 }
 
 /// An acknowledgement must put the event at its position. A duplicate acknowledgement

@@ -173,6 +173,30 @@ async fn serve_reads_a_stream_back_over_http() {
     child.kill().await.expect("kill");
 }
 
+/// Appends `n` `Pinged` events, each to a stream of its own, straight through the log.
+async fn append_pings(log: &Log, n: usize) {
+    for i in 0..n {
+        log.append(AppendRequest {
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            actor: Actor {
+                id: "cli-test".into(),
+                role: Role::System,
+            },
+            stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
+            expected_version: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_type: "Pinged".into(),
+                schema_version: 1,
+                occurred_at: Timestamp::from_micros(0),
+                payload: Payload::from_value(&serde_json::json!({ "note": i })).expect("payload"),
+            }],
+        })
+        .await
+        .expect("append");
+    }
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     std::process::Command::new(BIN)
         .args(args)
@@ -187,26 +211,7 @@ async fn audit_verify_prints_count_and_head_and_names_the_first_tampered_positio
     let log = Log::open(LogOptions::sqlite_file(&file.path()))
         .await
         .expect("open");
-    for i in 0..10 {
-        log.append(AppendRequest {
-            command_id: Uuid::now_v7(),
-            correlation_id: Uuid::now_v7(),
-            actor: Actor {
-                id: "auditor-test".into(),
-                role: Role::System,
-            },
-            stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
-            expected_version: ExpectedVersion::NoStream,
-            events: vec![NewEvent {
-                event_type: "Pinged".into(),
-                schema_version: 1,
-                occurred_at: Timestamp::from_micros(0),
-                payload: Payload::from_value(&serde_json::json!({"note": i})).expect("payload"),
-            }],
-        })
-        .await
-        .expect("append");
-    }
+    append_pings(&log, 10).await;
     let head = log.head().await.expect("head");
     log.shutdown().await;
     drop(log);
@@ -357,26 +362,7 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
     let log = Log::open(LogOptions::sqlite_file(&file.path()))
         .await
         .expect("open");
-    for i in 0..40 {
-        log.append(AppendRequest {
-            command_id: Uuid::now_v7(),
-            correlation_id: Uuid::now_v7(),
-            actor: Actor {
-                id: "relay-cli-test".into(),
-                role: Role::System,
-            },
-            stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
-            expected_version: ExpectedVersion::NoStream,
-            events: vec![NewEvent {
-                event_type: "Pinged".into(),
-                schema_version: 1,
-                occurred_at: Timestamp::from_micros(0),
-                payload: Payload::from_value(&serde_json::json!({"note": i})).expect("payload"),
-            }],
-        })
-        .await
-        .expect("append");
-    }
+    append_pings(&log, 40).await;
     let nats = NatsServer::start();
     let mut child = Command::new(BIN)
         .arg("--data-dir")
