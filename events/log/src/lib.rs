@@ -256,7 +256,7 @@ impl Log {
 
     /// Appends one command's events to one stream, atomically, through the group-commit
     /// appender. A repeated `command_id` returns the first outcome and writes nothing.
-    #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, command_id = %request.command_id), err(level = "debug"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(stream_id = %request.stream_id, command_id = %request.command_id), err(level = "debug"))]
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
         request.validate(&self.inner.limits)?;
         let (reply, outcome) = oneshot::channel();

@@ -211,7 +211,7 @@ fn table(rows: &[Row], runs: usize) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0}% | {:.0}% |",
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.1}% | {:.1}% |",
             r.backend,
             r.workload,
             r.rate.median,
