@@ -43,15 +43,48 @@ pub struct AppendArgs {
     /// (postgres://user@host:port/db). Without it only SQLite is measured.
     #[arg(long, env = "DATABASE_URL")]
     database: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What every bench takes: how long to run, and where to write its results.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
     /// A tenth of the events and one repetition: a smoke check, not a measurement.
     #[arg(long)]
-    quick: bool,
+    pub(crate) quick: bool,
     /// Repetitions of each measurement (default 3; 1 with --quick).
     #[arg(long)]
     runs: Option<usize>,
-    /// Also write bench-append.md and bench-append.json into this directory.
+    /// Also write bench-NAME.md and bench-NAME.json into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Repetitions of each measurement.
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 1 } else { 3 }).max(1)
+    }
+
+    /// Prints the table, and writes it and the JSON rows into `--out` if given.
+    pub(crate) fn report(
+        &self,
+        name: &str,
+        markdown: &str,
+        json: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        println!("{markdown}");
+        let Some(dir) = &self.out else { return Ok(()) };
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::write(dir.join(format!("bench-{name}.md")), markdown)
+            .with_context(|| format!("write bench-{name}.md"))?;
+        std::fs::write(
+            dir.join(format!("bench-{name}.json")),
+            serde_json::to_vec_pretty(json)?,
+        )
+        .with_context(|| format!("write bench-{name}.json"))
+    }
 }
 
 /// Rows per transaction of the raw baseline.
@@ -67,8 +100,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 async fn append(args: AppendArgs) -> anyhow::Result<()> {
-    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
-    let scale = if args.quick { 10 } else { 1 };
+    let runs = args.run.runs();
+    let scale = if args.run.quick { 10 } else { 1 };
     let mut backends = vec![Backend::Sqlite];
     match &args.database {
         Some(url) => backends.push(Backend::Postgres(url.clone())),
@@ -144,27 +177,17 @@ async fn append(args: AppendArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
 
-    let markdown = table(&rows, runs);
-    println!("{markdown}");
-    if let Some(dir) = args.out {
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::write(dir.join("bench-append.md"), &markdown).context("write bench-append.md")?;
-        let json = json!(
-            rows.iter()
-                .map(|r| json!({
-                    "backend": r.backend, "workload": r.workload, "events_per_s": r.rate.median,
-                    "min": r.rate.min, "max": r.rate.max, "runs": runs,
-                    "raw_events_insert_per_s": r.baselines.0, "raw_same_rows_insert_per_s": r.baselines.1,
-                    "ratio": r.rate.median / r.baselines.0, "ratio_to_same_rows": r.rate.median / r.baselines.1,
-                }))
-                .collect::<Vec<_>>()
-        );
-        std::fs::write(
-            dir.join("bench-append.json"),
-            serde_json::to_vec_pretty(&json)?,
-        )
-        .context("write bench-append.json")?;
-    }
+    let json = json!(
+        rows.iter()
+            .map(|r| json!({
+                "backend": r.backend, "workload": r.workload, "events_per_s": r.rate.median,
+                "min": r.rate.min, "max": r.rate.max, "runs": runs,
+                "raw_events_insert_per_s": r.baselines.0, "raw_same_rows_insert_per_s": r.baselines.1,
+                "ratio": r.rate.median / r.baselines.0, "ratio_to_same_rows": r.rate.median / r.baselines.1,
+            }))
+            .collect::<Vec<_>>()
+    );
+    args.run.report("append", &table(&rows, runs), &json)?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 //! can run against a shared server. Completion is observed on the stream's republished
 //! subjects, so both sides are timed to the same event: the last message stored.
 
-use crate::bench::{Rate, payload, repeat, synthetic_chain};
+use crate::bench::{Rate, RunArgs, payload, repeat, synthetic_chain};
 use allweather_events::{Actor, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_relay::{RelaySettings, message, stream_config};
@@ -19,7 +19,6 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -29,20 +28,13 @@ pub struct RelayArgs {
     /// The NATS server with JetStream to measure against (streams are created and deleted).
     #[arg(long, env = "ALLWEATHER_NATS")]
     nats: String,
-    /// A tenth of the events and one repetition: a smoke check, not a measurement.
-    #[arg(long)]
-    quick: bool,
-    /// Repetitions of each measurement (default 3; 1 with --quick).
-    #[arg(long)]
-    runs: Option<usize>,
-    /// Also write bench-relay.md and bench-relay.json into this directory.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
-    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
-    let n = if args.quick { 2_000 } else { 20_000 };
+    let runs = args.run.runs();
+    let n = if args.run.quick { 2_000 } else { 20_000 };
     let client = async_nats::connect(args.nats.as_str())
         .await
         .with_context(|| format!("connect to NATS at {}", args.nats))?;
@@ -72,21 +64,15 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
             100.0 * rate.median / raw.median
         );
     }
-    println!("{markdown}");
-    if let Some(dir) = args.out {
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::write(dir.join("bench-relay.md"), &markdown).context("write bench-relay.md")?;
-        let row = |name: &str, r: Rate| {
-            json!({"workload": name, "events_per_s": r.median, "min": r.min, "max": r.max,
-                   "ratio": r.median / raw.median, "runs": runs, "events": n})
-        };
-        let json = json!([row("raw", raw), row("relay", relay)]);
-        std::fs::write(
-            dir.join("bench-relay.json"),
-            serde_json::to_vec_pretty(&json)?,
-        )
-        .context("write bench-relay.json")?;
-    }
+    let row = |name: &str, r: Rate| {
+        json!({"workload": name, "events_per_s": r.median, "min": r.min, "max": r.max,
+               "ratio": r.median / raw.median, "runs": runs, "events": n})
+    };
+    args.run.report(
+        "relay",
+        &markdown,
+        &json!([row("raw", raw), row("relay", relay)]),
+    )?;
     Ok(())
 }
 

@@ -197,6 +197,24 @@ async fn append_pings(log: &Log, n: usize) {
     }
 }
 
+/// Runs `allweather bench KIND … --quick --out DIR`; returns its JSON rows and its table.
+fn quick_bench(args: &[&str]) -> (serde_json::Value, String) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--quick", "--out", out.path().to_str().expect("utf-8")]);
+    let result = run(&all);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let name = format!("bench-{}.json", args[0]);
+    let json = serde_json::from_slice(&std::fs::read(out.path().join(name)).expect("json file"))
+        .expect("json");
+    (json, String::from_utf8_lossy(&result.stdout).into_owned())
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     std::process::Command::new(BIN)
         .args(args)
@@ -250,25 +268,7 @@ fn bench_append_quick_reports_every_row_with_its_ratio() {
     let db = tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(TestDatabase::create());
-    let out = tempfile::tempdir().expect("tempdir");
-    let result = run(&[
-        "bench",
-        "append",
-        "--quick",
-        "--database",
-        db.url(),
-        "--out",
-        out.path().to_str().expect("utf-8"),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.path().join("bench-append.json")).expect("json file"),
-    )
-    .expect("json");
+    let (json, table) = quick_bench(&["append", "--database", db.url()]);
     let rows = json.as_array().expect("rows");
     assert_eq!(
         rows.len(),
@@ -286,7 +286,6 @@ fn bench_append_quick_reports_every_row_with_its_ratio() {
             "{row}"
         );
     }
-    let table = String::from_utf8_lossy(&result.stdout);
     assert!(
         table.contains("| PostgreSQL | log append, 64 callers |"),
         "{table}"
@@ -399,25 +398,7 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
 #[test]
 fn bench_relay_quick_reports_the_relay_against_raw_publishes() {
     let nats = NatsServer::start();
-    let out = tempfile::tempdir().expect("tempdir");
-    let result = run(&[
-        "bench",
-        "relay",
-        "--quick",
-        "--nats",
-        &nats.url(),
-        "--out",
-        out.path().to_str().expect("utf-8"),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.path().join("bench-relay.json")).expect("json file"),
-    )
-    .expect("json");
+    let (json, _) = quick_bench(&["relay", "--nats", &nats.url()]);
     let rows = json.as_array().expect("rows");
     assert_eq!(rows.len(), 2, "raw and relay");
     for row in rows {
