@@ -46,10 +46,8 @@ use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Tim
 use futures::Stream;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -184,12 +182,7 @@ impl Log {
         let (db, listener) =
             if options.url.starts_with("postgres:") || options.url.starts_with("postgresql:") {
                 let connect = PgConnectOptions::from_str(&options.url).map_err(LogError::BadUrl)?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(options.max_connections)
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect)
-                    .await
-                    .map_err(LogError::Unavailable)?;
+                let pool = connect_pool(&options, connect).await?;
                 let applied = sqlx::query_scalar(APPLIED).fetch_one(&pool).await.ok();
                 if !is_current(&POSTGRES_MIGRATIONS, applied) {
                     POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -203,12 +196,7 @@ impl Log {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(options.max_connections)
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect)
-                    .await
-                    .map_err(LogError::Unavailable)?;
+                let pool = connect_pool(&options, connect).await?;
                 let applied = sqlx::query_scalar(APPLIED).fetch_one(&pool).await.ok();
                 if !is_current(&SQLITE_MIGRATIONS, applied) {
                     SQLITE_MIGRATIONS.run(&pool).await?;
@@ -378,6 +366,19 @@ impl Log {
     fn subscribe_head(&self) -> watch::Receiver<u64> {
         self.inner.head.subscribe()
     }
+}
+
+/// A pool of `options.max_connections` connections made with `connect`.
+async fn connect_pool<DB: sqlx::Database>(
+    options: &LogOptions,
+    connect: <DB::Connection as sqlx::Connection>::Options,
+) -> Result<sqlx::Pool<DB>, LogError> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(LogError::Unavailable)
 }
 
 /// The newest migration applied, as `_sqlx_migrations` records it (`None` before any).
