@@ -20,7 +20,9 @@ pub struct NewEvent {
     pub payload: Payload,
 }
 
-/// One command's append: its events for one stream, with the version it expects.
+/// One command's append: its events for one stream, with the version it expects, and,
+/// when a rule spans aggregates, events for further streams written in the same
+/// transaction, each with its own expected version (all commit, or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendRequest {
     /// Idempotency key: a repeat returns the first result and writes nothing.
@@ -29,6 +31,20 @@ pub struct AppendRequest {
     pub correlation_id: Uuid,
     /// Who issued the command.
     pub actor: Actor,
+    /// The stream appended to.
+    pub stream_id: StreamId,
+    /// The version the stream must be at.
+    pub expected_version: ExpectedVersion,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// Further streams written atomically with the first, in this order after it. A
+    /// command's events take consecutive positions across all of its streams.
+    pub also: Vec<StreamWrite>,
+}
+
+/// Events for one further stream of an [`AppendRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamWrite {
     /// The stream appended to.
     pub stream_id: StreamId,
     /// The version the stream must be at.
@@ -56,21 +72,35 @@ impl Default for AppendLimits {
 }
 
 impl AppendRequest {
+    /// Every stream the request writes, the first stream first: `(stream, expected, events)`.
+    pub fn writes(&self) -> impl Iterator<Item = (&StreamId, ExpectedVersion, &[NewEvent])> {
+        std::iter::once((&self.stream_id, self.expected_version, &self.events[..])).chain(
+            self.also
+                .iter()
+                .map(|w| (&w.stream_id, w.expected_version, &w.events[..])),
+        )
+    }
+
     /// Checks everything that can be checked without the database.
     pub fn validate(&self, limits: &AppendLimits) -> Result<(), InvalidAppend> {
-        if self.events.is_empty() {
+        if self.writes().any(|(_, _, events)| events.is_empty()) {
             return Err(InvalidAppend::NoEvents);
         }
-        if self.events.len() > limits.max_events {
+        let count: usize = self.writes().map(|(_, _, events)| events.len()).sum();
+        if count > limits.max_events {
             return Err(InvalidAppend::TooManyEvents {
-                count: self.events.len(),
+                count,
                 limit: limits.max_events,
             });
+        }
+        let mut streams = std::collections::HashSet::new();
+        if let Some((stream, _, _)) = self.writes().find(|(s, _, _)| !streams.insert(s.as_str())) {
+            return Err(InvalidAppend::StreamTwice(stream.as_str().to_owned()));
         }
         if self.actor.id.is_empty() || self.actor.id.len() > 128 {
             return Err(InvalidAppend::BadActorId);
         }
-        for e in &self.events {
+        for e in self.writes().flat_map(|(_, _, events)| events) {
             let t = &e.event_type;
             let pascal = t.len() <= 64
                 && t.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
@@ -173,15 +203,15 @@ impl Loaded {
     /// checked under the lock by [`Plan::priors`] before anything is written.
     pub fn assumed(batch: &[AppendRequest]) -> Option<Loaded> {
         let mut loaded = Loaded::default();
-        for req in batch {
-            let prior = match req.expected_version {
+        for (stream, expected, _) in batch.iter().flat_map(AppendRequest::writes) {
+            let prior = match expected {
                 ExpectedVersion::NoStream => 0,
                 ExpectedVersion::Exact(v) => v,
                 ExpectedVersion::Any => return None,
             };
             loaded
                 .versions
-                .entry(req.stream_id.as_str().to_owned())
+                .entry(stream.as_str().to_owned())
                 .or_insert(prior);
         }
         Some(loaded)
@@ -234,8 +264,8 @@ pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Ti
         head,
         ..Plan::default()
     };
-    for req in batch {
-        let stream = req.stream_id.as_str();
+    for (stream, _, _) in batch.iter().flat_map(AppendRequest::writes) {
+        let stream = stream.as_str();
         plan.priors
             .entry(stream.to_owned())
             .or_insert_with(|| loaded.versions.get(stream).copied().unwrap_or(0));
@@ -269,54 +299,66 @@ pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Ti
             }
         } else {
             seen.insert(req.command_id, index);
-            let stream = req.stream_id.as_str();
-            let actual = *versions
-                .entry(stream)
-                .or_insert_with(|| loaded.versions.get(stream).copied().unwrap_or(0));
-            if !req.expected_version.admits(actual) {
-                Err(AppendError::VersionConflict {
+            // Every stream's expectation is checked before any event is made: a command
+            // commits whole or not at all.
+            let conflict = req.writes().find_map(|(stream, expected, _)| {
+                let stream = stream.as_str();
+                let actual = versions
+                    .get(stream)
+                    .copied()
+                    .unwrap_or_else(|| loaded.versions.get(stream).copied().unwrap_or(0));
+                (!expected.admits(actual)).then(|| AppendError::VersionConflict {
                     stream_id: stream.to_owned(),
-                    expected: req.expected_version,
+                    expected,
                     actual,
                 })
+            });
+            if let Some(conflict) = conflict {
+                Err(conflict)
             } else {
-                let mut committed = Vec::with_capacity(req.events.len());
-                let mut version = actual;
-                for new in &req.events {
-                    position += 1;
-                    version += 1;
-                    let mut envelope = Envelope {
-                        event_id: Uuid::now_v7(),
-                        stream_id: req.stream_id.clone(),
-                        stream_version: version,
-                        position,
-                        event_type: new.event_type.clone(),
-                        schema_version: new.schema_version,
-                        occurred_at: new.occurred_at,
-                        recorded_at,
-                        command_id: req.command_id,
-                        correlation_id: req.correlation_id,
-                        actor: req.actor.clone(),
-                        payload: new.payload.clone(),
-                        prev_hash,
-                        hash: Hash::GENESIS,
-                    };
-                    envelope.hash = envelope.expected_hash();
-                    prev_hash = envelope.hash;
-                    committed.push(CommittedEvent {
-                        event_id: envelope.event_id,
-                        event_type: envelope.event_type.clone(),
-                        stream_id: stream.to_owned(),
-                        stream_version: version,
-                        position,
-                    });
-                    plan.events.push(envelope);
+                let mut committed = Vec::new();
+                for (stream_id, _, events) in req.writes() {
+                    let stream = stream_id.as_str();
+                    let mut version = versions
+                        .get(stream)
+                        .copied()
+                        .unwrap_or_else(|| loaded.versions.get(stream).copied().unwrap_or(0));
+                    for new in events {
+                        position += 1;
+                        version += 1;
+                        let mut envelope = Envelope {
+                            event_id: Uuid::now_v7(),
+                            stream_id: stream_id.clone(),
+                            stream_version: version,
+                            position,
+                            event_type: new.event_type.clone(),
+                            schema_version: new.schema_version,
+                            occurred_at: new.occurred_at,
+                            recorded_at,
+                            command_id: req.command_id,
+                            correlation_id: req.correlation_id,
+                            actor: req.actor.clone(),
+                            payload: new.payload.clone(),
+                            prev_hash,
+                            hash: Hash::GENESIS,
+                        };
+                        envelope.hash = envelope.expected_hash();
+                        prev_hash = envelope.hash;
+                        committed.push(CommittedEvent {
+                            event_id: envelope.event_id,
+                            event_type: envelope.event_type.clone(),
+                            stream_id: stream.to_owned(),
+                            stream_version: version,
+                            position,
+                        });
+                        plan.events.push(envelope);
+                    }
+                    versions.insert(stream, version);
+                    plan.streams.insert(stream.to_owned(), (version, position));
                 }
-                versions.insert(stream, version);
-                plan.streams.insert(stream.to_owned(), (version, position));
                 plan.commands.push(CommandRow {
                     command_id: req.command_id,
-                    stream_id: stream.to_owned(),
+                    stream_id: req.stream_id.as_str().to_owned(),
                     first_position: committed[0].position,
                     last_position: position,
                     recorded_at,
@@ -371,6 +413,7 @@ mod tests {
                     payload: Payload::from_value(&json!({ "i": i })).unwrap(),
                 })
                 .collect(),
+            also: vec![],
         }
     }
 

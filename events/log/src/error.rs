@@ -68,6 +68,9 @@ pub enum InvalidAppend {
     /// A schema version of 0.
     #[error("schema versions start at 1")]
     BadSchemaVersion,
+    /// One append writes the same stream twice.
+    #[error("stream {0} appears twice in one append")]
+    StreamTwice(String),
     /// An actor id that is empty or too long.
     #[error("the actor id must be 1 to 128 bytes")]
     BadActorId,

@@ -39,7 +39,9 @@ mod postgres;
 mod sqlite;
 mod tail;
 
-pub use append::{AppendLimits, AppendOutcome, AppendRequest, CommittedEvent, Head, NewEvent};
+pub use append::{
+    AppendLimits, AppendOutcome, AppendRequest, CommittedEvent, Head, NewEvent, StreamWrite,
+};
 pub use error::{AppendError, ExpectedVersion, InvalidAppend, LogError};
 
 use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Timestamp};
@@ -54,6 +56,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -287,6 +290,15 @@ impl Log {
         match &self.inner.db {
             Db::Postgres(pool) => postgres::read_stream(pool, stream, from_version, limit).await,
             Db::Sqlite(pool) => sqlite::read_stream(pool, stream, from_version, limit).await,
+        }
+    }
+
+    /// The outcome of the command `command_id` if the log holds it (as a replay), so that
+    /// a repeated command can be answered before it is decided again.
+    pub async fn recorded(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::recorded(pool, command_id).await,
+            Db::Sqlite(pool) => sqlite::recorded(pool, command_id).await,
         }
     }
 

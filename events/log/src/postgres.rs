@@ -89,7 +89,11 @@ pub(crate) async fn write_batch(
 
     let mut tx = conn.begin_with(BEGIN_LOCKED).await?;
     let command_ids: Vec<Uuid> = batch.iter().map(|r| r.command_id).collect();
-    let stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
+    let stream_ids: Vec<&str> = batch
+        .iter()
+        .flat_map(AppendRequest::writes)
+        .map(|(s, _, _)| s.as_str())
+        .collect();
     let mut head = Head::EMPTY;
     let mut loaded = Loaded::default();
     let mut replays = Vec::new();

@@ -99,6 +99,22 @@ macro_rules! readers {
             rows.iter().map($crate::row::envelope).collect()
         }
 
+        /// The outcome of a command already recorded, if it is.
+        pub(crate) async fn recorded(
+            pool: &$pool,
+            command_id: uuid::Uuid,
+        ) -> Result<Option<$crate::append::AppendOutcome>, $crate::error::LogError> {
+            use sqlx::Row as _;
+            let mut conn = pool.acquire().await?;
+            let row = sqlx::query("SELECT first_position, last_position FROM commands WHERE command_id = $1")
+                .bind(command_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let events = committed_between(&mut conn, row.try_get(0)?, row.try_get(1)?).await?;
+            Ok(Some($crate::append::AppendOutcome { command_id, events, replayed: true }))
+        }
+
         pub(crate) async fn stream_version(
             pool: &$pool,
             stream: &allweather_events::StreamId,

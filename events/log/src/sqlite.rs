@@ -43,7 +43,10 @@ pub(crate) async fn write_batch(
         QueryBuilder::<Sqlite>::new("SELECT stream_id, version FROM streams WHERE stream_id IN ");
     push_list(
         &mut streams,
-        batch.iter().map(|r| r.stream_id.as_str().to_owned()),
+        batch
+            .iter()
+            .flat_map(AppendRequest::writes)
+            .map(|(s, _, _)| s.as_str().to_owned()),
     );
     for r in streams.build().fetch_all(&mut *tx).await? {
         loaded.versions.insert(r.try_get(0)?, to_u64(r.try_get(1)?));

@@ -26,6 +26,7 @@ async fn append(log: &Log, stream: &str, event_type: &str) {
             occurred_at: Timestamp::from_micros(0),
             payload: Payload::from_value(&serde_json::json!({})).expect("payload"),
         }],
+        also: vec![],
     })
     .await
     .expect("append");

@@ -64,6 +64,7 @@ impl Ping {
                     occurred_at: now,
                     payload,
                 }],
+                also: vec![],
             },
         ))
     }

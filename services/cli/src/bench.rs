@@ -490,6 +490,7 @@ async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<
                     occurred_at: Timestamp::from_micros(0),
                     payload: payload(v),
                 }],
+                also: vec![],
             })
             .collect();
         workloads.push(requests);

@@ -198,6 +198,7 @@ async fn fill(log: &Log, n: usize) -> anyhow::Result<()> {
                             occurred_at: Timestamp::from_micros(0),
                             payload: payload(i),
                         }],
+                        also: vec![],
                     })
                     .await?;
                 }

@@ -419,3 +419,63 @@ pub async fn reopening_continues_the_chain(world: World) {
     assert_eq!(outcome.position(), 21);
     assert_chain_valid(&again, 21).await;
 }
+
+pub async fn an_append_to_several_streams_commits_whole_or_not_at_all(world: World) {
+    use allweather_log::StreamWrite;
+    let log = world.open().await;
+    let (main, guard) = (stream("main"), stream("guard"));
+    let mut first = request(&main, ExpectedVersion::NoStream, 1);
+    first.also.push(StreamWrite {
+        stream_id: guard.clone(),
+        expected_version: ExpectedVersion::NoStream,
+        events: request(&guard, ExpectedVersion::Any, 2).events,
+    });
+    let outcome = log.append(first.clone()).await.expect("append");
+    let placed: Vec<(String, u64, u64)> = outcome
+        .events
+        .iter()
+        .map(|e| (e.stream_id.clone(), e.stream_version, e.position))
+        .collect();
+    assert_eq!(
+        placed,
+        vec![
+            ("probe-main".into(), 1, 1),
+            ("probe-guard".into(), 1, 2),
+            ("probe-guard".into(), 2, 3)
+        ]
+    );
+    let recorded = log.recorded(first.command_id).await.expect("recorded");
+    assert_eq!(recorded.map(|o| o.events), Some(outcome.events));
+
+    // The first stream's expectation holds but the second's does not: nothing commits.
+    let mut second = request(&main, ExpectedVersion::Exact(1), 1);
+    second.also.push(StreamWrite {
+        stream_id: guard.clone(),
+        expected_version: ExpectedVersion::Exact(1),
+        events: request(&guard, ExpectedVersion::Any, 1).events,
+    });
+    let refused = log.append(second.clone()).await;
+    assert!(
+        matches!(&refused, Err(AppendError::VersionConflict { stream_id, actual: 2, .. }) if stream_id == "probe-guard"),
+        "{refused:?}"
+    );
+    assert_eq!(log.head().await.expect("head").position, 3);
+    assert_eq!(log.stream_version(&main).await.expect("version"), 1);
+    assert_eq!(
+        log.recorded(second.command_id).await.expect("recorded"),
+        None
+    );
+
+    // The same stream twice in one append is refused before the database.
+    let mut twice = request(&main, ExpectedVersion::Exact(1), 1);
+    twice.also.push(StreamWrite {
+        stream_id: main.clone(),
+        expected_version: ExpectedVersion::Exact(1),
+        events: request(&main, ExpectedVersion::Any, 1).events,
+    });
+    assert!(matches!(
+        log.append(twice).await,
+        Err(AppendError::Invalid(InvalidAppend::StreamTwice(_)))
+    ));
+    assert_chain_valid(&log, 3).await;
+}

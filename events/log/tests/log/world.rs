@@ -170,5 +170,6 @@ pub fn request(stream_id: &StreamId, expected: ExpectedVersion, n: usize) -> App
                     .expect("payload"),
             })
             .collect(),
+        also: vec![],
     }
 }

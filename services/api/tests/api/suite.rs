@@ -238,6 +238,7 @@ pub async fn an_event_of_unknown_type_on_read_is_an_opaque_500(app: TestApp) {
                 payload: Payload::from_value(&json!({"secret": "internal detail"}))
                     .expect("payload"),
             }],
+            also: vec![],
         })
         .await
         .expect("append");

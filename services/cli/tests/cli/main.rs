@@ -191,6 +191,7 @@ async fn append_pings(log: &Log, n: usize) {
                 occurred_at: Timestamp::from_micros(0),
                 payload: Payload::from_value(&serde_json::json!({ "note": i })).expect("payload"),
             }],
+            also: vec![],
         })
         .await
         .expect("append");

@@ -35,6 +35,7 @@ async fn append_many(log: &Log, tag: &str, n: usize) {
                             payload: Payload::from_value(&serde_json::json!({ "i": i }))
                                 .expect("payload"),
                         }],
+                        also: vec![],
                     })
                     .await
                     .expect("append");
