@@ -1,0 +1,252 @@
+//! Branches: registration, the secretary, meetings, activities, the quiz, demonstration sites.
+
+use crate::command::{
+    AppointSecretary, DesignateDemonstrationSite, RecordBranchMeeting, RecordQuizResult,
+    RegisterBranch,
+};
+use crate::ctx::Ctx;
+use crate::error::{Decide, Rule, ensure};
+use crate::event::*;
+use crate::member::Member;
+use crate::permissions::{require_role, require_secretary};
+use crate::values::{self, BranchKind};
+use crate::world::{Decision, World, streams};
+use crate::year::{open_year, past_or_today};
+use allweather_events::Role;
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// A branch's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Branch {
+    /// Registered (the stream exists).
+    pub registered: bool,
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: Option<BranchKind>,
+    /// The appointed secretary.
+    pub secretary: Option<Uuid>,
+    /// Years with a quiz result.
+    pub quiz_years: BTreeSet<i32>,
+    /// Years designated a demonstration site.
+    pub site_years: BTreeSet<i32>,
+}
+
+impl Branch {
+    /// Evolve.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::BranchRegistered(e) => {
+                self.registered = true;
+                self.name = e.name.clone();
+                self.kind = Some(e.kind);
+            }
+            Event::SecretaryAppointed(e) => self.secretary = Some(e.member_id),
+            Event::QuizResultRecorded(e) => {
+                self.quiz_years.insert(e.year);
+            }
+            Event::DemonstrationSiteDesignated(e) => {
+                self.site_years.insert(e.year);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The registered branch `id`, or why not.
+pub(crate) fn existing(world: &World, id: Uuid) -> Result<&Branch, Decide> {
+    let branch: &Branch = world.get(streams::branch(id))?;
+    ensure(branch.registered, Rule::BranchNotFound, || {
+        format!("there is no branch {id}")
+    })?;
+    Ok(branch)
+}
+
+/// Whether `member` belongs to branch `branch_id` (as its unit or its service branch).
+pub(crate) fn belongs(member: &Member, branch_id: Uuid) -> bool {
+    member.unit_branch == Some(branch_id) || member.service_branch == Some(branch_id)
+}
+
+pub(crate) fn register(world: &World, c: &RegisterBranch, ctx: &Ctx) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "registering a branch")?;
+    let id = c.branch_id.unwrap_or(ctx.new_id);
+    let stream = streams::branch(id);
+    let branch: &Branch = world.get(stream.clone())?;
+    ensure(!branch.registered, Rule::AlreadyExists, || {
+        format!("branch {id} is already registered")
+    })?;
+    let name = values::text("name", &c.name, 100)?;
+    let community = c
+        .community
+        .as_deref()
+        .map(|t| values::text("community", t, 100))
+        .transpose()?;
+    Ok(Decision::to(
+        id,
+        stream,
+        vec![Event::BranchRegistered(BranchRegistered {
+            name,
+            kind: c.kind,
+            community,
+        })],
+    ))
+}
+
+pub(crate) fn appoint_secretary(
+    world: &World,
+    c: &AppointSecretary,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "appointing a secretary")?;
+    let branch = existing(world, c.branch_id)?;
+    let member = crate::member::existing(world, c.member_id)?;
+    ensure(belongs(member, c.branch_id), Rule::NotABranchMember, || {
+        format!(
+            "member {} does not belong to branch {}",
+            c.member_id, c.branch_id
+        )
+    })?;
+    ensure(
+        branch.secretary != Some(c.member_id),
+        Rule::NothingChanges,
+        || {
+            format!(
+                "member {} is already the secretary of branch {}",
+                c.member_id, c.branch_id
+            )
+        },
+    )?;
+    Ok(Decision::to(
+        c.branch_id,
+        streams::branch(c.branch_id),
+        vec![Event::SecretaryAppointed(SecretaryAppointed {
+            member_id: c.member_id,
+        })],
+    ))
+}
+
+/// `RecordBranchMeeting` and `RecordBranchActivity` (the same body), which differ only
+/// in the event.
+pub(crate) fn record_meeting(
+    world: &World,
+    c: &RecordBranchMeeting,
+    ctx: &Ctx,
+    activity: bool,
+) -> Result<Decision, Decide> {
+    existing(world, c.branch_id)?;
+    if ctx.principal.role != Role::CommitteeAdmin {
+        require_secretary(
+            world,
+            ctx,
+            &[c.branch_id],
+            "recording a branch meeting or activity",
+        )?;
+    }
+    past_or_today(ctx, c.date, "date")?;
+    open_year(world, chrono::Datelike::year(&c.date))?;
+    let topic = values::text("topic", &c.topic, 200)?;
+    ensure(c.attendees <= 10_000, Rule::OutOfRange, || {
+        format!("attendees must be 0 to 10000, got {}", c.attendees)
+    })
+    .map_err(|e| e.on("attendees"))?;
+    let event = if activity {
+        Event::BranchActivityRecorded(BranchActivityRecorded {
+            date: c.date,
+            topic,
+            attendees: c.attendees,
+        })
+    } else {
+        Event::BranchMeetingRecorded(BranchMeetingRecorded {
+            date: c.date,
+            topic,
+            attendees: c.attendees,
+        })
+    };
+    Ok(Decision::to(
+        c.branch_id,
+        streams::branch(c.branch_id),
+        vec![event],
+    ))
+}
+
+pub(crate) fn record_quiz(
+    world: &World,
+    c: &RecordQuizResult,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "recording a quiz result")?;
+    let branch = existing(world, c.branch_id)?;
+    values::year("year", c.year)?;
+    open_year(world, c.year)?;
+    ensure(c.score <= 100, Rule::OutOfRange, || {
+        format!("score must be 0 to 100, got {}", c.score)
+    })
+    .map_err(|e| e.on("score"))?;
+    ensure(
+        !branch.quiz_years.contains(&c.year),
+        Rule::QuizAlreadyRecorded,
+        || {
+            format!(
+                "branch {} already has a quiz result for {}",
+                c.branch_id, c.year
+            )
+        },
+    )?;
+    let contestant = crate::member::existing(world, c.contestant_id)?;
+    ensure(
+        belongs(contestant, c.branch_id),
+        Rule::NotABranchMember,
+        || {
+            format!(
+                "contestant {} is not a member of branch {}",
+                c.contestant_id, c.branch_id
+            )
+        },
+    )
+    .map_err(|e| e.on("contestant_id"))?;
+    Ok(Decision::to(
+        c.branch_id,
+        streams::branch(c.branch_id),
+        vec![Event::QuizResultRecorded(QuizResultRecorded {
+            year: c.year,
+            contestant_id: c.contestant_id,
+            score: c.score,
+        })],
+    ))
+}
+
+pub(crate) fn designate_site(
+    world: &World,
+    c: &DesignateDemonstrationSite,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    require_role(
+        ctx,
+        &[Role::CommitteeAdmin],
+        "designating a demonstration site",
+    )?;
+    let branch = existing(world, c.branch_id)?;
+    values::year("year", c.year)?;
+    open_year(world, c.year)?;
+    ensure(
+        !branch.site_years.contains(&c.year),
+        Rule::SiteAlreadyDesignated,
+        || {
+            format!(
+                "branch {} is already a demonstration site for {}",
+                c.branch_id, c.year
+            )
+        },
+    )?;
+    Ok(Decision::to(
+        c.branch_id,
+        streams::branch(c.branch_id),
+        vec![Event::DemonstrationSiteDesignated(
+            DemonstrationSiteDesignated {
+                year: c.year,
+                level: c.level,
+            },
+        )],
+    ))
+}

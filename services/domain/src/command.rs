@@ -1,0 +1,383 @@
+//! Every command, as the API takes it (snake_case JSON; unknown fields refused). Ids of
+//! new aggregates are optional: an omitted one is the command's own new id. Hours come
+//! as a decimal number and are turned into whole minutes once, when decided.
+
+use crate::values::{
+    BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
+};
+use allweather_events::Timestamp;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// A body that could not be read: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct MalformedBody {
+    /// The field, as a path into the body, or `body`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+macro_rules! commands {
+    ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
+        $(
+            $(#[doc = $doc])+
+            #[derive(Debug, Clone, PartialEq, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $name { $($(#[$fmeta])+ pub $field: $ty,)* }
+        )*
+
+        /// Every command.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Command {
+            $($(#[doc = $doc])+ $name($name),)*
+        }
+
+        impl Command {
+            /// Every command's name, as in `POST /api/v1/commands/{name}`.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// The command's name.
+            pub fn name(&self) -> &'static str {
+                match self { $(Command::$name(_) => stringify!($name),)* }
+            }
+
+            /// Reads the command `name` from its JSON body; `Ok(None)` when there is no
+            /// such command.
+            pub fn parse(name: &str, body: &[u8]) -> Result<Option<Command>, MalformedBody> {
+                Ok(Some(match name {
+                    $(stringify!($name) => Command::$name(parse(body)?),)*
+                    _ => return Ok(None),
+                }))
+            }
+        }
+    };
+}
+
+/// Reads a JSON body into `T`, naming the field at fault when it cannot.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, MalformedBody> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().to_string() {
+            // `.` is the whole body; `?` is a syntax error before any field.
+            p if p == "." || p == "?" => "body".to_string(),
+            p => p,
+        };
+        MalformedBody {
+            field,
+            message: e.inner().to_string(),
+        }
+    })
+}
+
+commands! {
+    /// Registers a branch (committee admin).
+    RegisterBranch {
+        /// The new branch's id (generated when omitted).
+        branch_id: Option<Uuid>,
+        /// Its name.
+        name: String,
+        /// Unit, service or temporary.
+        kind: BranchKind,
+        /// The community a service branch serves.
+        community: Option<String>,
+    }
+    /// Appoints a member of the branch its secretary (committee admin).
+    AppointSecretary {
+        /// The branch.
+        branch_id: Uuid,
+        /// The member.
+        member_id: Uuid,
+    }
+    /// Records a branch meeting (its secretary, or a committee admin).
+    RecordBranchMeeting {
+        /// The branch.
+        branch_id: Uuid,
+        /// When it was held.
+        date: NaiveDate,
+        /// Its topic.
+        topic: String,
+        /// How many attended.
+        attendees: u32,
+    }
+    /// Records a branch activity (its secretary, or a committee admin).
+    RecordBranchActivity {
+        /// The branch.
+        branch_id: Uuid,
+        /// When it was held.
+        date: NaiveDate,
+        /// Its topic.
+        topic: String,
+        /// How many attended.
+        attendees: u32,
+    }
+    /// Records the branch's quiz result for a year (committee admin).
+    RecordQuizResult {
+        /// The branch.
+        branch_id: Uuid,
+        /// The year.
+        year: i32,
+        /// The contestant, a member of the branch.
+        contestant_id: Uuid,
+        /// 0–100.
+        score: u32,
+    }
+    /// Designates the branch a demonstration site for a year (committee admin).
+    DesignateDemonstrationSite {
+        /// The branch.
+        branch_id: Uuid,
+        /// The year.
+        year: i32,
+        /// The level.
+        level: SiteLevel,
+    }
+    /// Registers a member in a unit branch (its secretary, or a committee admin).
+    RegisterMember {
+        /// The new member's id (generated when omitted).
+        member_id: Option<Uuid>,
+        /// The name.
+        name: String,
+        /// The unit branch.
+        unit_branch_id: Uuid,
+        /// When the member joined.
+        joined_on: NaiveDate,
+    }
+    /// Assigns the member to a service branch (that branch's secretary, the service centre or a committee admin).
+    AssignServiceBranch {
+        /// The member.
+        member_id: Uuid,
+        /// A service or temporary branch.
+        service_branch_id: Uuid,
+    }
+    /// The member displays the household plaque (the member).
+    DisplayHouseholdPlaque {
+        /// The member.
+        member_id: Uuid,
+    }
+    /// The member observes the anniversary of joining (the member).
+    ObserveAnniversary {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// A real reflection.
+        reflection: String,
+    }
+    /// Issues the member's dual card for a year (a secretary of either branch, or a committee admin).
+    IssueDualCard {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+    }
+    /// Records the community's quarterly feedback on the card (the service branch's secretary or the service centre).
+    RecordCommunityFeedback {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// 1–4.
+        quarter: u32,
+        /// The feedback.
+        note: String,
+    }
+    /// Signs one side of the card (the secretary of that side's branch).
+    SignDualCard {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// Which side.
+        side: Side,
+        /// The rating.
+        rating: Rating,
+        /// Remarks.
+        remarks: String,
+    }
+    /// Publishes a wish (the service centre, a secretary or a committee admin).
+    PublishWish {
+        /// The new wish's id (generated when omitted).
+        wish_id: Option<Uuid>,
+        /// Micro-wish or service need.
+        origin: WishOrigin,
+        /// What is wished for.
+        title: String,
+        /// Who it is for.
+        beneficiary: String,
+        /// The category.
+        category: Category,
+        /// By when (RFC 3339).
+        deadline: Timestamp,
+    }
+    /// Claims an open wish (the member).
+    ClaimWish {
+        /// The wish.
+        wish_id: Uuid,
+        /// The member claiming.
+        member_id: Uuid,
+    }
+    /// Gives a claimed wish back (the claimer, or a secretary of the claimer's branch).
+    ReleaseWish {
+        /// The wish.
+        wish_id: Uuid,
+        /// The claimer.
+        member_id: Uuid,
+    }
+    /// Marks a claimed wish fulfilled (the claimer, or a secretary of the claimer's branch).
+    FulfilWish {
+        /// The wish.
+        wish_id: Uuid,
+        /// What shows it was done.
+        evidence: String,
+    }
+    /// Confirms delivery of a fulfilled wish (its publisher or the service centre).
+    ConfirmWish {
+        /// The wish.
+        wish_id: Uuid,
+    }
+    /// Withdraws a wish not yet fulfilled (its publisher, the service centre or a committee admin).
+    CancelWish {
+        /// The wish.
+        wish_id: Uuid,
+        /// Why.
+        reason: String,
+    }
+    /// Releases a claim past the rules' limit (the scheduler, or a committee admin).
+    ExpireClaim {
+        /// The wish.
+        wish_id: Uuid,
+    }
+    /// Logs service hours (the member self-reports; an organiser, the service centre or a committee admin enters for others).
+    LogServiceHours {
+        /// The new record's id (generated when omitted).
+        record_id: Option<Uuid>,
+        /// Whose hours.
+        member_id: Uuid,
+        /// The county date of the service.
+        date: NaiveDate,
+        /// Hours, more than 0 and at most 12, in whole minutes.
+        hours: f64,
+        /// The category.
+        category: Category,
+        /// The activity.
+        activity: String,
+        /// How the hours were captured (by default from the role).
+        channel: Option<Channel>,
+        /// The campaign the hours count for.
+        campaign_id: Option<Uuid>,
+    }
+    /// Verifies logged hours (the member's service-branch secretary; over 8 hours a committee admin).
+    VerifyServiceHours {
+        /// The record.
+        record_id: Uuid,
+    }
+    /// Rejects logged hours (as verifying).
+    RejectServiceHours {
+        /// The record.
+        record_id: Uuid,
+        /// Why.
+        reason: String,
+    }
+    /// Requests a correction of verified hours (the member, or a verifier).
+    RequestCorrection {
+        /// The record.
+        record_id: Uuid,
+        /// Corrected hours.
+        hours: Option<f64>,
+        /// Corrected date.
+        date: Option<NaiveDate>,
+        /// Corrected category.
+        category: Option<Category>,
+        /// Why.
+        reason: String,
+    }
+    /// Applies a correction (as verifying): the pending request's, or the one given.
+    ApplyCorrection {
+        /// The record.
+        record_id: Uuid,
+        /// Corrected hours.
+        hours: Option<f64>,
+        /// Corrected date.
+        date: Option<NaiveDate>,
+        /// Corrected category.
+        category: Option<Category>,
+        /// Why.
+        reason: String,
+    }
+    /// Registers a household in need (the service centre, a secretary or a committee admin).
+    RegisterHousehold {
+        /// The new household's id (generated when omitted).
+        household_id: Option<Uuid>,
+        /// The area (not the address).
+        address_area: String,
+        /// What hardship.
+        hardship: String,
+    }
+    /// Pairs a cadre with the household (the service centre, a secretary or a committee admin).
+    PairHousehold {
+        /// The household.
+        household_id: Uuid,
+        /// The cadre, a member.
+        cadre_id: Uuid,
+    }
+    /// Records a visit (the paired cadre).
+    RecordVisit {
+        /// The household.
+        household_id: Uuid,
+        /// When.
+        date: NaiveDate,
+        /// What happened.
+        notes: String,
+    }
+    /// Raises a concern of the household (the paired cadre or the service centre).
+    RaiseConcern {
+        /// The household.
+        household_id: Uuid,
+        /// The concern's category.
+        category: String,
+        /// What it is.
+        description: String,
+    }
+    /// Resolves a concern (the paired cadre, the service centre or a secretary).
+    ResolveConcern {
+        /// The household.
+        household_id: Uuid,
+        /// The concern.
+        concern_id: Uuid,
+        /// How.
+        resolution: String,
+    }
+    /// Launches a campaign (committee admin).
+    LaunchCampaign {
+        /// The new campaign's id (generated when omitted).
+        campaign_id: Option<Uuid>,
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: CampaignKind,
+        /// First day.
+        starts_on: NaiveDate,
+        /// Last day.
+        ends_on: NaiveDate,
+    }
+    /// Closes a campaign (committee admin).
+    CloseCampaign {
+        /// The campaign.
+        campaign_id: Uuid,
+    }
+    /// Adopts the year's rules (committee admin).
+    AdoptRules {
+        /// The year.
+        year: i32,
+        /// The rules document (the TOML file's content, as JSON).
+        rules: serde_json::Value,
+    }
+    /// Closes the year (committee admin).
+    CloseYear {
+        /// The year.
+        year: i32,
+    }
+}

@@ -1,0 +1,32 @@
+//! Who acts, and when: everything `decide` needs from outside, passed in.
+
+use allweather_events::{Role, Timestamp};
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+/// The authenticated principal of a command, from its signed token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's subject; recorded as the event's actor id.
+    pub subject: String,
+    /// The role the principal acts in.
+    pub role: Role,
+    /// The member the principal is, if any (required for `member` tokens).
+    pub member_id: Option<Uuid>,
+    /// The branch a `secretary` token is for.
+    pub branch_id: Option<Uuid>,
+}
+
+/// The context of one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    /// The instant the command is decided at.
+    pub now: Timestamp,
+    /// The county's calendar date at `now` (dates of facts are county dates).
+    pub today: NaiveDate,
+    /// Who issues the command.
+    pub principal: Principal,
+    /// The id of an aggregate the command creates when the body names none. The handler
+    /// derives it from the command id, so a repeated command lands on the same stream.
+    pub new_id: Uuid,
+}

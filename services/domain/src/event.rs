@@ -1,0 +1,368 @@
+//! Every event of the programme: past-tense facts. The variant name is the stored
+//! `event_type` and the struct is its payload (schema version 1); both are a contract.
+//! Quantities are integers (minutes, hundredths of a point), never floats.
+
+use crate::rules::Rules;
+use crate::values::{
+    BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
+};
+use allweather_events::{EventSpec, Timestamp};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! events {
+    ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
+        $(
+            $(#[doc = $doc])+
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name { $($(#[$fmeta])+ pub $field: $ty,)* }
+        )*
+
+        /// Every event, tagged by its stored type name.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "event_type", content = "payload")]
+        pub enum Event {
+            $($(#[doc = $doc])+ $name($name),)*
+        }
+
+        impl Event {
+            /// Every stored type name, with its current schema version.
+            pub const SPECS: &'static [EventSpec] = &[
+                $(EventSpec { event_type: stringify!($name), schema_version: 1, upcasters: &[] },)*
+            ];
+
+            /// The stored type name.
+            pub fn event_type(&self) -> &'static str {
+                match self { $(Event::$name(_) => stringify!($name),)* }
+            }
+        }
+    };
+}
+
+impl Event {
+    /// The payload as JSON (the stored payload's content).
+    pub fn payload(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut tagged)) => {
+                tagged.remove("payload").unwrap_or_default()
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// An event from its stored type name and (current-schema) payload.
+    pub fn from_stored(
+        event_type: &str,
+        payload: serde_json::Value,
+    ) -> Result<Event, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "event_type": event_type, "payload": payload }))
+    }
+}
+
+/// A service entry's countable facts, before and after a correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The county date of the service.
+    pub date: NaiveDate,
+    /// Whole minutes.
+    pub minutes: u32,
+    /// The category.
+    pub category: Category,
+}
+
+events! {
+    /// A branch was registered.
+    BranchRegistered {
+        /// Its name.
+        name: String,
+        /// Unit, service or temporary.
+        kind: BranchKind,
+        /// The community it serves, for service branches.
+        community: Option<String>,
+    }
+    /// A member was appointed secretary of the branch.
+    SecretaryAppointed {
+        /// The new secretary.
+        member_id: Uuid,
+    }
+    /// The branch held a meeting.
+    BranchMeetingRecorded {
+        /// When.
+        date: NaiveDate,
+        /// About what.
+        topic: String,
+        /// How many attended.
+        attendees: u32,
+    }
+    /// The branch held an activity.
+    BranchActivityRecorded {
+        /// When.
+        date: NaiveDate,
+        /// About what.
+        topic: String,
+        /// How many attended.
+        attendees: u32,
+    }
+    /// The branch's contestant's result in the year's closed-book quiz.
+    QuizResultRecorded {
+        /// The year.
+        year: i32,
+        /// The contestant, a member of the branch.
+        contestant_id: Uuid,
+        /// 0–100.
+        score: u32,
+    }
+    /// The branch was designated a demonstration site for the year.
+    DemonstrationSiteDesignated {
+        /// The year.
+        year: i32,
+        /// At which level.
+        level: SiteLevel,
+    }
+    /// A member was registered in a unit branch.
+    MemberRegistered {
+        /// The member's name.
+        name: String,
+        /// The unit branch.
+        unit_branch_id: Uuid,
+        /// When the member joined the Party.
+        joined_on: NaiveDate,
+    }
+    /// The member now reports to a service branch in their community.
+    ServiceBranchAssigned {
+        /// The service or temporary branch.
+        service_branch_id: Uuid,
+    }
+    /// The member displayed the household plaque (亮身份).
+    HouseholdPlaqueDisplayed {
+        /// When.
+        displayed_on: NaiveDate,
+    }
+    /// The member observed the anniversary of joining (过入党纪念日).
+    AnniversaryObserved {
+        /// The year.
+        year: i32,
+        /// The member's reflection.
+        reflection: String,
+    }
+    /// The member took a claim on a wish (ledger `claims-{member}`).
+    ClaimOpened {
+        /// The wish.
+        wish_id: Uuid,
+    }
+    /// The member's claim on a wish ended: fulfilled, released, expired or cancelled.
+    ClaimClosed {
+        /// The wish.
+        wish_id: Uuid,
+    }
+    /// A dual management card was issued for a member-year.
+    DualCardIssued {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// The branch that signs the unit side.
+        unit_branch_id: Uuid,
+        /// The branch that signs the community side.
+        service_branch_id: Uuid,
+    }
+    /// The community's feedback on the member for a quarter.
+    CommunityFeedbackRecorded {
+        /// 1–4.
+        quarter: u32,
+        /// The feedback.
+        note: String,
+    }
+    /// A side of the card was signed with a rating.
+    DualCardSigned {
+        /// Which side.
+        side: Side,
+        /// The rating.
+        rating: Rating,
+        /// The signer's remarks.
+        remarks: String,
+        /// The secretary who signed.
+        signer_id: Uuid,
+    }
+    /// Both sides are signed.
+    DualCardCompleted {
+        /// The lower of the two ratings.
+        rating: Rating,
+    }
+    /// A wish was published for members to claim.
+    WishPublished {
+        /// A micro-wish or a service need.
+        origin: WishOrigin,
+        /// What is wished for.
+        title: String,
+        /// Who it is for; never shown publicly.
+        beneficiary: String,
+        /// The category.
+        category: Category,
+        /// By when it should be fulfilled.
+        deadline: Timestamp,
+        /// Who published it (the token's subject).
+        publisher: String,
+    }
+    /// A member claimed the wish.
+    WishClaimed {
+        /// The claimer.
+        member_id: Uuid,
+        /// When the claim runs out unless fulfilled (from the year's rules).
+        expires_at: Timestamp,
+    }
+    /// The claimer gave the wish back.
+    WishReleased {
+        /// The former claimer.
+        member_id: Uuid,
+    }
+    /// The claim ran past the rules' limit and was released by the scheduler.
+    WishClaimExpired {
+        /// The former claimer.
+        member_id: Uuid,
+    }
+    /// The claimer fulfilled the wish.
+    WishFulfilled {
+        /// The claimer.
+        member_id: Uuid,
+        /// What shows it was done.
+        evidence: String,
+    }
+    /// The publisher confirmed the delivery.
+    WishConfirmed {
+        /// The member who fulfilled it.
+        member_id: Uuid,
+    }
+    /// The wish was withdrawn.
+    WishCancelled {
+        /// Why.
+        reason: String,
+    }
+    /// Service hours were logged.
+    ServiceHoursLogged {
+        /// Whose hours.
+        member_id: Uuid,
+        /// The county date of the service.
+        date: NaiveDate,
+        /// Whole minutes, 1–720.
+        minutes: u32,
+        /// The category.
+        category: Category,
+        /// The activity, as entered.
+        activity: String,
+        /// How the hours were captured.
+        channel: Channel,
+        /// The campaign the hours count for.
+        campaign_id: Option<Uuid>,
+    }
+    /// The member's service-branch secretary (or a committee admin) verified the hours.
+    ServiceHoursVerified {
+        /// Who verified.
+        verifier: String,
+    }
+    /// The hours were rejected.
+    ServiceHoursRejected {
+        /// Who rejected.
+        verifier: String,
+        /// Why.
+        reason: String,
+    }
+    /// A correction of verified hours was requested.
+    CorrectionRequested {
+        /// The entry as it stands.
+        before: Entry,
+        /// The entry as it should be.
+        after: Entry,
+        /// Why.
+        reason: String,
+    }
+    /// A correction of verified hours was applied; the record now counts `after`.
+    CorrectionApplied {
+        /// The entry as it stood.
+        before: Entry,
+        /// The entry as it now stands.
+        after: Entry,
+        /// Who applied it.
+        verifier: String,
+        /// Why.
+        reason: String,
+    }
+    /// Minutes of a record were booked on a member-day (ledger `serviceday-{member}-{date}`).
+    ServiceDayBooked {
+        /// The record.
+        record_id: Uuid,
+        /// Its minutes.
+        minutes: u32,
+        /// Its activity, normalised, for duplicate detection.
+        activity: String,
+    }
+    /// A record's minutes were taken off a member-day (rejected, or moved by a correction).
+    ServiceDayReleased {
+        /// The record.
+        record_id: Uuid,
+    }
+    /// A household in need was registered.
+    HouseholdRegistered {
+        /// Where, at the level of an area (not an address).
+        address_area: String,
+        /// What hardship.
+        hardship: String,
+    }
+    /// A cadre was paired with the household.
+    HouseholdPaired {
+        /// The cadre (a member).
+        cadre_id: Uuid,
+    }
+    /// The paired cadre visited.
+    HouseholdVisited {
+        /// The cadre.
+        cadre_id: Uuid,
+        /// When.
+        date: NaiveDate,
+        /// What happened.
+        notes: String,
+    }
+    /// A concern of the household was raised.
+    ConcernRaised {
+        /// The concern's id.
+        concern_id: Uuid,
+        /// Its category.
+        category: String,
+        /// What it is.
+        description: String,
+    }
+    /// A concern was resolved.
+    ConcernResolved {
+        /// The concern.
+        concern_id: Uuid,
+        /// How.
+        resolution: String,
+    }
+    /// A campaign was launched.
+    CampaignLaunched {
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: CampaignKind,
+        /// First day.
+        starts_on: NaiveDate,
+        /// Last day.
+        ends_on: NaiveDate,
+    }
+    /// A campaign was closed.
+    CampaignClosed {
+        /// When.
+        closed_on: NaiveDate,
+    }
+    /// The year's rules were adopted (again, if adopted before: the latest is in force).
+    RulesAdopted {
+        /// The rules.
+        rules: Rules,
+    }
+    /// The year was closed: it accepts no new facts.
+    YearClosed {
+        /// The year.
+        year: i32,
+    }
+}

@@ -1,0 +1,248 @@
+//! Members: registration in a unit branch, the service branch at home, the household
+//! plaque and the anniversary of joining.
+
+use crate::branch::{self, Branch};
+use crate::command::{
+    AssignServiceBranch, DisplayHouseholdPlaque, ObserveAnniversary, RegisterMember,
+};
+use crate::ctx::Ctx;
+use crate::error::{Decide, DomainError, Rule, ensure};
+use crate::event::*;
+use crate::permissions::{require_member, require_secretary, secretary_of};
+use crate::values::{self, BranchKind};
+use crate::world::{Decision, World, streams};
+use crate::year::{open_year, past_or_today};
+use allweather_events::Role;
+use chrono::{Datelike, NaiveDate};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// Shortest reflection accepted, in characters.
+pub const MIN_REFLECTION_CHARS: usize = 20;
+
+/// A member's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Member {
+    /// Registered (the stream exists).
+    pub registered: bool,
+    /// The name.
+    pub name: String,
+    /// The unit branch.
+    pub unit_branch: Option<Uuid>,
+    /// The service branch.
+    pub service_branch: Option<Uuid>,
+    /// When the member joined.
+    pub joined_on: Option<NaiveDate>,
+    /// The household plaque is displayed.
+    pub plaque_displayed: bool,
+    /// Years the anniversary was observed.
+    pub anniversaries: BTreeSet<i32>,
+}
+
+impl Member {
+    /// Evolve.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::MemberRegistered(e) => {
+                self.registered = true;
+                self.name = e.name.clone();
+                self.unit_branch = Some(e.unit_branch_id);
+                self.joined_on = Some(e.joined_on);
+            }
+            Event::ServiceBranchAssigned(e) => self.service_branch = Some(e.service_branch_id),
+            Event::HouseholdPlaqueDisplayed(_) => self.plaque_displayed = true,
+            Event::AnniversaryObserved(e) => {
+                self.anniversaries.insert(e.year);
+            }
+            _ => {}
+        }
+    }
+
+    /// The member's branches: unit first, then service.
+    pub fn branches(&self) -> Vec<Uuid> {
+        self.unit_branch
+            .into_iter()
+            .chain(self.service_branch)
+            .collect()
+    }
+}
+
+/// The registered member `id`, or why not.
+pub(crate) fn existing(world: &World, id: Uuid) -> Result<&Member, Decide> {
+    let member: &Member = world.get(streams::member(id))?;
+    ensure(member.registered, Rule::MemberNotFound, || {
+        format!("there is no member {id}")
+    })?;
+    Ok(member)
+}
+
+fn of_kind(
+    branch: &Branch,
+    id: Uuid,
+    kinds: &[BranchKind],
+    field: &'static str,
+) -> Result<(), DomainError> {
+    ensure(
+        branch.kind.is_some_and(|k| kinds.contains(&k)),
+        Rule::WrongBranchKind,
+        || {
+            let names: Vec<String> = kinds
+                .iter()
+                .map(|k| format!("{k:?}").to_lowercase())
+                .collect();
+            format!("branch {id} is not a {} branch", names.join(" or "))
+        },
+    )
+    .map_err(|e| e.on(field))
+}
+
+pub(crate) fn register(world: &World, c: &RegisterMember, ctx: &Ctx) -> Result<Decision, Decide> {
+    let unit = branch::existing(world, c.unit_branch_id)?;
+    if ctx.principal.role != Role::CommitteeAdmin {
+        require_secretary(world, ctx, &[c.unit_branch_id], "registering a member")?;
+    }
+    of_kind(
+        unit,
+        c.unit_branch_id,
+        &[BranchKind::Unit],
+        "unit_branch_id",
+    )?;
+    let id = c.member_id.unwrap_or(ctx.new_id);
+    let stream = streams::member(id);
+    let member: &Member = world.get(stream.clone())?;
+    ensure(!member.registered, Rule::AlreadyExists, || {
+        format!("member {id} is already registered")
+    })?;
+    let name = values::text("name", &c.name, 100)?;
+    past_or_today(ctx, c.joined_on, "joined_on")?;
+    Ok(Decision::to(
+        id,
+        stream,
+        vec![Event::MemberRegistered(MemberRegistered {
+            name,
+            unit_branch_id: c.unit_branch_id,
+            joined_on: c.joined_on,
+        })],
+    ))
+}
+
+pub(crate) fn assign_service_branch(
+    world: &World,
+    c: &AssignServiceBranch,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    let member = existing(world, c.member_id)?;
+    let service = branch::existing(world, c.service_branch_id)?;
+    if !matches!(
+        ctx.principal.role,
+        Role::CommitteeAdmin | Role::ServiceCentre
+    ) {
+        require_secretary(
+            world,
+            ctx,
+            &[c.service_branch_id],
+            "assigning a member to a service branch",
+        )?;
+    }
+    of_kind(
+        service,
+        c.service_branch_id,
+        &[BranchKind::Service, BranchKind::Temporary],
+        "service_branch_id",
+    )?;
+    ensure(
+        member.service_branch != Some(c.service_branch_id),
+        Rule::NothingChanges,
+        || {
+            format!(
+                "member {} already reports to branch {}",
+                c.member_id, c.service_branch_id
+            )
+        },
+    )?;
+    Ok(Decision::to(
+        c.member_id,
+        streams::member(c.member_id),
+        vec![Event::ServiceBranchAssigned(ServiceBranchAssigned {
+            service_branch_id: c.service_branch_id,
+        })],
+    ))
+}
+
+pub(crate) fn display_plaque(
+    world: &World,
+    c: &DisplayHouseholdPlaque,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    let member = existing(world, c.member_id)?;
+    let by_secretary = match member.service_branch {
+        Some(b) => secretary_of(world, ctx, b)?.is_some(),
+        None => false,
+    };
+    if !by_secretary {
+        require_member(ctx, c.member_id, "displaying the household plaque")?;
+    }
+    ensure(
+        !member.plaque_displayed,
+        Rule::PlaqueAlreadyDisplayed,
+        || format!("member {} already displays the plaque", c.member_id),
+    )?;
+    Ok(Decision::to(
+        c.member_id,
+        streams::member(c.member_id),
+        vec![Event::HouseholdPlaqueDisplayed(HouseholdPlaqueDisplayed {
+            displayed_on: ctx.today,
+        })],
+    ))
+}
+
+pub(crate) fn observe_anniversary(
+    world: &World,
+    c: &ObserveAnniversary,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    let member = existing(world, c.member_id)?;
+    require_member(ctx, c.member_id, "observing the anniversary")?;
+    values::year("year", c.year)?;
+    open_year(world, c.year)?;
+    let joined = member.joined_on.unwrap_or(ctx.today);
+    ensure(
+        ctx.today.year() == c.year && ctx.today.month() == joined.month() && c.year > joined.year(),
+        Rule::AnniversaryOutsideJoiningMonth,
+        || {
+            format!(
+                "the {} anniversary is observed in month {} of {} (joined {joined}); today is {}",
+                c.year,
+                joined.month(),
+                c.year,
+                ctx.today
+            )
+        },
+    )?;
+    ensure(
+        !member.anniversaries.contains(&c.year),
+        Rule::AnniversaryAlreadyObserved,
+        || {
+            format!(
+                "member {} already observed the anniversary in {}",
+                c.member_id, c.year
+            )
+        },
+    )?;
+    let reflection = values::text("reflection", &c.reflection, 5_000)?;
+    let distinct: BTreeSet<char> = reflection.chars().filter(|c| !c.is_whitespace()).collect();
+    ensure(
+        reflection.chars().count() >= MIN_REFLECTION_CHARS && distinct.len() >= 5,
+        Rule::ReflectionTooShort,
+        || format!("a reflection is a real text of at least {MIN_REFLECTION_CHARS} characters"),
+    )
+    .map_err(|e| e.on("reflection"))?;
+    Ok(Decision::to(
+        c.member_id,
+        streams::member(c.member_id),
+        vec![Event::AnniversaryObserved(AnniversaryObserved {
+            year: c.year,
+            reflection,
+        })],
+    ))
+}

@@ -1,0 +1,377 @@
+//! The year's rules, as data: written by people as TOML (`rules/2026.toml`), sent to
+//! `AdoptRules` as the same document in JSON, validated here with every problem named,
+//! and stored in the `RulesAdopted` event in integer form (points in hundredths), so
+//! that nothing hashed is a float.
+
+use crate::values::{Category, Visibility};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The rules document as people write it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesDocument {
+    /// The year the rules are for.
+    pub year: i32,
+    /// Service hours and points.
+    pub service: ServiceDoc,
+    /// Micro-wishes.
+    pub wishes: WishesDoc,
+    /// Branch duties.
+    pub branches: BranchesDoc,
+    /// Branch ranking weights, in percent, summing to 100.
+    pub ranking: RankingWeights,
+    /// Volunteer leaderboards.
+    pub leaderboard: LeaderboardDoc,
+    /// Minimum annual points for each rating.
+    pub rating: RatingDoc,
+}
+
+/// `[service]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDoc {
+    /// Points per verified hour, by category (every category listed).
+    pub points_per_hour: BTreeMap<Category, f64>,
+    /// Points a member must reach in the year.
+    pub annual_points_threshold: f64,
+}
+
+/// `[wishes]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WishesDoc {
+    /// Hours a claim may stay unfulfilled before it is released.
+    pub claim_expiry_hours: u32,
+    /// Open claims a member may hold at once.
+    pub max_open_claims: u32,
+}
+
+/// `[branches]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchesDoc {
+    /// Meetings a branch must hold in the year.
+    pub required_meetings: u32,
+    /// Activities a branch must hold in the year.
+    pub required_activities: u32,
+}
+
+/// `[ranking]`: weights of the branch ranking criteria, in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankingWeights {
+    /// Verified hours per member.
+    pub hours_per_member: u32,
+    /// Share of members with verified hours.
+    pub participation: u32,
+    /// Wishes fulfilled by the branch's members.
+    pub wishes_fulfilled: u32,
+    /// Meetings and activities against the requirement.
+    pub meetings: u32,
+    /// The quiz score.
+    pub quiz: u32,
+    /// Share of dual cards completed.
+    pub card_completion: u32,
+}
+
+/// `[leaderboard]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardDoc {
+    /// Who may see volunteer leaderboards.
+    pub visibility: Visibility,
+}
+
+/// `[rating]`: minimum annual points for each rating.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingDoc {
+    /// For `excellent`.
+    pub excellent: f64,
+    /// For `qualified`.
+    pub qualified: f64,
+    /// For `basically_qualified`.
+    pub basically_qualified: f64,
+}
+
+/// The rules in force, as stored: points in hundredths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    /// The year.
+    pub year: i32,
+    /// Hundredths of a point per verified hour, by category.
+    pub points_per_hour_hundredths: BTreeMap<Category, u32>,
+    /// Hundredths of a point a member must reach in the year.
+    pub annual_threshold_hundredths: u32,
+    /// Hours a claim may stay unfulfilled.
+    pub claim_expiry_hours: u32,
+    /// Open claims a member may hold at once.
+    pub max_open_claims: u32,
+    /// Meetings a branch must hold.
+    pub required_meetings: u32,
+    /// Activities a branch must hold.
+    pub required_activities: u32,
+    /// Branch ranking weights, in percent.
+    pub ranking_weights: RankingWeights,
+    /// Who may see volunteer leaderboards.
+    pub leaderboard_visibility: Visibility,
+    /// Hundredths of a point for `excellent`, `qualified`, `basically_qualified`.
+    pub rating_thresholds_hundredths: [u32; 3],
+}
+
+/// One problem with a rules document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesProblem {
+    /// Where (`service.points_per_hour.festival`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a rules document was refused: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; "))]
+pub struct RulesError(pub Vec<RulesProblem>);
+
+impl RulesError {
+    fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
+        RulesError(vec![RulesProblem {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+impl Rules {
+    /// Parses and validates a TOML rules file.
+    pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
+        let doc: RulesDocument = toml::from_str(text).map_err(|e| {
+            RulesError::one("toml", e.message().to_owned() + &location(text, e.span()))
+        })?;
+        doc.validate()
+    }
+
+    /// Parses and validates the rules document sent as JSON.
+    pub fn from_json(value: &serde_json::Value) -> Result<Rules, RulesError> {
+        let doc: RulesDocument = serde_path_to_error::deserialize(value)
+            .map_err(|e| RulesError::one(e.path().to_string(), e.inner().to_string()))?;
+        doc.validate()
+    }
+
+    /// Hundredths of a point for `minutes` of verified service in `category`.
+    pub fn points_hundredths(&self, category: Category, minutes: u32) -> u64 {
+        let per_hour = u64::from(
+            self.points_per_hour_hundredths
+                .get(&category)
+                .copied()
+                .unwrap_or(0),
+        );
+        per_hour * u64::from(minutes) / 60
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| {
+        let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+        format!(" (line {line})")
+    })
+    .unwrap_or_default()
+}
+
+/// Points as hundredths, refusing negatives, more than two decimals and absurd values.
+fn hundredths(field: String, value: f64, max: f64, problems: &mut Vec<RulesProblem>) -> u32 {
+    let scaled = value * 100.0;
+    let whole = scaled.round();
+    if !value.is_finite() || !(0.0..=max).contains(&value) || (scaled - whole).abs() > 1e-6 {
+        problems.push(RulesProblem {
+            field,
+            message: format!("must be 0 to {max} with at most two decimals, got {value}"),
+        });
+        return 0;
+    }
+    // Checked above: 0 ≤ whole ≤ max·100, which fits.
+    whole as u32
+}
+
+impl RulesDocument {
+    /// Checks every value and converts to the stored form.
+    pub fn validate(self) -> Result<Rules, RulesError> {
+        let mut problems = Vec::new();
+        let mut problem = |field: &str, message: String| {
+            problems.push(RulesProblem {
+                field: field.to_owned(),
+                message,
+            })
+        };
+        if !(2000..=2100).contains(&self.year) {
+            problem("year", format!("must be 2000 to 2100, got {}", self.year));
+        }
+        for c in Category::ALL {
+            if !self.service.points_per_hour.contains_key(&c) {
+                let name = serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                problem(
+                    "service.points_per_hour",
+                    format!("has no value for category {name}"),
+                );
+            }
+        }
+        if !(1..=720).contains(&self.wishes.claim_expiry_hours) {
+            problem(
+                "wishes.claim_expiry_hours",
+                format!("must be 1 to 720, got {}", self.wishes.claim_expiry_hours),
+            );
+        }
+        if !(1..=50).contains(&self.wishes.max_open_claims) {
+            problem(
+                "wishes.max_open_claims",
+                format!("must be 1 to 50, got {}", self.wishes.max_open_claims),
+            );
+        }
+        for (name, v) in [
+            (
+                "branches.required_meetings",
+                self.branches.required_meetings,
+            ),
+            (
+                "branches.required_activities",
+                self.branches.required_activities,
+            ),
+        ] {
+            if v > 366 {
+                problem(name, format!("must be 0 to 366, got {v}"));
+            }
+        }
+        let w = self.ranking;
+        let sum = w.hours_per_member
+            + w.participation
+            + w.wishes_fulfilled
+            + w.meetings
+            + w.quiz
+            + w.card_completion;
+        if sum != 100 {
+            problem(
+                "ranking",
+                format!("weights must sum to 100, they sum to {sum}"),
+            );
+        }
+        let mut points = BTreeMap::new();
+        for (c, v) in &self.service.points_per_hour {
+            let name = serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            points.insert(
+                *c,
+                hundredths(
+                    format!("service.points_per_hour.{name}"),
+                    *v,
+                    100.0,
+                    &mut problems,
+                ),
+            );
+        }
+        let threshold = hundredths(
+            "service.annual_points_threshold".into(),
+            self.service.annual_points_threshold,
+            10_000.0,
+            &mut problems,
+        );
+        let ratings = [
+            hundredths(
+                "rating.excellent".into(),
+                self.rating.excellent,
+                10_000.0,
+                &mut problems,
+            ),
+            hundredths(
+                "rating.qualified".into(),
+                self.rating.qualified,
+                10_000.0,
+                &mut problems,
+            ),
+            hundredths(
+                "rating.basically_qualified".into(),
+                self.rating.basically_qualified,
+                10_000.0,
+                &mut problems,
+            ),
+        ];
+        if !(ratings[0] >= ratings[1] && ratings[1] >= ratings[2]) {
+            problems.push(RulesProblem {
+                field: "rating".into(),
+                message: "thresholds must not increase from excellent to basically_qualified"
+                    .into(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(RulesError(problems));
+        }
+        Ok(Rules {
+            year: self.year,
+            points_per_hour_hundredths: points,
+            annual_threshold_hundredths: threshold,
+            claim_expiry_hours: self.wishes.claim_expiry_hours,
+            max_open_claims: self.wishes.max_open_claims,
+            required_meetings: self.branches.required_meetings,
+            required_activities: self.branches.required_activities,
+            ranking_weights: w,
+            leaderboard_visibility: self.leaderboard.visibility,
+            rating_thresholds_hundredths: ratings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES_2026: &str = include_str!("../../../rules/2026.toml");
+
+    #[test]
+    fn the_2026_rules_file_parses_into_hundredths() {
+        let rules = Rules::from_toml(RULES_2026).expect("rules/2026.toml is valid");
+        assert_eq!(rules.year, 2026);
+        assert_eq!(rules.points_per_hour_hundredths.len(), Category::ALL.len());
+        assert_eq!(
+            rules.points_hundredths(Category::CommunityService, 90),
+            u64::from(rules.points_per_hour_hundredths[&Category::CommunityService]) * 3 / 2
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_rules_document_is_named() {
+        let bad = RULES_2026
+            .replace("claim_expiry_hours = 72", "claim_expiry_hours = 0")
+            .replace("quiz = 15", "quiz = 16")
+            .replace("festival = 1.5", "festival = 1.505");
+        let err = Rules::from_toml(&bad).expect_err("refused");
+        let fields: Vec<&str> = err.0.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "wishes.claim_expiry_hours",
+                "ranking",
+                "service.points_per_hour.festival"
+            ],
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_line() {
+        let err =
+            Rules::from_toml(&format!("{RULES_2026}\n[extra]\nx = 1\n")).expect_err("refused");
+        assert!(err.to_string().contains("unknown field `extra`"), "{err}");
+        assert!(err.to_string().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn the_json_form_is_the_same_document() {
+        let value: serde_json::Value = toml::from_str(RULES_2026).expect("toml");
+        assert_eq!(Rules::from_json(&value), Rules::from_toml(RULES_2026));
+    }
+}

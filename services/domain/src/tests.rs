@@ -1,0 +1,914 @@
+//! The rules of the programme, one given / when / then each, allowed and refused.
+
+use crate::Command as C;
+use crate::command::*;
+use crate::error::Rule;
+use crate::testing::*;
+use crate::values::*;
+use allweather_events::Timestamp;
+use chrono::Days;
+use uuid::Uuid;
+
+fn hours(s: &Scene, member_id: Uuid, on: &str, h: f64, activity: &str) -> C {
+    let _ = s;
+    C::LogServiceHours(LogServiceHours {
+        record_id: None,
+        member_id,
+        date: date(on),
+        hours: h,
+        category: Category::CommunityService,
+        activity: activity.into(),
+        channel: None,
+        campaign_id: None,
+    })
+}
+
+fn record_of(d: &crate::Decision) -> Uuid {
+    d.id.parse().expect("record id")
+}
+
+// ---- Branches -------------------------------------------------------------------
+
+#[test]
+fn a_branch_is_registered_by_a_committee_admin_only() {
+    let mut s = Scene::county();
+    let cmd = C::RegisterBranch(RegisterBranch {
+        branch_id: None,
+        name: "Finance Bureau".into(),
+        kind: BranchKind::Unit,
+        community: None,
+    });
+    s.when(secretary(s.unit), cmd.clone())
+        .then_refused(Rule::RoleNotPermitted);
+    s.when(admin(), cmd).then_emits(&["BranchRegistered"]);
+}
+
+#[test]
+fn a_branch_id_is_registered_once() {
+    let mut s = Scene::county();
+    let cmd = C::RegisterBranch(RegisterBranch {
+        branch_id: Some(s.unit),
+        name: "again".into(),
+        kind: BranchKind::Unit,
+        community: None,
+    });
+    s.when(admin(), cmd).then_refused(Rule::AlreadyExists);
+}
+
+#[test]
+fn meetings_are_dated_and_not_in_the_future() {
+    let mut s = Scene::county();
+    let unit = s.unit;
+    let meeting = move |d| {
+        C::RecordBranchMeeting(RecordBranchMeeting {
+            branch_id: unit,
+            date: d,
+            topic: "study".into(),
+            attendees: 12,
+        })
+    };
+    let tomorrow = today().checked_add_days(Days::new(1)).expect("date");
+    s.when(secretary(s.unit), meeting(tomorrow))
+        .then_refused(Rule::DateInFuture);
+    s.when(secretary(s.unit), meeting(today()))
+        .then_emits(&["BranchMeetingRecorded"]);
+}
+
+#[test]
+fn only_the_branch_secretary_records_its_activities() {
+    let mut s = Scene::county();
+    let activity = C::RecordBranchActivity(RecordBranchActivity {
+        branch_id: s.unit,
+        date: today(),
+        topic: "clean-up".into(),
+        attendees: 8,
+    });
+    s.when(secretary(s.service), activity.clone())
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(member(s.a), activity.clone())
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(secretary(s.unit), activity)
+        .then_emits(&["BranchActivityRecorded"]);
+}
+
+#[test]
+fn a_secretary_token_stops_working_when_another_member_is_appointed() {
+    let mut s = Scene::county();
+    let old = crate::Principal {
+        member_id: Some(s.unit_sec),
+        ..secretary(s.unit)
+    };
+    s.ok(
+        admin(),
+        C::AppointSecretary(AppointSecretary {
+            branch_id: s.unit,
+            member_id: s.a,
+        }),
+    );
+    let meeting = C::RecordBranchMeeting(RecordBranchMeeting {
+        branch_id: s.unit,
+        date: today(),
+        topic: "study".into(),
+        attendees: 3,
+    });
+    s.when(old, meeting)
+        .then_refused(Rule::NotTheBranchSecretary);
+}
+
+#[test]
+fn one_quiz_result_per_branch_year() {
+    let mut s = Scene::county();
+    let quiz = C::RecordQuizResult(RecordQuizResult {
+        branch_id: s.unit,
+        year: 2026,
+        contestant_id: s.a,
+        score: 92,
+    });
+    s.when(admin(), quiz.clone())
+        .then_emits(&["QuizResultRecorded"]);
+    s.when(admin(), quiz)
+        .then_refused(Rule::QuizAlreadyRecorded);
+}
+
+#[test]
+fn a_quiz_score_is_0_to_100() {
+    let mut s = Scene::county();
+    let (unit, a) = (s.unit, s.a);
+    let quiz = move |score| {
+        C::RecordQuizResult(RecordQuizResult {
+            branch_id: unit,
+            year: 2026,
+            contestant_id: a,
+            score,
+        })
+    };
+    let e = s.when(admin(), quiz(101)).then_refused(Rule::OutOfRange);
+    assert_eq!(e.field, Some("score"));
+    s.when(admin(), quiz(100))
+        .then_emits(&["QuizResultRecorded"]);
+}
+
+#[test]
+fn the_quiz_contestant_is_a_member_of_the_branch() {
+    let mut s = Scene::county();
+    let other = s.branch("Tax Bureau", "unit");
+    let outsider = s.member_of(other, "2015-01-01");
+    let unit = s.unit;
+    let quiz = move |c| {
+        C::RecordQuizResult(RecordQuizResult {
+            branch_id: unit,
+            year: 2026,
+            contestant_id: c,
+            score: 80,
+        })
+    };
+    s.when(admin(), quiz(outsider))
+        .then_refused(Rule::NotABranchMember);
+    s.when(admin(), quiz(s.a))
+        .then_emits(&["QuizResultRecorded"]);
+}
+
+// ---- Members --------------------------------------------------------------------
+
+#[test]
+fn a_member_is_registered_by_the_unit_branch_secretary_into_a_unit_branch() {
+    let mut s = Scene::county();
+    let register = |b| {
+        C::RegisterMember(RegisterMember {
+            member_id: None,
+            name: "Li Hua".into(),
+            unit_branch_id: b,
+            joined_on: date("2012-07-01"),
+        })
+    };
+    s.when(secretary(s.unit), register(s.service))
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(secretary(s.service), register(s.service))
+        .then_refused(Rule::WrongBranchKind);
+    s.when(secretary(s.unit), register(s.unit))
+        .then_emits(&["MemberRegistered"]);
+}
+
+#[test]
+fn a_service_branch_is_of_kind_service_or_temporary() {
+    let mut s = Scene::county();
+    let temporary = s.branch("Reservoir temporary branch", "temporary");
+    s.when(
+        admin(),
+        C::AssignServiceBranch(AssignServiceBranch {
+            member_id: s.unit_sec,
+            service_branch_id: s.unit,
+        }),
+    )
+    .then_refused(Rule::WrongBranchKind);
+    s.when(
+        admin(),
+        C::AssignServiceBranch(AssignServiceBranch {
+            member_id: s.unit_sec,
+            service_branch_id: temporary,
+        }),
+    )
+    .then_emits(&["ServiceBranchAssigned"]);
+}
+
+#[test]
+fn the_anniversary_is_observed_only_in_the_joining_month() {
+    let mut s = Scene::county();
+    let observe = |m| {
+        C::ObserveAnniversary(ObserveAnniversary {
+            member_id: m,
+            year: 2026,
+            reflection: "十六年来，我始终牢记入党誓词，服务社区群众，今后继续努力。".into(),
+        })
+    };
+    // unit_sec joined in March: June is not the month.
+    s.when(member(s.unit_sec), observe(s.unit_sec))
+        .then_refused(Rule::AnniversaryOutsideJoiningMonth);
+    s.when(member(s.a), observe(s.a))
+        .then_emits(&["AnniversaryObserved"]);
+}
+
+#[test]
+fn the_anniversary_is_observed_once_a_year() {
+    let mut s = Scene::county();
+    let observe = C::ObserveAnniversary(ObserveAnniversary {
+        member_id: s.a,
+        year: 2026,
+        reflection: "I renewed my oath and visited two families in need this month.".into(),
+    });
+    s.when(member(s.a), observe.clone())
+        .then_emits(&["AnniversaryObserved"]);
+    s.when(member(s.a), observe)
+        .then_refused(Rule::AnniversaryAlreadyObserved);
+}
+
+#[test]
+fn the_anniversary_needs_a_real_reflection() {
+    let mut s = Scene::county();
+    let a = s.a;
+    let observe = move |r: &str| {
+        C::ObserveAnniversary(ObserveAnniversary {
+            member_id: a,
+            year: 2026,
+            reflection: r.into(),
+        })
+    };
+    s.when(member(s.a), observe("ok"))
+        .then_refused(Rule::ReflectionTooShort);
+    s.when(member(s.a), observe("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))
+        .then_refused(Rule::ReflectionTooShort);
+    s.when(member(s.a), observe("   "))
+        .then_refused(Rule::TextInvalid);
+}
+
+#[test]
+fn a_member_acts_only_for_themself() {
+    let mut s = Scene::county();
+    let observe = C::ObserveAnniversary(ObserveAnniversary {
+        member_id: s.a,
+        year: 2026,
+        reflection: "I renewed my oath and visited two families in need this month.".into(),
+    });
+    s.when(member(s.unit_sec), observe)
+        .then_refused(Rule::NotTheMember);
+    s.when(
+        member(s.unit_sec),
+        C::ClaimWish(ClaimWish {
+            wish_id: Uuid::nil(),
+            member_id: s.a,
+        }),
+    )
+    .then_refused(Rule::NotTheMember);
+}
+
+#[test]
+fn auditors_issue_no_commands() {
+    let mut s = Scene::county();
+    s.when(auditor(), C::CloseYear(CloseYear { year: 2026 }))
+        .then_refused(Rule::RoleNotPermitted);
+}
+
+// ---- Dual cards -----------------------------------------------------------------
+
+fn card(s: &mut Scene, m: Uuid) {
+    s.ok(
+        admin(),
+        C::IssueDualCard(IssueDualCard {
+            member_id: m,
+            year: 2026,
+        }),
+    );
+}
+
+fn sign(m: Uuid, side: Side, rating: Rating) -> C {
+    C::SignDualCard(SignDualCard {
+        member_id: m,
+        year: 2026,
+        side,
+        rating,
+        remarks: "active in the community".into(),
+    })
+}
+
+fn feedback(m: Uuid, quarter: u32) -> C {
+    C::RecordCommunityFeedback(RecordCommunityFeedback {
+        member_id: m,
+        year: 2026,
+        quarter,
+        note: "helps neighbours".into(),
+    })
+}
+
+#[test]
+fn one_dual_card_per_member_year() {
+    let mut s = Scene::county();
+    let issue = C::IssueDualCard(IssueDualCard {
+        member_id: s.a,
+        year: 2026,
+    });
+    s.when(secretary(s.unit), issue.clone())
+        .then_emits(&["DualCardIssued"]);
+    s.when(admin(), issue).then_refused(Rule::CardAlreadyIssued);
+}
+
+#[test]
+fn a_card_needs_a_service_branch_to_sign_the_community_side() {
+    let mut s = Scene::county();
+    s.when(
+        admin(),
+        C::IssueDualCard(IssueDualCard {
+            member_id: s.unit_sec,
+            year: 2026,
+        }),
+    )
+    .then_refused(Rule::NoServiceBranch);
+}
+
+#[test]
+fn each_side_is_signed_once_by_the_secretary_of_that_branch() {
+    let mut s = Scene::county();
+    let a = s.a;
+    card(&mut s, a);
+    s.when(
+        secretary(s.service),
+        sign(s.a, Side::Unit, Rating::BasicallyQualified),
+    )
+    .then_refused(Rule::NotTheBranchSecretary);
+    s.when(admin(), sign(s.a, Side::Unit, Rating::BasicallyQualified))
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(
+        secretary(s.unit),
+        sign(s.a, Side::Unit, Rating::BasicallyQualified),
+    )
+    .then_emits(&["DualCardSigned"]);
+    s.when(
+        secretary(s.unit),
+        sign(s.a, Side::Unit, Rating::Unqualified),
+    )
+    .then_refused(Rule::SideAlreadySigned);
+}
+
+#[test]
+fn nobody_signs_their_own_card() {
+    let mut s = Scene::county();
+    // service_sec is the secretary of the branch that signs the community side of their own card.
+    let own = s.service_sec;
+    card(&mut s, own);
+    s.when(
+        secretary(s.service),
+        sign(s.service_sec, Side::Community, Rating::Unqualified),
+    )
+    .then_refused(Rule::OwnCardNotSignable);
+    s.when(
+        secretary(s.unit),
+        sign(s.service_sec, Side::Unit, Rating::Unqualified),
+    )
+    .then_emits(&["DualCardSigned"]);
+}
+
+#[test]
+fn a_card_is_complete_when_both_sides_are_signed() {
+    let mut s = Scene::county();
+    let a = s.a;
+    card(&mut s, a);
+    s.ok(secretary(s.service), feedback(s.a, 1));
+    s.when(
+        secretary(s.service),
+        sign(s.a, Side::Community, Rating::Excellent),
+    )
+    .then_emits(&["DualCardSigned"]);
+    let d = s
+        .when(secretary(s.unit), sign(s.a, Side::Unit, Rating::Qualified))
+        .then_emits(&["DualCardSigned", "DualCardCompleted"]);
+    assert!(
+        matches!(d.events().last(), Some(crate::Event::DualCardCompleted(c)) if c.rating == Rating::Qualified)
+    );
+    s.when(secretary(s.service), feedback(s.a, 2))
+        .then_refused(Rule::CardAlreadyComplete);
+}
+
+#[test]
+fn no_qualified_rating_without_community_feedback_that_year() {
+    let mut s = Scene::county();
+    let a = s.a;
+    card(&mut s, a);
+    s.when(secretary(s.unit), sign(s.a, Side::Unit, Rating::Qualified))
+        .then_refused(Rule::QualifiedRatingNeedsFeedback);
+    s.when(centre(), feedback(s.a, 2))
+        .then_emits(&["CommunityFeedbackRecorded"]);
+    s.when(centre(), feedback(s.a, 2))
+        .then_refused(Rule::FeedbackAlreadyRecorded);
+    s.when(centre(), feedback(s.a, 5))
+        .then_refused(Rule::OutOfRange);
+    s.when(secretary(s.unit), sign(s.a, Side::Unit, Rating::Qualified))
+        .then_emits(&["DualCardSigned"]);
+}
+
+// ---- Wishes ---------------------------------------------------------------------
+
+fn wish(s: &mut Scene) -> Uuid {
+    let id = s.id();
+    let deadline = Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline");
+    s.ok(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin: WishOrigin::MicroWish,
+            title: "A school bag".into(),
+            beneficiary: "Wang, 9".into(),
+            category: Category::Festival,
+            deadline,
+        }),
+    );
+    id
+}
+
+fn claim(wish_id: Uuid, m: Uuid) -> C {
+    C::ClaimWish(ClaimWish {
+        wish_id,
+        member_id: m,
+    })
+}
+
+#[test]
+fn of_a_claim_storm_exactly_one_wins_and_the_rest_conflict() {
+    let mut s = Scene::county();
+    let w = wish(&mut s);
+    let claimers: Vec<Uuid> = (0..5).map(|_| s.member_of(s.unit, "2015-01-01")).collect();
+    s.when(member(claimers[0]), claim(w, claimers[0]))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+    for m in &claimers[1..] {
+        s.when(member(*m), claim(w, *m))
+            .then_refused(Rule::WishAlreadyClaimed);
+    }
+}
+
+#[test]
+fn a_member_holds_a_bounded_number_of_open_claims() {
+    let mut s = Scene::county();
+    let wishes: Vec<Uuid> = (0..4).map(|_| wish(&mut s)).collect();
+    for w in &wishes[..3] {
+        s.ok(member(s.a), claim(*w, s.a));
+    }
+    s.when(member(s.a), claim(wishes[3], s.a))
+        .then_refused(Rule::OpenClaimLimitReached);
+    s.ok(
+        member(s.a),
+        C::FulfilWish(FulfilWish {
+            wish_id: wishes[0],
+            evidence: "delivered with photo".into(),
+        }),
+    );
+    s.when(member(s.a), claim(wishes[3], s.a))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+}
+
+#[test]
+fn only_the_claimer_or_a_secretary_fulfils() {
+    let mut s = Scene::county();
+    let w = wish(&mut s);
+    s.ok(member(s.a), claim(w, s.a));
+    let fulfil = C::FulfilWish(FulfilWish {
+        wish_id: w,
+        evidence: "delivered".into(),
+    });
+    s.when(member(s.unit_sec), fulfil.clone())
+        .then_refused(Rule::NotTheClaimer);
+    let other = s.branch("Other service branch", "service");
+    s.when(secretary(other), fulfil.clone())
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(secretary(s.service), fulfil)
+        .then_emits(&["WishFulfilled", "ClaimClosed"]);
+}
+
+#[test]
+fn a_claim_expires_only_past_the_rules_limit() {
+    let mut s = Scene::county();
+    let w = wish(&mut s);
+    s.ok(member(s.a), claim(w, s.a));
+    let expire = C::ExpireClaim(ExpireClaim { wish_id: w });
+    s.when(system(), expire.clone())
+        .then_refused(Rule::ClaimNotExpired);
+    s.when(member(s.a), expire.clone())
+        .then_refused(Rule::RoleNotPermitted);
+    s.now = Timestamp::from_micros(s.now.as_micros() + 72 * 3_600_000_000);
+    s.when(system(), expire.clone())
+        .then_emits(&["WishClaimExpired", "ClaimClosed"]);
+    s.when(system(), expire).then_refused(Rule::WishNotClaimed);
+    s.when(member(s.a), claim(w, s.a))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+}
+
+#[test]
+fn a_wish_is_confirmed_by_its_publisher_once_fulfilled() {
+    let mut s = Scene::county();
+    let w = wish(&mut s);
+    let confirm = C::ConfirmWish(ConfirmWish { wish_id: w });
+    s.when(centre(), confirm.clone())
+        .then_refused(Rule::WishNotFulfilled);
+    s.ok(member(s.a), claim(w, s.a));
+    s.ok(
+        member(s.a),
+        C::FulfilWish(FulfilWish {
+            wish_id: w,
+            evidence: "delivered".into(),
+        }),
+    );
+    s.when(member(s.a), confirm.clone())
+        .then_refused(Rule::NotThePublisher);
+    s.when(centre(), confirm).then_emits(&["WishConfirmed"]);
+    s.when(member(s.unit_sec), claim(w, s.unit_sec))
+        .then_refused(Rule::WishNotOpen);
+}
+
+#[test]
+fn a_wish_deadline_lies_in_the_future() {
+    let mut s = Scene::county();
+    let deadline = Timestamp::parse("2026-06-01T00:00:00Z").expect("deadline");
+    s.when(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: None,
+            origin: WishOrigin::ServiceNeed,
+            title: "Repair a roof".into(),
+            beneficiary: "Zhao".into(),
+            category: Category::CommunityService,
+            deadline,
+        }),
+    )
+    .then_refused(Rule::DeadlinePassed);
+}
+
+// ---- Service hours --------------------------------------------------------------
+
+#[test]
+fn an_entry_is_more_than_0_and_at_most_12_hours_in_whole_minutes() {
+    let mut s = Scene::county();
+    for bad in [0.0, -1.0, 12.5, 1.001] {
+        let e = s
+            .when(member(s.a), hours(&s, s.a, "2026-06-10", bad, "visit"))
+            .then_refused(Rule::HoursOutOfRange);
+        assert_eq!(e.field, Some("hours"), "case {bad}");
+    }
+    let d = s
+        .when(member(s.a), hours(&s, s.a, "2026-06-10", 1.5, "visit"))
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    assert!(
+        matches!(d.events().next(), Some(crate::Event::ServiceHoursLogged(e)) if e.minutes == 90 && e.channel == Channel::SelfReported)
+    );
+}
+
+#[test]
+fn a_member_day_holds_at_most_24_hours_across_entries() {
+    let mut s = Scene::county();
+    s.ok(admin(), hours(&s, s.a, "2026-06-10", 12.0, "flood watch"));
+    s.ok(admin(), hours(&s, s.a, "2026-06-10", 11.5, "night patrol"));
+    s.when(admin(), hours(&s, s.a, "2026-06-10", 1.0, "tea"))
+        .then_refused(Rule::HoursExceedDailyLimit);
+    s.when(admin(), hours(&s, s.a, "2026-06-10", 0.5, "tea"))
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    s.when(admin(), hours(&s, s.a, "2026-06-11", 1.0, "tea"))
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+}
+
+#[test]
+fn the_same_member_date_and_activity_twice_is_a_duplicate() {
+    let mut s = Scene::county();
+    s.ok(
+        member(s.a),
+        hours(&s, s.a, "2026-06-10", 2.0, "Street clean-up"),
+    );
+    s.when(
+        member(s.a),
+        hours(&s, s.a, "2026-06-10", 1.0, "  street   CLEAN-UP "),
+    )
+    .then_refused(Rule::DuplicateServiceEntry);
+    s.when(
+        member(s.a),
+        hours(&s, s.a, "2026-06-09", 1.0, "Street clean-up"),
+    )
+    .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+}
+
+#[test]
+fn service_dates_are_not_in_the_future() {
+    let mut s = Scene::county();
+    s.when(member(s.a), hours(&s, s.a, "2026-06-16", 2.0, "visit"))
+        .then_refused(Rule::DateInFuture);
+}
+
+#[test]
+fn a_closed_year_accepts_no_new_facts() {
+    let mut s = Scene::county();
+    s.when(admin(), C::CloseYear(CloseYear { year: 2027 }))
+        .then_refused(Rule::YearNotBegun);
+    s.ok(admin(), C::CloseYear(CloseYear { year: 2025 }));
+    s.when(member(s.a), hours(&s, s.a, "2025-12-30", 2.0, "visit"))
+        .then_refused(Rule::YearClosed);
+    s.when(
+        admin(),
+        C::RecordQuizResult(RecordQuizResult {
+            branch_id: s.unit,
+            year: 2025,
+            contestant_id: s.a,
+            score: 70,
+        }),
+    )
+    .then_refused(Rule::YearClosed);
+    s.when(admin(), C::CloseYear(CloseYear { year: 2025 }))
+        .then_refused(Rule::YearAlreadyClosed);
+    s.when(member(s.a), hours(&s, s.a, "2026-01-02", 2.0, "visit"))
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+}
+
+#[test]
+fn a_member_only_self_reports_and_only_their_own_hours() {
+    let mut s = Scene::county();
+    let mut cmd = hours(&s, s.a, "2026-06-10", 2.0, "visit");
+    if let C::LogServiceHours(c) = &mut cmd {
+        c.channel = Some(Channel::CheckIn);
+    }
+    s.when(member(s.a), cmd)
+        .then_refused(Rule::RoleNotPermitted);
+    s.when(
+        member(s.unit_sec),
+        hours(&s, s.a, "2026-06-10", 2.0, "visit"),
+    )
+    .then_refused(Rule::NotTheMember);
+}
+
+#[test]
+fn hours_are_verified_by_the_service_branch_secretary_never_by_oneself() {
+    let mut s = Scene::county();
+    let d = s.ok(member(s.a), hours(&s, s.a, "2026-06-10", 3.0, "visit"));
+    let verify = C::VerifyServiceHours(VerifyServiceHours {
+        record_id: record_of(&d),
+    });
+    s.when(secretary(s.unit), verify.clone())
+        .then_refused(Rule::NotTheBranchSecretary);
+    s.when(member(s.a), verify.clone())
+        .then_refused(Rule::OwnHoursNotVerifiable);
+    s.when(secretary(s.service), verify.clone())
+        .then_emits(&["ServiceHoursVerified"]);
+    s.when(secretary(s.service), verify)
+        .then_refused(Rule::RecordAlreadyDecided);
+
+    let own = s.ok(
+        admin(),
+        hours(&s, s.service_sec, "2026-06-10", 3.0, "visit"),
+    );
+    s.when(
+        secretary(s.service),
+        C::VerifyServiceHours(VerifyServiceHours {
+            record_id: record_of(&own),
+        }),
+    )
+    .then_refused(Rule::OwnHoursNotVerifiable);
+}
+
+#[test]
+fn entries_over_8_hours_are_verified_by_a_committee_admin() {
+    let mut s = Scene::county();
+    let d = s.ok(
+        member(s.a),
+        hours(&s, s.a, "2026-06-10", 8.5, "flood watch"),
+    );
+    let verify = C::VerifyServiceHours(VerifyServiceHours {
+        record_id: record_of(&d),
+    });
+    s.when(secretary(s.service), verify.clone())
+        .then_refused(Rule::LongEntryNeedsCommitteeAdmin);
+    s.when(admin(), verify)
+        .then_emits(&["ServiceHoursVerified"]);
+}
+
+#[test]
+fn rejected_hours_free_their_member_day() {
+    let mut s = Scene::county();
+    let d = s.ok(admin(), hours(&s, s.a, "2026-06-10", 12.0, "flood watch"));
+    s.ok(admin(), hours(&s, s.a, "2026-06-10", 12.0, "night patrol"));
+    s.when(admin(), hours(&s, s.a, "2026-06-10", 1.0, "tea"))
+        .then_refused(Rule::HoursExceedDailyLimit);
+    s.when(
+        admin(),
+        C::RejectServiceHours(RejectServiceHours {
+            record_id: record_of(&d),
+            reason: "no sign-in sheet".into(),
+        }),
+    )
+    .then_emits(&["ServiceHoursRejected", "ServiceDayReleased"]);
+    s.when(admin(), hours(&s, s.a, "2026-06-10", 1.0, "tea"))
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+}
+
+#[test]
+fn verified_hours_change_only_by_a_correction_with_before_and_after() {
+    let mut s = Scene::county();
+    let d = s.ok(member(s.a), hours(&s, s.a, "2026-06-10", 3.0, "visit"));
+    let record_id = record_of(&d);
+    let request = C::RequestCorrection(RequestCorrection {
+        record_id,
+        hours: Some(2.0),
+        date: Some(date("2026-06-09")),
+        category: None,
+        reason: "entered the wrong day".into(),
+    });
+    s.when(member(s.a), request.clone())
+        .then_refused(Rule::RecordNotVerified);
+    s.ok(
+        secretary(s.service),
+        C::VerifyServiceHours(VerifyServiceHours { record_id }),
+    );
+    s.when(member(s.a), request.clone())
+        .then_emits(&["CorrectionRequested"]);
+    s.when(member(s.a), request)
+        .then_refused(Rule::CorrectionAlreadyPending);
+    let apply = C::ApplyCorrection(ApplyCorrection {
+        record_id,
+        hours: None,
+        date: None,
+        category: None,
+        reason: "checked the sheet".into(),
+    });
+    s.when(member(s.a), apply.clone())
+        .then_refused(Rule::OwnHoursNotVerifiable);
+    let d = s.when(secretary(s.service), apply).then_emits(&[
+        "CorrectionApplied",
+        "ServiceDayReleased",
+        "ServiceDayBooked",
+    ]);
+    match d.events().next() {
+        Some(crate::Event::CorrectionApplied(c)) => {
+            assert_eq!((c.before.minutes, c.before.date), (180, date("2026-06-10")));
+            assert_eq!((c.after.minutes, c.after.date), (120, date("2026-06-09")));
+        }
+        other => panic!("expected CorrectionApplied, got {other:?}"),
+    }
+    assert_eq!(
+        d.writes[1].0,
+        crate::world::streams::service_day(s.a, date("2026-06-10"))
+    );
+    assert_eq!(
+        d.writes[2].0,
+        crate::world::streams::service_day(s.a, date("2026-06-09"))
+    );
+}
+
+#[test]
+fn hours_logged_to_a_campaign_fall_inside_its_dates() {
+    let mut s = Scene::county();
+    let c = s.id();
+    s.ok(
+        admin(),
+        C::LaunchCampaign(LaunchCampaign {
+            campaign_id: Some(c),
+            name: "Reservoir resettlement".into(),
+            kind: CampaignKind::Resettlement,
+            starts_on: date("2026-05-01"),
+            ends_on: date("2026-05-31"),
+        }),
+    );
+    let cmd = |on: &str| {
+        let mut cmd = hours(&s, s.a, on, 4.0, "moving families");
+        if let C::LogServiceHours(l) = &mut cmd {
+            l.campaign_id = Some(c);
+            l.category = Category::ReservoirResettlement;
+        }
+        cmd
+    };
+    let (outside, inside) = (cmd("2026-06-02"), cmd("2026-05-20"));
+    s.when(member(s.a), outside)
+        .then_refused(Rule::OutsideCampaign);
+    s.when(member(s.a), inside)
+        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    s.when(
+        admin(),
+        C::LaunchCampaign(LaunchCampaign {
+            campaign_id: None,
+            name: "Backwards".into(),
+            kind: CampaignKind::Cleanup,
+            starts_on: date("2026-05-02"),
+            ends_on: date("2026-05-01"),
+        }),
+    )
+    .then_refused(Rule::DatesOutOfOrder);
+}
+
+// ---- Households -----------------------------------------------------------------
+
+#[test]
+fn a_household_is_visited_only_by_its_paired_cadre() {
+    let mut s = Scene::county();
+    let h = s.id();
+    s.ok(
+        centre(),
+        C::RegisterHousehold(RegisterHousehold {
+            household_id: Some(h),
+            address_area: "East Street".into(),
+            hardship: "elderly, alone".into(),
+        }),
+    );
+    let visit = C::RecordVisit(RecordVisit {
+        household_id: h,
+        date: today(),
+        notes: "brought rice".into(),
+    });
+    s.when(member(s.a), visit.clone())
+        .then_refused(Rule::NotThePairedCadre);
+    s.ok(
+        centre(),
+        C::PairHousehold(PairHousehold {
+            household_id: h,
+            cadre_id: s.a,
+        }),
+    );
+    s.when(member(s.unit_sec), visit.clone())
+        .then_refused(Rule::NotThePairedCadre);
+    s.when(member(s.a), visit).then_emits(&["HouseholdVisited"]);
+    let raised = s
+        .when(
+            member(s.a),
+            C::RaiseConcern(RaiseConcern {
+                household_id: h,
+                category: "housing".into(),
+                description: "leaking roof".into(),
+            }),
+        )
+        .then_emits(&["ConcernRaised"]);
+    let Some(crate::Event::ConcernRaised(c)) = raised.events().next() else {
+        panic!("ConcernRaised")
+    };
+    let resolve = C::ResolveConcern(ResolveConcern {
+        household_id: h,
+        concern_id: c.concern_id,
+        resolution: "roof repaired".into(),
+    });
+    s.when(member(s.a), resolve.clone())
+        .then_emits(&["ConcernResolved"]);
+    s.when(member(s.a), resolve)
+        .then_refused(Rule::ConcernAlreadyResolved);
+}
+
+// ---- Rules ----------------------------------------------------------------------
+
+#[test]
+fn rules_are_adopted_for_their_own_year_and_validated() {
+    let mut s = Scene::county();
+    let mut rules: serde_json::Value =
+        toml::from_str(include_str!("../../../rules/2026.toml")).expect("rules");
+    s.when(
+        admin(),
+        C::AdoptRules(AdoptRules {
+            year: 2027,
+            rules: rules.clone(),
+        }),
+    )
+    .then_refused(Rule::YearMismatch);
+    rules["ranking"]["quiz"] = serde_json::json!(50);
+    let e = s
+        .when(admin(), C::AdoptRules(AdoptRules { year: 2026, rules }))
+        .then_refused(Rule::RulesInvalid);
+    assert!(e.detail.contains("sum to 100"), "{e}");
+}
+
+#[test]
+fn claims_need_the_year_rules_adopted() {
+    let mut s = Scene::county();
+    s.today = date("2027-01-05");
+    s.now = Timestamp::parse("2027-01-05T01:00:00Z").expect("now");
+    let id = s.id();
+    let deadline = Timestamp::parse("2027-02-01T00:00:00Z").expect("deadline");
+    s.ok(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin: WishOrigin::MicroWish,
+            title: "Winter coat".into(),
+            beneficiary: "Sun".into(),
+            category: Category::Festival,
+            deadline,
+        }),
+    );
+    s.when(member(s.a), claim(id, s.a))
+        .then_refused(Rule::RulesNotAdopted);
+}

@@ -1,0 +1,196 @@
+//! The programme's vocabularies, and the checks every text and quantity goes through.
+//! Stored names (snake_case) are a contract: never rename.
+
+use crate::error::{DomainError, Rule};
+use serde::{Deserialize, Serialize};
+
+/// What kind of branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchKind {
+    /// A unit branch (机关支部): members' branch at work.
+    Unit,
+    /// A community service branch (服务支部).
+    Service,
+    /// A temporary branch (临时支部), e.g. for a campaign.
+    Temporary,
+}
+
+/// Categories of service, as the programme counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Community service.
+    CommunityService,
+    /// Needs of a convenience centre.
+    ConvenienceCentre,
+    /// Festival events.
+    Festival,
+    /// The county's central work (beautiful villages, water treatment, civilised city).
+    CentralWork,
+    /// Reservoir resettlement.
+    ReservoirResettlement,
+    /// Clean-up.
+    Cleanup,
+    /// The village service street.
+    VillageServiceStreet,
+}
+
+impl Category {
+    /// Every category.
+    pub const ALL: [Category; 7] = [
+        Category::CommunityService,
+        Category::ConvenienceCentre,
+        Category::Festival,
+        Category::CentralWork,
+        Category::ReservoirResettlement,
+        Category::Cleanup,
+        Category::VillageServiceStreet,
+    ];
+}
+
+/// How service hours were captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Entered by the member.
+    SelfReported,
+    /// Entered by the organiser of the activity.
+    Organiser,
+    /// Captured by a check-in at the activity.
+    CheckIn,
+}
+
+/// A side of the dual management card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The community (service) branch's side.
+    Community,
+    /// The work-unit branch's side.
+    Unit,
+}
+
+/// A rating given on a side of the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 优秀
+    Excellent,
+    /// 合格
+    Qualified,
+    /// 基本合格
+    BasicallyQualified,
+    /// 不合格
+    Unqualified,
+}
+
+impl Rating {
+    /// Qualified or above.
+    pub fn is_qualified_or_above(self) -> bool {
+        matches!(self, Rating::Excellent | Rating::Qualified)
+    }
+}
+
+/// Where a wish comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WishOrigin {
+    /// A micro-wish (微心愿) of a person in need.
+    MicroWish,
+    /// A service need reported by a community.
+    ServiceNeed,
+}
+
+/// What kind of campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// Reservoir resettlement.
+    Resettlement,
+    /// Clean-up.
+    Cleanup,
+    /// Village service street.
+    VillageStreet,
+    /// Festival.
+    Festival,
+    /// The county's central work.
+    CentralWork,
+}
+
+/// The level of a demonstration site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteLevel {
+    /// County level.
+    County,
+    /// Township level.
+    Township,
+    /// Village or community level.
+    Village,
+}
+
+/// How public a volunteer leaderboard is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Anyone may see it.
+    Public,
+    /// Only authenticated members may see it.
+    MembersOnly,
+    /// Not shown.
+    Off,
+}
+
+/// Minutes in an hour.
+pub const MINUTES_PER_HOUR: u32 = 60;
+
+/// Converts hours as the API takes them (`1.5`) to whole minutes, once, at the edge.
+/// Refuses what is not a whole number of minutes.
+pub fn minutes_from_hours(hours: f64) -> Result<u32, DomainError> {
+    let minutes = hours * f64::from(MINUTES_PER_HOUR);
+    let whole = minutes.round();
+    if !minutes.is_finite() || (minutes - whole).abs() > 1e-6 || !(0.0..=1_440.0).contains(&whole) {
+        return Err(DomainError::new(
+            Rule::HoursOutOfRange,
+            format!("{hours} hours is not a whole number of minutes between 0 and 24 hours"),
+        )
+        .on("hours"));
+    }
+    // In range 0..=1440 and whole, so the conversion is exact.
+    Ok(whole as u32)
+}
+
+/// A text field: trimmed, 1 to `max` characters, no control characters but newlines.
+pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars == 0 || chars > max {
+        return Err(DomainError::new(
+            Rule::TextInvalid,
+            format!("{field} must be 1 to {max} characters, got {chars}"),
+        )
+        .on(field));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DomainError::new(
+            Rule::TextInvalid,
+            format!("{field} holds control characters"),
+        )
+        .on(field));
+    }
+    Ok(value.to_owned())
+}
+
+/// Refuses a year outside the programme's calendar.
+pub fn year(field: &'static str, year: i32) -> Result<i32, DomainError> {
+    if (2000..=2100).contains(&year) {
+        Ok(year)
+    } else {
+        Err(DomainError::new(
+            Rule::OutOfRange,
+            format!("{field} must be 2000 to 2100, got {year}"),
+        )
+        .on(field))
+    }
+}

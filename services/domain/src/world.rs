@@ -1,0 +1,214 @@
+//! Streams, states, and the snapshot of them a command is decided against.
+
+use crate::error::Decide;
+use crate::event::Event;
+use crate::{branch, campaign, dualcard, household, member, service, wish, year};
+use allweather_events::StreamId;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::fmt::Display;
+use uuid::Uuid;
+
+/// Stream names: `{aggregate}-{id}`.
+pub mod streams {
+    use super::*;
+
+    fn stream(aggregate: &str, id: impl Display) -> StreamId {
+        // Aggregate names are lowercase words and ids are UUIDs, years and dates joined
+        // by `-`: always a valid stream id.
+        StreamId::parse(format!("{aggregate}-{id}")).expect("a well-formed stream id")
+    }
+
+    /// `branch-{id}`
+    pub fn branch(id: Uuid) -> StreamId {
+        stream("branch", id)
+    }
+    /// `member-{id}`
+    pub fn member(id: Uuid) -> StreamId {
+        stream("member", id)
+    }
+    /// `claims-{member}`: the member's open claims.
+    pub fn claims(member: Uuid) -> StreamId {
+        stream("claims", member)
+    }
+    /// `dualcard-{member}-{year}`
+    pub fn dualcard(member: Uuid, year: i32) -> StreamId {
+        stream("dualcard", format!("{member}-{year}"))
+    }
+    /// `wish-{id}`
+    pub fn wish(id: Uuid) -> StreamId {
+        stream("wish", id)
+    }
+    /// `servicerecord-{id}`
+    pub fn service_record(id: Uuid) -> StreamId {
+        stream("servicerecord", id)
+    }
+    /// `serviceday-{member}-{date}`: the member's entries of one day.
+    pub fn service_day(member: Uuid, date: NaiveDate) -> StreamId {
+        stream("serviceday", format!("{member}-{date}"))
+    }
+    /// `household-{id}`
+    pub fn household(id: Uuid) -> StreamId {
+        stream("household", id)
+    }
+    /// `campaign-{id}`
+    pub fn campaign(id: Uuid) -> StreamId {
+        stream("campaign", id)
+    }
+    /// `rules-{year}`
+    pub fn rules(year: i32) -> StreamId {
+        stream("rules", year)
+    }
+}
+
+/// An aggregate's state: built by `evolve` from its stream's events, which holds no rules.
+pub trait Aggregate: Default + Clone + PartialEq + std::fmt::Debug {
+    /// The stream's aggregate name.
+    const NAME: &'static str;
+    /// Folds one event in. Events of other aggregates are ignored.
+    fn evolve(&mut self, event: &Event);
+    /// This aggregate's state inside a [`State`].
+    fn of(state: &State) -> Option<&Self>;
+    /// Wraps the state.
+    fn into_state(self) -> State;
+}
+
+macro_rules! states {
+    ($($variant:ident($ty:ty) = $name:literal),* $(,)?) => {
+        /// The state of any stream.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum State { $(#[doc = concat!("A `", $name, "-…` stream.")] $variant($ty),)* }
+
+        impl State {
+            /// The empty state of a stream, by its aggregate name; `None` for streams the
+            /// domain does not own.
+            pub fn empty(stream: &StreamId) -> Option<State> {
+                match stream.aggregate() {
+                    $($name => Some(State::$variant(<$ty>::default())),)*
+                    _ => None,
+                }
+            }
+
+            /// Folds one event in.
+            pub fn evolve(&mut self, event: &Event) {
+                match self { $(State::$variant(s) => s.apply(event),)* }
+            }
+        }
+
+        $(
+            impl Aggregate for $ty {
+                const NAME: &'static str = $name;
+                fn evolve(&mut self, event: &Event) { self.apply(event) }
+                fn of(state: &State) -> Option<&Self> {
+                    match state { State::$variant(s) => Some(s), _ => None }
+                }
+                fn into_state(self) -> State { State::$variant(self) }
+            }
+        )*
+    };
+}
+
+states! {
+    Branch(branch::Branch) = "branch",
+    Member(member::Member) = "member",
+    Claims(wish::Claims) = "claims",
+    DualCard(dualcard::DualCard) = "dualcard",
+    Wish(wish::Wish) = "wish",
+    ServiceRecord(service::ServiceRecord) = "servicerecord",
+    ServiceDay(service::ServiceDay) = "serviceday",
+    Household(household::Household) = "household",
+    Campaign(campaign::Campaign) = "campaign",
+    Year(year::Year) = "rules",
+}
+
+/// A stream's state and the version it is at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// How many events it has (0: the stream does not exist).
+    pub version: u64,
+    /// The state they fold to.
+    pub state: State,
+}
+
+/// The streams a decision reads, at the versions read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct World {
+    streams: HashMap<StreamId, Snapshot>,
+}
+
+impl World {
+    /// An empty world.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts a stream's snapshot in (replacing what was there).
+    pub fn insert(&mut self, stream: StreamId, snapshot: Snapshot) {
+        self.streams.insert(stream, snapshot);
+    }
+
+    /// A stream's snapshot, if loaded.
+    pub fn snapshot(&self, stream: &StreamId) -> Option<&Snapshot> {
+        self.streams.get(stream)
+    }
+
+    /// Every loaded stream.
+    pub fn streams(&self) -> impl Iterator<Item = (&StreamId, &Snapshot)> {
+        self.streams.iter()
+    }
+
+    /// Applies events appended to `stream` (creating its empty state if needed): what a
+    /// handler does after a commit, and what tests do to set the scene.
+    pub fn apply(&mut self, stream: &StreamId, events: &[Event]) {
+        let Some(empty) = State::empty(stream) else {
+            return;
+        };
+        let snapshot = self.streams.entry(stream.clone()).or_insert(Snapshot {
+            version: 0,
+            state: empty,
+        });
+        for e in events {
+            snapshot.state.evolve(e);
+            snapshot.version += 1;
+        }
+    }
+
+    /// The state of aggregate `A` in `stream`, or a request to load it.
+    pub fn get<A: Aggregate>(&self, stream: StreamId) -> Result<&A, Decide> {
+        match self.streams.get(&stream) {
+            Some(s) => A::of(&s.state).ok_or(Decide::Need(stream)),
+            None => Err(Decide::Need(stream)),
+        }
+    }
+}
+
+/// What a command decided: events per stream, the first stream first. All are appended
+/// atomically, each stream at the version it was decided against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The id of the aggregate the command created or acted on.
+    pub id: String,
+    /// Events per stream.
+    pub writes: Vec<(StreamId, Vec<Event>)>,
+}
+
+impl Decision {
+    /// Events for the command's own stream.
+    pub fn to(id: impl Display, stream: StreamId, events: Vec<Event>) -> Self {
+        Decision {
+            id: id.to_string(),
+            writes: vec![(stream, events)],
+        }
+    }
+
+    /// And events for a further stream.
+    pub fn and(mut self, stream: StreamId, events: Vec<Event>) -> Self {
+        self.writes.push((stream, events));
+        self
+    }
+
+    /// Every event, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.writes.iter().flat_map(|(_, e)| e)
+    }
+}

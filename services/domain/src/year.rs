@@ -1,0 +1,107 @@
+//! The year (`rules-{year}`): the rules in force, and closing the year.
+
+use crate::command::{AdoptRules, CloseYear};
+use crate::ctx::Ctx;
+use crate::error::{Decide, DomainError, Rule, ensure};
+use crate::event::{Event, RulesAdopted, YearClosed};
+use crate::permissions::require_role;
+use crate::rules::Rules;
+use crate::values;
+use crate::world::{Decision, World, streams};
+use allweather_events::Role;
+use chrono::{Datelike, NaiveDate};
+
+/// A year's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Year {
+    /// The rules in force (the latest adopted).
+    pub rules: Option<Rules>,
+    /// How many times rules were adopted.
+    pub adoptions: u32,
+    /// Closed: no new facts.
+    pub closed: bool,
+}
+
+impl Year {
+    /// Evolve.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::RulesAdopted(e) => {
+                self.rules = Some(e.rules.clone());
+                self.adoptions += 1;
+            }
+            Event::YearClosed(_) => self.closed = true,
+            _ => {}
+        }
+    }
+}
+
+/// Refuses a fact for a closed year; answers the year's state.
+pub(crate) fn open_year(world: &World, year: i32) -> Result<&Year, Decide> {
+    let state: &Year = world.get(streams::rules(year))?;
+    ensure(!state.closed, Rule::YearClosed, || {
+        format!("{year} is closed and accepts no new facts")
+    })?;
+    Ok(state)
+}
+
+/// The rules in force for `year`, refusing a closed year or one without rules.
+pub(crate) fn rules_in_force(world: &World, year: i32) -> Result<&Rules, Decide> {
+    let state = open_year(world, year)?;
+    state.rules.as_ref().ok_or_else(|| {
+        DomainError::new(
+            Rule::RulesNotAdopted,
+            format!("no rules have been adopted for {year}"),
+        )
+        .into()
+    })
+}
+
+/// Refuses a date after the county's today.
+pub(crate) fn past_or_today(
+    ctx: &Ctx,
+    date: NaiveDate,
+    field: &'static str,
+) -> Result<(), DomainError> {
+    ensure(date <= ctx.today, Rule::DateInFuture, || {
+        format!("{field} {date} is after today ({})", ctx.today)
+    })
+    .map_err(|e| e.on(field))
+}
+
+pub(crate) fn adopt_rules(world: &World, c: &AdoptRules, ctx: &Ctx) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "adopting rules")?;
+    values::year("year", c.year)?;
+    open_year(world, c.year)?;
+    let rules = Rules::from_json(&c.rules)
+        .map_err(|e| DomainError::new(Rule::RulesInvalid, e).on("rules"))?;
+    ensure(rules.year == c.year, Rule::YearMismatch, || {
+        format!(
+            "the body is for {} but the rules are for {}",
+            c.year, rules.year
+        )
+    })?;
+    let stream = streams::rules(c.year);
+    Ok(Decision::to(
+        c.year,
+        stream,
+        vec![Event::RulesAdopted(RulesAdopted { rules })],
+    ))
+}
+
+pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "closing a year")?;
+    values::year("year", c.year)?;
+    let state: &Year = world.get(streams::rules(c.year))?;
+    ensure(!state.closed, Rule::YearAlreadyClosed, || {
+        format!("{} is already closed", c.year)
+    })?;
+    ensure(c.year <= ctx.today.year(), Rule::YearNotBegun, || {
+        format!("{} has not begun", c.year)
+    })?;
+    Ok(Decision::to(
+        c.year,
+        streams::rules(c.year),
+        vec![Event::YearClosed(YearClosed { year: c.year })],
+    ))
+}
