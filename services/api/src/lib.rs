@@ -5,29 +5,22 @@
 //! listens, and [`App::run_until_stopped`] serves until the shutdown future completes,
 //! then lets in-flight requests finish and commits the appender's last batch.
 //!
+//! Commands are handled by `allweather-command` (its HTTP route is merged here, and the
+//! claim-expiry scheduler runs beside the server); this crate adds the queries.
+//!
 //! ## Layout
-//! - [`problem`]: every error as `application/problem+json`, in one place.
-//! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, `POST /api/v1/commands/{name}`.
-//! - `commands`: running a command by name, shared by HTTP and NATS.
-//! - [`nats`]: commands over NATS request/reply.
-//! - `probe`: the one command served until the domain lands (`Ping`).
+//! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, and the command route.
 #![deny(missing_docs)]
 
-mod commands;
-pub mod nats;
-mod probe;
-pub mod problem;
 mod routes;
 
-use allweather_events::Catalog;
+pub use allweather_command::problem;
+pub use allweather_command::{CommandOptions, CommandService, TokenKey};
+
 use allweather_log::{Log, LogOptions};
 use anyhow::Context as _;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-
-/// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the service needs to start.
 #[derive(Debug, Clone)]
@@ -36,13 +29,17 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// How to open the log (`sqlite:…` or `postgres://…`).
     pub log: LogOptions,
+    /// The key that signs and checks bearer tokens.
+    pub tokens: TokenKey,
+    /// How commands are handled.
+    pub commands: CommandOptions,
 }
 
 /// Shared by every request.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
-    pub log: Log,
-    pub catalog: Arc<Catalog>,
+    pub commands: CommandService,
+    pub tokens: TokenKey,
 }
 
 /// A built, bound, not yet serving application.
@@ -56,15 +53,15 @@ impl App {
     /// Opens the log and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let log = Log::open(settings.log).await.context("open the log")?;
-        let catalog = Catalog::new(probe::EVENTS).context("build the event catalog")?;
+        let commands = CommandService::new(log, settings.commands)?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listen on {}", settings.listen))?;
         Ok(App {
             listener,
             state: AppState {
-                log,
-                catalog: Arc::new(catalog),
+                commands,
+                tokens: settings.tokens,
             },
         })
     }
@@ -78,21 +75,43 @@ impl App {
 
     /// The log the application writes to.
     pub fn log(&self) -> &Log {
-        &self.state.log
+        self.state.commands.log()
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
-    /// finish, and shuts the appender down after committing what it holds.
+    /// The command service (shared with the NATS adapter).
+    pub fn commands(&self) -> &CommandService {
+        &self.state.commands
+    }
+
+    /// The token key.
+    pub fn tokens(&self) -> &TokenKey {
+        &self.state.tokens
+    }
+
+    /// Serves until `shutdown` completes, with the claim-expiry scheduler beside it; then
+    /// stops accepting, lets in-flight requests finish, stops the scheduler, and shuts
+    /// the appender down after committing what it holds.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let log = self.state.log.clone();
+        let commands = self.state.commands.clone();
+        let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+        let scheduler = tokio::spawn(allweather_command::scheduler::run(
+            commands.clone(),
+            async {
+                let _ = scheduler_stopped.await;
+            },
+        ));
         let served = axum::serve(self.listener, routes::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("serve HTTP");
-        log.shutdown().await;
+        let _ = stop_scheduler.send(());
+        if let Err(e) = scheduler.await {
+            tracing::error!(error = %e, "the expiry scheduler failed");
+        }
+        commands.log().shutdown().await;
         served
     }
 }

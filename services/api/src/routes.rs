@@ -1,14 +1,10 @@
 //! The HTTP routes and their thin handlers.
 
-use crate::commands;
+use crate::AppState;
 use crate::problem::ApiError;
-use crate::{AppState, MAX_BODY_BYTES};
 use allweather_events::StreamId;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,14 +13,16 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/streams/{stream_id}", get(stream))
-        .route("/api/v1/commands/{name}", post(command))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(allweather_command::http::router(
+            state.commands.clone(),
+            state.tokens.clone(),
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let head = state.log.head().await?;
+    let head = state.commands.log().head().await?;
     Ok(Json(
         json!({ "status": "ok", "position": head.position, "head_hash": head.hash }),
     ))
@@ -53,21 +51,23 @@ async fn stream(
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::field("limit", format!("must be 1 to {MAX_PAGE}")));
     }
-    let version = state.log.stream_version(&stream_id).await?;
+    let version = state.commands.log().stream_version(&stream_id).await?;
     if version == 0 {
         return Err(ApiError::NotFound(format!(
             "stream {stream_id} has no events"
         )));
     }
     let events = state
-        .log
+        .commands
+        .log()
         .read_stream(&stream_id, from_version, limit)
         .await?;
     let events = events
         .iter()
         .map(|e| {
             let payload = state
-                .catalog
+                .commands
+                .catalog()
                 .decode(e)
                 .map_err(|err| anyhow::Error::new(err).context("decode a stored event"))?;
             Ok(e.to_json(payload))
@@ -75,26 +75,5 @@ async fn stream(
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(
         json!({ "stream_id": stream_id, "version": version, "events": events }),
-    ))
-}
-
-async fn command(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {
-            limit: MAX_BODY_BYTES,
-        },
-        _ => ApiError::field("body", e.body_text()),
-    })?;
-    let key = match headers.get("idempotency-key") {
-        Some(value) => Some(value.to_str().map_err(|_| commands::bad_key())?),
-        None => None,
-    };
-    Ok(Json(
-        commands::execute(&state.log, &name, key, &body).await?,
     ))
 }

@@ -5,15 +5,17 @@
 //!
 //! ## Layout
 //! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
+//! - `admin`: `token issue` and `rules adopt`.
 //! - `bench`: `allweather bench append`, throughput against raw baselines;
 //!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes.
 //! - `telemetry`: tracing set-up.
 
+mod admin;
 mod bench;
 mod bench_relay;
 mod telemetry;
 
-use allweather_api::{App, Settings};
+use allweather_api::{App, CommandOptions, Settings, TokenKey};
 use allweather_log::{Log, LogOptions};
 use allweather_relay::RelaySettings;
 use anyhow::{Context as _, bail};
@@ -38,6 +40,14 @@ struct Cli {
     /// Format of the service's own log lines on stderr.
     #[arg(long, global = true, env = "ALLWEATHER_LOG_FORMAT", value_enum, default_value_t = telemetry::Format::Pretty)]
     log_format: telemetry::Format,
+    /// The county's offset from UTC: the calendar date of facts is the county's.
+    #[arg(
+        long,
+        global = true,
+        env = "ALLWEATHER_COUNTY_OFFSET",
+        default_value = "+08:00"
+    )]
+    county_offset: chrono::FixedOffset,
     #[command(flatten)]
     mirror: MirrorArgs,
     #[command(subcommand)]
@@ -109,6 +119,16 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
     },
+    /// Sign bearer tokens with the secret in --data-dir (or ALLWEATHER_TOKEN_SECRET).
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Adopt a year's rules (a TOML file such as rules/2026.toml) as an event in the log.
+    Rules {
+        #[command(subcommand)]
+        command: admin::RulesCommand,
+    },
     /// Check the log's integrity.
     Audit {
         #[command(subcommand)]
@@ -163,12 +183,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nats,
         } => {
             let log = log_options(&cli.data_dir, database, true)?;
-            serve(
-                Settings { listen, log },
-                nats.map(|url| (url, cli.mirror.settings())),
-            )
-            .await?;
+            let settings = Settings {
+                listen,
+                log,
+                tokens: token_key(&cli.data_dir)?,
+                commands: command_options(cli.county_offset),
+            };
+            serve(settings, nats.map(|url| (url, cli.mirror.settings()))).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { command } => {
+            admin::token(command, &token_key(&cli.data_dir)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules { command } => {
+            admin::rules(command, &cli.data_dir, command_options(cli.county_offset)).await
         }
         Command::Relay { nats, database } => {
             let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
@@ -192,6 +221,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::run(command).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The token key: `ALLWEATHER_TOKEN_SECRET` if set, else the secret in `data_dir`.
+fn token_key(data_dir: &Path) -> anyhow::Result<TokenKey> {
+    let given = std::env::var("ALLWEATHER_TOKEN_SECRET").ok();
+    TokenKey::load(given.as_deref(), data_dir).context("load the token signing secret")
+}
+
+fn command_options(county_offset: chrono::FixedOffset) -> CommandOptions {
+    CommandOptions {
+        county_offset,
+        ..CommandOptions::default()
     }
 }
 
@@ -254,10 +296,11 @@ async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> any
         nats_tasks.push(tokio::spawn(async move {
             relay.await.map_err(anyhow::Error::from)
         }));
-        let log = app.log().clone();
+        let (service, key) = (app.commands().clone(), app.tokens().clone());
         let commands = async move {
-            allweather_api::nats::serve_commands(
-                log,
+            allweather_command::nats::serve_commands(
+                service,
+                key,
                 client,
                 &mirror.prefix,
                 until_stopped(stopped),

@@ -83,7 +83,6 @@ pub(crate) fn register(world: &World, c: &RegisterBranch, ctx: &Ctx) -> Result<D
         .map(|t| values::text("community", t, 100))
         .transpose()?;
     Ok(Decision::to(
-        id,
         stream,
         vec![Event::BranchRegistered(BranchRegistered {
             name,
@@ -118,7 +117,6 @@ pub(crate) fn appoint_secretary(
         },
     )?;
     Ok(Decision::to(
-        c.branch_id,
         streams::branch(c.branch_id),
         vec![Event::SecretaryAppointed(SecretaryAppointed {
             member_id: c.member_id,
@@ -163,11 +161,7 @@ pub(crate) fn record_meeting(
             attendees: c.attendees,
         })
     };
-    Ok(Decision::to(
-        c.branch_id,
-        streams::branch(c.branch_id),
-        vec![event],
-    ))
+    Ok(Decision::to(streams::branch(c.branch_id), vec![event]))
 }
 
 pub(crate) fn record_quiz(
@@ -206,7 +200,6 @@ pub(crate) fn record_quiz(
     )
     .map_err(|e| e.on("contestant_id"))?;
     Ok(Decision::to(
-        c.branch_id,
         streams::branch(c.branch_id),
         vec![Event::QuizResultRecorded(QuizResultRecorded {
             year: c.year,
@@ -240,7 +233,6 @@ pub(crate) fn designate_site(
         },
     )?;
     Ok(Decision::to(
-        c.branch_id,
         streams::branch(c.branch_id),
         vec![Event::DemonstrationSiteDesignated(
             DemonstrationSiteDesignated {

@@ -65,7 +65,6 @@ pub(crate) fn launch(world: &World, c: &LaunchCampaign, ctx: &Ctx) -> Result<Dec
     })
     .map_err(|e| e.on("ends_on"))?;
     Ok(Decision::to(
-        id,
         stream,
         vec![Event::CampaignLaunched(CampaignLaunched {
             name,
@@ -83,7 +82,6 @@ pub(crate) fn close(world: &World, c: &CloseCampaign, ctx: &Ctx) -> Result<Decis
         format!("campaign {} is already closed", c.campaign_id)
     })?;
     Ok(Decision::to(
-        c.campaign_id,
         streams::campaign(c.campaign_id),
         vec![Event::CampaignClosed(CampaignClosed {
             closed_on: ctx.today,

@@ -116,7 +116,6 @@ pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decis
         )
     })?;
     Ok(Decision::to(
-        stream.id(),
         stream.clone(),
         vec![Event::DualCardIssued(DualCardIssued {
             member_id: c.member_id,
@@ -161,7 +160,6 @@ pub(crate) fn record_feedback(
     let note = values::text("note", &c.note, 2_000)?;
     let stream = streams::dualcard(c.member_id, c.year);
     Ok(Decision::to(
-        stream.id(),
         stream.clone(),
         vec![Event::CommunityFeedbackRecorded(
             CommunityFeedbackRecorded {
@@ -236,5 +234,5 @@ pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decisio
         events.push(Event::DualCardCompleted(DualCardCompleted { rating }));
     }
     let stream = streams::dualcard(c.member_id, c.year);
-    Ok(Decision::to(stream.id(), stream.clone(), events))
+    Ok(Decision::to(stream.clone(), events))
 }

@@ -92,7 +92,6 @@ pub(crate) fn register(
     let address_area = values::text("address_area", &c.address_area, 100)?;
     let hardship = values::text("hardship", &c.hardship, 500)?;
     Ok(Decision::to(
-        id,
         stream,
         vec![Event::HouseholdRegistered(HouseholdRegistered {
             address_area,
@@ -115,7 +114,6 @@ pub(crate) fn pair(world: &World, c: &PairHousehold, ctx: &Ctx) -> Result<Decisi
         )
     })?;
     Ok(Decision::to(
-        c.household_id,
         streams::household(c.household_id),
         vec![Event::HouseholdPaired(HouseholdPaired {
             cadre_id: c.cadre_id,
@@ -139,7 +137,6 @@ pub(crate) fn record_visit(world: &World, c: &RecordVisit, ctx: &Ctx) -> Result<
     open_year(world, c.date.year())?;
     let notes = values::text("notes", &c.notes, 2_000)?;
     Ok(Decision::to(
-        c.household_id,
         streams::household(c.household_id),
         vec![Event::HouseholdVisited(HouseholdVisited {
             cadre_id: cadre,
@@ -168,7 +165,6 @@ pub(crate) fn raise_concern(
     let category = values::text("category", &c.category, 50)?;
     let description = values::text("description", &c.description, 2_000)?;
     Ok(Decision::to(
-        c.household_id,
         streams::household(c.household_id),
         vec![Event::ConcernRaised(ConcernRaised {
             concern_id: ctx.new_id,
@@ -209,7 +205,6 @@ pub(crate) fn resolve_concern(
     }
     let resolution = values::text("resolution", &c.resolution, 2_000)?;
     Ok(Decision::to(
-        c.household_id,
         streams::household(c.household_id),
         vec![Event::ConcernResolved(ConcernResolved {
             concern_id: c.concern_id,

@@ -116,7 +116,6 @@ pub(crate) fn register(world: &World, c: &RegisterMember, ctx: &Ctx) -> Result<D
     let name = values::text("name", &c.name, 100)?;
     past_or_today(ctx, c.joined_on, "joined_on")?;
     Ok(Decision::to(
-        id,
         stream,
         vec![Event::MemberRegistered(MemberRegistered {
             name,
@@ -161,7 +160,6 @@ pub(crate) fn assign_service_branch(
         },
     )?;
     Ok(Decision::to(
-        c.member_id,
         streams::member(c.member_id),
         vec![Event::ServiceBranchAssigned(ServiceBranchAssigned {
             service_branch_id: c.service_branch_id,
@@ -188,7 +186,6 @@ pub(crate) fn display_plaque(
         || format!("member {} already displays the plaque", c.member_id),
     )?;
     Ok(Decision::to(
-        c.member_id,
         streams::member(c.member_id),
         vec![Event::HouseholdPlaqueDisplayed(HouseholdPlaqueDisplayed {
             displayed_on: ctx.today,
@@ -238,7 +235,6 @@ pub(crate) fn observe_anniversary(
     )
     .map_err(|e| e.on("reflection"))?;
     Ok(Decision::to(
-        c.member_id,
         streams::member(c.member_id),
         vec![Event::AnniversaryObserved(AnniversaryObserved {
             year: c.year,

@@ -105,7 +105,7 @@ proptest! {
                 Ok(d) => {
                     prop_assert!(d.events().count() > 0);
                     if let Some(crate::Event::ServiceHoursLogged(_)) = d.events().next() {
-                        records.push(d.id.parse().expect("record id"));
+                        records.push(d.id().parse().expect("record id"));
                     }
                 }
                 Err(_) => prop_assert_eq!(s.emitted.len(), emitted_before, "a refused command emitted events"),

@@ -316,7 +316,6 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
         || format!("service record {id} already exists"),
     )?;
     let decision = Decision::to(
-        id,
         stream,
         vec![Event::ServiceHoursLogged(ServiceHoursLogged {
             member_id: c.member_id,
@@ -362,7 +361,6 @@ pub(crate) fn verify(world: &World, c: &VerifyServiceHours, ctx: &Ctx) -> Result
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
     open_year(world, entry.date.year())?;
     Ok(Decision::to(
-        c.record_id,
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursVerified(ServiceHoursVerified {
             verifier,
@@ -377,7 +375,6 @@ pub(crate) fn reject(world: &World, c: &RejectServiceHours, ctx: &Ctx) -> Result
     open_year(world, entry.date.year())?;
     let reason = values::text("reason", &c.reason, 1_000)?;
     let decision = Decision::to(
-        c.record_id,
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursRejected(ServiceHoursRejected {
             verifier,
@@ -469,7 +466,6 @@ pub(crate) fn request_correction(
     };
     let reason = values::text("reason", &c.reason, 1_000)?;
     Ok(Decision::to(
-        c.record_id,
         streams::service_record(c.record_id),
         vec![Event::CorrectionRequested(CorrectionRequested {
             before,
@@ -509,7 +505,6 @@ pub(crate) fn apply_correction(
     let reason = values::text("reason", &c.reason, 1_000)?;
     let activity = record.activity.clone();
     let mut decision = Decision::to(
-        c.record_id,
         streams::service_record(c.record_id),
         vec![Event::CorrectionApplied(CorrectionApplied {
             before,

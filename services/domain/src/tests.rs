@@ -24,7 +24,7 @@ fn hours(s: &Scene, member_id: Uuid, on: &str, h: f64, activity: &str) -> C {
 }
 
 fn record_of(d: &crate::Decision) -> Uuid {
-    d.id.parse().expect("record id")
+    d.id().parse().expect("record id")
 }
 
 // ---- Branches -------------------------------------------------------------------

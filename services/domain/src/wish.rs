@@ -190,7 +190,6 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
     })
     .map_err(|e| e.on("deadline"))?;
     Ok(Decision::to(
-        id,
         stream,
         vec![Event::WishPublished(WishPublished {
             origin: c.origin,
@@ -256,7 +255,6 @@ pub(crate) fn claim(world: &World, c: &ClaimWish, ctx: &Ctx) -> Result<Decision,
             .saturating_add(i64::from(rules.claim_expiry_hours) * 3_600_000_000),
     );
     Ok(Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishClaimed(WishClaimed {
             member_id: c.member_id,
@@ -280,7 +278,6 @@ pub(crate) fn release(world: &World, c: &ReleaseWish, ctx: &Ctx) -> Result<Decis
     })?;
     require_claimer_or_secretary(world, ctx, claimer, "releasing a wish")?;
     let decision = Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishReleased(WishReleased { member_id: claimer })],
     );
@@ -293,7 +290,6 @@ pub(crate) fn fulfil(world: &World, c: &FulfilWish, ctx: &Ctx) -> Result<Decisio
     require_claimer_or_secretary(world, ctx, claimer, "fulfilling a wish")?;
     let evidence = values::text("evidence", &c.evidence, 2_000)?;
     let decision = Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishFulfilled(WishFulfilled {
             member_id: claimer,
@@ -323,7 +319,6 @@ pub(crate) fn confirm(world: &World, c: &ConfirmWish, ctx: &Ctx) -> Result<Decis
         .into());
     };
     Ok(Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishConfirmed(WishConfirmed { member_id })],
     ))
@@ -347,7 +342,6 @@ pub(crate) fn cancel(world: &World, c: &CancelWish, ctx: &Ctx) -> Result<Decisio
     )?;
     let reason = values::text("reason", &c.reason, 1_000)?;
     let decision = Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishCancelled(WishCancelled { reason })],
     );
@@ -374,7 +368,6 @@ pub(crate) fn expire_claim(world: &World, c: &ExpireClaim, ctx: &Ctx) -> Result<
         format!("the claim on wish {} runs until {expires_at}", c.wish_id)
     })?;
     let decision = Decision::to(
-        c.wish_id,
         streams::wish(c.wish_id),
         vec![Event::WishClaimExpired(WishClaimExpired {
             member_id: claimer,

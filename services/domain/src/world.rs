@@ -186,19 +186,23 @@ impl World {
 /// atomically, each stream at the version it was decided against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// The id of the aggregate the command created or acted on.
-    pub id: String,
-    /// Events per stream.
+    /// Events per stream; the first stream is the aggregate the command created or
+    /// acted on.
     pub writes: Vec<(StreamId, Vec<Event>)>,
 }
 
 impl Decision {
     /// Events for the command's own stream.
-    pub fn to(id: impl Display, stream: StreamId, events: Vec<Event>) -> Self {
+    pub fn to(stream: StreamId, events: Vec<Event>) -> Self {
         Decision {
-            id: id.to_string(),
             writes: vec![(stream, events)],
         }
+    }
+
+    /// The id of the aggregate the command created or acted on: the id part of its
+    /// first stream (`dualcard-{member}-{year}` → `{member}-{year}`).
+    pub fn id(&self) -> &str {
+        self.writes.first().map_or("", |(s, _)| s.id())
     }
 
     /// And events for a further stream.

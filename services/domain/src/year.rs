@@ -83,7 +83,6 @@ pub(crate) fn adopt_rules(world: &World, c: &AdoptRules, ctx: &Ctx) -> Result<De
     })?;
     let stream = streams::rules(c.year);
     Ok(Decision::to(
-        c.year,
         stream,
         vec![Event::RulesAdopted(RulesAdopted { rules })],
     ))
@@ -100,7 +99,6 @@ pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Deci
         format!("{} has not begun", c.year)
     })?;
     Ok(Decision::to(
-        c.year,
         streams::rules(c.year),
         vec![Event::YearClosed(YearClosed { year: c.year })],
     ))

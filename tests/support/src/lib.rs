@@ -15,7 +15,45 @@
 //! - [`NatsServer`]: a private nats-server with JetStream.
 //! - [`NatsCluster`]: three (or more) private nats-servers clustered on loopback.
 //! - [`eventually`]: wait for a condition with a deadline, never a bare sleep.
+//! - [`TestApp`]: the service on a free port over a database of its own, with a clock
+//!   of its own and typed helpers for tokens and commands.
+//! - [`on_both_backends!`]: one suite, instantiated for PostgreSQL and for SQLite.
 #![deny(missing_docs)]
+
+mod app;
+
+pub use app::{COUNTY_DAY, Response, TestApp, TestClock};
+
+/// Instantiates every test of a suite on both backends: for each `name`, a test
+/// `postgres::name` calling `suite::name(pg_fixture)` and `sqlite::name` calling
+/// `suite::name(sqlite_fixture)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($suite:path; postgres = $pg:expr; sqlite = $lite:expr; $($name:ident),* $(,)?) => {
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $suite as suite;
+                    suite::$name($pg).await
+                }
+            )*
+        }
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $suite as suite;
+                    suite::$name($lite).await
+                }
+            )*
+        }
+    };
+}
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions as _, Connection};

@@ -6,29 +6,11 @@ mod postgres_only;
 mod suite;
 mod world;
 
-/// Declares each listed suite test once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::suite::$name(crate::world::World::postgres().await).await
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::suite::$name(crate::world::World::sqlite().await).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+// Each listed suite test, once per backend.
+allweather_test_support::on_both_backends!(
+    crate::suite;
+    postgres = crate::world::World::postgres().await;
+    sqlite = crate::world::World::sqlite().await;
     concurrent_appends_get_gapless_positions_and_one_valid_chain,
     two_appenders_in_two_pools_interleave_without_gaps,
     a_live_tail_sees_every_commit_once_in_order_through_slow_and_rolled_back_writes,

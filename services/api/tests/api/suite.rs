@@ -1,10 +1,16 @@
 //! Behaviour of the HTTP service, on either backend.
 
-use crate::helpers::TestApp;
+use allweather_api::TokenKey;
+use allweather_command::Claims;
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, NewEvent};
-use serde_json::json;
+use allweather_test_support::TestApp;
+use serde_json::{Value, json};
 use uuid::Uuid;
+
+fn branch(name: &str) -> String {
+    json!({ "name": name, "kind": "unit" }).to_string()
+}
 
 pub async fn health_reports_the_head_of_the_log(app: TestApp) {
     let (status, body) = app.get("/healthz").await;
@@ -12,23 +18,34 @@ pub async fn health_reports_the_head_of_the_log(app: TestApp) {
         (status, &body["status"], &body["position"]),
         (200, &json!("ok"), &json!(0))
     );
-    app.command("Ping", r#"{"note":"hello"}"#, None).await;
+    app.command(
+        Some(&app.admin()),
+        "RegisterBranch",
+        branch("Water Bureau"),
+        None,
+    )
+    .await;
     let (_, body) = app.get("/healthz").await;
     assert_eq!(body["position"], 1);
     app.stop().await;
 }
 
-pub async fn a_ping_is_committed_and_its_stream_reads_back_with_full_envelopes(app: TestApp) {
+pub async fn a_command_is_committed_and_its_stream_reads_back_with_full_envelopes(app: TestApp) {
     let r = app
-        .command("Ping", r#"{"note":"全天候 hello"}"#, None)
+        .command(
+            Some(&app.admin()),
+            "RegisterBranch",
+            branch("全天候 水利局支部"),
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let id = r.body["id"].as_str().expect("id").to_owned();
     assert_eq!(r.body["position"], 1);
-    assert_eq!(r.body["events"][0]["event_type"], "Pinged");
-    assert_eq!(r.body["events"][0]["stream_id"], format!("probe-{id}"));
+    assert_eq!(r.body["events"][0]["event_type"], "BranchRegistered");
+    assert_eq!(r.body["events"][0]["stream_id"], format!("branch-{id}"));
 
-    let (status, stream) = app.get(&format!("/api/v1/streams/probe-{id}")).await;
+    let (status, stream) = app.get(&format!("/api/v1/streams/branch-{id}")).await;
     assert_eq!(status, 200, "{stream}");
     let event = &stream["events"][0];
     for field in [
@@ -52,7 +69,12 @@ pub async fn a_ping_is_committed_and_its_stream_reads_back_with_full_envelopes(a
             "envelope field {field} missing: {event}"
         );
     }
-    assert_eq!(event["payload"], json!({"note": "全天候 hello"}));
+    assert_eq!(event["payload"]["name"], "全天候 水利局支部");
+    assert_eq!(event["payload"]["kind"], "unit");
+    assert_eq!(
+        event["actor"],
+        json!({"id": "committee_admin", "role": "committee_admin"})
+    );
     assert_eq!(event["prev_hash"], "0".repeat(64));
     assert_eq!(event["hash"], app.head().await.1);
     assert_eq!(event["command_id"], r.body["command_id"]);
@@ -62,16 +84,28 @@ pub async fn a_ping_is_committed_and_its_stream_reads_back_with_full_envelopes(a
 pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_nothing(
     app: TestApp,
 ) {
+    let admin = app.admin();
     let first = app
-        .command("Ping", r#"{"note":"once"}"#, Some("order-42"))
+        .command(
+            Some(&admin),
+            "RegisterBranch",
+            branch("once"),
+            Some("order-42"),
+        )
         .await;
     assert_eq!(first.status, 200);
     let again = app
-        .command("Ping", r#"{"note":"once"}"#, Some("order-42"))
+        .command(
+            Some(&admin),
+            "RegisterBranch",
+            branch("once"),
+            Some("order-42"),
+        )
         .await;
     assert_eq!((again.status, &again.body), (200, &first.body));
     let key = Uuid::now_v7().to_string();
-    let calls = (0..10).map(|_| app.command("Ping", r#"{"note":"storm"}"#, Some(&key)));
+    let calls =
+        (0..10).map(|_| app.command(Some(&admin), "RegisterBranch", branch("storm"), Some(&key)));
     let storm = futures::future::join_all(calls).await;
     assert!(
         storm
@@ -84,14 +118,49 @@ pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_n
     app.stop().await;
 }
 
-pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing(app: TestApp) {
-    app.command("Ping", r#"{"note":"seed"}"#, None).await;
+fn foreign_token(claims: &Claims) -> String {
+    TokenKey::from_secret(*b"someone else's secret, 32 bytes!")
+        .expect("key")
+        .issue(claims)
+        .expect("token")
+}
+
+pub async fn every_refused_request_gets_its_status_and_code_and_changes_nothing(app: TestApp) {
+    let admin = app.admin();
+    let seeded = app
+        .command(Some(&admin), "RegisterBranch", branch("seed"), None)
+        .await;
+    let seed_id = seeded.body["id"].as_str().expect("id").to_owned();
     let before = app.head().await;
-    let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(300 * 1024));
-    let long_note = format!(r#"{{"note":"{}"}}"#, "字".repeat(1001));
-    // (case, command, body, idempotency key, status, code, field at fault)
+    let now = chrono::Utc::now().timestamp() as u64;
+    let claims = Claims {
+        sub: "admin".into(),
+        role: "committee_admin".into(),
+        member: None,
+        branch: None,
+        iat: now,
+        exp: now + 600,
+    };
+    let forged = foreign_token(&claims);
+    let expired = app
+        .tokens
+        .issue(&Claims {
+            iat: now - 7200,
+            exp: now - 3600,
+            ..claims.clone()
+        })
+        .expect("token");
+    let unsigned = {
+        let payload = admin.split('.').nth(1).expect("payload");
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    let member = app.member(Uuid::now_v7());
+    let auditor = app.token("auditor", None, None);
+    let big = branch(&"x".repeat(300 * 1024));
+    // (case, token, command, body, idempotency key, status, code, field at fault)
     type Case<'a> = (
         &'a str,
+        Option<&'a str>,
         &'a str,
         String,
         Option<&'a str>,
@@ -99,11 +168,13 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
         &'a str,
         Option<&'a str>,
     );
+    let ok = Some(admin.as_str());
     let cases: Vec<Case<'_>> = vec![
         (
             "not json",
-            "Ping",
-            "{note".into(),
+            ok,
+            "RegisterBranch",
+            "{name".into(),
             None,
             400,
             "malformed",
@@ -111,17 +182,19 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
         ),
         (
             "wrong type",
-            "Ping",
-            r#"{"note": 5}"#.into(),
+            ok,
+            "RegisterBranch",
+            r#"{"name": 5, "kind": "unit"}"#.into(),
             None,
             400,
             "malformed",
-            Some("note"),
+            Some("name"),
         ),
         (
             "unknown field",
-            "Ping",
-            r#"{"note":"a","colour":"red"}"#.into(),
+            ok,
+            "RegisterBranch",
+            r#"{"name":"a","kind":"unit","colour":"red"}"#.into(),
             None,
             400,
             "malformed",
@@ -129,43 +202,117 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
         ),
         (
             "missing field",
-            "Ping",
-            "{}".into(),
+            ok,
+            "RegisterBranch",
+            r#"{"name":"a"}"#.into(),
             None,
             400,
             "malformed",
             Some("body"),
         ),
         (
-            "empty note",
-            "Ping",
-            r#"{"note":""}"#.into(),
+            "unknown kind",
+            ok,
+            "RegisterBranch",
+            r#"{"name":"a","kind":"palace"}"#.into(),
             None,
             400,
             "malformed",
-            Some("note"),
+            Some("kind"),
         ),
         (
-            "note too long",
-            "Ping",
-            long_note,
+            "bad id",
+            ok,
+            "RegisterBranch",
+            r#"{"name":"a","kind":"unit","branch_id":"x"}"#.into(),
             None,
             400,
             "malformed",
-            Some("note"),
+            Some("branch_id"),
         ),
         (
-            "bad probe id",
-            "Ping",
-            r#"{"note":"a","probe_id":"x"}"#.into(),
-            None,
+            "bad idempotency key",
+            ok,
+            "RegisterBranch",
+            branch("a"),
+            Some("has space"),
             400,
             "malformed",
-            Some("probe_id"),
+            Some("Idempotency-Key"),
         ),
-        ("oversized body", "Ping", big, None, 413, "too_large", None),
+        (
+            "no token",
+            None,
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "forged token",
+            Some(&forged),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "expired token",
+            Some(&expired),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "unsigned token",
+            Some(&unsigned),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "garbage token",
+            Some("not.a.token"),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "member registers a branch",
+            Some(&member),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            403,
+            "forbidden",
+            None,
+        ),
+        (
+            "auditor issues a command",
+            Some(&auditor),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            403,
+            "forbidden",
+            None,
+        ),
         (
             "unknown command",
+            ok,
             "Teleport",
             "{}".into(),
             None,
@@ -174,17 +321,48 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
             None,
         ),
         (
-            "bad idempotency key",
-            "Ping",
-            r#"{"note":"a"}"#.into(),
-            Some("has space"),
-            400,
-            "malformed",
-            Some("Idempotency-Key"),
+            "absent branch",
+            ok,
+            "AppointSecretary",
+            json!({"branch_id": Uuid::now_v7(), "member_id": Uuid::now_v7()}).to_string(),
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            "branch registered twice",
+            ok,
+            "RegisterBranch",
+            json!({"branch_id": seed_id, "name": "again", "kind": "unit"}).to_string(),
+            None,
+            409,
+            "conflict",
+            None,
+        ),
+        (
+            "oversized body",
+            ok,
+            "RegisterBranch",
+            big,
+            None,
+            413,
+            "too_large",
+            None,
+        ),
+        (
+            "empty name",
+            ok,
+            "RegisterBranch",
+            branch("  "),
+            None,
+            422,
+            "invalid",
+            Some("name"),
         ),
     ];
-    for (name, command, body, key, status, code, field) in cases {
-        let r = app.command(command, body, key).await;
+    for (name, token, command, body, key, status, code, field) in cases {
+        let r = app.command(token, command, body, key).await;
         assert_eq!(r.status, status, "case {name}: {:?}", r.body);
         assert_eq!(r.content_type, "application/problem+json", "case {name}");
         assert_eq!(r.body["code"], code, "case {name}: {:?}", r.body);
@@ -200,6 +378,13 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
                 r.body
             );
         }
+        if status == 401 {
+            assert!(
+                !r.body.to_string().contains("secret"),
+                "case {name}: {:?}",
+                r.body
+            );
+        }
         assert_eq!(app.head().await, before, "case {name} must change nothing");
     }
     for (name, path, status) in [
@@ -208,9 +393,9 @@ pub async fn every_malformed_request_gets_a_specific_problem_and_changes_nothing
             "/api/v1/streams/Not%20a%20stream",
             400,
         ),
-        ("absent stream", "/api/v1/streams/probe-nothing", 404),
-        ("zero limit", "/api/v1/streams/probe-x?limit=0", 400),
-        ("unknown query", "/api/v1/streams/probe-x?colour=red", 400),
+        ("absent stream", "/api/v1/streams/branch-nothing", 404),
+        ("zero limit", "/api/v1/streams/branch-x?limit=0", 400),
+        ("unknown query", "/api/v1/streams/branch-x?colour=red", 400),
     ] {
         let (got, body) = app.get(path).await;
         assert_eq!(got, status, "case {name}: {body}");
@@ -242,7 +427,7 @@ pub async fn an_event_of_unknown_type_on_read_is_an_opaque_500(app: TestApp) {
         })
         .await
         .expect("append");
-    let (status, body) = app.get("/api/v1/streams/probe-future").await;
+    let (status, body): (u16, Value) = app.get("/api/v1/streams/probe-future").await;
     assert_eq!((status, &body["code"]), (500, &json!("internal")));
     assert!(
         !body.to_string().contains("Teleported"),

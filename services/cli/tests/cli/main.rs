@@ -55,18 +55,21 @@ async fn sigterm_loses_no_acknowledged_command(
     database: Option<&str>,
     log_url: String,
 ) {
+    let admin = token(data_dir, &["--role", "committee_admin"]);
     let (mut child, base) = serve(data_dir, database).await;
     let client = reqwest::Client::new();
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, u64)>();
     let send = futures::stream::iter(0..600)
         .map(|i| {
             let (client, base, acked) = (client.clone(), base.clone(), acked_tx.clone());
+            let admin = admin.clone();
             async move {
                 let key = Uuid::now_v7();
                 let r = client
-                    .post(format!("{base}/api/v1/commands/Ping"))
+                    .post(format!("{base}/api/v1/commands/RegisterBranch"))
+                    .bearer_auth(admin)
                     .header("idempotency-key", key.to_string())
-                    .json(&serde_json::json!({ "note": format!("load {i}") }))
+                    .json(&serde_json::json!({ "name": format!("branch {i}"), "kind": "unit" }))
                     .send()
                     .await;
                 if let Ok(r) = r
@@ -140,20 +143,96 @@ async fn serve_on_postgres_drains_on_sigterm_and_loses_no_acknowledged_command()
     sigterm_loses_no_acknowledged_command(dir.path(), Some(db.url()), db.url().to_owned()).await;
 }
 
+/// Runs `allweather --data-dir DIR token issue ARGS…`; the token it printed.
+fn token(data_dir: &Path, args: &[&str]) -> String {
+    let dir = data_dir.to_str().expect("utf-8");
+    let mut all = vec!["--data-dir", dir, "token", "issue"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
 #[tokio::test]
-async fn serve_reads_a_stream_back_over_http() {
+async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/2026.toml");
+
+    let adopted = run(&["--data-dir", data, "rules", "adopt", rules]);
+    assert!(
+        adopted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&adopted.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&adopted.stdout).trim(),
+        "adopted the rules for 2026 at position 1"
+    );
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(rules)
+        .expect("rules")
+        .replace("quiz = 15", "quiz = 99");
+    std::fs::write(&bad, text).expect("write");
+    let refused = run(&[
+        "--data-dir",
+        data,
+        "rules",
+        "adopt",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ranking: weights must sum to 100"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let no_member = run(&["--data-dir", data, "token", "issue", "--role", "member"]);
+    assert!(!no_member.status.success());
+    assert!(String::from_utf8_lossy(&no_member.stderr).contains("--member"));
+    let admin = token(dir.path(), &["--role", "committee_admin", "--ttl", "1h"]);
+    let secret = dir.path().join("token-secret");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret)
+            .expect("secret")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the secret is readable by its owner only"
+        );
+    }
+
     let (mut child, base) = serve(dir.path(), None).await;
     let client = reqwest::Client::new();
+    let unauthenticated = client
+        .post(format!("{base}/api/v1/commands/RegisterBranch"))
+        .json(&serde_json::json!({"name": "Water Bureau", "kind": "unit"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unauthenticated.status(), 401);
     let r: serde_json::Value = client
-        .post(format!("{base}/api/v1/commands/Ping"))
-        .json(&serde_json::json!({"note": "hello"}))
+        .post(format!("{base}/api/v1/commands/RegisterBranch"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "Water Bureau", "kind": "unit"}))
         .send()
         .await
         .expect("post")
         .json()
         .await
         .expect("json");
+    assert_eq!(r["position"], 2, "{r}");
     let stream = r["events"][0]["stream_id"].as_str().expect("stream id");
     let read: serde_json::Value = client
         .get(format!("{base}/api/v1/streams/{stream}"))
@@ -163,7 +242,7 @@ async fn serve_reads_a_stream_back_over_http() {
         .json()
         .await
         .expect("json");
-    assert_eq!(read["events"][0]["payload"]["note"], "hello");
+    assert_eq!(read["events"][0]["payload"]["name"], "Water Bureau");
     let health = client
         .get(format!("{base}/healthz"))
         .send()
@@ -173,8 +252,8 @@ async fn serve_reads_a_stream_back_over_http() {
     child.kill().await.expect("kill");
 }
 
-/// Appends `n` `Pinged` events, each to a stream of its own, straight through the log.
-async fn append_pings(log: &Log, n: usize) {
+/// Appends `n` `Probed` events, each to a stream of its own, straight through the log.
+async fn append_probes(log: &Log, n: usize) {
     for i in 0..n {
         log.append(AppendRequest {
             command_id: Uuid::now_v7(),
@@ -186,7 +265,7 @@ async fn append_pings(log: &Log, n: usize) {
             stream_id: StreamId::parse(format!("probe-{i}")).expect("stream"),
             expected_version: ExpectedVersion::NoStream,
             events: vec![NewEvent {
-                event_type: "Pinged".into(),
+                event_type: "Probed".into(),
                 schema_version: 1,
                 occurred_at: Timestamp::from_micros(0),
                 payload: Payload::from_value(&serde_json::json!({ "note": i })).expect("payload"),
@@ -230,7 +309,7 @@ async fn audit_verify_prints_count_and_head_and_names_the_first_tampered_positio
     let log = Log::open(LogOptions::sqlite_file(&file.path()))
         .await
         .expect("open");
-    append_pings(&log, 10).await;
+    append_probes(&log, 10).await;
     let head = log.head().await.expect("head");
     log.shutdown().await;
     drop(log);
@@ -311,12 +390,14 @@ fn terminate(child: &Child) {
 async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nats = NatsServer::start();
+    let admin = token(dir.path(), &["--role", "committee_admin"]);
     let (mut child, base) = serve_with(dir.path(), None, &["--nats", &nats.url()]).await;
     let client = reqwest::Client::new();
     for i in 0..50 {
         let r = client
-            .post(format!("{base}/api/v1/commands/Ping"))
-            .json(&serde_json::json!({ "note": format!("mirrored {i}") }))
+            .post(format!("{base}/api/v1/commands/RegisterBranch"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "name": format!("mirrored {i}"), "kind": "unit" }))
             .send()
             .await
             .expect("post");
@@ -328,11 +409,14 @@ async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() 
         Duration::from_secs(30),
         || {
             let nats_client = nats_client.clone();
+            let admin = admin.clone();
             async move {
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert(async_nats::header::NATS_MESSAGE_ID, "over-nats-1");
+                headers.insert("Authorization", format!("Bearer {admin}").as_str());
+                let body = r#"{"name":"over nats","kind":"unit"}"#;
                 let reply = nats_client
-                    .request_with_headers("aw.cmd.Ping", headers, r#"{"note":"over nats"}"#.into())
+                    .request_with_headers("aw.cmd.RegisterBranch", headers, body.into())
                     .await
                     .ok()?;
                 serde_json::from_slice::<serde_json::Value>(&reply.payload).ok()
@@ -362,7 +446,7 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
     let log = Log::open(LogOptions::sqlite_file(&file.path()))
         .await
         .expect("open");
-    append_pings(&log, 40).await;
+    append_probes(&log, 40).await;
     let nats = NatsServer::start();
     let mut child = Command::new(BIN)
         .arg("--data-dir")

@@ -1,16 +1,17 @@
 //! Commands over NATS: request/reply on `{prefix}.cmd.{CommandName}`, in the queue group
 //! `aw-command` so that several service instances share the load. The body and the reply
-//! are the same JSON as over HTTP; `Nats-Msg-Id` is the idempotency key; a refusal
-//! replies with the same problem body and a `Status` header holding the HTTP status.
+//! are the same JSON as over HTTP; the token is in the `Authorization` header;
+//! `Nats-Msg-Id` is the idempotency key; a refusal replies with the same problem body and
+//! a `Status` header holding the HTTP status.
 //!
 //! A requester that gets no reply (an instance died, a subscription's buffer overflowed)
 //! repeats the request with the same `Nats-Msg-Id`: the command then replays instead of
 //! running twice.
 
-use crate::MAX_BODY_BYTES;
-use crate::commands;
+use crate::CommandService;
+use crate::auth::{TokenKey, bearer};
+use crate::http::MAX_BODY_BYTES;
 use crate::problem::ApiError;
-use allweather_log::Log;
 use futures::StreamExt;
 use std::future::Future;
 
@@ -19,7 +20,8 @@ pub const QUEUE_GROUP: &str = "aw-command";
 
 /// Answers commands until `shutdown` completes; requests being handled then are finished.
 pub async fn serve_commands(
-    log: Log,
+    service: CommandService,
+    key: TokenKey,
     client: async_nats::Client,
     prefix: &str,
     shutdown: impl Future<Output = ()>,
@@ -34,7 +36,7 @@ pub async fn serve_commands(
             () = &mut shutdown => break,
             request = requests.next() => match request {
                 Some(request) => {
-                    in_flight.spawn(answer(log.clone(), client.clone(), request));
+                    in_flight.spawn(answer(service.clone(), key.clone(), client.clone(), request));
                 }
                 None => break,
             },
@@ -46,7 +48,12 @@ pub async fn serve_commands(
     Ok(())
 }
 
-async fn answer(log: Log, client: async_nats::Client, request: async_nats::Message) {
+async fn answer(
+    service: CommandService,
+    key: TokenKey,
+    client: async_nats::Client,
+    request: async_nats::Message,
+) {
     let Some(reply) = request.reply.clone() else {
         tracing::debug!(subject = %request.subject, "a command without a reply subject is ignored");
         return;
@@ -57,18 +64,30 @@ async fn answer(log: Log, client: async_nats::Client, request: async_nats::Messa
         .rsplit('.')
         .next()
         .unwrap_or_default();
-    let key = request
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-        .map(|v| v.as_str().to_owned());
-    let outcome = if request.payload.len() > MAX_BODY_BYTES {
-        Err(ApiError::TooLarge {
-            limit: MAX_BODY_BYTES,
-        })
-    } else {
-        commands::execute(&log, name, key.as_deref(), &request.payload).await
+    let header = |name: &str| {
+        request
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str())
     };
+    let outcome = async {
+        let principal = key.verify(bearer(header("Authorization"))?)?;
+        if request.payload.len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        service
+            .execute(
+                &principal,
+                name,
+                header(async_nats::header::NATS_MESSAGE_ID.as_ref()),
+                &request.payload,
+            )
+            .await
+    }
+    .await;
     let sent = match outcome {
         Ok(body) => {
             client

@@ -3,6 +3,8 @@
 //! A 4xx names what the caller got wrong, with a stable `code` and, where a field is at
 //! fault, the field. A 500 says nothing of its cause to the caller; the cause is logged.
 
+use crate::auth::AuthError;
+use allweather_domain::{DomainError, Refusal};
 use allweather_log::{AppendError, LogError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +36,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// No valid token. 401.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
     /// Nothing is there. 404.
     #[error("{0}")]
     NotFound(String),
@@ -43,6 +48,9 @@ pub enum ApiError {
     /// A rule refuses the request. 422.
     #[error("{0}")]
     Invalid(String),
+    /// The domain refused the command: 403, 404, 409 or 422 by the rule broken.
+    #[error(transparent)]
+    Refused(#[from] DomainError),
     /// The database is out of reach or read-only; retry later. 503.
     #[error("{0}")]
     Unavailable(String),
@@ -60,6 +68,9 @@ struct Problem<'a> {
     detail: String,
     code: &'a str,
     errors: &'a [FieldError],
+    /// The rule of the domain that refused the command, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
 }
 
 impl ApiError {
@@ -82,6 +93,21 @@ impl ApiError {
                 "too_large",
                 "Request too large",
             ),
+            ApiError::Unauthenticated(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+            ),
+            ApiError::Refused(e) => match e.rule.refusal() {
+                Refusal::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+                Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+                Refusal::Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
+                Refusal::Invalid => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "Refused by a rule",
+                ),
+            },
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Invalid(_) => (
@@ -133,6 +159,7 @@ impl ApiError {
     /// logged here and not put in the body.
     pub fn problem(&self) -> (StatusCode, serde_json::Value) {
         let (status, code, title) = self.parts();
+        let refused_on;
         let (detail, errors) = match self {
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
@@ -142,6 +169,17 @@ impl ApiError {
                 )
             }
             ApiError::Malformed { detail, errors } => (detail.clone(), errors.as_slice()),
+            ApiError::Refused(e) => {
+                refused_on = e
+                    .field
+                    .map(|field| FieldError {
+                        field: field.to_owned(),
+                        message: e.detail.clone(),
+                    })
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                (e.to_string(), refused_on.as_slice())
+            }
             other => (other.to_string(), &[][..]),
         };
         let body = Problem {
@@ -151,6 +189,10 @@ impl ApiError {
             detail,
             code,
             errors,
+            rule: match self {
+                ApiError::Refused(e) => Some(e.rule.name()),
+                _ => None,
+            },
         };
         (status, serde_json::to_value(body).unwrap_or_default())
     }
@@ -167,6 +209,9 @@ impl IntoResponse for ApiError {
         );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -1,0 +1,169 @@
+//! `allweather token issue` and `allweather rules adopt`.
+
+use crate::log_options;
+use allweather_api::{CommandOptions, CommandService, TokenKey};
+use allweather_command::Claims;
+use allweather_domain::Principal;
+use allweather_domain::rules::Rules;
+use allweather_events::Role;
+use allweather_log::Log;
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Longest token lifetime.
+const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Print one signed bearer token on stdout.
+    Issue {
+        /// committee_admin, secretary (with --branch), service_centre, member (with --member) or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The member the holder is (required for `member`; for a secretary, the
+        /// appointed member, so the token stops working when another is appointed).
+        #[arg(long)]
+        member: Option<Uuid>,
+        /// The branch a secretary acts for.
+        #[arg(long)]
+        branch: Option<Uuid>,
+        /// How long the token is valid: 90s, 30m, 8h, 7d (at most 366d).
+        #[arg(long, default_value = "8h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// Who holds the token, recorded as the actor of their events (default: the
+        /// member id, or the role and branch).
+        #[arg(long)]
+        subject: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Validate a rules file and append it to the log as `RulesAdopted` for its year.
+    Adopt {
+        /// The TOML file (see rules/2026.toml).
+        file: PathBuf,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    match Role::parse(text) {
+        Some(Role::System) | None => {
+            Err("one of committee_admin, secretary, service_centre, member, auditor".into())
+        }
+        Some(role) => Ok(role),
+    }
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 90s, 30m, 8h or 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(bad()),
+    };
+    let ttl = Duration::from_secs(seconds);
+    if ttl.is_zero() || ttl > MAX_TTL {
+        return Err(format!("{text:?} must be more than 0 and at most 366d"));
+    }
+    Ok(ttl)
+}
+
+pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()> {
+    let TokenCommand::Issue {
+        role,
+        member,
+        branch,
+        ttl,
+        subject,
+    } = command;
+    match role {
+        Role::Member if member.is_none() => bail!("a member token needs --member"),
+        Role::Secretary if branch.is_none() => bail!("a secretary token needs --branch"),
+        _ => {}
+    }
+    let subject = subject.unwrap_or_else(|| match (role, member, branch) {
+        (_, Some(m), _) => m.to_string(),
+        (_, None, Some(b)) => format!("{}-{b}", role.as_str()),
+        _ => role.as_str().to_owned(),
+    });
+    let now = u64::try_from(chrono::Utc::now().timestamp()).context("the clock is before 1970")?;
+    let claims = Claims {
+        sub: subject,
+        role: role.as_str().to_owned(),
+        member,
+        branch,
+        iat: now,
+        exp: now + ttl.as_secs(),
+    };
+    // The claims are checked as the service will check them, before anything is printed.
+    allweather_command::auth::principal(claims.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", key.issue(&claims)?);
+    Ok(())
+}
+
+pub(crate) async fn rules(
+    command: RulesCommand,
+    data_dir: &Path,
+    options: CommandOptions,
+) -> anyhow::Result<ExitCode> {
+    let RulesCommand::Adopt { file, database } = command;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+    let rules = match Rules::from_toml(&text) {
+        Ok(rules) => rules,
+        Err(e) => {
+            eprintln!("{} is not a valid rules file:", file.display());
+            for p in e.0 {
+                eprintln!("  {}: {}", p.field, p.message);
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let document: serde_json::Value =
+        toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;
+    let log = Log::open(log_options(data_dir, database, true)?).await?;
+    let service = CommandService::new(log.clone(), options)?;
+    // Whoever can run this command holds the data directory, and so the signing secret:
+    // they act as a committee administrator.
+    let admin = Principal {
+        subject: "allweather-cli".into(),
+        role: Role::CommitteeAdmin,
+        member_id: None,
+        branch_id: None,
+    };
+    let body = serde_json::json!({ "year": rules.year, "rules": document }).to_string();
+    let outcome = service
+        .execute(&admin, "AdoptRules", None, body.as_bytes())
+        .await;
+    log.shutdown().await;
+    match outcome {
+        Ok(reply) => {
+            println!(
+                "adopted the rules for {} at position {}",
+                rules.year, reply["position"]
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let (_, problem) = e.problem();
+            eprintln!(
+                "the rules were not adopted: {}",
+                problem["detail"].as_str().unwrap_or("unknown error")
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

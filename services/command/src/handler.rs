@@ -1,0 +1,375 @@
+//! Load, decide, append: the one path every command takes.
+
+use crate::problem::ApiError;
+use allweather_domain::{Command, Ctx, Decide, Event, Principal, Snapshot, State, World, decide};
+use allweather_events::{Catalog, Payload, StreamId, Timestamp};
+use allweather_log::{
+    AppendError, AppendOutcome, AppendRequest, ExpectedVersion, Log, NewEvent, StreamWrite,
+};
+use anyhow::Context as _;
+use chrono::{DateTime, FixedOffset, Utc};
+use lru::LruCache;
+use serde_json::{Value, json};
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Namespace of the UUID v5 ids derived from idempotency keys that are not UUIDs.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6177_6964_656d_7000_8000_0000_0000_0001);
+
+/// Most streams one decision may read (a guard against a loop in `decide`).
+const MAX_STREAMS_PER_DECISION: usize = 16;
+
+/// Events read per page when loading a stream.
+const PAGE: u32 = 1_000;
+
+/// Where the time comes from: the wall clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// How commands are handled.
+#[derive(Clone)]
+pub struct CommandOptions {
+    /// The county's offset from UTC, for the calendar date of facts (China: +08:00).
+    pub county_offset: FixedOffset,
+    /// Stream states kept in memory.
+    pub cache_streams: usize,
+    /// Decisions tried per command before a version conflict is given to the caller.
+    pub max_attempts: u32,
+    /// The clock.
+    pub clock: Clock,
+    /// Longest the claim-expiry scheduler goes without looking at the clock.
+    pub expiry_check: std::time::Duration,
+}
+
+impl Default for CommandOptions {
+    fn default() -> Self {
+        CommandOptions {
+            county_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
+            cache_streams: 10_000,
+            max_attempts: 5,
+            clock: Arc::new(Utc::now),
+            expiry_check: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for CommandOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandOptions")
+            .field("county_offset", &self.county_offset)
+            .field("cache_streams", &self.cache_streams)
+            .field("max_attempts", &self.max_attempts)
+            .field("expiry_check", &self.expiry_check)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs commands against a log. Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct CommandService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: Log,
+    catalog: Catalog,
+    cache: Mutex<LruCache<StreamId, Snapshot>>,
+    options: CommandOptions,
+}
+
+impl fmt::Debug for CommandService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandService")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommandService {
+    /// A service over `log`.
+    pub fn new(log: Log, options: CommandOptions) -> anyhow::Result<CommandService> {
+        let catalog =
+            Catalog::new(Event::SPECS.iter().copied()).context("build the event catalog")?;
+        let capacity = NonZeroUsize::new(options.cache_streams).unwrap_or(NonZeroUsize::MIN);
+        Ok(CommandService {
+            inner: Arc::new(Inner {
+                log,
+                catalog,
+                cache: Mutex::new(LruCache::new(capacity)),
+                options,
+            }),
+        })
+    }
+
+    /// The log commands are appended to.
+    pub fn log(&self) -> &Log {
+        &self.inner.log
+    }
+
+    /// The catalog of the domain's events (to read stored events).
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// How the service was set up.
+    pub fn options(&self) -> &CommandOptions {
+        &self.inner.options
+    }
+
+    /// The current time, by the service's clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_datetime((self.inner.options.clock)())
+    }
+
+    /// Runs the command `name` with its JSON `body` for `principal`; the answer is the
+    /// API's success body.
+    #[tracing::instrument(skip_all, fields(command = %name, actor = %principal.subject), err(level = "debug"))]
+    pub async fn execute(
+        &self,
+        principal: &Principal,
+        name: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let command_id = command_id(idempotency_key)?;
+        let command = Command::parse(name, body)
+            .map_err(|e| ApiError::field(e.field, e.message))?
+            .ok_or_else(|| ApiError::NotFound(format!("there is no command named {name:?}")))?;
+        let log = &self.inner.log;
+        if let Some(first) = log.recorded(command_id).await? {
+            return Ok(reply(&first));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = self.now();
+            let ctx = Ctx {
+                now,
+                today: now
+                    .to_datetime()
+                    .with_timezone(&self.inner.options.county_offset)
+                    .date_naive(),
+                principal: principal.clone(),
+                new_id: command_id,
+            };
+            let (world, decision) = match self.decide(&command, &ctx).await? {
+                Ok(decided) => decided,
+                Err(refusal) => {
+                    // The same command may have committed meanwhile (a repeat racing the
+                    // first): then it answers as the first did.
+                    if let Some(first) = log.recorded(command_id).await? {
+                        return Ok(reply(&first));
+                    }
+                    return Err(refusal.into());
+                }
+            };
+            let request = append_request(&world, &decision, command_id, principal, now)?;
+            match log.append(request).await {
+                Ok(outcome) => {
+                    if !outcome.replayed {
+                        self.remember(world, &decision);
+                    }
+                    return Ok(reply(&outcome));
+                }
+                Err(AppendError::VersionConflict { stream_id, .. })
+                    if attempt < self.inner.options.max_attempts =>
+                {
+                    tracing::debug!(%stream_id, attempt, "version conflict; deciding again");
+                }
+                Err(AppendError::VersionConflict { stream_id, .. }) => {
+                    return Err(ApiError::Conflict(format!(
+                        "stream {stream_id} kept changing while the command was decided ({attempt} attempts); try again"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Decides `command`, loading the streams it asks for.
+    async fn decide(
+        &self,
+        command: &Command,
+        ctx: &Ctx,
+    ) -> Result<
+        Result<(World, allweather_domain::Decision), allweather_domain::DomainError>,
+        ApiError,
+    > {
+        let mut world = World::new();
+        for _ in 0..=MAX_STREAMS_PER_DECISION {
+            match decide(&world, command, ctx) {
+                Ok(decision) => return Ok(Ok((world, decision))),
+                Err(Decide::Refused(e)) => return Ok(Err(e)),
+                Err(Decide::Need(stream)) => {
+                    if world.snapshot(&stream).is_some() {
+                        return Err(anyhow::anyhow!(
+                            "decide asked again for loaded stream {stream}"
+                        )
+                        .into());
+                    }
+                    let snapshot = self.load(&stream).await?;
+                    world.insert(stream, snapshot);
+                }
+            }
+        }
+        Err(anyhow::anyhow!("a decision read more than {MAX_STREAMS_PER_DECISION} streams").into())
+    }
+
+    /// A stream's state: from the cache, brought up to date with the events after the
+    /// cached version; else read whole.
+    async fn load(&self, stream: &StreamId) -> Result<Snapshot, ApiError> {
+        let cached = self.cache().get(stream).cloned();
+        let mut snapshot = match cached {
+            Some(s) => s,
+            None => Snapshot {
+                version: 0,
+                state: State::empty(stream)
+                    .ok_or_else(|| anyhow::anyhow!("{stream} is not a stream of the domain"))?,
+            },
+        };
+        loop {
+            let events = self
+                .inner
+                .log
+                .read_stream(stream, snapshot.version + 1, PAGE)
+                .await?;
+            for envelope in &events {
+                let payload = self
+                    .inner
+                    .catalog
+                    .decode(envelope)
+                    .context("decode a stored event")?;
+                let event =
+                    Event::from_stored(&envelope.event_type, payload).with_context(|| {
+                        format!(
+                            "read the {} at position {}",
+                            envelope.event_type, envelope.position
+                        )
+                    })?;
+                snapshot.state.evolve(&event);
+                snapshot.version = envelope.stream_version;
+            }
+            if events.len() < PAGE as usize {
+                break;
+            }
+        }
+        self.cache().put(stream.clone(), snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Keeps the states a committed decision left behind.
+    fn remember(&self, mut world: World, decision: &allweather_domain::Decision) {
+        for (stream, events) in &decision.writes {
+            world.apply(stream, events);
+        }
+        let mut cache = self.cache();
+        for (stream, events) in &decision.writes {
+            if let (false, Some(s)) = (events.is_empty(), world.snapshot(stream)) {
+                cache.put(stream.clone(), s.clone());
+            }
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<StreamId, Snapshot>> {
+        // A panic while holding the lock leaves at worst a stale entry, which the next
+        // load brings up to date from the log: the poison carries no risk.
+        self.inner.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The append for a decision: each stream at the version it was decided against.
+fn append_request(
+    world: &World,
+    decision: &allweather_domain::Decision,
+    command_id: Uuid,
+    principal: &Principal,
+    now: Timestamp,
+) -> Result<AppendRequest, ApiError> {
+    let mut writes = Vec::with_capacity(decision.writes.len());
+    for (stream, events) in &decision.writes {
+        let version = world
+            .snapshot(stream)
+            .map(|s| s.version)
+            .ok_or_else(|| anyhow::anyhow!("decide wrote to {stream} without reading it"))?;
+        let events = events
+            .iter()
+            .map(|e| {
+                Ok(NewEvent {
+                    event_type: e.event_type().to_owned(),
+                    schema_version: 1,
+                    occurred_at: now,
+                    payload: Payload::from_value(&e.payload())
+                        .with_context(|| format!("encode {}", e.event_type()))?,
+                })
+            })
+            .collect::<Result<Vec<_>, anyhow::Error>>()?;
+        let expected_version = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        };
+        writes.push(StreamWrite {
+            stream_id: stream.clone(),
+            expected_version,
+            events,
+        });
+    }
+    let mut writes = writes.into_iter();
+    let first = writes
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("a decision without events"))?;
+    Ok(AppendRequest {
+        command_id,
+        correlation_id: command_id,
+        actor: allweather_events::Actor {
+            id: principal.subject.clone(),
+            role: principal.role,
+        },
+        stream_id: first.stream_id,
+        expected_version: first.expected_version,
+        events: first.events,
+        also: writes.collect(),
+    })
+}
+
+/// The API's success body for an append (first or replayed).
+fn reply(outcome: &AppendOutcome) -> Value {
+    let events: Vec<Value> = outcome
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "event_id": e.event_id, "event_type": e.event_type, "stream_id": e.stream_id,
+                "stream_version": e.stream_version, "position": e.position,
+            })
+        })
+        .collect();
+    let id = outcome
+        .events
+        .first()
+        .and_then(|e| e.stream_id.split_once('-'))
+        .map_or("", |(_, id)| id);
+    json!({ "command_id": outcome.command_id, "position": outcome.position(), "id": id, "events": events })
+}
+
+/// The refusal of an idempotency key that is not 1–200 visible ASCII characters.
+pub(crate) fn bad_key() -> ApiError {
+    ApiError::field(
+        "Idempotency-Key",
+        "must be 1 to 200 visible ASCII characters",
+    )
+}
+
+/// The command id: the idempotency key (a UUID, or any other key of 1–200 visible ASCII
+/// characters, mapped to a UUID v5), or a new UUID v7.
+pub(crate) fn command_id(key: Option<&str>) -> Result<Uuid, ApiError> {
+    let Some(key) = key else {
+        return Ok(Uuid::now_v7());
+    };
+    if !(1..=200).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad_key());
+    }
+    Ok(Uuid::parse_str(key)
+        .unwrap_or_else(|_| Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.as_bytes())))
+}

@@ -1,0 +1,166 @@
+//! The claim-expiry scheduler: it follows the log, knows every open claim and when it
+//! runs out, and issues `ExpireClaim` for each claim past the rules' limit.
+//!
+//! Safe on several instances at once: the command id of an expiry is derived from the
+//! wish and the position of the claim it ends, so the same expiry issued twice replays
+//! instead of appending twice, and `decide` refuses to expire a claim that was already
+//! released, fulfilled or expired, or has not yet run out.
+
+use crate::CommandService;
+use allweather_domain::{Event, Principal};
+use allweather_events::{Role, Timestamp};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Wait before following the log again after an error.
+const BACKOFF: Duration = Duration::from_secs(2);
+
+/// The principal the scheduler acts as.
+pub fn principal() -> Principal {
+    Principal {
+        subject: "scheduler".into(),
+        role: Role::System,
+        member_id: None,
+        branch_id: None,
+    }
+}
+
+/// An open claim: when it runs out, and the position of the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Open {
+    expires_at: Timestamp,
+    claimed_at: u64,
+}
+
+/// Runs until `shutdown` completes.
+pub async fn run(service: CommandService, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut open: BTreeMap<Uuid, Open> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let mut tail = Box::pin(service.log().tail(after));
+        loop {
+            let nap = next_nap(&service, &open);
+            tokio::select! {
+                () = &mut shutdown => return,
+                next = tail.next() => match next {
+                    Some(Ok(envelope)) => {
+                        after = envelope.position;
+                        follow(&service, &mut open, &envelope);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "the expiry scheduler lost the log; following again");
+                        break;
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep(nap) => {
+                    if !expire_due(&service, &mut open).await {
+                        // The log is away: wait before trying again rather than spin.
+                        tokio::select! {
+                            () = &mut shutdown => return,
+                            () = tokio::time::sleep(BACKOFF) => {}
+                        }
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(BACKOFF) => {}
+        }
+    }
+}
+
+fn wish_id(envelope: &allweather_events::Envelope) -> Option<Uuid> {
+    (envelope.stream_id.aggregate() == "wish")
+        .then(|| envelope.stream_id.id().parse().ok())
+        .flatten()
+}
+
+/// Notes claims opening and closing.
+fn follow(
+    service: &CommandService,
+    open: &mut BTreeMap<Uuid, Open>,
+    envelope: &allweather_events::Envelope,
+) {
+    let Some(wish) = wish_id(envelope) else {
+        return;
+    };
+    let event = service
+        .catalog()
+        .decode(envelope)
+        .ok()
+        .and_then(|payload| Event::from_stored(&envelope.event_type, payload).ok());
+    match event {
+        Some(Event::WishClaimed(e)) => {
+            open.insert(
+                wish,
+                Open {
+                    expires_at: e.expires_at,
+                    claimed_at: envelope.position,
+                },
+            );
+        }
+        Some(
+            Event::WishReleased(_)
+            | Event::WishFulfilled(_)
+            | Event::WishClaimExpired(_)
+            | Event::WishCancelled(_),
+        ) => {
+            open.remove(&wish);
+        }
+        _ => {}
+    }
+}
+
+fn next_nap(service: &CommandService, open: &BTreeMap<Uuid, Open>) -> Duration {
+    // The longest nap is bounded: the service's clock need not be the wall's.
+    let longest = service.options().expiry_check;
+    let now = service.now().as_micros();
+    open.values()
+        .map(|o| o.expires_at.as_micros())
+        .min()
+        .map_or(longest, |due| {
+            Duration::from_micros(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(longest)
+        })
+}
+
+/// Issues `ExpireClaim` for every claim past its limit; false if one could not be issued.
+async fn expire_due(service: &CommandService, open: &mut BTreeMap<Uuid, Open>) -> bool {
+    let now = service.now();
+    let due: Vec<(Uuid, Open)> = open
+        .iter()
+        .filter(|(_, o)| o.expires_at <= now)
+        .map(|(w, o)| (*w, *o))
+        .collect();
+    for (wish, claim) in due {
+        let key = format!("expire-{wish}-{}", claim.claimed_at);
+        let body = serde_json::json!({ "wish_id": wish }).to_string();
+        match service
+            .execute(&principal(), "ExpireClaim", Some(&key), body.as_bytes())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(%wish, "released a claim past the rules' limit");
+                open.remove(&wish);
+            }
+            Err(crate::ApiError::Refused(e)) => {
+                // Released, fulfilled or expired meanwhile (the log will say so), or not
+                // yet due by the rules: either way nothing to do now.
+                tracing::debug!(%wish, reason = %e, "claim not expired");
+                if e.rule != allweather_domain::Rule::ClaimNotExpired {
+                    open.remove(&wish);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%wish, error = %e, "could not expire a claim; will try again");
+                return false;
+            }
+        }
+    }
+    true
+}

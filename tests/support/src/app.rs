@@ -1,0 +1,287 @@
+//! `TestApp`: the service on a free port over a database of its own, with a clock of its
+//! own (set to a working day of the county, moved only by the test), and typed helpers.
+
+use crate::{TestDatabase, TestSqlite};
+use allweather_api::{App, CommandOptions, Settings, TokenKey};
+use allweather_command::Claims;
+use allweather_log::{Log, LogOptions};
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The instant a test county starts at: 10:00 on 15 June 2026 in the county (UTC+8).
+pub const COUNTY_DAY: &str = "2026-06-15T02:00:00Z";
+
+/// The secret test tokens are signed with.
+const SECRET: &[u8] = b"allweather test secret, 32+ bytes long";
+
+/// A clock the test moves; the service decides with it (its effect on storage is real).
+#[derive(Debug, Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn new() -> TestClock {
+        let start = chrono::DateTime::parse_from_rfc3339(COUNTY_DAY).expect("COUNTY_DAY");
+        TestClock(Arc::new(AtomicI64::new(start.timestamp_micros())))
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).expect("a time")
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let micros = i64::try_from(by.as_micros()).expect("a sane duration");
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+}
+
+/// The application, started on a free port.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// The app's log.
+    pub log: Log,
+    /// The app's clock.
+    pub clock: TestClock,
+    /// The key its tokens are signed with.
+    pub tokens: TokenKey,
+    /// The database, when on PostgreSQL (dropped with the app).
+    pub db: Option<TestDatabase>,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _sqlite: Option<TestSqlite>,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command's answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: String,
+    /// Whether `Retry-After` was set.
+    pub retry_after: bool,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl TestApp {
+    /// The app over a fresh PostgreSQL database.
+    pub async fn postgres() -> TestApp {
+        let db = TestDatabase::create().await;
+        let mut app = Self::start(db.url().to_owned(), TestClock::new()).await;
+        app.db = Some(db);
+        app
+    }
+
+    /// The app over a fresh SQLite file.
+    pub async fn sqlite() -> TestApp {
+        let file = TestSqlite::create();
+        let mut app = Self::start(file.url(), TestClock::new()).await;
+        app._sqlite = Some(file);
+        app
+    }
+
+    /// A second instance of the service on the same database, sharing the clock (the
+    /// first keeps the database alive).
+    pub async fn another_instance(&self) -> TestApp {
+        Self::start(self.url.clone(), self.clock.clone()).await
+    }
+
+    async fn start(url: String, clock: TestClock) -> TestApp {
+        let tokens = TokenKey::from_secret(SECRET).expect("secret");
+        let ticking = clock.clone();
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            log: LogOptions::new(url.clone()),
+            tokens: tokens.clone(),
+            commands: CommandOptions {
+                clock: Arc::new(move || ticking.now()),
+                expiry_check: Duration::from_millis(100),
+                ..CommandOptions::default()
+            },
+        };
+        let app = App::build(settings).await.expect("build the app");
+        let base = format!("http://{}", app.local_addr());
+        let log = app.log().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            log,
+            clock,
+            tokens,
+            db: None,
+            url,
+            stop: Some(stop),
+            served: Some(served),
+            _sqlite: None,
+        }
+    }
+
+    /// A token for `role`, valid for an hour.
+    pub fn token(&self, role: &str, member: Option<Uuid>, branch: Option<Uuid>) -> String {
+        let now = self
+            .clock
+            .now()
+            .timestamp()
+            .max(chrono::Utc::now().timestamp()) as u64;
+        let sub = match (member, branch) {
+            (Some(m), _) => m.to_string(),
+            (None, Some(b)) => format!("{role}-{b}"),
+            (None, None) => role.to_owned(),
+        };
+        self.tokens
+            .issue(&Claims {
+                sub,
+                role: role.into(),
+                member,
+                branch,
+                iat: now,
+                exp: now + 3600,
+            })
+            .expect("token")
+    }
+
+    /// A committee administrator's token.
+    pub fn admin(&self) -> String {
+        self.token("committee_admin", None, None)
+    }
+
+    /// The token of the secretary of `branch`.
+    pub fn secretary(&self, branch: Uuid) -> String {
+        self.token("secretary", None, Some(branch))
+    }
+
+    /// The token of member `id`.
+    pub fn member(&self, id: Uuid) -> String {
+        self.token("member", Some(id), None)
+    }
+
+    /// A service centre's token.
+    pub fn centre(&self) -> String {
+        self.token("service_centre", None, None)
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a raw body to a command, with an optional token and idempotency key.
+    pub async fn command(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        body: impl Into<reqwest::Body>,
+        key: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/commands/{name}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        let r = req.send().await.expect("POST");
+        Response {
+            status: r.status().as_u16(),
+            content_type: r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            retry_after: r.headers().get("retry-after").is_some(),
+            body: r.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    /// Runs a command that must succeed; its answer.
+    #[track_caller]
+    pub fn ok<'a>(
+        &'a self,
+        token: &'a str,
+        name: &'a str,
+        body: Value,
+    ) -> impl std::future::Future<Output = Value> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let r = self
+                .command(Some(token), name, body.to_string(), None)
+                .await;
+            assert_eq!(r.status, 200, "{name} at {caller} was refused: {}", r.body);
+            r.body
+        }
+    }
+
+    /// Adopts `rules/2026.toml`, with `changes` applied to the document.
+    pub async fn adopt_rules(&self, changes: impl FnOnce(&mut Value)) {
+        let text = include_str!("../../../rules/2026.toml");
+        let mut rules: Value = toml::from_str(text).expect("rules/2026.toml");
+        changes(&mut rules);
+        self.ok(
+            &self.admin(),
+            "AdoptRules",
+            serde_json::json!({ "year": 2026, "rules": rules }),
+        )
+        .await;
+    }
+
+    /// The log's head: position and hash.
+    pub async fn head(&self) -> (u64, String) {
+        let head = self.log.head().await.expect("head");
+        (head.position, head.hash.to_string())
+    }
+
+    /// How many events of `event_type` the log holds.
+    pub async fn count(&self, event_type: &str) -> usize {
+        let mut after = 0;
+        let mut n = 0;
+        loop {
+            let page = self.log.read_all(after, 10_000).await.expect("read");
+            let Some(last) = page.last() else { return n };
+            after = last.position;
+            n += page.iter().filter(|e| e.event_type == event_type).count();
+        }
+    }
+
+    /// Stops the app: in-flight requests finish, the appender commits what it holds.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("join").expect("serve");
+        }
+    }
+}
