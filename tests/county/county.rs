@@ -28,23 +28,44 @@ struct County {
 }
 
 fn id(reply: &Value) -> Uuid {
-    reply["id"].as_str().and_then(|s| s.parse().ok()).expect("an id")
+    reply["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id")
 }
 
 impl County {
     async fn new(app: TestApp, rules: impl FnOnce(&mut Value)) -> County {
         app.adopt_rules(rules).await;
         let admin = app.admin();
-        let unit = id(&app.ok(&admin, "RegisterBranch", json!({"name": "County Water Bureau branch", "kind": "unit"})).await);
+        let unit = id(&app
+            .ok(
+                &admin,
+                "RegisterBranch",
+                json!({"name": "County Water Bureau branch", "kind": "unit"}),
+            )
+            .await);
         let service = id(&app
             .ok(&admin, "RegisterBranch", json!({"name": "East Street service branch", "kind": "service", "community": "East Street"}))
             .await);
-        let mut county = County { app, unit, service, member: Uuid::nil() };
+        let mut county = County {
+            app,
+            unit,
+            service,
+            member: Uuid::nil(),
+        };
         let unit_secretary = county.register("Zhang Wei", "2001-03-02").await;
         let service_secretary = county.register("Li Na", "2003-04-05").await;
         county.assign(service_secretary).await;
         for (branch, secretary) in [(unit, unit_secretary), (service, service_secretary)] {
-            county.app.ok(&admin, "AppointSecretary", json!({"branch_id": branch, "member_id": secretary})).await;
+            county
+                .app
+                .ok(
+                    &admin,
+                    "AppointSecretary",
+                    json!({"branch_id": branch, "member_id": secretary}),
+                )
+                .await;
         }
         county.member = county.register("Wang Fang", "2010-06-01").await;
         county.assign(county.member).await;
@@ -58,7 +79,9 @@ impl County {
 
     async fn assign(&self, member: Uuid) {
         let body = json!({"member_id": member, "service_branch_id": self.service});
-        self.app.ok(&self.app.admin(), "AssignServiceBranch", body).await;
+        self.app
+            .ok(&self.app.admin(), "AssignServiceBranch", body)
+            .await;
     }
 
     async fn wish(&self, title: &str) -> Uuid {
@@ -73,15 +96,35 @@ impl County {
 pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let body = json!({"name": "Chen Jie", "unit_branch_id": county.unit, "joined_on": "2018-09-01"});
+    let body =
+        json!({"name": "Chen Jie", "unit_branch_id": county.unit, "joined_on": "2018-09-01"});
     let before = app.head().await;
-    let refused = app.command(Some(&app.secretary(county.service)), "RegisterMember", body.to_string(), None).await;
-    assert_eq!((refused.status, &refused.body["rule"]), (403, &json!("NotTheBranchSecretary")), "{:?}", refused.body);
+    let refused = app
+        .command(
+            Some(&app.secretary(county.service)),
+            "RegisterMember",
+            body.to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["rule"]),
+        (403, &json!("NotTheBranchSecretary")),
+        "{:?}",
+        refused.body
+    );
     assert_eq!(app.head().await, before, "a refusal changes nothing");
-    let registered = app.ok(&app.secretary(county.unit), "RegisterMember", body).await;
-    let (status, stream) = app.get(&format!("/api/v1/streams/member-{}", id(&registered))).await;
+    let registered = app
+        .ok(&app.secretary(county.unit), "RegisterMember", body)
+        .await;
+    let (status, stream) = app
+        .get(&format!("/api/v1/streams/member-{}", id(&registered)))
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(stream["events"][0]["payload"]["unit_branch_id"], json!(county.unit));
+    assert_eq!(
+        stream["events"][0]["payload"]["unit_branch_id"],
+        json!(county.unit)
+    );
     county.app.stop().await;
 }
 
@@ -91,11 +134,19 @@ pub async fn a_festival_claim_storm_has_exactly_one_winner_per_wish(app: TestApp
     let county = County::new(app, |rules| rules["wishes"]["max_open_claims"] = json!(5)).await;
     let mut wishes = Vec::new();
     for i in 0..10 {
-        wishes.push(county.wish(&format!("Mid-Autumn mooncakes for household {i}")).await);
+        wishes.push(
+            county
+                .wish(&format!("Mid-Autumn mooncakes for household {i}"))
+                .await,
+        );
     }
     let mut members = Vec::new();
     for i in 0..60 {
-        members.push(county.register(&format!("Volunteer {i}"), "2015-01-01").await);
+        members.push(
+            county
+                .register(&format!("Volunteer {i}"), "2015-01-01")
+                .await,
+        );
     }
     let app = &county.app;
     let tokens: Vec<String> = members.iter().map(|m| app.member(*m)).collect();
@@ -106,19 +157,32 @@ pub async fn a_festival_claim_storm_has_exactly_one_winner_per_wish(app: TestApp
         app.command(Some(&tokens[m]), "ClaimWish", body, None)
     }))
     .await;
-    let won: Vec<&Value> = answers.iter().filter(|r| r.status == 200).map(|r| &r.body).collect();
+    let won: Vec<&Value> = answers
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| &r.body)
+        .collect();
     let lost: Vec<_> = answers.iter().filter(|r| r.status != 200).collect();
     assert_eq!(won.len(), 10, "one winner per wish");
     assert_eq!(lost.len(), 190);
     for r in &lost {
-        assert_eq!((r.status, &r.body["code"]), (409, &json!("conflict")), "{:?}", r.body);
+        assert_eq!(
+            (r.status, &r.body["code"]),
+            (409, &json!("conflict")),
+            "{:?}",
+            r.body
+        );
         assert_eq!(r.body["rule"], "WishAlreadyClaimed", "{:?}", r.body);
     }
     let mut claimed: Vec<&str> = won.iter().map(|b| b["id"].as_str().expect("id")).collect();
     claimed.sort_unstable();
     claimed.dedup();
     assert_eq!(claimed.len(), 10, "every wish has its one winner");
-    assert_eq!(app.count("WishClaimed").await - before, 10, "the log holds exactly 10 WishClaimed");
+    assert_eq!(
+        app.count("WishClaimed").await - before,
+        10,
+        "the log holds exactly 10 WishClaimed"
+    );
     county.app.stop().await;
 }
 
@@ -126,33 +190,115 @@ fn hours(member: Uuid, date: &str, hours: f64, activity: &str) -> Value {
     json!({"member_id": member, "date": date, "hours": hours, "category": "community_service", "activity": activity})
 }
 
-pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for_another(app: TestApp) {
+pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for_another(
+    app: TestApp,
+) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let logged = app.ok(&app.member(county.member), "LogServiceHours", hours(county.member, "2026-06-14", 2.5, "Visiting elderly residents")).await;
+    let logged = app
+        .ok(
+            &app.member(county.member),
+            "LogServiceHours",
+            hours(
+                county.member,
+                "2026-06-14",
+                2.5,
+                "Visiting elderly residents",
+            ),
+        )
+        .await;
     let record = id(&logged);
-    assert_eq!(logged["events"][1]["event_type"], "ServiceDayBooked", "the member-day is booked in the same append");
+    assert_eq!(
+        logged["events"][1]["event_type"], "ServiceDayBooked",
+        "the member-day is booked in the same append"
+    );
     let verify = json!({"record_id": record}).to_string();
     let before = app.head().await;
     for (who, token, rule) in [
-        ("the unit branch's secretary", app.secretary(county.unit), "NotTheBranchSecretary"),
-        ("the member", app.member(county.member), "OwnHoursNotVerifiable"),
+        (
+            "the unit branch's secretary",
+            app.secretary(county.unit),
+            "NotTheBranchSecretary",
+        ),
+        (
+            "the member",
+            app.member(county.member),
+            "OwnHoursNotVerifiable",
+        ),
     ] {
-        let r = app.command(Some(&token), "VerifyServiceHours", verify.clone(), None).await;
-        assert_eq!((r.status, &r.body["rule"]), (403, &json!(rule)), "{who}: {:?}", r.body);
+        let r = app
+            .command(Some(&token), "VerifyServiceHours", verify.clone(), None)
+            .await;
+        assert_eq!(
+            (r.status, &r.body["rule"]),
+            (403, &json!(rule)),
+            "{who}: {:?}",
+            r.body
+        );
     }
-    let r = app.command(Some(&app.member(county.member)), "LogServiceHours", hours(county.member, "2026-06-14", 1.0, "visiting  ELDERLY residents").to_string(), None).await;
-    assert_eq!((r.status, &r.body["rule"]), (409, &json!("DuplicateServiceEntry")), "{:?}", r.body);
-    let r = app.command(Some(&app.member(county.member)), "LogServiceHours", hours(county.member, "2026-06-16", 1.0, "tomorrow").to_string(), None).await;
-    assert_eq!((r.status, &r.body["rule"], &r.body["errors"][0]["field"]), (422, &json!("DateInFuture"), &json!("date")), "{:?}", r.body);
+    let r = app
+        .command(
+            Some(&app.member(county.member)),
+            "LogServiceHours",
+            hours(
+                county.member,
+                "2026-06-14",
+                1.0,
+                "visiting  ELDERLY residents",
+            )
+            .to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"]),
+        (409, &json!("DuplicateServiceEntry")),
+        "{:?}",
+        r.body
+    );
+    let r = app
+        .command(
+            Some(&app.member(county.member)),
+            "LogServiceHours",
+            hours(county.member, "2026-06-16", 1.0, "tomorrow").to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"], &r.body["errors"][0]["field"]),
+        (422, &json!("DateInFuture"), &json!("date")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(app.head().await, before, "refusals change nothing");
 
-    let verified = app.ok(&app.secretary(county.service), "VerifyServiceHours", json!({"record_id": record})).await;
+    let verified = app
+        .ok(
+            &app.secretary(county.service),
+            "VerifyServiceHours",
+            json!({"record_id": record}),
+        )
+        .await;
     assert_eq!(verified["events"][0]["event_type"], "ServiceHoursVerified");
-    let again = app.command(Some(&app.secretary(county.service)), "VerifyServiceHours", verify, None).await;
-    assert_eq!((again.status, &again.body["rule"]), (409, &json!("RecordAlreadyDecided")));
-    let (_, stream) = app.get(&format!("/api/v1/streams/servicerecord-{record}")).await;
-    assert_eq!(stream["events"][0]["payload"]["minutes"], 150, "hours are stored as whole minutes");
+    let again = app
+        .command(
+            Some(&app.secretary(county.service)),
+            "VerifyServiceHours",
+            verify,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (again.status, &again.body["rule"]),
+        (409, &json!("RecordAlreadyDecided"))
+    );
+    let (_, stream) = app
+        .get(&format!("/api/v1/streams/servicerecord-{record}"))
+        .await;
+    assert_eq!(
+        stream["events"][0]["payload"]["minutes"], 150,
+        "hours are stored as whole minutes"
+    );
     county.app.stop().await;
 }
 
@@ -160,20 +306,78 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let card = json!({"member_id": county.member, "year": 2026});
-    app.ok(&app.secretary(county.unit), "IssueDualCard", card.clone()).await;
-    let sign = |side: &str, rating: &str| json!({"member_id": county.member, "year": 2026, "side": side, "rating": rating, "remarks": "serves her street every month"}).to_string();
-    let r = app.command(Some(&app.secretary(county.service)), "SignDualCard", sign("community", "excellent"), None).await;
-    assert_eq!((r.status, &r.body["rule"]), (422, &json!("QualifiedRatingNeedsFeedback")), "{:?}", r.body);
+    app.ok(&app.secretary(county.unit), "IssueDualCard", card.clone())
+        .await;
+    let sign = |side: &str, rating: &str| {
+        json!({"member_id": county.member, "year": 2026, "side": side, "rating": rating, "remarks": "serves her street every month"}).to_string()
+    };
+    let r = app
+        .command(
+            Some(&app.secretary(county.service)),
+            "SignDualCard",
+            sign("community", "excellent"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"]),
+        (422, &json!("QualifiedRatingNeedsFeedback")),
+        "{:?}",
+        r.body
+    );
     let feedback = json!({"member_id": county.member, "year": 2026, "quarter": 2, "note": "helped at the convenience centre"});
-    app.ok(&app.centre(), "RecordCommunityFeedback", feedback).await;
-    let r = app.command(Some(&app.secretary(county.unit)), "SignDualCard", sign("community", "excellent"), None).await;
-    assert_eq!((r.status, &r.body["rule"]), (403, &json!("NotTheBranchSecretary")), "the unit secretary cannot sign the community side");
-    app.ok(&app.secretary(county.service), "SignDualCard", serde_json::from_str(&sign("community", "excellent")).expect("json")).await;
-    let second = app.command(Some(&app.secretary(county.service)), "SignDualCard", sign("community", "qualified"), None).await;
-    assert_eq!((second.status, &second.body["rule"]), (409, &json!("SideAlreadySigned")), "{:?}", second.body);
-    let done = app.ok(&app.secretary(county.unit), "SignDualCard", serde_json::from_str(&sign("unit", "qualified")).expect("json")).await;
-    let types: Vec<&Value> = done["events"].as_array().expect("events").iter().map(|e| &e["event_type"]).collect();
-    assert_eq!(types, [&json!("DualCardSigned"), &json!("DualCardCompleted")]);
+    app.ok(&app.centre(), "RecordCommunityFeedback", feedback)
+        .await;
+    let r = app
+        .command(
+            Some(&app.secretary(county.unit)),
+            "SignDualCard",
+            sign("community", "excellent"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"]),
+        (403, &json!("NotTheBranchSecretary")),
+        "the unit secretary cannot sign the community side"
+    );
+    app.ok(
+        &app.secretary(county.service),
+        "SignDualCard",
+        serde_json::from_str(&sign("community", "excellent")).expect("json"),
+    )
+    .await;
+    let second = app
+        .command(
+            Some(&app.secretary(county.service)),
+            "SignDualCard",
+            sign("community", "qualified"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (second.status, &second.body["rule"]),
+        (409, &json!("SideAlreadySigned")),
+        "{:?}",
+        second.body
+    );
+    let done = app
+        .ok(
+            &app.secretary(county.unit),
+            "SignDualCard",
+            serde_json::from_str(&sign("unit", "qualified")).expect("json"),
+        )
+        .await;
+    let types: Vec<&Value> = done["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| &e["event_type"])
+        .collect();
+    assert_eq!(
+        types,
+        [&json!("DualCardSigned"), &json!("DualCardCompleted")]
+    );
     assert_eq!(done["id"], format!("{}-2026", county.member));
     county.app.stop().await;
 }
@@ -182,22 +386,53 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let member = app.member(county.member);
-    app.ok(&member, "LogServiceHours", hours(county.member, "2026-06-01", 3.0, "river clean-up")).await;
-    app.ok(&app.admin(), "CloseYear", json!({"year": 2026})).await;
+    app.ok(
+        &member,
+        "LogServiceHours",
+        hours(county.member, "2026-06-01", 3.0, "river clean-up"),
+    )
+    .await;
+    app.ok(&app.admin(), "CloseYear", json!({"year": 2026}))
+        .await;
     let before = app.head().await;
-    let r = app.command(Some(&member), "LogServiceHours", hours(county.member, "2026-06-02", 3.0, "river clean-up").to_string(), None).await;
-    assert_eq!((r.status, &r.body["code"], &r.body["rule"]), (422, &json!("invalid"), &json!("YearClosed")), "{:?}", r.body);
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("2026 is closed")), "{:?}", r.body);
+    let r = app
+        .command(
+            Some(&member),
+            "LogServiceHours",
+            hours(county.member, "2026-06-02", 3.0, "river clean-up").to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["code"], &r.body["rule"]),
+        (422, &json!("invalid"), &json!("YearClosed")),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("2026 is closed")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(app.head().await, before);
     county.app.stop().await;
 }
 
-pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances(app: TestApp) {
+pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances(
+    app: TestApp,
+) {
     let county = County::new(app, |_| {}).await;
     let other = county.app.another_instance().await;
     let app = &county.app;
     let wish = county.wish("A winter coat").await;
-    app.ok(&app.member(county.member), "ClaimWish", json!({"wish_id": wish, "member_id": county.member})).await;
+    app.ok(
+        &app.member(county.member),
+        "ClaimWish",
+        json!({"wish_id": wish, "member_id": county.member}),
+    )
+    .await;
     // The rules give a claim 72 hours: three days pass without a delivery.
     app.clock.advance(Duration::from_secs(73 * 3600));
     eventually("the claim to expire", Duration::from_secs(30), || async {
@@ -205,12 +440,35 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
     })
     .await;
     // Both schedulers saw the claim run out; the log holds one expiry, and the wish is open again.
-    let again = app.ok(&app.member(county.member), "ClaimWish", json!({"wish_id": wish, "member_id": county.member})).await;
+    let again = app
+        .ok(
+            &app.member(county.member),
+            "ClaimWish",
+            json!({"wish_id": wish, "member_id": county.member}),
+        )
+        .await;
     assert_eq!(again["events"][0]["event_type"], "WishClaimed");
-    assert_eq!(app.count("WishClaimExpired").await, 1, "expired once, by one of the two instances");
+    assert_eq!(
+        app.count("WishClaimExpired").await,
+        1,
+        "expired once, by one of the two instances"
+    );
     let (_, stream) = app.get(&format!("/api/v1/streams/wish-{wish}")).await;
-    let types: Vec<&str> = stream["events"].as_array().expect("events").iter().filter_map(|e| e["event_type"].as_str()).collect();
-    assert_eq!(types, ["WishPublished", "WishClaimed", "WishClaimExpired", "WishClaimed"]);
+    let types: Vec<&str> = stream["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "WishPublished",
+            "WishClaimed",
+            "WishClaimExpired",
+            "WishClaimed"
+        ]
+    );
     other.stop().await;
     county.app.stop().await;
 }

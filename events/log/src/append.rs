@@ -38,11 +38,14 @@ pub struct AppendRequest {
     /// The events, in order.
     pub events: Vec<NewEvent>,
     /// Further streams written atomically with the first, in this order after it. A
-    /// command's events take consecutive positions across all of its streams.
+    /// command's events take consecutive positions across all of its streams. An entry
+    /// without events is a condition only: the stream must be at its expected version
+    /// (a stream the command's decision read), and is not written.
     pub also: Vec<StreamWrite>,
 }
 
-/// Events for one further stream of an [`AppendRequest`].
+/// Events for one further stream of an [`AppendRequest`], or, without events, a
+/// condition on its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamWrite {
     /// The stream appended to.
@@ -83,7 +86,7 @@ impl AppendRequest {
 
     /// Checks everything that can be checked without the database.
     pub fn validate(&self, limits: &AppendLimits) -> Result<(), InvalidAppend> {
-        if self.writes().any(|(_, _, events)| events.is_empty()) {
+        if self.events.is_empty() {
             return Err(InvalidAppend::NoEvents);
         }
         let count: usize = self.writes().map(|(_, _, events)| events.len()).sum();
@@ -318,6 +321,10 @@ pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Ti
             } else {
                 let mut committed = Vec::new();
                 for (stream_id, _, events) in req.writes() {
+                    if events.is_empty() {
+                        // A condition: checked above, not written.
+                        continue;
+                    }
                     let stream = stream_id.as_str();
                     let mut version = versions
                         .get(stream)

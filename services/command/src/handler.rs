@@ -278,7 +278,11 @@ impl CommandService {
     }
 }
 
-/// The append for a decision: each stream at the version it was decided against.
+/// The append for a decision: each stream it writes at the version it was decided
+/// against, and every stream it only read as a condition at its version too. So no
+/// check across aggregates is ever stale: if a stream the decision read (the branch's
+/// secretary, the member's service branch, the year's closing, a campaign's dates)
+/// changed before the append, the append conflicts and the command is decided again.
 fn append_request(
     world: &World,
     decision: &allweather_domain::Decision,
@@ -313,6 +317,29 @@ fn append_request(
             stream_id: stream.clone(),
             expected_version,
             events,
+        });
+    }
+    let mut read_only: Vec<(&StreamId, u64)> = world
+        .streams()
+        .filter(|(stream, _)| {
+            !decision
+                .writes
+                .iter()
+                .any(|(written, _)| written == *stream)
+        })
+        .map(|(stream, snapshot)| (stream, snapshot.version))
+        .collect();
+    read_only.sort_unstable();
+    for (stream, version) in read_only {
+        let expected_version = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        };
+        writes.push(StreamWrite {
+            stream_id: stream.clone(),
+            expected_version,
+            events: Vec::new(),
         });
     }
     let mut writes = writes.into_iter();
@@ -372,4 +399,80 @@ pub(crate) fn command_id(key: Option<&str>) -> Result<Uuid, ApiError> {
     }
     Ok(Uuid::parse_str(key)
         .unwrap_or_else(|_| Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allweather_domain::Decision;
+    use allweather_domain::world::streams;
+    use allweather_events::Role;
+
+    #[test]
+    fn every_stream_a_decision_read_is_a_condition_of_its_append() {
+        let (branch, member, wish) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut world = World::new();
+        let snapshot = |stream: &StreamId, version| Snapshot {
+            version,
+            state: State::empty(stream).unwrap(),
+        };
+        for (stream, version) in [
+            (streams::wish(wish), 1),
+            (streams::branch(branch), 4),
+            (streams::member(member), 2),
+            (streams::rules(2026), 0),
+        ] {
+            world.insert(stream.clone(), snapshot(&stream, version));
+        }
+        let event = |wish_id| Event::ClaimClosed(allweather_domain::event::ClaimClosed { wish_id });
+        let decision = Decision::to(streams::wish(wish), vec![event(wish)]);
+        let principal = Principal {
+            subject: "s".into(),
+            role: Role::CommitteeAdmin,
+            member_id: None,
+            branch_id: None,
+        };
+        let request = append_request(
+            &world,
+            &decision,
+            Uuid::from_u128(9),
+            &principal,
+            Timestamp::from_micros(0),
+        )
+        .unwrap();
+        assert_eq!(
+            (request.stream_id.as_str(), request.expected_version),
+            (
+                "wish-00000000-0000-0000-0000-000000000003",
+                ExpectedVersion::Exact(1)
+            )
+        );
+        let conditions: Vec<(String, ExpectedVersion, usize)> = request
+            .also
+            .iter()
+            .map(|w| {
+                (
+                    w.stream_id.as_str().to_owned(),
+                    w.expected_version,
+                    w.events.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            conditions,
+            vec![
+                (
+                    streams::branch(branch).as_str().to_owned(),
+                    ExpectedVersion::Exact(4),
+                    0
+                ),
+                (
+                    streams::member(member).as_str().to_owned(),
+                    ExpectedVersion::Exact(2),
+                    0
+                ),
+                ("rules-2026".to_owned(), ExpectedVersion::NoStream, 0),
+            ]
+        );
+    }
 }

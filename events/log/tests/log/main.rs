@@ -25,5 +25,5 @@ allweather_test_support::on_both_backends!(
     a_read_only_database_refuses_appends_with_a_clear_error,
     shutdown_commits_what_was_accepted_and_refuses_the_rest,
     reopening_continues_the_chain,
-    an_append_to_several_streams_commits_whole_or_not_at_all,
+    an_append_to_several_streams_commits_whole_or_not_at_all_and_may_hold_conditions,
 );

@@ -420,7 +420,9 @@ pub async fn reopening_continues_the_chain(world: World) {
     assert_chain_valid(&again, 21).await;
 }
 
-pub async fn an_append_to_several_streams_commits_whole_or_not_at_all(world: World) {
+pub async fn an_append_to_several_streams_commits_whole_or_not_at_all_and_may_hold_conditions(
+    world: World,
+) {
     use allweather_log::StreamWrite;
     let log = world.open().await;
     let (main, guard) = (stream("main"), stream("guard"));
@@ -466,16 +468,56 @@ pub async fn an_append_to_several_streams_commits_whole_or_not_at_all(world: Wor
         None
     );
 
+    // A stream without events is a condition: it must be at its version, and stays there.
+    let condition = |version| StreamWrite {
+        stream_id: guard.clone(),
+        expected_version: version,
+        events: vec![],
+    };
+    let mut stale = request(&main, ExpectedVersion::Exact(1), 1);
+    stale.also.push(condition(ExpectedVersion::Exact(1)));
+    assert!(matches!(
+        log.append(stale).await,
+        Err(AppendError::VersionConflict { actual: 2, .. })
+    ));
+    let mut current = request(&main, ExpectedVersion::Exact(1), 1);
+    current.also.push(condition(ExpectedVersion::Exact(2)));
+    let outcome = log.append(current).await.expect("append");
+    assert_eq!(
+        outcome
+            .events
+            .iter()
+            .map(|e| e.stream_id.as_str())
+            .collect::<Vec<_>>(),
+        ["probe-main"]
+    );
+    assert_eq!(log.stream_version(&guard).await.expect("version"), 2);
+    let mut absent = request(&main, ExpectedVersion::Exact(2), 1);
+    absent.also.push(StreamWrite {
+        stream_id: stream("absent"),
+        expected_version: ExpectedVersion::NoStream,
+        events: vec![],
+    });
+    log.append(absent)
+        .await
+        .expect("a condition on an absent stream");
+    assert_eq!(
+        log.stream_version(&stream("absent"))
+            .await
+            .expect("version"),
+        0
+    );
+
     // The same stream twice in one append is refused before the database.
-    let mut twice = request(&main, ExpectedVersion::Exact(1), 1);
+    let mut twice = request(&main, ExpectedVersion::Exact(3), 1);
     twice.also.push(StreamWrite {
         stream_id: main.clone(),
-        expected_version: ExpectedVersion::Exact(1),
+        expected_version: ExpectedVersion::Exact(3),
         events: request(&main, ExpectedVersion::Any, 1).events,
     });
     assert!(matches!(
         log.append(twice).await,
         Err(AppendError::Invalid(InvalidAppend::StreamTwice(_)))
     ));
-    assert_chain_valid(&log, 3).await;
+    assert_chain_valid(&log, 5).await;
 }
