@@ -435,3 +435,18 @@ pub async fn an_event_of_unknown_type_on_read_is_an_opaque_500(app: TestApp) {
     );
     app.stop().await;
 }
+
+pub async fn every_command_of_the_domain_is_served_and_reads_its_body(app: TestApp) {
+    let admin = app.admin();
+    for name in allweather_domain::Command::NAMES {
+        let r = app.command(Some(&admin), name, "{}", None).await;
+        assert_eq!(
+            (r.status, &r.body["code"]),
+            (400, &json!("malformed")),
+            "{name} with an empty body: {:?}",
+            r.body
+        );
+    }
+    assert_eq!(app.head().await.0, 0);
+    app.stop().await;
+}
