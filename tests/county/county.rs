@@ -24,6 +24,8 @@ struct County {
     app: TestApp,
     unit: Uuid,
     service: Uuid,
+    unit_sec: Uuid,
+    service_sec: Uuid,
     member: Uuid,
 }
 
@@ -52,12 +54,14 @@ impl County {
             app,
             unit,
             service,
+            unit_sec: Uuid::nil(),
+            service_sec: Uuid::nil(),
             member: Uuid::nil(),
         };
-        let unit_secretary = county.register("Zhang Wei", "2001-03-02").await;
-        let service_secretary = county.register("Li Na", "2003-04-05").await;
-        county.assign(service_secretary).await;
-        for (branch, secretary) in [(unit, unit_secretary), (service, service_secretary)] {
+        county.unit_sec = county.register("Zhang Wei", "2001-03-02").await;
+        county.service_sec = county.register("Li Na", "2003-04-05").await;
+        county.assign(county.service_sec).await;
+        for (branch, secretary) in [(unit, county.unit_sec), (service, county.service_sec)] {
             county
                 .app
                 .ok(
@@ -70,6 +74,16 @@ impl County {
         county.member = county.register("Wang Fang", "2010-06-01").await;
         county.assign(county.member).await;
         county
+    }
+
+    /// The unit branch's secretary's token.
+    fn unit_secretary(&self) -> String {
+        self.app.secretary(self.unit, self.unit_sec)
+    }
+
+    /// The service branch's secretary's token.
+    fn service_secretary(&self) -> String {
+        self.app.secretary(self.service, self.service_sec)
     }
 
     async fn register(&self, name: &str, joined_on: &str) -> Uuid {
@@ -101,7 +115,7 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
     let before = app.head().await;
     let refused = app
         .command(
-            Some(&app.secretary(county.service)),
+            Some(&county.service_secretary()),
             "RegisterMember",
             body.to_string(),
             None,
@@ -115,7 +129,7 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
     );
     assert_eq!(app.head().await, before, "a refusal changes nothing");
     let registered = app
-        .ok(&app.secretary(county.unit), "RegisterMember", body)
+        .ok(&county.unit_secretary(), "RegisterMember", body)
         .await;
     let (status, stream) = app
         .get(&format!("/api/v1/streams/member-{}", id(&registered)))
@@ -217,7 +231,7 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
     for (who, token, rule) in [
         (
             "the unit branch's secretary",
-            app.secretary(county.unit),
+            county.unit_secretary(),
             "NotTheBranchSecretary",
         ),
         (
@@ -274,7 +288,7 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
 
     let verified = app
         .ok(
-            &app.secretary(county.service),
+            &county.service_secretary(),
             "VerifyServiceHours",
             json!({"record_id": record}),
         )
@@ -282,7 +296,7 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
     assert_eq!(verified["events"][0]["event_type"], "ServiceHoursVerified");
     let again = app
         .command(
-            Some(&app.secretary(county.service)),
+            Some(&county.service_secretary()),
             "VerifyServiceHours",
             verify,
             None,
@@ -306,14 +320,14 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let card = json!({"member_id": county.member, "year": 2026});
-    app.ok(&app.secretary(county.unit), "IssueDualCard", card.clone())
+    app.ok(&county.unit_secretary(), "IssueDualCard", card.clone())
         .await;
     let sign = |side: &str, rating: &str| {
         json!({"member_id": county.member, "year": 2026, "side": side, "rating": rating, "remarks": "serves her street every month"}).to_string()
     };
     let r = app
         .command(
-            Some(&app.secretary(county.service)),
+            Some(&county.service_secretary()),
             "SignDualCard",
             sign("community", "excellent"),
             None,
@@ -330,7 +344,7 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
         .await;
     let r = app
         .command(
-            Some(&app.secretary(county.unit)),
+            Some(&county.unit_secretary()),
             "SignDualCard",
             sign("community", "excellent"),
             None,
@@ -342,14 +356,14 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
         "the unit secretary cannot sign the community side"
     );
     app.ok(
-        &app.secretary(county.service),
+        &county.service_secretary(),
         "SignDualCard",
         serde_json::from_str(&sign("community", "excellent")).expect("json"),
     )
     .await;
     let second = app
         .command(
-            Some(&app.secretary(county.service)),
+            Some(&county.service_secretary()),
             "SignDualCard",
             sign("community", "qualified"),
             None,
@@ -363,7 +377,7 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
     );
     let done = app
         .ok(
-            &app.secretary(county.unit),
+            &county.unit_secretary(),
             "SignDualCard",
             serde_json::from_str(&sign("unit", "qualified")).expect("json"),
         )
@@ -389,17 +403,31 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     app.ok(
         &member,
         "LogServiceHours",
-        hours(county.member, "2026-06-01", 3.0, "river clean-up"),
+        hours(county.member, "2025-12-30", 3.0, "river clean-up"),
     )
     .await;
-    app.ok(&app.admin(), "CloseYear", json!({"year": 2026}))
+    let not_over = app
+        .command(
+            Some(&app.admin()),
+            "CloseYear",
+            json!({"year": 2026}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (not_over.status, &not_over.body["rule"]),
+        (422, &json!("YearNotOver")),
+        "a year is closed once it is over: {:?}",
+        not_over.body
+    );
+    app.ok(&app.admin(), "CloseYear", json!({"year": 2025}))
         .await;
     let before = app.head().await;
     let r = app
         .command(
             Some(&member),
             "LogServiceHours",
-            hours(county.member, "2026-06-02", 3.0, "river clean-up").to_string(),
+            hours(county.member, "2025-12-31", 3.0, "river clean-up").to_string(),
             None,
         )
         .await;
@@ -412,11 +440,17 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     assert!(
         r.body["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("2026 is closed")),
+            .is_some_and(|d| d.contains("2025 is closed")),
         "{:?}",
         r.body
     );
     assert_eq!(app.head().await, before);
+    app.ok(
+        &member,
+        "LogServiceHours",
+        hours(county.member, "2026-01-02", 3.0, "river clean-up"),
+    )
+    .await;
     county.app.stop().await;
 }
 

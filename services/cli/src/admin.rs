@@ -21,11 +21,12 @@ const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
 pub(crate) enum TokenCommand {
     /// Print one signed bearer token on stdout.
     Issue {
-        /// committee_admin, secretary (with --branch), service_centre, member (with --member) or auditor.
+        /// committee_admin, secretary (with --branch and --member), service_centre, member
+        /// (with --member) or auditor.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The member the holder is (required for `member`; for a secretary, the
-        /// appointed member, so the token stops working when another is appointed).
+        /// The member the holder is (required for `member` and `secretary`: a secretary
+        /// token works while that member is the branch's appointed secretary).
         #[arg(long)]
         member: Option<Uuid>,
         /// The branch a secretary acts for.
@@ -91,7 +92,9 @@ pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()>
     } = command;
     match role {
         Role::Member if member.is_none() => bail!("a member token needs --member"),
-        Role::Secretary if branch.is_none() => bail!("a secretary token needs --branch"),
+        Role::Secretary if branch.is_none() || member.is_none() => {
+            bail!("a secretary token needs --branch and --member (the appointed secretary)")
+        }
         _ => {}
     }
     let subject = subject.unwrap_or_else(|| match (role, member, branch) {

@@ -25,7 +25,7 @@ pub struct Claims {
     pub sub: String,
     /// The role (`member`, `secretary`, `service_centre`, `committee_admin`, `auditor`, `system`).
     pub role: String,
-    /// The member the holder is.
+    /// The member the holder is (required for members and secretaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<Uuid>,
     /// The branch a secretary acts for.
@@ -167,9 +167,9 @@ pub fn principal(claims: Claims) -> Result<Principal, AuthError> {
                 "a member token names its member".into(),
             ));
         }
-        Role::Secretary if claims.branch.is_none() => {
+        Role::Secretary if claims.branch.is_none() || claims.member.is_none() => {
             return Err(AuthError::Malformed(
-                "a secretary token names its branch".into(),
+                "a secretary token names its branch and its member".into(),
             ));
         }
         _ => {}

@@ -140,6 +140,15 @@ impl CommandService {
         if let Some(first) = log.recorded(command_id).await? {
             return Ok(reply(&first));
         }
+        // A new aggregate's id: the command id when that is a UUID v7 (the id a client
+        // chose by its key), else a fresh v7. A repeat of the same command that races the
+        // first to a new stream is told apart by the log (`CommandIdReused`) and answered
+        // with the first's result below.
+        let new_id = if command_id.get_version_num() == 7 {
+            command_id
+        } else {
+            Uuid::now_v7()
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -151,7 +160,7 @@ impl CommandService {
                     .with_timezone(&self.inner.options.county_offset)
                     .date_naive(),
                 principal: principal.clone(),
-                new_id: command_id,
+                new_id,
             };
             let (world, decision) = match self.decide(&command, &ctx).await? {
                 Ok(decided) => decided,
@@ -181,6 +190,12 @@ impl CommandService {
                     return Err(ApiError::Conflict(format!(
                         "stream {stream_id} kept changing while the command was decided ({attempt} attempts); try again"
                     )));
+                }
+                Err(e @ AppendError::CommandIdReused { .. }) => {
+                    return match log.recorded(command_id).await? {
+                        Some(first) => Ok(reply(&first)),
+                        None => Err(e.into()),
+                    };
                 }
                 Err(e) => return Err(e.into()),
             }

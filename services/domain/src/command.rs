@@ -6,7 +6,7 @@ use crate::values::{
     BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
 };
 use allweather_events::Timestamp;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -268,6 +268,10 @@ commands! {
         channel: Option<Channel>,
         /// The campaign the hours count for.
         campaign_id: Option<Uuid>,
+        /// When the service started, county time (`HH:MM`), for overlap checks.
+        start_time: Option<NaiveTime>,
+        /// The branch that organised the activity (a secretary's own branch by default).
+        organising_branch_id: Option<Uuid>,
     }
     /// Verifies logged hours (the member's service-branch secretary; over 8 hours a committee admin).
     VerifyServiceHours {

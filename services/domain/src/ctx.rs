@@ -26,7 +26,8 @@ pub struct Ctx {
     pub today: NaiveDate,
     /// Who issues the command.
     pub principal: Principal,
-    /// The id of an aggregate the command creates when the body names none. The handler
-    /// derives it from the command id, so a repeated command lands on the same stream.
+    /// The id of an aggregate the command creates when the body names none (a UUID v7:
+    /// the command id when the caller's idempotency key is one, so a repeat lands on the
+    /// same stream).
     pub new_id: Uuid,
 }

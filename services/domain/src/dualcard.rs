@@ -20,10 +20,6 @@ pub struct DualCard {
     pub issued: bool,
     /// Whose card.
     pub member_id: Option<Uuid>,
-    /// The branch that signs the unit side.
-    pub unit_branch: Option<Uuid>,
-    /// The branch that signs the community side.
-    pub service_branch: Option<Uuid>,
     /// Feedback by quarter.
     pub feedback: BTreeMap<u32, String>,
     /// Ratings given, by side.
@@ -57,8 +53,6 @@ impl DualCard {
             Event::DualCardIssued(e) => {
                 self.issued = true;
                 self.member_id = Some(e.member_id);
-                self.unit_branch = Some(e.unit_branch_id);
-                self.service_branch = Some(e.service_branch_id);
             }
             Event::CommunityFeedbackRecorded(e) => {
                 self.feedback.insert(e.quarter, e.note.clone());
@@ -133,7 +127,11 @@ pub(crate) fn record_feedback(
 ) -> Result<Decision, Decide> {
     let card = issued(world, c.member_id, c.year)?;
     if ctx.principal.role != Role::ServiceCentre {
-        let branches: Vec<Uuid> = card.service_branch.into_iter().collect();
+        // The member's service branch now: a member who moved is judged by their new community.
+        let branches: Vec<Uuid> = member::existing(world, c.member_id)?
+            .service_branch
+            .into_iter()
+            .collect();
         let secretary = require_secretary(world, ctx, &branches, "recording community feedback")?;
         ensure(secretary != c.member_id, Rule::OwnCardNotSignable, || {
             "nobody records feedback on their own card".into()
@@ -172,9 +170,12 @@ pub(crate) fn record_feedback(
 
 pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decision, Decide> {
     let card = issued(world, c.member_id, c.year)?;
+    // Each side is signed by the member's branch now: a member who moved during the year
+    // is signed for by the branch they report to when the card is signed.
+    let m = member::existing(world, c.member_id)?;
     let branch = match c.side {
-        Side::Community => card.service_branch,
-        Side::Unit => card.unit_branch,
+        Side::Community => m.service_branch,
+        Side::Unit => m.unit_branch,
     };
     let branches: Vec<Uuid> = branch.into_iter().collect();
     let side_name = match c.side {

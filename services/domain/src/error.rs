@@ -84,6 +84,12 @@ rules! {
         WishAlreadyClaimed,
         /// The wish is no longer open (fulfilled, confirmed, cancelled).
         WishNotOpen,
+        /// The wish is not claimed (any more).
+        WishNotClaimed,
+        /// The wish is not fulfilled (yet, or any more).
+        WishNotFulfilled,
+        /// The cadre already recorded a visit to the household that day.
+        VisitAlreadyRecorded,
         /// One dual card per member-year.
         CardAlreadyIssued,
         /// Each side of a card is signed once.
@@ -148,22 +154,19 @@ rules! {
         OpenClaimLimitReached,
         /// The wish's deadline has passed, or is not in the future.
         DeadlinePassed,
-        /// The wish is not claimed.
-        WishNotClaimed,
-        /// The wish is not fulfilled yet.
-        WishNotFulfilled,
         /// The claim has not yet run past the rules' limit.
         ClaimNotExpired,
         /// Hours logged to a campaign fall inside its dates, while it is open.
         OutsideCampaign,
-        /// A date range ends before it starts.
+        /// A date range ends before it starts, or a fact predates what it depends on.
         DatesOutOfOrder,
         /// Only verified records are corrected; unverified ones are rejected and logged again.
         RecordNotVerified,
         /// There is no pending correction and the command names no change.
         NoCorrectionGiven,
-        /// A year is closed only once it has begun.
-        YearNotBegun,
+        /// A year is closed only once it is over, so that what happens today is never
+        /// in a closed year.
+        YearNotOver,
         /// The body's year and the rules' year differ.
         YearMismatch,
     ]

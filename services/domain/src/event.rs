@@ -7,7 +7,7 @@ use crate::values::{
     BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
 };
 use allweather_events::{EventSpec, Timestamp};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -255,16 +255,26 @@ events! {
         channel: Channel,
         /// The campaign the hours count for.
         campaign_id: Option<Uuid>,
+        /// When the service started (county time), if given: for overlap checks.
+        start_time: Option<NaiveTime>,
+        /// The branch that organised the activity (hours it can certify).
+        organising_branch_id: Option<Uuid>,
+        /// The member who entered the hours, when a member did (the owner, or a secretary).
+        entered_by_member_id: Option<Uuid>,
     }
     /// The member's service-branch secretary (or a committee admin) verified the hours.
     ServiceHoursVerified {
-        /// Who verified.
+        /// Who verified (the token's subject).
         verifier: String,
+        /// The verifying secretary's member id (none for a committee admin without one).
+        verifier_member_id: Option<Uuid>,
     }
     /// The hours were rejected.
     ServiceHoursRejected {
-        /// Who rejected.
+        /// Who rejected (the token's subject).
         verifier: String,
+        /// The rejecting secretary's member id.
+        verifier_member_id: Option<Uuid>,
         /// Why.
         reason: String,
     }
@@ -283,8 +293,10 @@ events! {
         before: Entry,
         /// The entry as it now stands.
         after: Entry,
-        /// Who applied it.
+        /// Who applied it (the token's subject).
         verifier: String,
+        /// The applying secretary's member id.
+        verifier_member_id: Option<Uuid>,
         /// Why.
         reason: String,
     }
@@ -313,6 +325,8 @@ events! {
     HouseholdPaired {
         /// The cadre (a member).
         cadre_id: Uuid,
+        /// From when (visits before it are not the cadre's).
+        paired_on: NaiveDate,
     }
     /// The paired cadre visited.
     HouseholdVisited {

@@ -11,7 +11,8 @@ use crate::world::{Decision, World, streams};
 use crate::year::{open_year, past_or_today};
 use allweather_events::Role;
 use chrono::Datelike;
-use std::collections::BTreeMap;
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// A household's state.
@@ -21,6 +22,10 @@ pub struct Household {
     pub registered: bool,
     /// The paired cadre.
     pub cadre: Option<Uuid>,
+    /// Since when.
+    pub paired_on: Option<NaiveDate>,
+    /// Visits recorded, by cadre and date.
+    pub visits: BTreeSet<(Uuid, NaiveDate)>,
     /// Concerns, open (`false`) or resolved (`true`).
     pub concerns: BTreeMap<Uuid, bool>,
 }
@@ -30,7 +35,13 @@ impl Household {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::HouseholdRegistered(_) => self.registered = true,
-            Event::HouseholdPaired(e) => self.cadre = Some(e.cadre_id),
+            Event::HouseholdPaired(e) => {
+                self.cadre = Some(e.cadre_id);
+                self.paired_on = Some(e.paired_on);
+            }
+            Event::HouseholdVisited(e) => {
+                self.visits.insert((e.cadre_id, e.date));
+            }
             Event::ConcernRaised(e) => {
                 self.concerns.insert(e.concern_id, false);
             }
@@ -117,6 +128,7 @@ pub(crate) fn pair(world: &World, c: &PairHousehold, ctx: &Ctx) -> Result<Decisi
         streams::household(c.household_id),
         vec![Event::HouseholdPaired(HouseholdPaired {
             cadre_id: c.cadre_id,
+            paired_on: ctx.today,
         })],
     ))
 }
@@ -135,6 +147,17 @@ pub(crate) fn record_visit(world: &World, c: &RecordVisit, ctx: &Ctx) -> Result<
     };
     past_or_today(ctx, c.date, "date")?;
     open_year(world, c.date.year())?;
+    ensure(
+        h.paired_on.is_none_or(|p| p <= c.date),
+        Rule::DatesOutOfOrder,
+        || format!("the visit on {} predates the pairing", c.date),
+    )
+    .map_err(|e| e.on("date"))?;
+    ensure(
+        !h.visits.contains(&(cadre, c.date)),
+        Rule::VisitAlreadyRecorded,
+        || format!("a visit on {} is already recorded", c.date),
+    )?;
     let notes = values::text("notes", &c.notes, 2_000)?;
     Ok(Decision::to(
         streams::household(c.household_id),

@@ -115,6 +115,10 @@ pub(crate) fn register(world: &World, c: &RegisterMember, ctx: &Ctx) -> Result<D
     })?;
     let name = values::text("name", &c.name, 100)?;
     past_or_today(ctx, c.joined_on, "joined_on")?;
+    ensure(c.joined_on.year() >= 1921, Rule::OutOfRange, || {
+        format!("joined_on {} is before 1921", c.joined_on)
+    })
+    .map_err(|e| e.on("joined_on"))?;
     Ok(Decision::to(
         stream,
         vec![Event::MemberRegistered(MemberRegistered {
@@ -142,6 +146,19 @@ pub(crate) fn assign_service_branch(
             &[c.service_branch_id],
             "assigning a member to a service branch",
         )?;
+        // A secretary takes in members without a service branch; moving a member from
+        // another branch (whose secretary then verifies their hours and signs their
+        // card) is for the service centre or the committee.
+        if let Some(current) = member.service_branch {
+            return Err(DomainError::new(
+                Rule::RoleNotPermitted,
+                format!(
+                    "member {} reports to branch {current}; the service centre or a committee admin moves them",
+                    c.member_id
+                ),
+            )
+            .into());
+        }
     }
     of_kind(
         service,

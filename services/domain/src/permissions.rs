@@ -53,9 +53,10 @@ pub(crate) fn require_member(ctx: &Ctx, member_id: Uuid, what: &str) -> Result<(
 }
 
 /// The member id of the appointed secretary of `branch_id` when the principal is that
-/// secretary, else `None`. A secretary token names its branch; the branch's stream says
-/// who holds the office, so a token issued to a former secretary stops working when a
-/// new one is appointed (if it names its member).
+/// secretary, else `None`. A secretary token names its branch and its member; the
+/// branch's stream says who holds the office, so a token issued to a former secretary
+/// stops working when a new one is appointed, and the "never oneself" rules know who
+/// is acting.
 pub(crate) fn secretary_of(
     world: &World,
     ctx: &Ctx,
@@ -66,7 +67,7 @@ pub(crate) fn secretary_of(
     }
     let branch: &Branch = world.get(streams::branch(branch_id))?;
     Ok(match branch.secretary {
-        Some(m) if ctx.principal.member_id.is_none_or(|x| x == m) => Some(m),
+        Some(m) if ctx.principal.member_id == Some(m) => Some(m),
         _ => None,
     })
 }

@@ -79,11 +79,11 @@ proptest! {
                 }
                 Op::Log(m, d, h, a) => (admin(), C::LogServiceHours(LogServiceHours {
                     record_id: None, member_id: members[m], date: today() - chrono::Days::new(u64::from(d)),
-                    hours: f64::from(h) / 2.0, category: Category::Cleanup, activity: format!("activity {a}"), channel: None, campaign_id: None,
+                    hours: f64::from(h) / 2.0, category: Category::Cleanup, activity: format!("activity {a}"), channel: None, campaign_id: None, start_time: None, organising_branch_id: None,
                 })),
                 Op::Verify(r, admin_) => {
                     let Some(&record_id) = records.get(r) else { continue };
-                    (if admin_ { admin() } else { secretary(s.service) }, C::VerifyServiceHours(VerifyServiceHours { record_id }))
+                    (if admin_ { admin() } else { secretary(s.service, s.service_sec) }, C::VerifyServiceHours(VerifyServiceHours { record_id }))
                 }
                 Op::Reject(r) => {
                     let Some(&record_id) = records.get(r) else { continue };
@@ -96,8 +96,8 @@ proptest! {
                 Op::Card(m) => (admin(), C::IssueDualCard(IssueDualCard { member_id: members[m], year: 2026 })),
                 Op::Feedback(m, q) => (centre(), C::RecordCommunityFeedback(RecordCommunityFeedback { member_id: members[m], year: 2026, quarter: q, note: "good".into() })),
                 Op::Sign(m, community, r) => {
-                    let (side, by) = if community { (Side::Community, s.service) } else { (Side::Unit, s.unit) };
-                    (secretary(by), C::SignDualCard(SignDualCard { member_id: members[m], year: 2026, side, rating: rating(r), remarks: "ok".into() }))
+                    let (side, by) = if community { (Side::Community, (s.service, s.service_sec)) } else { (Side::Unit, (s.unit, s.unit_sec)) };
+                    (secretary(by.0, by.1), C::SignDualCard(SignDualCard { member_id: members[m], year: 2026, side, rating: rating(r), remarks: "ok".into() }))
                 }
             };
             let emitted_before = s.emitted.len();

@@ -246,12 +246,17 @@ impl RulesDocument {
             }
         }
         let w = self.ranking;
-        let sum = w.hours_per_member
-            + w.participation
-            + w.wishes_fulfilled
-            + w.meetings
-            + w.quiz
-            + w.card_completion;
+        let weights = [
+            w.hours_per_member,
+            w.participation,
+            w.wishes_fulfilled,
+            w.meetings,
+            w.quiz,
+            w.card_completion,
+        ];
+        // Summed wide: a weight near u32::MAX must not wrap into "100".
+        let sum: u64 = weights.iter().map(|&x| u64::from(x)).sum();
+
         if sum != 100 {
             problem(
                 "ranking",

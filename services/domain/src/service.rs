@@ -56,6 +56,8 @@ pub struct ServiceRecord {
     pub activity: String,
     /// A correction requested and not yet applied.
     pub pending_correction: Option<Entry>,
+    /// The campaign the hours count for.
+    pub campaign_id: Option<Uuid>,
 }
 
 impl ServiceRecord {
@@ -70,6 +72,7 @@ impl ServiceRecord {
                     minutes: e.minutes,
                     category: e.category,
                 });
+                self.campaign_id = e.campaign_id;
                 self.activity = normalise(&e.activity);
             }
             Event::ServiceHoursVerified(_) => self.status = RecordStatus::Verified,
@@ -217,7 +220,7 @@ fn require_verifier(
     owner_id: Uuid,
     owner: &Member,
     minutes: u32,
-) -> Result<String, Decide> {
+) -> Result<Verifier, Decide> {
     ensure(
         ctx.principal.member_id != Some(owner_id),
         Rule::OwnHoursNotVerifiable,
@@ -235,7 +238,10 @@ fn require_verifier(
         .into());
     }
     if ctx.principal.role == Role::CommitteeAdmin {
-        return Ok(ctx.principal.subject.clone());
+        return Ok(Verifier {
+            subject: ctx.principal.subject.clone(),
+            member_id: ctx.principal.member_id,
+        });
     }
     let Some(service_branch) = owner.service_branch else {
         return Err(DomainError::new(
@@ -250,11 +256,21 @@ fn require_verifier(
     ensure(secretary != owner_id, Rule::OwnHoursNotVerifiable, || {
         "nobody verifies their own hours".into()
     })?;
-    Ok(secretary.to_string())
+    Ok(Verifier {
+        subject: ctx.principal.subject.clone(),
+        member_id: Some(secretary),
+    })
+}
+
+/// Who verified, rejected or corrected, for the event.
+struct Verifier {
+    subject: String,
+    member_id: Option<Uuid>,
 }
 
 pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result<Decision, Decide> {
     let owner = member::existing(world, c.member_id)?;
+    let mut entered_by = ctx.principal.member_id;
     let allowed: &[Channel] = match ctx.principal.role {
         Role::Member => {
             ensure(is_member(ctx, c.member_id), Rule::NotTheMember, || {
@@ -266,8 +282,15 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
             &[Channel::SelfReported]
         }
         Role::Secretary => {
-            require_secretary(world, ctx, &owner.branches(), "logging hours for a member")?;
-            &[Channel::Organiser, Channel::CheckIn]
+            let secretary =
+                require_secretary(world, ctx, &owner.branches(), "logging hours for a member")?;
+            entered_by = Some(secretary);
+            if secretary == c.member_id {
+                // A secretary's own hours are self-reported like anyone's.
+                &[Channel::SelfReported]
+            } else {
+                &[Channel::Organiser, Channel::CheckIn]
+            }
         }
         Role::ServiceCentre => &[Channel::CheckIn, Channel::Organiser],
         Role::CommitteeAdmin => &[Channel::Organiser, Channel::CheckIn],
@@ -287,6 +310,25 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
         )
     })
     .map_err(|e| e.on("channel"))?;
+    let organising_branch_id = match (c.organising_branch_id, ctx.principal.role) {
+        (Some(b), Role::Secretary) if ctx.principal.branch_id != Some(b) => {
+            return Err(DomainError::new(
+                Rule::NotTheBranchSecretary,
+                format!("a secretary enters hours organised by their own branch, not {b}"),
+            )
+            .on("organising_branch_id")
+            .into());
+        }
+        (Some(b), _) => {
+            crate::branch::existing(world, b).map_err(|e| match e {
+                Decide::Refused(e) => Decide::Refused(e.on("organising_branch_id")),
+                need => need,
+            })?;
+            Some(b)
+        }
+        (None, Role::Secretary) if channel != Channel::SelfReported => ctx.principal.branch_id,
+        (None, _) => None,
+    };
     let minutes = entry_minutes(c.hours)?;
     past_or_today(ctx, c.date, "date")?;
     open_year(world, c.date.year())?;
@@ -325,6 +367,9 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
             activity: activity.clone(),
             channel,
             campaign_id: c.campaign_id,
+            start_time: c.start_time,
+            organising_branch_id,
+            entered_by_member_id: entered_by,
         })],
     );
     book(
@@ -363,7 +408,8 @@ pub(crate) fn verify(world: &World, c: &VerifyServiceHours, ctx: &Ctx) -> Result
     Ok(Decision::to(
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursVerified(ServiceHoursVerified {
-            verifier,
+            verifier: verifier.subject,
+            verifier_member_id: verifier.member_id,
         })],
     ))
 }
@@ -377,7 +423,8 @@ pub(crate) fn reject(world: &World, c: &RejectServiceHours, ctx: &Ctx) -> Result
     let decision = Decision::to(
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursRejected(ServiceHoursRejected {
-            verifier,
+            verifier: verifier.subject,
+            verifier_member_id: verifier.member_id,
             reason,
         })],
     );
@@ -503,13 +550,25 @@ pub(crate) fn apply_correction(
     )?;
     open_year(world, after.date.year())?;
     let reason = values::text("reason", &c.reason, 1_000)?;
+    if let (Some(campaign_id), true) = (record.campaign_id, after.date != before.date) {
+        // Hours counted for a campaign stay inside its dates.
+        let campaign = campaign::existing(world, campaign_id)?;
+        let inside = campaign
+            .dates
+            .is_some_and(|(from, to)| from <= after.date && after.date <= to);
+        ensure(inside, Rule::OutsideCampaign, || {
+            format!("{} is outside campaign {campaign_id}'s dates", after.date)
+        })
+        .map_err(|e| e.on("date"))?;
+    }
     let activity = record.activity.clone();
     let mut decision = Decision::to(
         streams::service_record(c.record_id),
         vec![Event::CorrectionApplied(CorrectionApplied {
             before,
             after,
-            verifier,
+            verifier: verifier.subject,
+            verifier_member_id: verifier.member_id,
             reason,
         })],
     );

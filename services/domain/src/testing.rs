@@ -27,11 +27,11 @@ pub fn admin() -> Principal {
         branch_id: None,
     }
 }
-pub fn secretary(branch: Uuid) -> Principal {
+pub fn secretary(branch: Uuid, member: Uuid) -> Principal {
     Principal {
-        subject: format!("secretary-{branch}"),
+        subject: member.to_string(),
         role: Role::Secretary,
-        member_id: None,
+        member_id: Some(member),
         branch_id: Some(branch),
     }
 }

@@ -38,6 +38,9 @@ impl Year {
 
 /// Refuses a fact for a closed year; answers the year's state.
 pub(crate) fn open_year(world: &World, year: i32) -> Result<&Year, Decide> {
+    ensure((2000..=2100).contains(&year), Rule::OutOfRange, || {
+        format!("facts are dated in 2000 to 2100; {year} is outside")
+    })?;
     let state: &Year = world.get(streams::rules(year))?;
     ensure(!state.closed, Rule::YearClosed, || {
         format!("{year} is closed and accepts no new facts")
@@ -95,8 +98,8 @@ pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Deci
     ensure(!state.closed, Rule::YearAlreadyClosed, || {
         format!("{} is already closed", c.year)
     })?;
-    ensure(c.year <= ctx.today.year(), Rule::YearNotBegun, || {
-        format!("{} has not begun", c.year)
+    ensure(c.year < ctx.today.year(), Rule::YearNotOver, || {
+        format!("{} is not over yet (today is {})", c.year, ctx.today)
     })?;
     Ok(Decision::to(
         streams::rules(c.year),

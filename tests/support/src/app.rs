@@ -166,9 +166,9 @@ impl TestApp {
         self.token("committee_admin", None, None)
     }
 
-    /// The token of the secretary of `branch`.
-    pub fn secretary(&self, branch: Uuid) -> String {
-        self.token("secretary", None, Some(branch))
+    /// The token of `member`, the appointed secretary of `branch`.
+    pub fn secretary(&self, branch: Uuid, member: Uuid) -> String {
+        self.token("secretary", Some(member), Some(branch))
     }
 
     /// The token of member `id`.
