@@ -279,12 +279,70 @@ impl Envelope {
             "hash": self.hash,
         })
     }
+
+    /// Reads an envelope from its JSON form (as [`Envelope::to_json`] writes it, with the
+    /// payload as stored), and checks it against its own hash: a message that was altered
+    /// on the way, or is not an event of the log, is refused.
+    pub fn from_json(value: &serde_json::Value) -> Result<Envelope, String> {
+        #[derive(Deserialize)]
+        struct Wire {
+            event_id: Uuid,
+            stream_id: StreamId,
+            stream_version: u64,
+            position: u64,
+            event_type: String,
+            schema_version: u32,
+            occurred_at: Timestamp,
+            recorded_at: Timestamp,
+            command_id: Uuid,
+            correlation_id: Uuid,
+            actor: Actor,
+            payload: serde_json::Value,
+            prev_hash: Hash,
+            hash: Hash,
+        }
+        let w = Wire::deserialize(value).map_err(|e| format!("not an event envelope: {e}"))?;
+        let envelope = Envelope {
+            event_id: w.event_id,
+            stream_id: w.stream_id,
+            stream_version: w.stream_version,
+            position: w.position,
+            event_type: w.event_type,
+            schema_version: w.schema_version,
+            occurred_at: w.occurred_at,
+            recorded_at: w.recorded_at,
+            command_id: w.command_id,
+            correlation_id: w.correlation_id,
+            actor: w.actor,
+            payload: Payload::from_value(&w.payload).map_err(|e| format!("payload: {e}"))?,
+            prev_hash: w.prev_hash,
+            hash: w.hash,
+        };
+        if envelope.expected_hash() != envelope.hash {
+            return Err(format!(
+                "the event at position {} does not match its hash",
+                envelope.position
+            ));
+        }
+        Ok(envelope)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_envelope_reads_back_from_its_json_and_an_altered_one_is_refused() {
+        let e = sample();
+        let json = e.to_json(e.payload.to_value().unwrap());
+        assert_eq!(Envelope::from_json(&json), Ok(e));
+        let mut altered = json.clone();
+        altered["position"] = json!(43);
+        assert!(Envelope::from_json(&altered).unwrap_err().contains("hash"));
+        assert!(Envelope::from_json(&json!({"x": 1})).is_err());
+    }
 
     pub(crate) fn sample() -> Envelope {
         let mut e = Envelope {

@@ -16,6 +16,8 @@ allweather_test_support::on_both_backends!(
     a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature,
     a_closed_year_refuses_new_hours,
     a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances,
+    the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
+    the_leaderboard_is_shown_as_the_years_rules_say,
 );
 
 /// A small county: the 2026 rules, a unit branch and a service branch with their
@@ -504,5 +506,142 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
         ]
     );
     other.stop().await;
+    county.app.stop().await;
+}
+
+pub async fn the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let other = county.register("Zhao Lei", "2016-08-08").await;
+    county.assign(other).await;
+    let mut last = 0;
+    for (member, date, h, category, verify) in [
+        (county.member, "2026-06-01", 2.0, "festival", true),
+        (county.member, "2026-06-02", 1.5, "community_service", true),
+        (county.member, "2026-06-03", 4.0, "cleanup", false),
+        (other, "2026-04-10", 3.5, "community_service", true),
+    ] {
+        let body = json!({"member_id": member, "date": date, "hours": h, "category": category, "activity": format!("service on {date}")});
+        let record = id(&app.ok(&app.member(member), "LogServiceHours", body).await);
+        if verify {
+            let verified = app
+                .ok(
+                    &county.service_secretary(),
+                    "VerifyServiceHours",
+                    json!({"record_id": record}),
+                )
+                .await;
+            last = verified["position"].as_u64().expect("position");
+        }
+    }
+    // The reply's position is the consistency token: the board answers once it has applied it.
+    let (status, board) = app
+        .get(&format!(
+            "/api/v1/leaderboards/volunteers?year=2026&min_position={last}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    assert!(
+        board["position"].as_u64().is_some_and(|p| p >= last),
+        "{board}"
+    );
+    let entries: Vec<(String, i64, i64)> = board["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["member_id"].as_str().expect("member").to_owned(),
+                e["minutes"].as_i64().expect("minutes"),
+                e["points_hundredths"].as_i64().expect("points"),
+            )
+        })
+        .collect();
+    // 2 h festival at 1.5 points an hour and 1.5 h community service at 1: 210 minutes, 450
+    // hundredths; the unverified 4 h do not count. The other member: 3.5 h at 1 point.
+    assert_eq!(
+        entries,
+        [
+            (county.member.to_string(), 210, 450),
+            (other.to_string(), 210, 350)
+        ],
+        "equal minutes: the tie is broken by member id: {board}"
+    );
+    let (_, q2) = app
+        .get("/api/v1/leaderboards/volunteers?year=2026&quarter=2&category=festival")
+        .await;
+    assert_eq!(q2["entries"].as_array().map(Vec::len), Some(1), "{q2}");
+    let (_, april) = app
+        .get("/api/v1/leaderboards/volunteers?year=2026&month=4")
+        .await;
+    assert_eq!(april["entries"][0]["member_id"], json!(other), "{april}");
+    for (query, status) in [
+        ("year=2026&quarter=5", 400),
+        ("year=2026&quarter=1&month=1", 400),
+        ("year=2026&colour=red", 400),
+        ("year=2026&category=knitting", 400),
+        ("year=2026&limit=0", 400),
+        ("year=1800", 400),
+        (&format!("year=2026&min_position={}", last + 1_000)[..], 503),
+    ] {
+        let (got, body) = app
+            .get(&format!("/api/v1/leaderboards/volunteers?{query}"))
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+    }
+    county.app.stop().await;
+}
+
+pub async fn the_leaderboard_is_shown_as_the_years_rules_say(app: TestApp) {
+    let county = County::new(app, |rules| {
+        rules["leaderboard"]["visibility"] = json!("members_only")
+    })
+    .await;
+    let app = &county.app;
+    let head = app.head().await.0;
+    let path = format!("/api/v1/leaderboards/volunteers?year=2026&min_position={head}");
+    let anonymous = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status(), 401, "members only: a token is needed");
+    let member = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.member(county.member))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(member.status(), 200);
+    app.adopt_rules(|rules| rules["leaderboard"]["visibility"] = json!("off"))
+        .await;
+    let head = app.head().await.0;
+    let path = format!("/api/v1/leaderboards/volunteers?year=2026&min_position={head}");
+    // The board waits for the rules' event before judging who may look.
+    let (status, _) = app.get(&path).await;
+    assert!(
+        status == 403 || status == 401,
+        "off: not for the public ({status})"
+    );
+    let member = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.member(county.member))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(member.status(), 403, "off: not for members");
+    let admin = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.admin())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(admin.status(), 200, "off: the committee still sees it");
     county.app.stop().await;
 }

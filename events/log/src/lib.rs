@@ -375,7 +375,9 @@ impl Log {
         }
     }
 
-    fn subscribe_head(&self) -> watch::Receiver<u64> {
+    /// The last committed position, as a watch that changes with every commit this
+    /// process makes or hears of (PostgreSQL `NOTIFY`).
+    pub fn subscribe_head(&self) -> watch::Receiver<u64> {
         self.inner.head.subscribe()
     }
 }

@@ -18,6 +18,8 @@ pub use allweather_command::problem;
 pub use allweather_command::{CommandOptions, CommandService, TokenKey};
 
 use allweather_log::{Log, LogOptions};
+use allweather_projections::leaderboard::Leaderboard;
+use allweather_projections::{LogSource, Progress, ReadStore, runner};
 use anyhow::Context as _;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +35,8 @@ pub struct Settings {
     pub tokens: TokenKey,
     /// How commands are handled.
     pub commands: CommandOptions,
+    /// Where the read models live (`postgres://…`, or `sqlite://PATH` beside the log).
+    pub read_store: String,
 }
 
 /// Shared by every request.
@@ -40,6 +44,8 @@ pub struct Settings {
 pub(crate) struct AppState {
     pub commands: CommandService,
     pub tokens: TokenKey,
+    pub read: ReadStore,
+    pub leaderboard: Progress,
 }
 
 /// A built, bound, not yet serving application.
@@ -47,6 +53,7 @@ pub(crate) struct AppState {
 pub struct App {
     listener: tokio::net::TcpListener,
     state: AppState,
+    leaderboard: tokio::sync::watch::Sender<u64>,
 }
 
 impl App {
@@ -54,6 +61,12 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let log = Log::open(settings.log).await.context("open the log")?;
         let commands = CommandService::new(log, settings.commands)?;
+        let read = ReadStore::open(&settings.read_store)
+            .await
+            .context("open the read store")?;
+        let (leaderboard, progress) = runner::prepare(&read, &Leaderboard)
+            .await
+            .context("prepare the leaderboard")?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listen on {}", settings.listen))?;
@@ -62,7 +75,10 @@ impl App {
             state: AppState {
                 commands,
                 tokens: settings.tokens,
+                read,
+                leaderboard: progress,
             },
+            leaderboard,
         })
     }
 
@@ -88,9 +104,10 @@ impl App {
         &self.state.tokens
     }
 
-    /// Serves until `shutdown` completes, with the claim-expiry scheduler beside it; then
-    /// stops accepting, lets in-flight requests finish, stops the scheduler, and shuts
-    /// the appender down after committing what it holds.
+    /// Serves until `shutdown` completes, with the claim-expiry scheduler and the
+    /// projectors (following the log) beside it; then stops accepting, lets in-flight
+    /// requests finish, stops the background tasks, and shuts the appender down after
+    /// committing what it holds.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -103,11 +120,26 @@ impl App {
                 let _ = scheduler_stopped.await;
             },
         ));
+        let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
+        let (read, log) = (self.state.read.clone(), commands.log().clone());
+        let progress = self.leaderboard;
+        let projector = tokio::spawn(async move {
+            let stopped = async {
+                let _ = projector_stopped.await;
+            };
+            runner::run(&read, &Leaderboard, LogSource::new(log), progress, stopped).await
+        });
         let served = axum::serve(self.listener, routes::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("serve HTTP");
         let _ = stop_scheduler.send(());
+        let _ = stop_projector.send(());
+        match projector.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the leaderboard projector had stopped"),
+            Err(e) => tracing::error!(error = %e, "the leaderboard projector failed"),
+        }
         if let Err(e) = scheduler.await {
             tracing::error!(error = %e, "the expiry scheduler failed");
         }

@@ -2,17 +2,26 @@
 
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_command::auth::{AuthError, bearer};
+use allweather_domain::values::{Category, Visibility};
+use allweather_events::Role;
 use allweather_events::StreamId;
+use allweather_projections::Progress;
+use allweather_projections::leaderboard;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/streams/{stream_id}", get(stream))
+        .route("/api/v1/leaderboards/volunteers", get(volunteers))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
@@ -76,4 +85,125 @@ async fn stream(
     Ok(Json(
         json!({ "stream_id": stream_id, "version": version, "events": events }),
     ))
+}
+
+/// Longest a query waits for its read model to reach `min_position`.
+const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
+
+/// Most entries one board returns.
+const MAX_ENTRIES: u32 = 1_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoardQuery {
+    year: i32,
+    quarter: Option<u32>,
+    month: Option<u32>,
+    category: Option<Category>,
+    branch_id: Option<Uuid>,
+    limit: Option<u32>,
+    min_position: Option<u64>,
+}
+
+/// Waits until `progress` has applied `min_position`, or answers 503.
+async fn reach(progress: &Progress, min_position: Option<u64>) -> Result<(), ApiError> {
+    match min_position {
+        Some(p) if !progress.reached(p, MIN_POSITION_WAIT).await => {
+            Err(ApiError::Unavailable(format!(
+                "the read model has applied position {} and did not reach {p} in time; retry",
+                progress.position()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn volunteers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if !(2000..=2100).contains(&q.year) {
+        return Err(ApiError::field("year", "must be 2000 to 2100"));
+    }
+    if q.quarter.is_some() && q.month.is_some() {
+        return Err(ApiError::field(
+            "month",
+            "give a quarter or a month, not both",
+        ));
+    }
+    if q.quarter.is_some_and(|x| !(1..=4).contains(&x)) {
+        return Err(ApiError::field("quarter", "must be 1 to 4"));
+    }
+    if q.month.is_some_and(|x| !(1..=12).contains(&x)) {
+        return Err(ApiError::field("month", "must be 1 to 12"));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_ENTRIES {
+        return Err(ApiError::field(
+            "limit",
+            format!("must be 1 to {MAX_ENTRIES}"),
+        ));
+    }
+    reach(&state.leaderboard, q.min_position).await?;
+    // Who may look is the year's rules' (as far as the model has applied them): anyone,
+    // members (any valid token), or only the committee and its auditors.
+    let pool = state.read.pool();
+    let visibility = leaderboard::visibility(pool, q.year)
+        .await
+        .map_err(read_error)?;
+    let principal = match headers.get(header::AUTHORIZATION) {
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?;
+            Some(state.tokens.verify(bearer(Some(value))?)?)
+        }
+        None => None,
+    };
+    match (visibility, principal.as_ref().map(|p| p.role)) {
+        (Visibility::Public, _) | (Visibility::MembersOnly, Some(_)) => {}
+        (Visibility::Off, Some(Role::CommitteeAdmin | Role::Auditor)) => {}
+        (Visibility::MembersOnly, None) => return Err(AuthError::Missing.into()),
+        (Visibility::Off, _) => {
+            return Err(ApiError::Forbidden(format!(
+                "the {} volunteer leaderboards are off by that year's rules",
+                q.year
+            )));
+        }
+    }
+    let position = state.leaderboard.position();
+    let filter = leaderboard::Filter {
+        year: q.year,
+        quarter: q.quarter,
+        month: q.month,
+        category: q.category.map(|c| {
+            serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        }),
+        branch_id: q.branch_id.map(|b| b.to_string()),
+        limit,
+    };
+    let entries: Vec<Value> = leaderboard::board(pool, &filter)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "rank": e.rank, "member_id": e.member_id, "name": e.name,
+                "hours": e.minutes as f64 / 60.0, "minutes": e.minutes,
+                "points": e.points_hundredths as f64 / 100.0, "points_hundredths": e.points_hundredths,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "year": q.year, "position": position, "visibility": visibility, "entries": entries }),
+    ))
+}
+
+fn read_error(e: sqlx::Error) -> ApiError {
+    ApiError::Internal(anyhow::Error::new(e).context("query a read model"))
 }

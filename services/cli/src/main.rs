@@ -119,6 +119,19 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
     },
+    /// Run one projector as a process of its own, until stopped: it follows the log (or,
+    /// with --nats, the JetStream mirror) into its read-model tables.
+    Projector {
+        /// The projector: leaderboard.
+        #[arg(value_parser = ["leaderboard"])]
+        name: String,
+        /// Follow the JetStream mirror (a durable consumer) instead of the log.
+        #[arg(long, env = "ALLWEATHER_NATS")]
+        nats: Option<String>,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
     /// Sign bearer tokens with the secret in --data-dir (or ALLWEATHER_TOKEN_SECRET).
     Token {
         #[command(subcommand)]
@@ -182,14 +195,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             database,
             nats,
         } => {
+            let read_store = read_store_url(&cli.data_dir, database.as_deref());
             let log = log_options(&cli.data_dir, database, true)?;
             let settings = Settings {
+                read_store,
                 listen,
                 log,
                 tokens: token_key(&cli.data_dir)?,
                 commands: command_options(cli.county_offset),
             };
             serve(settings, nats.map(|url| (url, cli.mirror.settings()))).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Projector {
+            name,
+            nats,
+            database,
+        } => {
+            let read = read_store_url(&cli.data_dir, database.as_deref());
+            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
+            projector(&name, log, &read, nats, &cli.mirror.settings()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { command } => {
@@ -222,6 +247,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Where the read models live: the log's PostgreSQL database, or `read.db` beside the
+/// SQLite log (so that projecting never waits for the log's write lock).
+fn read_store_url(data_dir: &Path, database: Option<&str>) -> String {
+    match database {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", data_dir.join("read.db").display()),
+    }
+}
+
+/// Runs the projector `name` until SIGTERM or Ctrl-C.
+async fn projector(
+    name: &str,
+    log: Log,
+    read: &str,
+    nats: Option<String>,
+    mirror: &RelaySettings,
+) -> anyhow::Result<()> {
+    use allweather_projections::leaderboard::Leaderboard;
+    use allweather_projections::{JetStreamSource, LogSource, ReadStore, runner};
+    anyhow::ensure!(
+        name == "leaderboard",
+        "there is no projector named {name:?}"
+    );
+    let store = ReadStore::open(read).await.context("open the read store")?;
+    let (progress, at) = runner::prepare(&store, &Leaderboard).await?;
+    println!("projector {name} starting after position {}", at.position());
+    std::io::stdout().flush().context("write to stdout")?;
+    let result = match nats {
+        Some(url) => {
+            let client = connect_nats(&url).await?;
+            let checkpoint = store.checkpoint(name).await?;
+            let source =
+                JetStreamSource::new(client, &mirror.stream, name, checkpoint, log.clone()).await?;
+            runner::run(&store, &Leaderboard, source, progress, shutdown_signal()).await
+        }
+        None => {
+            let source = LogSource::new(log.clone());
+            runner::run(&store, &Leaderboard, source, progress, shutdown_signal()).await
+        }
+    };
+    log.shutdown().await;
+    result?;
+    println!("projector {name} stopped at position {}", at.position());
+    Ok(())
 }
 
 /// The token key: `ALLWEATHER_TOKEN_SECRET` if set, else the secret in `data_dir`.

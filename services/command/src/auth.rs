@@ -193,6 +193,9 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or(AuthError::Missing)?;
+    if value.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing);
+    }
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         Some(_) => {

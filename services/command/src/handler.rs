@@ -491,3 +491,70 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use allweather_domain::world::streams;
+    use allweather_events::Role;
+    use allweather_log::LogOptions;
+
+    #[tokio::test]
+    async fn a_cached_stream_is_brought_up_to_date_from_its_version_not_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(LogOptions::sqlite_file(&dir.path().join("log.db")))
+            .await
+            .unwrap();
+        let service = CommandService::new(log.clone(), CommandOptions::default()).unwrap();
+        let admin = Principal {
+            subject: "admin".into(),
+            role: Role::CommitteeAdmin,
+            member_id: None,
+            branch_id: None,
+        };
+        let reply = service
+            .execute(
+                &admin,
+                "RegisterBranch",
+                None,
+                br#"{"name":"Water Bureau","kind":"unit"}"#,
+            )
+            .await
+            .unwrap();
+        let branch: Uuid = reply["id"].as_str().unwrap().parse().unwrap();
+        let stream = streams::branch(branch);
+        assert_eq!(
+            service.cache().peek(&stream).map(|s| s.version),
+            Some(1),
+            "the committed state is cached"
+        );
+
+        // Another instance appends to the stream: the next load reads only that event.
+        let other = CommandService::new(log.clone(), CommandOptions::default()).unwrap();
+        other
+            .execute(
+                &admin,
+                "DesignateDemonstrationSite",
+                None,
+                format!(r#"{{"branch_id":"{branch}","year":2025,"level":"county"}}"#).as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut stale = service.cache().peek(&stream).cloned().unwrap();
+        assert_eq!(stale.version, 1);
+        // Poison the cached state in a way only a re-read would repair: a cached name the
+        // log never held stays, proving the load started from the cache.
+        if let State::Branch(b) = &mut stale.state {
+            b.name = "from the cache".into();
+        }
+        service.cache().put(stream.clone(), stale);
+        let loaded = service.load(&stream).await.unwrap();
+        assert_eq!(loaded.version, 2);
+        let State::Branch(b) = &loaded.state else {
+            panic!("a branch")
+        };
+        assert_eq!(b.name, "from the cache");
+        assert!(b.site_years.contains(&2025), "the new event was applied");
+        log.shutdown().await;
+    }
+}

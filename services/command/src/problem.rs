@@ -39,6 +39,9 @@ pub enum ApiError {
     /// No valid token. 401.
     #[error(transparent)]
     Unauthenticated(#[from] AuthError),
+    /// The principal may not see or do this (outside the domain's rules). 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// Nothing is there. 404.
     #[error("{0}")]
     NotFound(String),
@@ -108,6 +111,7 @@ impl ApiError {
                     "Refused by a rule",
                 ),
             },
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Invalid(_) => (

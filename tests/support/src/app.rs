@@ -106,7 +106,14 @@ impl TestApp {
     async fn start(url: String, clock: TestClock) -> TestApp {
         let tokens = TokenKey::from_secret(SECRET).expect("secret");
         let ticking = clock.clone();
+        // Read models beside the log: in its PostgreSQL database, or a SQLite file of
+        // their own next to the log's.
+        let read_store = match url.strip_suffix(".db") {
+            Some(stem) if url.starts_with("sqlite:") => format!("{stem}-read.db"),
+            _ => url.clone(),
+        };
         let settings = Settings {
+            read_store,
             listen: "127.0.0.1:0".parse().expect("addr"),
             log: LogOptions::new(url.clone()),
             tokens: tokens.clone(),

@@ -493,3 +493,47 @@ fn bench_relay_quick_reports_the_relay_against_raw_publishes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_runs_as_its_own_process_and_stops_on_sigterm_at_its_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/2026.toml");
+    assert!(
+        run(&["--data-dir", data, "rules", "adopt", rules])
+            .status
+            .success()
+    );
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", data, "projector", "leaderboard"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn projector");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the projector printed nothing within 30 s")
+        .expect("read")
+        .expect("a line");
+    assert_eq!(first, "projector leaderboard starting after position 0");
+    let read = format!("sqlite://{}", dir.path().join("read.db").display());
+    let store = allweather_projections::ReadStore::open(&read)
+        .await
+        .expect("read store");
+    eventually(
+        "the projector to apply the rules",
+        Duration::from_secs(30),
+        || async { (store.checkpoint("leaderboard").await.ok()? == 1).then_some(()) },
+    )
+    .await;
+    terminate(&child);
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stop")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
+    let last = lines.next_line().await.expect("read").expect("a line");
+    assert_eq!(last, "projector leaderboard stopped at position 1");
+}

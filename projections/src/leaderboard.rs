@@ -1,0 +1,282 @@
+//! Volunteer leaderboards: verified service hours and points by member, for a year,
+//! quarter or month, a category and a branch. Only verified hours count; a correction
+//! moves a record's hours; points are each record's minutes at its year's points per hour
+//! for its category (hundredths, rounded down per record, as the domain counts them).
+//! Ties are broken by member id. Who may see a year's board is that year's rules'.
+
+use crate::runner::Projector;
+use allweather_domain::Event;
+use allweather_domain::values::Visibility;
+use allweather_events::Envelope;
+use chrono::Datelike;
+use futures::future::BoxFuture;
+use sqlx::{AnyConnection, Row};
+
+/// The projector's name.
+pub const NAME: &str = "leaderboard";
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS lb_members (
+        member_id         TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        unit_branch_id    TEXT NOT NULL,
+        service_branch_id TEXT
+    )",
+    "CREATE TABLE IF NOT EXISTS lb_records (
+        record_id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        year      BIGINT NOT NULL,
+        quarter   BIGINT NOT NULL,
+        month     BIGINT NOT NULL,
+        category  TEXT NOT NULL,
+        minutes   BIGINT NOT NULL,
+        status    TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS lb_records_year ON lb_records (year, status)",
+    "CREATE TABLE IF NOT EXISTS lb_points (
+        year       BIGINT NOT NULL,
+        category   TEXT NOT NULL,
+        hundredths BIGINT NOT NULL,
+        PRIMARY KEY (year, category)
+    )",
+    "CREATE TABLE IF NOT EXISTS lb_visibility (
+        year       BIGINT PRIMARY KEY,
+        visibility TEXT NOT NULL
+    )",
+];
+
+/// The volunteer leaderboard projector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leaderboard;
+
+fn name_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Projector for Leaderboard {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> &'static [&'static str] {
+        SCHEMA
+    }
+
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+        envelope: &'c Envelope,
+        event: &'c Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let id = envelope.stream_id.id();
+            match event {
+                Event::MemberRegistered(e) => {
+                    sqlx::query("INSERT INTO lb_members (member_id, name, unit_branch_id) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(&e.name)
+                        .bind(e.unit_branch_id.to_string())
+                        .execute(conn)
+                        .await?;
+                }
+                Event::ServiceBranchAssigned(e) => {
+                    sqlx::query(
+                        "UPDATE lb_members SET service_branch_id = $2 WHERE member_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.service_branch_id.to_string())
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceHoursLogged(e) => {
+                    sqlx::query(
+                        "INSERT INTO lb_records (record_id, member_id, year, quarter, month, category, minutes, status)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
+                    )
+                    .bind(id)
+                    .bind(e.member_id.to_string())
+                    .bind(i64::from(e.date.year()))
+                    .bind(i64::from(e.date.month0() / 3 + 1))
+                    .bind(i64::from(e.date.month()))
+                    .bind(name_of(&e.category))
+                    .bind(i64::from(e.minutes))
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
+                    let status = if matches!(event, Event::ServiceHoursVerified(_)) {
+                        "verified"
+                    } else {
+                        "rejected"
+                    };
+                    sqlx::query("UPDATE lb_records SET status = $2 WHERE record_id = $1")
+                        .bind(id)
+                        .bind(status)
+                        .execute(conn)
+                        .await?;
+                }
+                Event::CorrectionApplied(e) => {
+                    sqlx::query("UPDATE lb_records SET year = $2, quarter = $3, month = $4, category = $5, minutes = $6 WHERE record_id = $1")
+                        .bind(id)
+                        .bind(i64::from(e.after.date.year()))
+                        .bind(i64::from(e.after.date.month0() / 3 + 1))
+                        .bind(i64::from(e.after.date.month()))
+                        .bind(name_of(&e.after.category))
+                        .bind(i64::from(e.after.minutes))
+                        .execute(conn)
+                        .await?;
+                }
+                Event::RulesAdopted(e) => {
+                    let year = i64::from(e.rules.year);
+                    for (category, hundredths) in &e.rules.points_per_hour_hundredths {
+                        sqlx::query(
+                            "INSERT INTO lb_points (year, category, hundredths) VALUES ($1, $2, $3)
+                             ON CONFLICT (year, category) DO UPDATE SET hundredths = excluded.hundredths",
+                        )
+                        .bind(year)
+                        .bind(name_of(category))
+                        .bind(i64::from(*hundredths))
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO lb_visibility (year, visibility) VALUES ($1, $2)
+                         ON CONFLICT (year) DO UPDATE SET visibility = excluded.visibility",
+                    )
+                    .bind(year)
+                    .bind(name_of(&e.rules.leaderboard_visibility))
+                    .execute(conn)
+                    .await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Which board.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// The year.
+    pub year: i32,
+    /// One quarter (1–4) of it.
+    pub quarter: Option<u32>,
+    /// One month (1–12) of it.
+    pub month: Option<u32>,
+    /// One category (its stored name).
+    pub category: Option<String>,
+    /// Members of one branch (unit or service, as they are now).
+    pub branch_id: Option<String>,
+    /// How many entries.
+    pub limit: u32,
+}
+
+/// One line of a board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1 for the first.
+    pub rank: u32,
+    /// The member.
+    pub member_id: String,
+    /// Their name.
+    pub name: String,
+    /// Verified minutes.
+    pub minutes: i64,
+    /// Points, in hundredths.
+    pub points_hundredths: i64,
+}
+
+/// The board `filter` asks for, from `pool`.
+pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows = sqlx::query(
+        // Sums are cast back: PostgreSQL sums BIGINT into NUMERIC.
+        "SELECT r.member_id, m.name, CAST(SUM(r.minutes) AS BIGINT),
+                CAST(SUM(r.minutes * COALESCE(p.hundredths, 0) / 60) AS BIGINT)
+           FROM lb_records r
+           JOIN lb_members m ON m.member_id = r.member_id
+           LEFT JOIN lb_points p ON p.year = r.year AND p.category = r.category
+          WHERE r.status = 'verified' AND r.year = $1
+            AND ($2 = 0 OR r.quarter = $2) AND ($3 = 0 OR r.month = $3)
+            AND ($4 = '' OR r.category = $4)
+            AND ($5 = '' OR m.unit_branch_id = $5 OR m.service_branch_id = $5)
+          GROUP BY r.member_id, m.name
+          ORDER BY SUM(r.minutes) DESC, r.member_id
+          LIMIT $6",
+    )
+    .bind(i64::from(filter.year))
+    .bind(i64::from(filter.quarter.unwrap_or(0)))
+    .bind(i64::from(filter.month.unwrap_or(0)))
+    .bind(filter.category.clone().unwrap_or_default())
+    .bind(filter.branch_id.clone().unwrap_or_default())
+    .bind(i64::from(filter.limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .zip(1..)
+        .map(|(r, rank)| {
+            Ok(Entry {
+                rank,
+                member_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                minutes: r.try_get(2)?,
+                points_hundredths: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Who may see the year's board (public when the year has no rules yet).
+pub async fn visibility(pool: &sqlx::AnyPool, year: i32) -> Result<Visibility, sqlx::Error> {
+    let row = sqlx::query("SELECT visibility FROM lb_visibility WHERE year = $1")
+        .bind(i64::from(year))
+        .fetch_optional(pool)
+        .await?;
+    Ok(
+        match row
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .as_deref()
+        {
+            Some("members_only") => Visibility::MembersOnly,
+            Some("off") => Visibility::Off,
+            _ => Visibility::Public,
+        },
+    )
+}
+
+/// Every row of the projector's tables, as text, in a stable order: for comparing a live
+/// model with a rebuild.
+pub async fn dump(pool: &sqlx::AnyPool) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::new();
+    for (table, sql) in [
+        (
+            "lb_members",
+            "SELECT member_id, name, unit_branch_id, COALESCE(service_branch_id, '') FROM lb_members ORDER BY member_id",
+        ),
+        (
+            "lb_records",
+            "SELECT record_id, member_id, CAST(year AS TEXT), CAST(quarter AS TEXT), CAST(month AS TEXT), category, CAST(minutes AS TEXT), status FROM lb_records ORDER BY record_id",
+        ),
+        (
+            "lb_points",
+            "SELECT CAST(year AS TEXT), category, CAST(hundredths AS TEXT), '' FROM lb_points ORDER BY year, category",
+        ),
+        (
+            "lb_visibility",
+            "SELECT CAST(year AS TEXT), visibility, '', '' FROM lb_visibility ORDER BY year",
+        ),
+    ] {
+        for r in sqlx::query(sql).fetch_all(pool).await? {
+            let n = r.columns().len();
+            let cells: Vec<String> = (0..n)
+                .map(|i| r.try_get::<String, _>(i))
+                .collect::<Result<_, _>>()?;
+            out.push(format!("{table}: {}", cells.join(" | ")));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,28 @@
+//! # allweather-projections
+//!
+//! The read side. A **projector** turns the log into read-model tables it owns; the
+//! **runner** feeds it events from an [`EventSource`] — the log itself ([`LogSource`],
+//! embedded) or the JetStream mirror ([`JetStreamSource`], distributed) — and writes the
+//! projector's checkpoint *in the same transaction* as the rows the events changed, so a
+//! crash or a redelivery never counts anything twice: an event at or below the
+//! checkpoint is skipped, and a gap in what a source delivers is filled from the log.
+//!
+//! Read models live in a [`ReadStore`]: the log's PostgreSQL database, or a SQLite file of
+//! their own beside the embedded log (so that projecting never takes the log's write
+//! lock). The SQL is written once for both (`sqlx::Any`).
+//!
+//! ## Layout
+//! - [`store`]: the read store and the checkpoints table.
+//! - [`source`]: the [`EventSource`] trait, [`LogSource`] and [`JetStreamSource`].
+//! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
+//! - [`leaderboard`]: volunteer hours and points by member, verified only.
+#![deny(missing_docs)]
+
+pub mod leaderboard;
+pub mod runner;
+pub mod source;
+pub mod store;
+
+pub use runner::{Progress, Projector, run};
+pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
+pub use store::ReadStore;

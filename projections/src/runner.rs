@@ -1,0 +1,148 @@
+//! The projector runtime: events in, read-model rows and the checkpoint out, in one
+//! transaction per batch.
+
+use crate::source::{EventSource, SourceError};
+use crate::store::{ReadStore, claim, register};
+use allweather_domain::Event;
+use allweather_events::{Catalog, DecodeError, Envelope};
+use futures::future::BoxFuture;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Events applied per transaction while catching up.
+pub const BATCH: usize = 500;
+
+/// A read model: its tables and how each event changes them.
+pub trait Projector: Send + Sync {
+    /// Its name: the key of its checkpoint and its consumer.
+    fn name(&self) -> &'static str;
+
+    /// Statements creating its tables if they do not exist (the same text on both
+    /// backends).
+    fn schema(&self) -> &'static [&'static str];
+
+    /// Applies one event, inside the batch's transaction.
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut sqlx::AnyConnection,
+        envelope: &'c Envelope,
+        event: &'c Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+}
+
+/// The position a projector has applied, for queries that wait for `min_position`.
+#[derive(Debug, Clone)]
+pub struct Progress(watch::Receiver<u64>);
+
+impl Progress {
+    /// The position applied now.
+    pub fn position(&self) -> u64 {
+        *self.0.borrow()
+    }
+
+    /// Waits until `position` is applied, for at most `wait`; whether it was.
+    pub async fn reached(&self, position: u64, wait: Duration) -> bool {
+        let mut rx = self.0.clone();
+        tokio::time::timeout(wait, rx.wait_for(|p| *p >= position))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// Why a projector stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The read store failed.
+    #[error("read store: {0}")]
+    Store(#[from] sqlx::Error),
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A stored event of a known type could not be read.
+    #[error("cannot read a stored event: {0}")]
+    Decode(String),
+    /// The source skipped a position.
+    #[error("the source delivered position {got} after {after}")]
+    Gap {
+        /// The last applied.
+        after: u64,
+        /// What came.
+        got: u64,
+    },
+}
+
+/// Creates the projector's tables and answers its progress, starting at its checkpoint.
+pub async fn prepare(
+    store: &ReadStore,
+    projector: &dyn Projector,
+) -> Result<(watch::Sender<u64>, Progress), sqlx::Error> {
+    for statement in projector.schema() {
+        sqlx::query(*statement).execute(store.pool()).await?;
+    }
+    register(store.pool(), projector.name()).await?;
+    let (tx, rx) = watch::channel(store.checkpoint(projector.name()).await?);
+    Ok((tx, Progress(rx)))
+}
+
+/// Runs `projector` from its checkpoint until `shutdown` completes.
+pub async fn run(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    mut source: impl EventSource,
+    progress: watch::Sender<u64>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ProjectionError> {
+    let catalog = Catalog::new(Event::SPECS.iter().copied())
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let mut applied = store.checkpoint(projector.name()).await?;
+    progress.send_replace(applied);
+    tokio::pin!(shutdown);
+    loop {
+        let batch = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            batch = source.next(applied, BATCH, Duration::from_secs(1)) => batch?,
+        };
+        let batch: Vec<&Envelope> = batch.iter().filter(|e| e.position > applied).collect();
+        let Some(last) = batch.last().map(|e| e.position) else {
+            continue;
+        };
+        if let Some((i, e)) = batch
+            .iter()
+            .enumerate()
+            .find(|(i, e)| e.position != applied + 1 + *i as u64)
+        {
+            return Err(ProjectionError::Gap {
+                after: applied + i as u64,
+                got: e.position,
+            });
+        }
+        let mut tx = store.pool().begin().await?;
+        if !claim(&mut tx, projector.name(), applied, last).await? {
+            // Another instance of this projector applied it first: go on from there.
+            drop(tx);
+            applied = store.checkpoint(projector.name()).await?;
+            progress.send_replace(applied);
+            continue;
+        }
+        for envelope in batch {
+            // An event type this build does not know (written by a newer build, or not
+            // the domain's) is passed over; a known one that cannot be read stops the
+            // projector rather than be skipped.
+            match catalog.decode(envelope) {
+                Err(DecodeError::UnknownEventType { .. }) => {}
+                Err(e) => return Err(ProjectionError::Decode(e.to_string())),
+                Ok(payload) => {
+                    let event = Event::from_stored(&envelope.event_type, payload).map_err(|e| {
+                        ProjectionError::Decode(format!("position {}: {e}", envelope.position))
+                    })?;
+                    projector.apply(&mut tx, envelope, &event).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        applied = last;
+        source.ack(applied).await?;
+        progress.send_replace(applied);
+    }
+}

@@ -1,0 +1,207 @@
+//! Where a projector's events come from: the log itself, or the JetStream mirror.
+
+use allweather_events::Envelope;
+use allweather_log::{Log, LogError};
+use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
+use futures::StreamExt;
+use std::future::Future;
+use std::time::Duration;
+
+/// Why a source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The log could not be read.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// NATS failed.
+    #[error("NATS: {0}")]
+    Nats(String),
+    /// A message of the mirror is not an event of the log.
+    #[error("the mirror holds a message that is not the log's event: {0}")]
+    Foreign(String),
+}
+
+/// A source of events in position order.
+pub trait EventSource: Send {
+    /// Events after `after`, in position order, gapless from `after + 1`, at most `max`;
+    /// waits up to `wait` for the first one (and answers empty if none came).
+    fn next(
+        &mut self,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Envelope>, SourceError>> + Send;
+
+    /// Everything up to `position` is applied and committed: the source may forget it.
+    fn ack(&mut self, position: u64) -> impl Future<Output = Result<(), SourceError>> + Send;
+}
+
+/// Tails the log directly (the embedded mode).
+#[derive(Debug)]
+pub struct LogSource {
+    log: Log,
+}
+
+impl LogSource {
+    /// A source over `log`.
+    pub fn new(log: Log) -> LogSource {
+        LogSource { log }
+    }
+}
+
+fn page(max: usize) -> u32 {
+    u32::try_from(max).unwrap_or(u32::MAX)
+}
+
+impl EventSource for LogSource {
+    async fn next(
+        &mut self,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, SourceError> {
+        let mut head = self.log.subscribe_head();
+        // Mark the head seen before reading, so a commit between the read and the wait
+        // still wakes us; a timer covers writers this process cannot hear.
+        head.borrow_and_update();
+        let events = self.log.read_all(after, page(max)).await?;
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        let _ = tokio::time::timeout(wait, head.changed()).await;
+        Ok(self.log.read_all(after, page(max)).await?)
+    }
+
+    async fn ack(&mut self, _position: u64) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+/// Follows the JetStream mirror with a durable pull consumer per projector (explicit
+/// acks, a bounded number unacknowledged), starting after the projector's checkpoint.
+/// The stream's sequence is the log's position: a message at or below what the
+/// projector applied is acknowledged and skipped (a redelivery), and a gap (a consumer
+/// whose acks ran ahead of a rebuilt projector, a message the stream lost) is filled
+/// from the log before going on. Each message is checked against its own hash.
+#[derive(Debug)]
+pub struct JetStreamSource {
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    log: Log,
+    unacked: Vec<(u64, jetstream::Message)>,
+}
+
+/// Most messages a projector's consumer leaves unacknowledged.
+pub const MAX_ACK_PENDING: i64 = 2_000;
+
+impl JetStreamSource {
+    /// The durable consumer `proj-{projector}` on `stream`, created to start at
+    /// `checkpoint + 1` if it does not exist.
+    pub async fn new(
+        client: async_nats::Client,
+        stream: &str,
+        projector: &str,
+        checkpoint: u64,
+        log: Log,
+    ) -> Result<JetStreamSource, SourceError> {
+        let js = jetstream::new(client);
+        let stream = js
+            .get_stream(stream)
+            .await
+            .map_err(|e| SourceError::Nats(e.to_string()))?;
+        let durable = format!("proj-{projector}");
+        let config = pull::Config {
+            durable_name: Some(durable.clone()),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: checkpoint + 1,
+            },
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: MAX_ACK_PENDING,
+            ack_wait: Duration::from_secs(60),
+            ..pull::Config::default()
+        };
+        let consumer = stream
+            .get_or_create_consumer(&durable, config)
+            .await
+            .map_err(|e| SourceError::Nats(e.to_string()))?;
+        Ok(JetStreamSource {
+            consumer,
+            log,
+            unacked: Vec::new(),
+        })
+    }
+}
+
+impl EventSource for JetStreamSource {
+    async fn next(
+        &mut self,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, SourceError> {
+        let mut batch = self
+            .consumer
+            .fetch()
+            .max_messages(max.max(1))
+            .expires(wait.max(Duration::from_millis(100)))
+            .messages()
+            .await
+            .map_err(|e| SourceError::Nats(e.to_string()))?;
+        let mut events: Vec<Envelope> = Vec::new();
+        let mut last = after;
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| SourceError::Nats(e.to_string()))?;
+            let sequence = message
+                .info()
+                .map_err(|e| SourceError::Nats(e.to_string()))?
+                .stream_sequence;
+            if sequence <= last {
+                // Already applied (a redelivery, or filled from the log): acknowledge.
+                message
+                    .ack()
+                    .await
+                    .map_err(|e| SourceError::Nats(e.to_string()))?;
+                continue;
+            }
+            if sequence > last + 1 {
+                let missing = sequence - last - 1;
+                let filled = self
+                    .log
+                    .read_all(last, page(usize::try_from(missing).unwrap_or(usize::MAX)))
+                    .await?;
+                if filled.len() as u64 != missing {
+                    return Err(SourceError::Foreign(format!(
+                        "positions {}..{sequence} are not in the log",
+                        last + 1
+                    )));
+                }
+                events.extend(filled);
+            }
+            let value: serde_json::Value = serde_json::from_slice(&message.payload)
+                .map_err(|e| SourceError::Foreign(format!("sequence {sequence}: {e}")))?;
+            let envelope = Envelope::from_json(&value).map_err(SourceError::Foreign)?;
+            if envelope.position != sequence {
+                return Err(SourceError::Foreign(format!(
+                    "sequence {sequence} holds position {}",
+                    envelope.position
+                )));
+            }
+            last = sequence;
+            events.push(envelope);
+            self.unacked.push((sequence, message));
+        }
+        Ok(events)
+    }
+
+    async fn ack(&mut self, position: u64) -> Result<(), SourceError> {
+        let keep = self
+            .unacked
+            .split_off(self.unacked.partition_point(|(s, _)| *s <= position));
+        for (_, message) in std::mem::replace(&mut self.unacked, keep) {
+            message
+                .ack()
+                .await
+                .map_err(|e| SourceError::Nats(e.to_string()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! The projectors against real servers: the same read model from the log and from the
+//! JetStream mirror, and a batch that fails midway leaves nothing behind. Every test runs
+//! on SQLite and on PostgreSQL.
+
+mod workload;
+
+use allweather_log::{Log, LogOptions};
+use allweather_projections::leaderboard::{self, Leaderboard};
+use allweather_projections::runner::{self, ProjectionError};
+use allweather_projections::{
+    EventSource, JetStreamSource, LogSource, Progress, Projector, ReadStore,
+};
+use allweather_test_support::{NatsServer, TestDatabase, TestSqlite, eventually};
+use futures::future::BoxFuture;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A log and two read stores of its own.
+#[allow(missing_debug_implementations)] // it only holds the fixtures alive
+pub struct World {
+    log_url: String,
+    stores: [String; 2],
+    _keep: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+impl World {
+    async fn postgres() -> World {
+        let (log, a, b) = (
+            TestDatabase::create().await,
+            TestDatabase::create().await,
+            TestDatabase::create().await,
+        );
+        World {
+            log_url: log.url().to_owned(),
+            stores: [a.url().to_owned(), b.url().to_owned()],
+            _keep: vec![Box::new(log), Box::new(a), Box::new(b)],
+        }
+    }
+
+    async fn sqlite() -> World {
+        let (log, a, b) = (
+            TestSqlite::create(),
+            TestSqlite::create(),
+            TestSqlite::create(),
+        );
+        World {
+            log_url: log.url(),
+            stores: [a.url(), b.url()],
+            _keep: vec![Box::new(log), Box::new(a), Box::new(b)],
+        }
+    }
+
+    async fn log(&self) -> Log {
+        Log::open(LogOptions::new(self.log_url.clone()))
+            .await
+            .expect("open the log")
+    }
+
+    async fn store(&self, i: usize) -> ReadStore {
+        ReadStore::open(&self.stores[i])
+            .await
+            .expect("open a read store")
+    }
+}
+
+allweather_test_support::on_both_backends!(
+    crate;
+    postgres = World::postgres().await;
+    sqlite = World::sqlite().await;
+    the_log_and_the_jetstream_mirror_build_the_same_leaderboard,
+    a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild,
+);
+
+/// Runs `projector` from `source` until it has applied `head`, or fails.
+async fn project_to(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    source: impl EventSource,
+    head: u64,
+) -> Result<(), ProjectionError> {
+    let (progress_tx, progress): (_, Progress) =
+        runner::prepare(store, projector).await.expect("prepare");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = runner::run(store, projector, source, progress_tx, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(run);
+    tokio::select! {
+        ran = &mut run => {
+            ran?;
+            panic!("the projector stopped before position {head}");
+        }
+        reached = progress.reached(head, Duration::from_secs(60)) => {
+            assert!(reached, "the projector reached position {head}");
+            let _ = stop.send(());
+            run.await
+        }
+    }
+}
+
+pub async fn the_log_and_the_jetstream_mirror_build_the_same_leaderboard(world: World) {
+    let log = world.log().await;
+    let expected = workload::county_year(&log).await;
+    let head = log.head().await.expect("head").position;
+
+    let from_log = world.store(0).await;
+    project_to(&from_log, &Leaderboard, LogSource::new(log.clone()), head)
+        .await
+        .expect("project from the log");
+
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let settings = allweather_relay::RelaySettings::default();
+    let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = tokio::spawn(allweather_relay::run(
+        log.clone(),
+        client.clone(),
+        settings.clone(),
+        async {
+            let _ = relay_stopped.await;
+        },
+    ));
+    let js = async_nats::jetstream::new(client.clone());
+    eventually(
+        "the mirror to hold the whole log",
+        Duration::from_secs(60),
+        || async {
+            let mut stream = js.get_stream(&settings.stream).await.ok()?;
+            (stream.info().await.ok()?.state.last_sequence == head).then_some(())
+        },
+    )
+    .await;
+    let from_nats = world.store(1).await;
+    let source = JetStreamSource::new(
+        client.clone(),
+        &settings.stream,
+        leaderboard::NAME,
+        0,
+        log.clone(),
+    )
+    .await
+    .expect("consumer");
+    project_to(&from_nats, &Leaderboard, source, head)
+        .await
+        .expect("project from JetStream");
+
+    let (a, b) = (
+        leaderboard::dump(from_log.pool()).await.expect("dump"),
+        leaderboard::dump(from_nats.pool()).await.expect("dump"),
+    );
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "the same read model from both sources");
+    let board = leaderboard::board(
+        from_log.pool(),
+        &leaderboard::Filter {
+            year: 2026,
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("board");
+    let got: Vec<(String, i64, i64)> = board
+        .iter()
+        .map(|e| (e.member_id.clone(), e.minutes, e.points_hundredths))
+        .collect();
+    assert_eq!(
+        got, expected,
+        "verified minutes and points per member, ranked, ties by member id"
+    );
+    let _ = stop_relay.send(());
+    relay.await.expect("join").expect("relay");
+    log.shutdown().await;
+}
+
+/// The leaderboard, failing on its `fail_at`-th event.
+struct Failing {
+    seen: AtomicUsize,
+    fail_at: usize,
+}
+
+impl Projector for Failing {
+    fn name(&self) -> &'static str {
+        leaderboard::NAME
+    }
+    fn schema(&self) -> &'static [&'static str] {
+        Leaderboard.schema()
+    }
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut sqlx::AnyConnection,
+        envelope: &'c allweather_events::Envelope,
+        event: &'c allweather_domain::Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        if self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+            return Box::pin(async {
+                Err(sqlx::Error::Protocol(
+                    "the projector died midway through a batch".into(),
+                ))
+            });
+        }
+        Leaderboard.apply(conn, envelope, event)
+    }
+}
+
+pub async fn a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild(world: World) {
+    let log = world.log().await;
+    workload::county_year(&log).await;
+    let head = log.head().await.expect("head").position;
+    assert!(
+        head > runner::BATCH as u64 / 2,
+        "the workload spans more than the failing batch"
+    );
+
+    let store = world.store(0).await;
+    let failing = Failing {
+        seen: AtomicUsize::new(0),
+        fail_at: 40,
+    };
+    let died = project_to(&store, &failing, LogSource::new(log.clone()), head).await;
+    assert!(matches!(died, Err(ProjectionError::Store(_))), "{died:?}");
+    assert_eq!(
+        store
+            .checkpoint(leaderboard::NAME)
+            .await
+            .expect("checkpoint"),
+        0,
+        "the failed batch moved no checkpoint"
+    );
+    assert!(
+        leaderboard::dump(store.pool())
+            .await
+            .expect("dump")
+            .is_empty(),
+        "the failed batch left no row"
+    );
+
+    project_to(&store, &Leaderboard, LogSource::new(log.clone()), head)
+        .await
+        .expect("restart");
+    let rebuilt = world.store(1).await;
+    project_to(&rebuilt, &Leaderboard, LogSource::new(log.clone()), head)
+        .await
+        .expect("rebuild");
+    assert_eq!(
+        leaderboard::dump(store.pool()).await.expect("dump"),
+        leaderboard::dump(rebuilt.pool()).await.expect("dump"),
+        "after the restart the read model equals a clean rebuild"
+    );
+    log.shutdown().await;
+}

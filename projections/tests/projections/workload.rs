@@ -1,0 +1,176 @@
+//! A county's year through the real command path: rules, branches, members, hours
+//! logged, verified, rejected and corrected. Answers the leaderboard it must produce,
+//! computed here independently: (member, verified minutes, points in hundredths), ranked.
+
+use allweather_command::{CommandOptions, CommandService};
+use allweather_domain::Principal;
+use allweather_events::Role;
+use allweather_log::Log;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn principal(role: Role, member: Option<Uuid>, branch: Option<Uuid>) -> Principal {
+    Principal {
+        subject: member.map_or_else(|| role.as_str().to_owned(), |m| m.to_string()),
+        role,
+        member_id: member,
+        branch_id: branch,
+    }
+}
+
+async fn run(service: &CommandService, who: &Principal, name: &str, body: Value) -> Value {
+    service
+        .execute(who, name, None, body.to_string().as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{name} {body} was refused: {e}"))
+}
+
+fn id(reply: &Value) -> Uuid {
+    reply["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id")
+}
+
+/// Points per hour, in hundredths, as rules/2026.toml sets them.
+fn per_hour(category: &str) -> i64 {
+    match category {
+        "festival" => 150,
+        "central_work" | "reservoir_resettlement" => 200,
+        _ => 100,
+    }
+}
+
+pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-15T02:00:00Z")
+        .expect("time")
+        .to_utc();
+    let options = CommandOptions {
+        clock: Arc::new(move || now),
+        ..CommandOptions::default()
+    };
+    let service = CommandService::new(log.clone(), options).expect("service");
+    let admin = principal(Role::CommitteeAdmin, None, None);
+    let rules: Value = toml::from_str(include_str!("../../../rules/2026.toml")).expect("rules");
+    run(
+        &service,
+        &admin,
+        "AdoptRules",
+        json!({"year": 2026, "rules": rules}),
+    )
+    .await;
+    let unit = id(&run(
+        &service,
+        &admin,
+        "RegisterBranch",
+        json!({"name": "Water Bureau", "kind": "unit"}),
+    )
+    .await);
+    let community = id(&run(
+        &service,
+        &admin,
+        "RegisterBranch",
+        json!({"name": "East Street", "kind": "service"}),
+    )
+    .await);
+    let register =
+        |name: String| json!({"name": name, "unit_branch_id": unit, "joined_on": "2012-03-04"});
+    let secretary_id = id(&run(&service, &admin, "RegisterMember", register("Li Na".into())).await);
+    run(
+        &service,
+        &admin,
+        "AssignServiceBranch",
+        json!({"member_id": secretary_id, "service_branch_id": community}),
+    )
+    .await;
+    run(
+        &service,
+        &admin,
+        "AppointSecretary",
+        json!({"branch_id": community, "member_id": secretary_id}),
+    )
+    .await;
+    let secretary = principal(Role::Secretary, Some(secretary_id), Some(community));
+
+    let categories = ["community_service", "festival", "cleanup", "central_work"];
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for m in 0..24u32 {
+        let member = id(&run(
+            &service,
+            &admin,
+            "RegisterMember",
+            register(format!("Volunteer {m}")),
+        )
+        .await);
+        run(
+            &service,
+            &admin,
+            "AssignServiceBranch",
+            json!({"member_id": member, "service_branch_id": community}),
+        )
+        .await;
+        let who = principal(Role::Member, Some(member), None);
+        for e in 0..3u32 {
+            let category = categories[((m + e) % 4) as usize];
+            let half_hours = i64::from(1 + (m * 7 + e * 3) % 10);
+            let body = json!({
+                "member_id": member, "date": format!("2026-06-{:02}", 1 + (m + e) % 14),
+                "hours": half_hours as f64 / 2.0, "category": category, "activity": format!("activity {e}"),
+            });
+            let record = id(&run(&service, &who, "LogServiceHours", body).await);
+            match (m + e) % 5 {
+                0 => {
+                    run(
+                        &service,
+                        &secretary,
+                        "RejectServiceHours",
+                        json!({"record_id": record, "reason": "no sign-in sheet"}),
+                    )
+                    .await;
+                }
+                1 => {
+                    // Verified, then corrected to an hour more.
+                    run(
+                        &service,
+                        &secretary,
+                        "VerifyServiceHours",
+                        json!({"record_id": record}),
+                    )
+                    .await;
+                    let hours = (half_hours + 2) as f64 / 2.0;
+                    run(
+                        &service,
+                        &secretary,
+                        "ApplyCorrection",
+                        json!({"record_id": record, "hours": hours, "reason": "checked the sheet"}),
+                    )
+                    .await;
+                    let entry = expected.entry(member.to_string()).or_default();
+                    entry.0 += (half_hours + 2) * 30;
+                    entry.1 += (half_hours + 2) * 30 * per_hour(category) / 60;
+                }
+                2 => {} // left unverified: it does not count
+                _ => {
+                    run(
+                        &service,
+                        &secretary,
+                        "VerifyServiceHours",
+                        json!({"record_id": record}),
+                    )
+                    .await;
+                    let entry = expected.entry(member.to_string()).or_default();
+                    entry.0 += half_hours * 30;
+                    entry.1 += half_hours * 30 * per_hour(category) / 60;
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<(String, i64, i64)> = expected
+        .into_iter()
+        .map(|(m, (minutes, points))| (m, minutes, points))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
+}
