@@ -10,7 +10,7 @@ use allweather_domain::values::Visibility;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// The projector's name.
 pub const NAME: &str = "leaderboard";
@@ -156,6 +156,39 @@ impl Projector for Leaderboard {
             Ok(())
         })
     }
+
+    fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (table, sql) in [
+                (
+                    "lb_members",
+                    "SELECT member_id, name, unit_branch_id, COALESCE(service_branch_id, '') FROM lb_members ORDER BY member_id",
+                ),
+                (
+                    "lb_records",
+                    "SELECT record_id, member_id, CAST(year AS TEXT), CAST(quarter AS TEXT), CAST(month AS TEXT), category, CAST(minutes AS TEXT), status FROM lb_records ORDER BY record_id",
+                ),
+                (
+                    "lb_points",
+                    "SELECT CAST(year AS TEXT), category, CAST(hundredths AS TEXT), '' FROM lb_points ORDER BY year, category",
+                ),
+                (
+                    "lb_visibility",
+                    "SELECT CAST(year AS TEXT), visibility, '', '' FROM lb_visibility ORDER BY year",
+                ),
+            ] {
+                for r in sqlx::query(sql).fetch_all(pool).await? {
+                    let n = r.columns().len();
+                    let cells: Vec<String> = (0..n)
+                        .map(|i| r.try_get::<String, _>(i))
+                        .collect::<Result<_, _>>()?;
+                    out.push(format!("{table}: {}", cells.join(" | ")));
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// Which board.
@@ -246,37 +279,4 @@ pub async fn visibility(pool: &sqlx::AnyPool, year: i32) -> Result<Visibility, s
             _ => Visibility::Public,
         },
     )
-}
-
-/// Every row of the projector's tables, as text, in a stable order: for comparing a live
-/// model with a rebuild.
-pub async fn dump(pool: &sqlx::AnyPool) -> Result<Vec<String>, sqlx::Error> {
-    let mut out = Vec::new();
-    for (table, sql) in [
-        (
-            "lb_members",
-            "SELECT member_id, name, unit_branch_id, COALESCE(service_branch_id, '') FROM lb_members ORDER BY member_id",
-        ),
-        (
-            "lb_records",
-            "SELECT record_id, member_id, CAST(year AS TEXT), CAST(quarter AS TEXT), CAST(month AS TEXT), category, CAST(minutes AS TEXT), status FROM lb_records ORDER BY record_id",
-        ),
-        (
-            "lb_points",
-            "SELECT CAST(year AS TEXT), category, CAST(hundredths AS TEXT), '' FROM lb_points ORDER BY year, category",
-        ),
-        (
-            "lb_visibility",
-            "SELECT CAST(year AS TEXT), visibility, '', '' FROM lb_visibility ORDER BY year",
-        ),
-    ] {
-        for r in sqlx::query(sql).fetch_all(pool).await? {
-            let n = r.columns().len();
-            let cells: Vec<String> = (0..n)
-                .map(|i| r.try_get::<String, _>(i))
-                .collect::<Result<_, _>>()?;
-            out.push(format!("{table}: {}", cells.join(" | ")));
-        }
-    }
-    Ok(out)
 }

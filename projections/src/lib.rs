@@ -16,13 +16,25 @@
 //! - [`source`]: the [`EventSource`] trait, [`LogSource`] and [`JetStreamSource`].
 //! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
+//! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
 #![deny(missing_docs)]
 
 pub mod leaderboard;
 pub mod runner;
 pub mod source;
 pub mod store;
+pub mod wishes;
 
 pub use runner::{Progress, Projector, run};
 pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
 pub use store::ReadStore;
+
+/// Every projector.
+pub fn all() -> [&'static dyn Projector; 2] {
+    [&leaderboard::Leaderboard, &wishes::WishBoard]
+}
+
+/// The projector named `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Projector> {
+    all().into_iter().find(|p| p.name() == name)
+}

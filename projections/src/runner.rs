@@ -14,7 +14,7 @@ use tokio::sync::watch;
 pub const BATCH: usize = 500;
 
 /// A read model: its tables and how each event changes them.
-pub trait Projector: Send + Sync {
+pub trait Projector: Send + Sync + std::fmt::Debug {
     /// Its name: the key of its checkpoint and its consumer.
     fn name(&self) -> &'static str;
 
@@ -29,6 +29,13 @@ pub trait Projector: Send + Sync {
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Every row of its tables as text, in a stable order: to compare a live model with
+    /// a rebuild, or the model one source built with another's.
+    fn dump<'c>(
+        &'c self,
+        pool: &'c sqlx::AnyPool,
+    ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>>;
 }
 
 /// The position a projector has applied, for queries that wait for `min_position`.

@@ -18,6 +18,7 @@ allweather_test_support::on_both_backends!(
     a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances,
     the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
     the_leaderboard_is_shown_as_the_years_rules_say,
+    the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for,
 );
 
 /// A small county: the 2026 rules, a unit branch and a service branch with their
@@ -643,5 +644,45 @@ pub async fn the_leaderboard_is_shown_as_the_years_rules_say(app: TestApp) {
         .await
         .expect("get");
     assert_eq!(admin.status(), 200, "off: the committee still sees it");
+    county.app.stop().await;
+}
+
+pub async fn the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for(app: TestApp) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let coat = county.wish("A winter coat").await;
+    county.wish("Mooncakes").await;
+    let claimed = app
+        .ok(
+            &app.member(county.member),
+            "ClaimWish",
+            json!({"wish_id": coat, "member_id": county.member}),
+        )
+        .await;
+    let position = claimed["position"].as_u64().expect("position");
+    let (status, board) = app
+        .get(&format!(
+            "/api/v1/wishes?status=claimed&min_position={position}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    assert_eq!(board["wishes"].as_array().map(Vec::len), Some(1), "{board}");
+    assert_eq!(board["wishes"][0]["wish_id"], json!(coat));
+    assert_eq!(board["wishes"][0]["claimed_by"], json!(county.member));
+    let (_, all) = app.get("/api/v1/wishes").await;
+    assert_eq!(all["wishes"].as_array().map(Vec::len), Some(2), "{all}");
+    assert!(
+        !all.to_string().contains("Grandma Zhao"),
+        "the beneficiary is never shown: {all}"
+    );
+    let (_, timings) = app
+        .get(&format!(
+            "/api/v1/wishes/timings?year=2026&min_position={position}"
+        ))
+        .await;
+    assert_eq!(timings["timings"][0]["to_claim"]["count"], 1, "{timings}");
+    assert_eq!(timings["timings"][0]["month"], "2026-06", "{timings}");
+    let (bad, _) = app.get("/api/v1/wishes?status=lost").await;
+    assert_eq!(bad, 400);
     county.app.stop().await;
 }

@@ -7,6 +7,7 @@ mod workload;
 use allweather_log::{Log, LogOptions};
 use allweather_projections::leaderboard::{self, Leaderboard};
 use allweather_projections::runner::{self, ProjectionError};
+use allweather_projections::wishes;
 use allweather_projections::{
     EventSource, JetStreamSource, LogSource, Progress, Projector, ReadStore,
 };
@@ -67,7 +68,7 @@ allweather_test_support::on_both_backends!(
     crate;
     postgres = World::postgres().await;
     sqlite = World::sqlite().await;
-    the_log_and_the_jetstream_mirror_build_the_same_leaderboard,
+    the_log_and_the_jetstream_mirror_build_the_same_read_models,
     a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild,
 );
 
@@ -98,15 +99,17 @@ async fn project_to(
     }
 }
 
-pub async fn the_log_and_the_jetstream_mirror_build_the_same_leaderboard(world: World) {
+pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: World) {
     let log = world.log().await;
     let expected = workload::county_year(&log).await;
     let head = log.head().await.expect("head").position;
 
     let from_log = world.store(0).await;
-    project_to(&from_log, &Leaderboard, LogSource::new(log.clone()), head)
-        .await
-        .expect("project from the log");
+    for projector in allweather_projections::all() {
+        project_to(&from_log, projector, LogSource::new(log.clone()), head)
+            .await
+            .expect("project from the log");
+    }
 
     let nats = NatsServer::start();
     let client = async_nats::connect(nats.url()).await.expect("connect");
@@ -131,35 +134,42 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_leaderboard(world: 
     )
     .await;
     let from_nats = world.store(1).await;
-    let source = JetStreamSource::new(
-        client.clone(),
-        &settings.stream,
-        leaderboard::NAME,
-        0,
-        log.clone(),
-    )
-    .await
-    .expect("consumer");
-    project_to(&from_nats, &Leaderboard, source, head)
+    for projector in allweather_projections::all() {
+        let source = JetStreamSource::new(
+            client.clone(),
+            &settings.stream,
+            projector.name(),
+            0,
+            log.clone(),
+        )
         .await
-        .expect("project from JetStream");
+        .expect("consumer");
+        project_to(&from_nats, projector, source, head)
+            .await
+            .expect("project from JetStream");
+    }
 
-    let (a, b) = (
-        leaderboard::dump(from_log.pool()).await.expect("dump"),
-        leaderboard::dump(from_nats.pool()).await.expect("dump"),
-    );
-    assert!(!a.is_empty());
-    assert_eq!(a, b, "the same read model from both sources");
-    let board = leaderboard::board(
-        from_log.pool(),
-        &leaderboard::Filter {
-            year: 2026,
-            limit: 100,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("board");
+    for projector in allweather_projections::all() {
+        let (a, b) = (
+            projector.dump(from_log.pool()).await.expect("dump"),
+            projector.dump(from_nats.pool()).await.expect("dump"),
+        );
+        assert!(!a.is_empty(), "{}", projector.name());
+        assert_eq!(
+            a,
+            b,
+            "the same {} model from both sources",
+            projector.name()
+        );
+    }
+    let filter = leaderboard::Filter {
+        year: 2026,
+        limit: 100,
+        ..Default::default()
+    };
+    let board = leaderboard::board(from_log.pool(), &filter)
+        .await
+        .expect("board");
     let got: Vec<(String, i64, i64)> = board
         .iter()
         .map(|e| (e.member_id.clone(), e.minutes, e.points_hundredths))
@@ -168,12 +178,43 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_leaderboard(world: 
         got, expected,
         "verified minutes and points per member, ranked, ties by member id"
     );
+
+    let board = wishes::board(from_log.pool(), None, 100)
+        .await
+        .expect("wishes");
+    let mut statuses: Vec<&str> = board.iter().map(|w| w.status.as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [
+            "cancelled",
+            "claimed",
+            "confirmed",
+            "confirmed",
+            "fulfilled",
+            "open"
+        ]
+    );
+    let timings = wishes::timings(from_log.pool(), 2026)
+        .await
+        .expect("timings");
+    assert_eq!(
+        (
+            timings.len(),
+            timings[0].to_claim.count,
+            timings[0].to_fulfil.count
+        ),
+        (1, 5, 3),
+        "{timings:?}"
+    );
+
     let _ = stop_relay.send(());
     relay.await.expect("join").expect("relay");
     log.shutdown().await;
 }
 
 /// The leaderboard, failing on its `fail_at`-th event.
+#[derive(Debug)]
 struct Failing {
     seen: AtomicUsize,
     fail_at: usize,
@@ -185,6 +226,12 @@ impl Projector for Failing {
     }
     fn schema(&self) -> &'static [&'static str] {
         Leaderboard.schema()
+    }
+    fn dump<'c>(
+        &'c self,
+        pool: &'c sqlx::AnyPool,
+    ) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+        Leaderboard.dump(pool)
     }
     fn apply<'c>(
         &'c self,
@@ -228,7 +275,8 @@ pub async fn a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_reb
         "the failed batch moved no checkpoint"
     );
     assert!(
-        leaderboard::dump(store.pool())
+        Leaderboard
+            .dump(store.pool())
             .await
             .expect("dump")
             .is_empty(),
@@ -243,8 +291,8 @@ pub async fn a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_reb
         .await
         .expect("rebuild");
     assert_eq!(
-        leaderboard::dump(store.pool()).await.expect("dump"),
-        leaderboard::dump(rebuilt.pool()).await.expect("dump"),
+        Leaderboard.dump(store.pool()).await.expect("dump"),
+        Leaderboard.dump(rebuilt.pool()).await.expect("dump"),
         "after the restart the read model equals a clean rebuild"
     );
     log.shutdown().await;

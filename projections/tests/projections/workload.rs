@@ -96,6 +96,13 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
 
     let categories = ["community_service", "festival", "cleanup", "central_work"];
     let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let centre = principal(Role::ServiceCentre, None, None);
+    let mut wishes = Vec::new();
+    for w in 0..6 {
+        let body = json!({"origin": "micro_wish", "title": format!("wish {w}"), "beneficiary": "someone in need",
+                          "category": "festival", "deadline": "2026-07-01T00:00:00Z"});
+        wishes.push(id(&run(&service, &centre, "PublishWish", body).await));
+    }
     for m in 0..24u32 {
         let member = id(&run(
             &service,
@@ -112,6 +119,39 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
         )
         .await;
         let who = principal(Role::Member, Some(member), None);
+        if let Some(&wish) = wishes.get(m as usize).filter(|_| m < 5) {
+            run(
+                &service,
+                &who,
+                "ClaimWish",
+                json!({"wish_id": wish, "member_id": member}),
+            )
+            .await;
+            match m {
+                0..=2 => {
+                    run(
+                        &service,
+                        &who,
+                        "FulfilWish",
+                        json!({"wish_id": wish, "evidence": "delivered"}),
+                    )
+                    .await;
+                    if m < 2 {
+                        run(&service, &centre, "ConfirmWish", json!({"wish_id": wish})).await;
+                    }
+                }
+                3 => {
+                    run(
+                        &service,
+                        &who,
+                        "ReleaseWish",
+                        json!({"wish_id": wish, "member_id": member}),
+                    )
+                    .await;
+                }
+                _ => {}
+            }
+        }
         for e in 0..3u32 {
             let category = categories[((m + e) % 4) as usize];
             let half_hours = i64::from(1 + (m * 7 + e * 3) % 10);
@@ -167,6 +207,13 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
             }
         }
     }
+    run(
+        &service,
+        &centre,
+        "CancelWish",
+        json!({"wish_id": wishes[5], "reason": "no longer needed"}),
+    )
+    .await;
     let mut ranked: Vec<(String, i64, i64)> = expected
         .into_iter()
         .map(|(m, (minutes, points))| (m, minutes, points))

@@ -18,11 +18,13 @@ pub use allweather_command::problem;
 pub use allweather_command::{CommandOptions, CommandService, TokenKey};
 
 use allweather_log::{Log, LogOptions};
-use allweather_projections::leaderboard::Leaderboard;
-use allweather_projections::{LogSource, Progress, ReadStore, runner};
+use allweather_projections::{LogSource, Progress, Projector, ReadStore, runner};
 use anyhow::Context as _;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// What the service needs to start.
 #[derive(Debug, Clone)]
@@ -45,7 +47,17 @@ pub(crate) struct AppState {
     pub commands: CommandService,
     pub tokens: TokenKey,
     pub read: ReadStore,
-    pub leaderboard: Progress,
+    /// How far each projector has applied the log, by name.
+    pub progress: Arc<BTreeMap<&'static str, Progress>>,
+}
+
+impl AppState {
+    /// How far projector `name` has applied the log.
+    pub(crate) fn progress(&self, name: &str) -> Result<&Progress, problem::ApiError> {
+        self.progress
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no projector named {name} runs here").into())
+    }
 }
 
 /// A built, bound, not yet serving application.
@@ -53,7 +65,7 @@ pub(crate) struct AppState {
 pub struct App {
     listener: tokio::net::TcpListener,
     state: AppState,
-    leaderboard: tokio::sync::watch::Sender<u64>,
+    projectors: Vec<(&'static dyn Projector, watch::Sender<u64>)>,
 }
 
 impl App {
@@ -64,9 +76,15 @@ impl App {
         let read = ReadStore::open(&settings.read_store)
             .await
             .context("open the read store")?;
-        let (leaderboard, progress) = runner::prepare(&read, &Leaderboard)
-            .await
-            .context("prepare the leaderboard")?;
+        let mut projectors = Vec::new();
+        let mut progress = BTreeMap::new();
+        for projector in allweather_projections::all() {
+            let (sender, at) = runner::prepare(&read, projector)
+                .await
+                .with_context(|| format!("prepare the {} projector", projector.name()))?;
+            projectors.push((projector, sender));
+            progress.insert(projector.name(), at);
+        }
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listen on {}", settings.listen))?;
@@ -76,9 +94,9 @@ impl App {
                 commands,
                 tokens: settings.tokens,
                 read,
-                leaderboard: progress,
+                progress: Arc::new(progress),
             },
-            leaderboard,
+            projectors,
         })
     }
 
@@ -120,25 +138,35 @@ impl App {
                 let _ = scheduler_stopped.await;
             },
         ));
-        let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
-        let (read, log) = (self.state.read.clone(), commands.log().clone());
-        let progress = self.leaderboard;
-        let projector = tokio::spawn(async move {
-            let stopped = async {
-                let _ = projector_stopped.await;
-            };
-            runner::run(&read, &Leaderboard, LogSource::new(log), progress, stopped).await
-        });
+        let (stop_projectors, projectors_stopped) = watch::channel(false);
+        let mut running = Vec::new();
+        for (projector, progress) in self.projectors {
+            let (read, log) = (self.state.read.clone(), commands.log().clone());
+            let mut stopped = projectors_stopped.clone();
+            running.push((
+                projector.name(),
+                tokio::spawn(async move {
+                    let stopped = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    runner::run(&read, projector, LogSource::new(log), progress, stopped).await
+                }),
+            ));
+        }
         let served = axum::serve(self.listener, routes::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("serve HTTP");
         let _ = stop_scheduler.send(());
-        let _ = stop_projector.send(());
-        match projector.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the leaderboard projector had stopped"),
-            Err(e) => tracing::error!(error = %e, "the leaderboard projector failed"),
+        let _ = stop_projectors.send(true);
+        for (name, task) in running {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(projector = name, error = %e, "a projector had stopped")
+                }
+                Err(e) => tracing::error!(projector = name, error = %e, "a projector failed"),
+            }
         }
         if let Err(e) = scheduler.await {
             tracing::error!(error = %e, "the expiry scheduler failed");

@@ -7,7 +7,7 @@ use allweather_domain::values::{Category, Visibility};
 use allweather_events::Role;
 use allweather_events::StreamId;
 use allweather_projections::Progress;
-use allweather_projections::leaderboard;
+use allweather_projections::{leaderboard, wishes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::routing::get;
@@ -22,6 +22,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/streams/{stream_id}", get(stream))
         .route("/api/v1/leaderboards/volunteers", get(volunteers))
+        .route("/api/v1/wishes", get(wish_board))
+        .route("/api/v1/wishes/timings", get(wish_timings))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
@@ -146,7 +148,8 @@ async fn volunteers(
             format!("must be 1 to {MAX_ENTRIES}"),
         ));
     }
-    reach(&state.leaderboard, q.min_position).await?;
+    let progress = state.progress(leaderboard::NAME)?;
+    reach(progress, q.min_position).await?;
     // Who may look is the year's rules' (as far as the model has applied them): anyone,
     // members (any valid token), or only the committee and its auditors.
     let pool = state.read.pool();
@@ -173,7 +176,7 @@ async fn volunteers(
             )));
         }
     }
-    let position = state.leaderboard.position();
+    let position = progress.position();
     let filter = leaderboard::Filter {
         year: q.year,
         quarter: q.quarter,
@@ -206,4 +209,87 @@ async fn volunteers(
 
 fn read_error(e: sqlx::Error) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e).context("query a read model"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WishQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    min_position: Option<u64>,
+}
+
+/// The wish board: public, with the beneficiary never shown.
+async fn wish_board(
+    State(state): State<AppState>,
+    query: Result<Query<WishQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    const STATUSES: [&str; 5] = ["open", "claimed", "fulfilled", "confirmed", "cancelled"];
+    if let Some(s) = q.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return Err(ApiError::field(
+            "status",
+            format!("{s:?} is not one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_ENTRIES {
+        return Err(ApiError::field(
+            "limit",
+            format!("must be 1 to {MAX_ENTRIES}"),
+        ));
+    }
+    let progress = state.progress(wishes::NAME)?;
+    reach(progress, q.min_position).await?;
+    let position = progress.position();
+    let lines: Vec<Value> = wishes::board(state.read.pool(), q.status.as_deref(), limit)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(|w| {
+            let at = |us: i64| allweather_events::Timestamp::from_micros(us).to_string();
+            json!({
+                "wish_id": w.wish_id, "title": w.title, "category": w.category, "status": w.status,
+                "claimed_by": w.claimed_by, "published_at": at(w.published_at_us),
+                "claimed_at": w.claimed_at_us.map(at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "position": position, "wishes": lines })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimingQuery {
+    year: i32,
+    min_position: Option<u64>,
+}
+
+/// Time to claim and to fulfil, by category and month.
+async fn wish_timings(
+    State(state): State<AppState>,
+    query: Result<Query<TimingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if !(2000..=2100).contains(&q.year) {
+        return Err(ApiError::field("year", "must be 2000 to 2100"));
+    }
+    let progress = state.progress(wishes::NAME)?;
+    reach(progress, q.min_position).await?;
+    let position = progress.position();
+    let distribution = |d: wishes::Distribution| json!({ "count": d.count, "median_minutes": d.median_minutes, "p90_minutes": d.p90_minutes });
+    let timings: Vec<Value> = wishes::timings(state.read.pool(), q.year)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "category": t.category, "month": t.month,
+                "to_claim": distribution(t.to_claim), "to_fulfil": distribution(t.to_fulfil),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "year": q.year, "position": position, "timings": timings }),
+    ))
 }

@@ -122,8 +122,8 @@ enum Command {
     /// Run one projector as a process of its own, until stopped: it follows the log (or,
     /// with --nats, the JetStream mirror) into its read-model tables.
     Projector {
-        /// The projector: leaderboard.
-        #[arg(value_parser = ["leaderboard"])]
+        /// The projector: leaderboard or wishes.
+        #[arg(value_parser = ["leaderboard", "wishes"])]
         name: String,
         /// Follow the JetStream mirror (a durable consumer) instead of the log.
         #[arg(long, env = "ALLWEATHER_NATS")]
@@ -266,14 +266,11 @@ async fn projector(
     nats: Option<String>,
     mirror: &RelaySettings,
 ) -> anyhow::Result<()> {
-    use allweather_projections::leaderboard::Leaderboard;
     use allweather_projections::{JetStreamSource, LogSource, ReadStore, runner};
-    anyhow::ensure!(
-        name == "leaderboard",
-        "there is no projector named {name:?}"
-    );
+    let projector = allweather_projections::by_name(name)
+        .ok_or_else(|| anyhow::anyhow!("there is no projector named {name:?}"))?;
     let store = ReadStore::open(read).await.context("open the read store")?;
-    let (progress, at) = runner::prepare(&store, &Leaderboard).await?;
+    let (progress, at) = runner::prepare(&store, projector).await?;
     println!("projector {name} starting after position {}", at.position());
     std::io::stdout().flush().context("write to stdout")?;
     let result = match nats {
@@ -282,11 +279,11 @@ async fn projector(
             let checkpoint = store.checkpoint(name).await?;
             let source =
                 JetStreamSource::new(client, &mirror.stream, name, checkpoint, log.clone()).await?;
-            runner::run(&store, &Leaderboard, source, progress, shutdown_signal()).await
+            runner::run(&store, projector, source, progress, shutdown_signal()).await
         }
         None => {
             let source = LogSource::new(log.clone());
-            runner::run(&store, &Leaderboard, source, progress, shutdown_signal()).await
+            runner::run(&store, projector, source, progress, shutdown_signal()).await
         }
     };
     log.shutdown().await;

@@ -127,11 +127,33 @@ impl TestDatabase {
     /// open session.
     pub async fn cut_off(&self) {
         self.admin_exec(format!(
-            "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
             self.name
         ))
         .await;
+        // Termination is a signal the backends act on when they next can, and a session
+        // that was authenticating while the database closed can still appear: terminate
+        // until none is left.
+        let mut admin = self.admin().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&self.name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("terminate the database's sessions");
+            if left == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sessions of {} would not end",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Lets connections to the database again, after [`TestDatabase::cut_off`].
