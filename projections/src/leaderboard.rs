@@ -7,6 +7,7 @@
 use crate::runner::Projector;
 use allweather_domain::Event;
 use allweather_domain::values::Visibility;
+use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
@@ -48,13 +49,6 @@ const SCHEMA: &[&str] = &[
 /// The volunteer leaderboard projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Leaderboard;
-
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
 
 impl Projector for Leaderboard {
     fn name(&self) -> &'static str {
@@ -101,7 +95,7 @@ impl Projector for Leaderboard {
                     .bind(i64::from(e.date.year()))
                     .bind(i64::from(e.date.month0() / 3 + 1))
                     .bind(i64::from(e.date.month()))
-                    .bind(name_of(&e.category))
+                    .bind(stored_name(&e.category))
                     .bind(i64::from(e.minutes))
                     .execute(conn)
                     .await?;
@@ -124,7 +118,7 @@ impl Projector for Leaderboard {
                         .bind(i64::from(e.after.date.year()))
                         .bind(i64::from(e.after.date.month0() / 3 + 1))
                         .bind(i64::from(e.after.date.month()))
-                        .bind(name_of(&e.after.category))
+                        .bind(stored_name(&e.after.category))
                         .bind(i64::from(e.after.minutes))
                         .execute(conn)
                         .await?;
@@ -137,7 +131,7 @@ impl Projector for Leaderboard {
                              ON CONFLICT (year, category) DO UPDATE SET hundredths = excluded.hundredths",
                         )
                         .bind(year)
-                        .bind(name_of(category))
+                        .bind(stored_name(category))
                         .bind(i64::from(*hundredths))
                         .execute(&mut *conn)
                         .await?;
@@ -147,7 +141,7 @@ impl Projector for Leaderboard {
                          ON CONFLICT (year) DO UPDATE SET visibility = excluded.visibility",
                     )
                     .bind(year)
-                    .bind(name_of(&e.rules.leaderboard_visibility))
+                    .bind(stored_name(&e.rules.leaderboard_visibility))
                     .execute(conn)
                     .await?;
                 }

@@ -4,6 +4,7 @@
 
 use crate::runner::Projector;
 use allweather_domain::Event;
+use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
@@ -31,13 +32,6 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS wb_wishes (
 /// The wish board projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WishBoard;
-
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
 
 impl Projector for WishBoard {
     fn name(&self) -> &'static str {
@@ -67,8 +61,8 @@ impl Projector for WishBoard {
                     )
                     .bind(id)
                     .bind(&e.title)
-                    .bind(name_of(&e.category))
-                    .bind(name_of(&e.origin))
+                    .bind(stored_name(&e.category))
+                    .bind(stored_name(&e.origin))
                     .bind(format!("{:04}-{:02}", month.year(), month.month()))
                     .bind(at)
                     .bind(e.deadline.as_micros())

@@ -18,6 +18,15 @@ pub enum ExpectedVersion {
 }
 
 impl ExpectedVersion {
+    /// The expectation that a stream is still at `version`, as it was read (0: absent).
+    pub fn read_at(version: u64) -> ExpectedVersion {
+        if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        }
+    }
+
     /// Whether a stream at `actual` satisfies the expectation.
     pub fn admits(self, actual: u64) -> bool {
         match self {

@@ -314,7 +314,7 @@ impl Log {
     pub fn tail(
         &self,
         after: u64,
-    ) -> impl Stream<Item = Result<Envelope, LogError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Envelope, LogError>> + Send + 'static + use<> {
         tail::tail(self.clone(), after)
     }
 

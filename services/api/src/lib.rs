@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub read: ReadStore,
     /// How far each projector has applied the log, by name.
     pub progress: Arc<BTreeMap<&'static str, Progress>>,
+    /// Turns true when the service begins to stop: endless responses (SSE) end then.
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ pub struct App {
     listener: tokio::net::TcpListener,
     state: AppState,
     projectors: Vec<(&'static dyn Projector, watch::Sender<u64>)>,
+    stopping: watch::Sender<bool>,
 }
 
 impl App {
@@ -88,13 +91,16 @@ impl App {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listen on {}", settings.listen))?;
+        let (stopping, stopping_rx) = watch::channel(false);
         Ok(App {
             listener,
+            stopping,
             state: AppState {
                 commands,
                 tokens: settings.tokens,
                 read,
                 progress: Arc::new(progress),
+                stopping: stopping_rx,
             },
             projectors,
         })
@@ -153,6 +159,12 @@ impl App {
                 }),
             ));
         }
+        let stopping = self.stopping;
+        let shutdown = async move {
+            shutdown.await;
+            // Event streams end, so that the graceful shutdown does not wait on them.
+            let _ = stopping.send(true);
+        };
         let served = axum::serve(self.listener, routes::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await

@@ -3,15 +3,17 @@
 use crate::AppState;
 use crate::problem::ApiError;
 use allweather_command::auth::{AuthError, bearer};
-use allweather_domain::values::{Category, Visibility};
+use allweather_domain::values::{Category, Visibility, stored_name};
 use allweather_events::Role;
 use allweather_events::StreamId;
 use allweather_projections::Progress;
 use allweather_projections::{leaderboard, wishes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -24,6 +26,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/leaderboards/volunteers", get(volunteers))
         .route("/api/v1/wishes", get(wish_board))
         .route("/api/v1/wishes/timings", get(wish_timings))
+        .route("/api/v1/events", get(events))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
@@ -181,12 +184,7 @@ async fn volunteers(
         year: q.year,
         quarter: q.quarter,
         month: q.month,
-        category: q.category.map(|c| {
-            serde_json::to_value(c)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        }),
+        category: q.category.map(|c| stored_name(&c)),
         branch_id: q.branch_id.map(|b| b.to_string()),
         limit,
     };
@@ -292,4 +290,72 @@ async fn wish_timings(
     Ok(Json(
         json!({ "year": q.year, "position": position, "timings": timings }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    after: Option<u64>,
+}
+
+/// Every new event's envelope as Server-Sent Events, `id:` = its position, from after
+/// `Last-Event-ID` (or `?after=`), else from now. For any valid token; the beneficiary
+/// of a wish is masked.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>>, ApiError>
+{
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let authorization = match headers.get(header::AUTHORIZATION) {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?,
+        ),
+        None => None,
+    };
+    state.tokens.verify(bearer(authorization)?)?;
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::field("Last-Event-ID", "must be a position (a whole number)")
+                })?,
+        ),
+        None => None,
+    };
+    let log = state.commands.log().clone();
+    let after = match resume.or(q.after) {
+        Some(after) => after,
+        None => log.head().await?.position,
+    };
+    let catalog = state.commands.catalog().clone();
+    let mut stopping = state.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let stream = log
+        .tail(after)
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(move |r| std::future::ready(r.ok().map(|e| Ok(sse_event(&catalog, &e)))))
+        .take_until(Box::pin(stopped));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// One event for a live subscriber: its envelope, the payload in the current schema, a
+/// wish's beneficiary masked.
+fn sse_event(catalog: &allweather_events::Catalog, e: &allweather_events::Envelope) -> SseEvent {
+    let mut payload = catalog
+        .decode(e)
+        .unwrap_or_else(|_| e.payload.to_value().unwrap_or_default());
+    if let Some(b) = payload.get_mut("beneficiary") {
+        *b = Value::from("***");
+    }
+    SseEvent::default()
+        .id(e.position.to_string())
+        .event(e.event_type.clone())
+        .data(e.to_json(payload).to_string())
 }

@@ -323,11 +323,7 @@ fn append_request(
                 })
             })
             .collect::<Result<Vec<_>, anyhow::Error>>()?;
-        let expected_version = if version == 0 {
-            ExpectedVersion::NoStream
-        } else {
-            ExpectedVersion::Exact(version)
-        };
+        let expected_version = ExpectedVersion::read_at(version);
         writes.push(StreamWrite {
             stream_id: stream.clone(),
             expected_version,
@@ -346,11 +342,7 @@ fn append_request(
         .collect();
     read_only.sort_unstable();
     for (stream, version) in read_only {
-        let expected_version = if version == 0 {
-            ExpectedVersion::NoStream
-        } else {
-            ExpectedVersion::Exact(version)
-        };
+        let expected_version = ExpectedVersion::read_at(version);
         writes.push(StreamWrite {
             stream_id: stream.clone(),
             expected_version,

@@ -3,7 +3,7 @@
 //! and stored in the `RulesAdopted` event in integer form (points in hundredths), so
 //! that nothing hashed is a float.
 
-use crate::values::{Category, Visibility};
+use crate::values::{Category, Visibility, stored_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -209,10 +209,7 @@ impl RulesDocument {
         }
         for c in Category::ALL {
             if !self.service.points_per_hour.contains_key(&c) {
-                let name = serde_json::to_value(c)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let name = stored_name(&c);
                 problem(
                     "service.points_per_hour",
                     format!("has no value for category {name}"),
@@ -265,10 +262,7 @@ impl RulesDocument {
         }
         let mut points = BTreeMap::new();
         for (c, v) in &self.service.points_per_hour {
-            let name = serde_json::to_value(c)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let name = stored_name(c);
             points.insert(
                 *c,
                 hundredths(

@@ -142,6 +142,15 @@ pub enum Visibility {
     Off,
 }
 
+/// The stored (snake_case) name of a vocabulary value (`Category::CentralWork` →
+/// `central_work`): the name events, rules and read models use.
+pub fn stored_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Minutes in an hour.
 pub const MINUTES_PER_HOUR: u32 = 60;
 

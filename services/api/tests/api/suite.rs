@@ -450,3 +450,119 @@ pub async fn every_command_of_the_domain_is_served_and_reads_its_body(app: TestA
     assert_eq!(app.head().await.0, 0);
     app.stop().await;
 }
+
+/// Reads Server-Sent Events from `response` until `n` events came: (id, event, data).
+async fn next_events(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    n: usize,
+) -> Vec<(u64, String, Value)> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while events.len() < n {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim_start().to_owned()))
+            };
+            if let (Some(id), Some(event), Some(data)) =
+                (field("id:"), field("event:"), field("data:"))
+            {
+                events.push((
+                    id.parse().expect("id"),
+                    event,
+                    serde_json::from_str(&data).expect("data"),
+                ));
+            }
+        }
+        if events.len() >= n {
+            break;
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("events within 30 s")
+            .expect("read")
+            .expect("the stream is open");
+        buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+    events
+}
+
+pub async fn live_events_stream_new_envelopes_and_resume_after_the_last_event_id(app: TestApp) {
+    let admin = app.admin();
+    app.command(Some(&admin), "RegisterBranch", branch("before"), None)
+        .await;
+    let url = format!("{}/api/v1/events", app.base);
+    let anonymous = app.client.get(&url).send().await.expect("get");
+    assert_eq!(anonymous.status(), 401);
+    let bad = app
+        .client
+        .get(&url)
+        .bearer_auth(&admin)
+        .header("last-event-id", "x")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status(), 400);
+
+    let mut live = app
+        .client
+        .get(&url)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(live.status(), 200);
+    assert!(
+        live.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/event-stream")
+    );
+    let wish = json!({"origin": "micro_wish", "title": "A coat", "beneficiary": "Grandma Zhao",
+                      "category": "festival", "deadline": "2030-01-01T00:00:00Z"});
+    app.command(Some(&app.centre()), "PublishWish", wish.to_string(), None)
+        .await;
+    app.command(Some(&admin), "RegisterBranch", branch("after"), None)
+        .await;
+    let mut buffer = String::new();
+    let seen = next_events(&mut live, &mut buffer, 2).await;
+    let ids: Vec<(u64, &str)> = seen
+        .iter()
+        .map(|(id, event, _)| (*id, event.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [(2, "WishPublished"), (3, "BranchRegistered")],
+        "only what came after subscribing"
+    );
+    assert_eq!(seen[0].2["position"], 2);
+    assert_eq!(
+        seen[0].2["payload"]["beneficiary"], "***",
+        "the person in need is masked"
+    );
+    assert!(seen[1].2["hash"].is_string());
+
+    let mut resumed = app
+        .client
+        .get(&url)
+        .bearer_auth(&admin)
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .expect("get");
+    let mut buffer = String::new();
+    let again = next_events(&mut resumed, &mut buffer, 1).await;
+    assert_eq!(
+        (again[0].0, again[0].1.as_str()),
+        (3, "BranchRegistered"),
+        "resumes after Last-Event-ID"
+    );
+    // Stopping the service ends the open streams instead of waiting on them.
+    tokio::time::timeout(std::time::Duration::from_secs(30), app.stop())
+        .await
+        .expect("the service stops with event streams open");
+    drop((live, resumed));
+}
