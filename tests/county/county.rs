@@ -135,7 +135,10 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
         .ok(&county.unit_secretary(), "RegisterMember", body)
         .await;
     let (status, stream) = app
-        .get(&format!("/api/v1/streams/member-{}", id(&registered)))
+        .get_as(
+            &app.admin(),
+            &format!("/api/v1/streams/member-{}", id(&registered)),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -309,9 +312,11 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
         (again.status, &again.body["rule"]),
         (409, &json!("RecordAlreadyDecided"))
     );
-    let (_, stream) = app
-        .get(&format!("/api/v1/streams/servicerecord-{record}"))
-        .await;
+    // The member reads their own record; another member may not.
+    let path = format!("/api/v1/streams/servicerecord-{record}");
+    let (_, stream) = app.get_as(&app.member(county.member), &path).await;
+    let (other, _) = app.get_as(&app.member(county.unit_sec), &path).await;
+    assert_eq!(other, 403, "another member's record is not theirs to read");
     assert_eq!(
         stream["events"][0]["payload"]["minutes"], 150,
         "hours are stored as whole minutes"
@@ -490,7 +495,9 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
         1,
         "expired once, by one of the two instances"
     );
-    let (_, stream) = app.get(&format!("/api/v1/streams/wish-{wish}")).await;
+    let (_, stream) = app
+        .get_as(&app.admin(), &format!("/api/v1/streams/wish-{wish}"))
+        .await;
     let types: Vec<&str> = stream["events"]
         .as_array()
         .expect("events")

@@ -74,6 +74,29 @@ pub struct LogOptions {
     pub max_batch: usize,
     /// What one append may carry.
     pub limits: AppendLimits,
+    /// Told of every committed batch (for metrics).
+    pub observer: Option<BatchObserver>,
+}
+
+/// What one committed batch was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Appends in it.
+    pub requests: usize,
+    /// Events it wrote.
+    pub events: usize,
+    /// How long writing it took, from the first statement to the commit.
+    pub duration: Duration,
+}
+
+/// A function told of every committed batch.
+#[derive(Clone)]
+pub struct BatchObserver(pub Arc<dyn Fn(&BatchStats) + Send + Sync>);
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
+    }
 }
 
 impl LogOptions {
@@ -85,6 +108,7 @@ impl LogOptions {
             acquire_timeout: Duration::from_secs(5),
             max_batch: 512,
             limits: AppendLimits::default(),
+            observer: None,
         }
     }
 
@@ -231,6 +255,7 @@ impl Log {
             head_tx.clone(),
             stop_rx,
             options.max_batch,
+            options.observer.clone(),
         ));
         Ok(Log {
             inner: Arc::new(Inner {
@@ -416,6 +441,7 @@ async fn run_appender(
     head: watch::Sender<u64>,
     mut stop: oneshot::Receiver<()>,
     max_batch: usize,
+    observer: Option<BatchObserver>,
 ) {
     let mut stopping = false;
     let mut writer: Option<WriterConnection> = None;
@@ -462,6 +488,7 @@ async fn run_appender(
             Some(conn) => Ok(conn),
             None => db.writer().await,
         };
+        let started = std::time::Instant::now();
         let written = match written {
             Ok(mut conn) => {
                 let result = conn.write_batch(&requests, now).await;
@@ -483,6 +510,13 @@ async fn run_appender(
                     events = plan.events.len(),
                     "batch committed"
                 );
+                if let Some(observer) = &observer {
+                    (observer.0)(&BatchStats {
+                        requests: requests.len(),
+                        events: plan.events.len(),
+                        duration: started.elapsed(),
+                    });
+                }
                 for (reply, result) in replies.into_iter().zip(plan.results) {
                     let _ = reply.send(result);
                 }

@@ -12,6 +12,7 @@
 //! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, and the command route.
 #![deny(missing_docs)]
 
+mod metrics;
 mod routes;
 
 pub use allweather_command::problem;
@@ -51,6 +52,7 @@ pub(crate) struct AppState {
     pub progress: Arc<BTreeMap<&'static str, Progress>>,
     /// Turns true when the service begins to stop: endless responses (SSE) end then.
     pub stopping: watch::Receiver<bool>,
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -74,8 +76,12 @@ pub struct App {
 impl App {
     /// Opens the log and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let log = Log::open(settings.log).await.context("open the log")?;
+        let metrics = metrics::Metrics::new()?;
+        let mut log_options = settings.log;
+        log_options.observer = Some(metrics.batch_observer());
+        let log = Log::open(log_options).await.context("open the log")?;
         let commands = CommandService::new(log, settings.commands)?;
+        metrics.register_commands(&commands)?;
         let read = ReadStore::open(&settings.read_store)
             .await
             .context("open the read store")?;
@@ -101,6 +107,7 @@ impl App {
                 read,
                 progress: Arc::new(progress),
                 stopping: stopping_rx,
+                metrics,
             },
             projectors,
         })

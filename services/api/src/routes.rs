@@ -2,7 +2,8 @@
 
 use crate::AppState;
 use crate::problem::ApiError;
-use allweather_command::auth::{AuthError, bearer};
+use allweather_command::auth::AuthError;
+use allweather_domain::Principal;
 use allweather_domain::values::{Category, Visibility, stored_name};
 use allweather_events::Role;
 use allweather_events::StreamId;
@@ -27,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/wishes", get(wish_board))
         .route("/api/v1/wishes/timings", get(wish_timings))
         .route("/api/v1/events", get(events))
+        .route("/metrics", get(metrics))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
@@ -55,11 +57,18 @@ const MAX_PAGE: u32 = 10_000;
 async fn stream(
     State(state): State<AppState>,
     Path(stream_id): Path<String>,
+    headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let stream_id =
         StreamId::parse(stream_id).map_err(|e| ApiError::field("stream_id", e.to_string()))?;
+    if !may_read(&state, &principal, &stream_id).await? {
+        return Err(ApiError::Forbidden(format!(
+            "stream {stream_id} is readable by committee admins, auditors and the member it concerns"
+        )));
+    }
     let from_version = query.from_version.unwrap_or(1).max(1);
     let limit = query.limit.unwrap_or(1_000);
     if limit == 0 || limit > MAX_PAGE {
@@ -90,6 +99,34 @@ async fn stream(
     Ok(Json(
         json!({ "stream_id": stream_id, "version": version, "events": events }),
     ))
+}
+
+/// Whether `principal` may read `stream`: committee admins and auditors read every
+/// stream; a member reads the streams that concern them (their member stream, cards,
+/// claims, days and service records); nobody else reads raw events, which carry personal
+/// data (a wish's beneficiary).
+async fn may_read(
+    state: &AppState,
+    principal: &Principal,
+    stream: &StreamId,
+) -> Result<bool, ApiError> {
+    let member = match (principal.role, principal.member_id) {
+        (Role::CommitteeAdmin | Role::Auditor, _) => return Ok(true),
+        (Role::Member, Some(m)) => m.to_string(),
+        _ => return Ok(false),
+    };
+    Ok(match stream.aggregate() {
+        "member" | "claims" => stream.id() == member,
+        "dualcard" | "serviceday" => stream.id().starts_with(&format!("{member}-")),
+        "servicerecord" => {
+            let first = state.commands.log().read_stream(stream, 1, 1).await?;
+            first
+                .first()
+                .and_then(|e| e.payload.to_value().ok())
+                .is_some_and(|p| p["member_id"].as_str() == Some(member.as_str()))
+        }
+        _ => false,
+    })
 }
 
 /// Longest a query waits for its read model to reach `min_position`.
@@ -159,15 +196,9 @@ async fn volunteers(
     let visibility = leaderboard::visibility(pool, q.year)
         .await
         .map_err(read_error)?;
-    let principal = match headers.get(header::AUTHORIZATION) {
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?;
-            Some(state.tokens.verify(bearer(Some(value))?)?)
-        }
-        None => None,
-    };
+    let principal = state
+        .tokens
+        .principal_of(headers.get(header::AUTHORIZATION))?;
     match (visibility, principal.as_ref().map(|p| p.role)) {
         (Visibility::Public, _) | (Visibility::MembersOnly, Some(_)) => {}
         (Visibility::Off, Some(Role::CommitteeAdmin | Role::Auditor)) => {}
@@ -308,14 +339,7 @@ async fn events(
 ) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>>, ApiError>
 {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let authorization = match headers.get(header::AUTHORIZATION) {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?,
-        ),
-        None => None,
-    };
-    state.tokens.verify(bearer(authorization)?)?;
+    state.tokens.require(headers.get(header::AUTHORIZATION))?;
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
@@ -337,10 +361,15 @@ async fn events(
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
+    let client = SseClient::new(state.metrics.sse_clients.clone());
     let stream = log
         .tail(after)
         .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(move |r| std::future::ready(r.ok().map(|e| Ok(sse_event(&catalog, &e)))))
+        .filter_map(move |r| {
+            // The stream owns the client's place in the gauge until it is dropped.
+            let _open = &client;
+            std::future::ready(r.ok().map(|e| Ok(sse_event(&catalog, &e))))
+        })
         .take_until(Box::pin(stopped));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
@@ -358,4 +387,29 @@ fn sse_event(catalog: &allweather_events::Catalog, e: &allweather_events::Envelo
         .id(e.position.to_string())
         .event(e.event_type.clone())
         .data(e.to_json(payload).to_string())
+}
+
+/// One open event stream, counted in the gauge while it lives.
+struct SseClient(prometheus::IntGauge);
+
+impl SseClient {
+    fn new(gauge: prometheus::IntGauge) -> SseClient {
+        gauge.inc();
+        SseClient(gauge)
+    }
+}
+
+impl Drop for SseClient {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The Prometheus text exposition.
+async fn metrics(
+    State(state): State<AppState>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let head = state.commands.log().head().await?.position;
+    let text = state.metrics.render(head, &state.progress)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -187,6 +187,31 @@ pub fn principal(claims: Claims) -> Result<Principal, AuthError> {
     })
 }
 
+impl TokenKey {
+    /// The principal of a request's `Authorization` header, if it has one: `Ok(None)`
+    /// without the header, an error for a header that is not a valid token.
+    pub fn principal_of(
+        &self,
+        header: Option<&axum::http::HeaderValue>,
+    ) -> Result<Option<Principal>, AuthError> {
+        let Some(value) = header else {
+            return Ok(None);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?;
+        self.verify(bearer(Some(value))?).map(Some)
+    }
+
+    /// The principal of a request that must carry a token.
+    pub fn require(
+        &self,
+        header: Option<&axum::http::HeaderValue>,
+    ) -> Result<Principal, AuthError> {
+        self.principal_of(header)?.ok_or(AuthError::Missing)
+    }
+}
+
 /// The token in an `Authorization` header value (`Bearer TOKEN`; a bare token is taken too).
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header

@@ -74,6 +74,7 @@ pub struct CommandService {
 struct Inner {
     log: Log,
     catalog: Catalog,
+    commands_total: prometheus::IntCounterVec,
     cache: Mutex<LruCache<StreamId, Snapshot>>,
     options: CommandOptions,
 }
@@ -92,10 +93,19 @@ impl CommandService {
         let catalog =
             Catalog::new(Event::SPECS.iter().copied()).context("build the event catalog")?;
         let capacity = NonZeroUsize::new(options.cache_streams).unwrap_or(NonZeroUsize::MIN);
+        let commands_total = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "allweather_commands_total",
+                "Commands handled, by command and outcome (ok, or the problem code)",
+            ),
+            &["command", "outcome"],
+        )
+        .context("define the commands counter")?;
         Ok(CommandService {
             inner: Arc::new(Inner {
                 log,
                 catalog,
+                commands_total,
                 cache: Mutex::new(LruCache::new(capacity)),
                 options,
             }),
@@ -117,15 +127,45 @@ impl CommandService {
         &self.inner.options
     }
 
+    /// Commands handled, by command and outcome, for `/metrics`.
+    pub fn commands_total(&self) -> &prometheus::IntCounterVec {
+        &self.inner.commands_total
+    }
+
     /// The current time, by the service's clock.
     pub fn now(&self) -> Timestamp {
         Timestamp::from_datetime((self.inner.options.clock)())
     }
 
     /// Runs the command `name` with its JSON `body` for `principal`; the answer is the
-    /// API's success body.
-    #[tracing::instrument(skip_all, fields(command = %name, actor = %principal.subject), err(level = "debug"))]
+    /// API's success body. Counted by command and outcome.
     pub async fn execute(
+        &self,
+        principal: &Principal,
+        name: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let result = self.run(principal, name, idempotency_key, body).await;
+        // Only known names become labels: a caller cannot grow the metrics at will.
+        let command = if Command::NAMES.contains(&name) {
+            name
+        } else {
+            "unknown"
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.inner
+            .commands_total
+            .with_label_values(&[command, outcome])
+            .inc();
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(command = %name, actor = %principal.subject), err(level = "debug"))]
+    async fn run(
         &self,
         principal: &Principal,
         name: &str,

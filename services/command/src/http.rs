@@ -2,7 +2,7 @@
 //! the body in; the answer or the problem out.
 
 use crate::CommandService;
-use crate::auth::{TokenKey, bearer};
+use crate::auth::TokenKey;
 use crate::handler::bad_key;
 use crate::problem::ApiError;
 use axum::body::Bytes;
@@ -36,13 +36,7 @@ async fn command(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let authorization = match headers.get(header::AUTHORIZATION) {
-        Some(v) => Some(v.to_str().map_err(|_| {
-            crate::auth::AuthError::Malformed("the Authorization header is not text".into())
-        })?),
-        None => None,
-    };
-    let principal = commands.key.verify(bearer(authorization)?)?;
+    let principal = commands.key.require(headers.get(header::AUTHORIZATION))?;
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {
             limit: MAX_BODY_BYTES,

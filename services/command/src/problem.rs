@@ -86,6 +86,11 @@ impl ApiError {
         }
     }
 
+    /// The stable `code` of the problem (`malformed`, `conflict`, …).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Malformed { .. } => {

@@ -18,4 +18,5 @@ allweather_test_support::on_both_backends!(
     an_event_of_unknown_type_on_read_is_an_opaque_500,
     every_command_of_the_domain_is_served_and_reads_its_body,
     live_events_stream_new_envelopes_and_resume_after_the_last_event_id,
+    metrics_count_commands_batches_lag_and_stream_clients,
 );

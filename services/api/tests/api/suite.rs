@@ -45,7 +45,9 @@ pub async fn a_command_is_committed_and_its_stream_reads_back_with_full_envelope
     assert_eq!(r.body["events"][0]["event_type"], "BranchRegistered");
     assert_eq!(r.body["events"][0]["stream_id"], format!("branch-{id}"));
 
-    let (status, stream) = app.get(&format!("/api/v1/streams/branch-{id}")).await;
+    let (status, stream) = app
+        .get_as(&app.admin(), &format!("/api/v1/streams/branch-{id}"))
+        .await;
     assert_eq!(status, 200, "{stream}");
     let event = &stream["events"][0];
     for field in [
@@ -397,9 +399,22 @@ pub async fn every_refused_request_gets_its_status_and_code_and_changes_nothing(
         ("zero limit", "/api/v1/streams/branch-x?limit=0", 400),
         ("unknown query", "/api/v1/streams/branch-x?colour=red", 400),
     ] {
-        let (got, body) = app.get(path).await;
+        let (got, body) = app.get_as(&admin, path).await;
         assert_eq!(got, status, "case {name}: {body}");
         assert!(body["detail"].is_string(), "case {name}: {body}");
+    }
+    let seed = format!("/api/v1/streams/branch-{seed_id}");
+    let centre = app.centre();
+    for (name, token, status) in [
+        ("no token", None, 401),
+        ("a member, of another's stream", Some(member.as_str()), 403),
+        ("a service centre", Some(centre.as_str()), 403),
+    ] {
+        let (got, body) = match token {
+            Some(t) => app.get_as(t, &seed).await,
+            None => app.get(&seed).await,
+        };
+        assert_eq!(got, status, "case {name}: {body}");
     }
     app.stop().await;
 }
@@ -427,7 +442,9 @@ pub async fn an_event_of_unknown_type_on_read_is_an_opaque_500(app: TestApp) {
         })
         .await
         .expect("append");
-    let (status, body): (u16, Value) = app.get("/api/v1/streams/probe-future").await;
+    let (status, body): (u16, Value) = app
+        .get_as(&app.admin(), "/api/v1/streams/probe-future")
+        .await;
     assert_eq!((status, &body["code"]), (500, &json!("internal")));
     assert!(
         !body.to_string().contains("Teleported"),
@@ -565,4 +582,53 @@ pub async fn live_events_stream_new_envelopes_and_resume_after_the_last_event_id
         .await
         .expect("the service stops with event streams open");
     drop((live, resumed));
+}
+
+pub async fn metrics_count_commands_batches_lag_and_stream_clients(app: TestApp) {
+    let admin = app.admin();
+    let r = app
+        .command(Some(&admin), "RegisterBranch", branch("counted"), None)
+        .await;
+    let position = r.body["position"].as_u64().expect("position");
+    app.command(Some(&admin), "RegisterBranch", "{}", None)
+        .await;
+    app.command(Some(&admin), "Teleport", "{}", None).await;
+    let events = app
+        .client
+        .get(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    // The board's position says the projector caught up; then its lag is 0.
+    let (_, _) = app
+        .get(&format!(
+            "/api/v1/leaderboards/volunteers?year=2026&min_position={position}"
+        ))
+        .await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "allweather_commands_total{command=\"RegisterBranch\",outcome=\"ok\"} 1",
+        "allweather_commands_total{command=\"RegisterBranch\",outcome=\"malformed\"} 1",
+        "allweather_commands_total{command=\"unknown\",outcome=\"not_found\"} 1",
+        "allweather_append_batch_events_count 1",
+        "allweather_log_head_position 1",
+        "allweather_projector_lag{projector=\"leaderboard\"} 0",
+        "allweather_sse_clients 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing from:\n{text}"
+        );
+    }
+    drop(events);
+    app.stop().await;
 }

@@ -236,6 +236,7 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
     let stream = r["events"][0]["stream_id"].as_str().expect("stream id");
     let read: serde_json::Value = client
         .get(format!("{base}/api/v1/streams/{stream}"))
+        .bearer_auth(&admin)
         .send()
         .await
         .expect("get")

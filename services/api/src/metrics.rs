@@ -1,0 +1,109 @@
+//! `/metrics` in the Prometheus text format: commands by name and outcome, append batch
+//! sizes and latencies, the log's head, each projector's lag (head − applied), and the
+//! live event-stream clients. One registry per application, so tests never share one.
+
+use allweather_command::CommandService;
+use allweather_log::{BatchObserver, BatchStats};
+use allweather_projections::Progress;
+use anyhow::Context as _;
+use prometheus::{Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The application's metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    batch_events: Histogram,
+    batch_seconds: Histogram,
+    head: IntGauge,
+    projector_lag: IntGaugeVec,
+    /// Open `GET /api/v1/events` streams.
+    pub sse_clients: IntGauge,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> anyhow::Result<Metrics> {
+        let registry = Registry::new();
+        let batch_events = Histogram::with_opts(
+            HistogramOpts::new(
+                "allweather_append_batch_events",
+                "Events written per committed batch",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+            ]),
+        )?;
+        let batch_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "allweather_append_batch_seconds",
+                "Time to write and commit a batch",
+            )
+            .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
+        )?;
+        let head = IntGauge::new(
+            "allweather_log_head_position",
+            "The log's last committed position",
+        )?;
+        let projector_lag = IntGaugeVec::new(
+            Opts::new(
+                "allweather_projector_lag",
+                "Events committed to the log and not yet applied by the projector",
+            ),
+            &["projector"],
+        )?;
+        let sse_clients = IntGauge::new("allweather_sse_clients", "Open live event streams")?;
+        for collector in [
+            Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(batch_seconds.clone()),
+            Box::new(head.clone()),
+            Box::new(projector_lag.clone()),
+            Box::new(sse_clients.clone()),
+        ] {
+            registry.register(collector).context("register a metric")?;
+        }
+        Ok(Metrics {
+            registry,
+            batch_events,
+            batch_seconds,
+            head,
+            projector_lag,
+            sse_clients,
+        })
+    }
+
+    /// What the log tells of each batch it commits.
+    pub(crate) fn batch_observer(&self) -> BatchObserver {
+        let (events, seconds) = (self.batch_events.clone(), self.batch_seconds.clone());
+        BatchObserver(Arc::new(move |stats: &BatchStats| {
+            events.observe(stats.events as f64);
+            seconds.observe(stats.duration.as_secs_f64());
+        }))
+    }
+
+    /// Adds the command service's counters.
+    pub(crate) fn register_commands(&self, commands: &CommandService) -> anyhow::Result<()> {
+        self.registry
+            .register(Box::new(commands.commands_total().clone()))
+            .context("register the commands counter")
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub(crate) fn render(
+        &self,
+        head: u64,
+        progress: &BTreeMap<&'static str, Progress>,
+    ) -> anyhow::Result<String> {
+        let head = i64::try_from(head).unwrap_or(i64::MAX);
+        self.head.set(head);
+        for (name, p) in progress {
+            let applied = i64::try_from(p.position()).unwrap_or(i64::MAX);
+            self.projector_lag
+                .with_label_values(&[*name])
+                .set(head.saturating_sub(applied).max(0));
+        }
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .context("encode the metrics")
+    }
+}
