@@ -130,6 +130,14 @@ impl App {
         &self.state.commands
     }
 
+    /// Reports the JetStream mirror's lag behind the log on `/metrics`
+    /// (`allweather_relay_lag`: head position − the stream's last sequence).
+    pub fn watch_mirror(&mut self, client: async_nats::Client, stream: &str) {
+        self.state
+            .metrics
+            .watch_mirror(async_nats::jetstream::new(client), stream);
+    }
+
     /// The token key.
     pub fn tokens(&self) -> &TokenKey {
         &self.state.tokens

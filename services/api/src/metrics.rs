@@ -20,7 +20,12 @@ pub(crate) struct Metrics {
     projector_lag: IntGaugeVec,
     /// Open `GET /api/v1/events` streams.
     pub sse_clients: IntGauge,
+    relay_lag: IntGauge,
+    mirror: Option<(async_nats::jetstream::Context, String)>,
 }
+
+/// Longest a scrape waits for the mirror's state.
+const MIRROR_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Metrics {
     pub(crate) fn new() -> anyhow::Result<Metrics> {
@@ -53,6 +58,10 @@ impl Metrics {
             &["projector"],
         )?;
         let sse_clients = IntGauge::new("allweather_sse_clients", "Open live event streams")?;
+        let relay_lag = IntGauge::new(
+            "allweather_relay_lag",
+            "Events committed to the log and not yet in the JetStream mirror (-1: the mirror cannot be read)",
+        )?;
         for collector in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(batch_seconds.clone()),
@@ -69,7 +78,30 @@ impl Metrics {
             head,
             projector_lag,
             sse_clients,
+            relay_lag,
+            mirror: None,
         })
+    }
+
+    /// Reports the mirror's lag from now on.
+    pub(crate) fn watch_mirror(&mut self, js: async_nats::jetstream::Context, stream: &str) {
+        if self
+            .registry
+            .register(Box::new(self.relay_lag.clone()))
+            .is_ok()
+        {
+            self.mirror = Some((js, stream.to_owned()));
+        }
+    }
+
+    /// The mirror's last sequence, if it can be read now.
+    async fn mirror_sequence(&self) -> Option<u64> {
+        let (js, stream) = self.mirror.as_ref()?;
+        let read = async {
+            let mut stream = js.get_stream(stream).await.ok()?;
+            Some(stream.info().await.ok()?.state.last_sequence)
+        };
+        tokio::time::timeout(MIRROR_WAIT, read).await.ok().flatten()
     }
 
     /// What the log tells of each batch it commits.
@@ -89,11 +121,18 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub(crate) fn render(
+    pub(crate) async fn render(
         &self,
         head: u64,
         progress: &BTreeMap<&'static str, Progress>,
     ) -> anyhow::Result<String> {
+        if self.mirror.is_some() {
+            let lag = match self.mirror_sequence().await {
+                Some(sequence) => i64::try_from(head.saturating_sub(sequence)).unwrap_or(i64::MAX),
+                None => -1,
+            };
+            self.relay_lag.set(lag);
+        }
         let head = i64::try_from(head).unwrap_or(i64::MAX);
         self.head.set(head);
         for (name, p) in progress {

@@ -410,6 +410,6 @@ async fn metrics(
     State(state): State<AppState>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let head = state.commands.log().head().await?.position;
-    let text = state.metrics.render(head, &state.progress)?;
+    let text = state.metrics.render(head, &state.progress).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

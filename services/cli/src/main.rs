@@ -108,6 +108,9 @@ enum Command {
         /// (PREFIX.cmd.{CommandName}), in this process (nats://host:port[,…]).
         #[arg(long, env = "ALLWEATHER_NATS")]
         nats: Option<String>,
+        /// Commands one token may issue per second (bursts of twice as many); 0: no limit.
+        #[arg(long, env = "ALLWEATHER_RATE_LIMIT", default_value_t = 200)]
+        rate_limit: u32,
     },
     /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
     /// stopped; exits with status 1 if the stream does not match the log.
@@ -194,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             database,
             nats,
+            rate_limit,
         } => {
             let read_store = read_store_url(&cli.data_dir, database.as_deref());
             let log = log_options(&cli.data_dir, database, true)?;
@@ -202,7 +206,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen,
                 log,
                 tokens: token_key(&cli.data_dir)?,
-                commands: command_options(cli.county_offset),
+                commands: CommandOptions {
+                    rate_limit: std::num::NonZeroU32::new(rate_limit).map(|per_second| {
+                        allweather_command::RateLimit {
+                            per_second,
+                            burst: std::num::NonZeroU32::new(per_second.get().saturating_mul(2))
+                                .unwrap_or(per_second),
+                        }
+                    }),
+                    ..command_options(cli.county_offset)
+                },
             };
             serve(settings, nats.map(|url| (url, cli.mirror.settings()))).await?;
             Ok(ExitCode::SUCCESS)
@@ -346,12 +359,13 @@ fn nats_servers(url: &str) -> Vec<&str> {
 }
 
 async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> anyhow::Result<()> {
-    let app = App::build(settings).await?;
+    let mut app = App::build(settings).await?;
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     // With NATS: the relay mirrors the log, and commands are also answered over NATS.
     let mut nats_tasks = Vec::new();
     if let Some((url, mirror)) = nats {
         let client = connect_nats(&url).await?;
+        app.watch_mirror(client.clone(), &mirror.stream);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|s| *s).await;
         };

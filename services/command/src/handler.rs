@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use lru::LruCache;
 use serde_json::{Value, json};
 use std::fmt;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
@@ -40,6 +40,18 @@ pub struct CommandOptions {
     pub clock: Clock,
     /// Longest the claim-expiry scheduler goes without looking at the clock.
     pub expiry_check: std::time::Duration,
+    /// Commands a token may issue per second, and in a burst (`None`: no limit). The
+    /// system's own principal (the scheduler) is never limited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A per-token command rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained commands per second.
+    pub per_second: NonZeroU32,
+    /// Commands admitted at once.
+    pub burst: NonZeroU32,
 }
 
 impl Default for CommandOptions {
@@ -50,6 +62,10 @@ impl Default for CommandOptions {
             max_attempts: 5,
             clock: Arc::new(Utc::now),
             expiry_check: std::time::Duration::from_secs(30),
+            rate_limit: Some(RateLimit {
+                per_second: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
+                burst: NonZeroU32::new(400).unwrap_or(NonZeroU32::MIN),
+            }),
         }
     }
 }
@@ -61,6 +77,7 @@ impl fmt::Debug for CommandOptions {
             .field("cache_streams", &self.cache_streams)
             .field("max_attempts", &self.max_attempts)
             .field("expiry_check", &self.expiry_check)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +91,7 @@ pub struct CommandService {
 struct Inner {
     log: Log,
     catalog: Catalog,
+    limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
     commands_total: prometheus::IntCounterVec,
     cache: Mutex<LruCache<StreamId, Snapshot>>,
     options: CommandOptions,
@@ -105,6 +123,11 @@ impl CommandService {
             inner: Arc::new(Inner {
                 log,
                 catalog,
+                limiter: options.rate_limit.map(|r| {
+                    governor::RateLimiter::keyed(
+                        governor::Quota::per_second(r.per_second).allow_burst(r.burst),
+                    )
+                }),
                 commands_total,
                 cache: Mutex::new(LruCache::new(capacity)),
                 options,
@@ -146,7 +169,10 @@ impl CommandService {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<Value, ApiError> {
-        let result = self.run(principal, name, idempotency_key, body).await;
+        let result = match self.admit(principal) {
+            Ok(()) => self.run(principal, name, idempotency_key, body).await,
+            Err(e) => Err(e),
+        };
         // Only known names become labels: a caller cannot grow the metrics at will.
         let command = if Command::NAMES.contains(&name) {
             name
@@ -162,6 +188,23 @@ impl CommandService {
             .with_label_values(&[command, outcome])
             .inc();
         result
+    }
+
+    /// Refuses a command over its token's rate (the system's own principal is exempt).
+    fn admit(&self, principal: &Principal) -> Result<(), ApiError> {
+        let Some(limiter) = &self.inner.limiter else {
+            return Ok(());
+        };
+        if principal.role == allweather_events::Role::System {
+            return Ok(());
+        }
+        limiter.check_key(&principal.subject).map_err(|not_until| {
+            use governor::clock::Clock as _;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            ApiError::TooManyRequests {
+                retry_after: wait.as_secs().max(1),
+            }
+        })
     }
 
     #[tracing::instrument(skip_all, fields(command = %name, actor = %principal.subject), err(level = "debug"))]
@@ -587,6 +630,91 @@ mod cache_tests {
         };
         assert_eq!(b.name, "from the cache");
         assert!(b.site_years.contains(&2025), "the new event was applied");
+        log.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+    use allweather_events::Role;
+    use allweather_log::LogOptions;
+    use axum::response::IntoResponse as _;
+
+    #[tokio::test]
+    async fn a_token_over_its_rate_gets_429_with_retry_after_and_appends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(LogOptions::sqlite_file(&dir.path().join("log.db")))
+            .await
+            .unwrap();
+        let options = CommandOptions {
+            rate_limit: Some(RateLimit {
+                per_second: NonZeroU32::new(1).unwrap(),
+                burst: NonZeroU32::new(3).unwrap(),
+            }),
+            ..CommandOptions::default()
+        };
+        let service = CommandService::new(log.clone(), options).unwrap();
+        let admin = Principal {
+            subject: "admin".into(),
+            role: Role::CommitteeAdmin,
+            member_id: None,
+            branch_id: None,
+        };
+        let body = br#"{"name":"Water Bureau","kind":"unit"}"#;
+        for _ in 0..3 {
+            service
+                .execute(&admin, "RegisterBranch", None, body)
+                .await
+                .unwrap();
+        }
+        let refused = service
+            .execute(&admin, "RegisterBranch", None, body)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, ApiError::TooManyRequests { retry_after } if retry_after >= 1),
+            "{refused:?}"
+        );
+        let response = refused.into_response();
+        assert_eq!(response.status(), 429);
+        assert!(response.headers().contains_key("retry-after"));
+        assert_eq!(
+            log.head().await.unwrap().position,
+            3,
+            "the refused command appended nothing"
+        );
+        // Another token has its own rate; the scheduler is never limited.
+        let other = Principal {
+            subject: "other-admin".into(),
+            ..admin.clone()
+        };
+        service
+            .execute(&other, "RegisterBranch", None, body)
+            .await
+            .unwrap();
+        let system = Principal {
+            subject: "scheduler".into(),
+            role: Role::System,
+            member_id: None,
+            branch_id: None,
+        };
+        for _ in 0..5 {
+            let e = service
+                .execute(
+                    &system,
+                    "ExpireClaim",
+                    None,
+                    br#"{"wish_id":"01a21f13-0146-71d9-867f-a430b6c16b05"}"#,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.code(),
+                "not_found",
+                "refused by the domain, never by the rate: {e:?}"
+            );
+        }
         log.shutdown().await;
     }
 }

@@ -54,6 +54,12 @@ pub enum ApiError {
     /// The domain refused the command: 403, 404, 409 or 422 by the rule broken.
     #[error(transparent)]
     Refused(#[from] DomainError),
+    /// The token sent more commands than its rate allows. 429.
+    #[error("too many commands from this token; retry in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds until the next command is admitted.
+        retry_after: u64,
+    },
     /// The database is out of reach or read-only; retry later. 503.
     #[error("{0}")]
     Unavailable(String),
@@ -123,6 +129,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
                 "Refused by a rule",
+            ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
             ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -216,8 +227,14 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        match &self {
+            ApiError::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            _ => {}
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -432,6 +432,18 @@ async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() 
         || async { stream_messages(&nats).await.filter(|n| *n == 51) },
     )
     .await;
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.lines().any(|l| l == "allweather_relay_lag 0"),
+        "the mirror has caught up: {metrics}"
+    );
     terminate(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
