@@ -125,6 +125,12 @@ impl Projector for Leaderboard {
                 }
                 Event::RulesAdopted(e) => {
                     let year = i64::from(e.rules.year);
+                    // The rules in force replace the earlier ones whole: a category they leave out
+                    // earns nothing.
+                    sqlx::query("DELETE FROM lb_points WHERE year = $1")
+                        .bind(year)
+                        .execute(&mut *conn)
+                        .await?;
                     for (category, hundredths) in &e.rules.points_per_hour_hundredths {
                         sqlx::query(
                             "INSERT INTO lb_points (year, category, hundredths) VALUES ($1, $2, $3)

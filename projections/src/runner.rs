@@ -97,7 +97,7 @@ pub async fn run(
     store: &ReadStore,
     projector: &dyn Projector,
     mut source: impl EventSource,
-    progress: watch::Sender<u64>,
+    progress: &watch::Sender<u64>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProjectionError> {
     let catalog = Catalog::new(Event::SPECS.iter().copied())
@@ -129,6 +129,7 @@ pub async fn run(
             // Another instance of this projector applied it first: go on from there.
             drop(tx);
             applied = store.checkpoint(projector.name()).await?;
+            source.ack(applied).await?;
             progress.send_replace(applied);
             continue;
         }

@@ -163,18 +163,25 @@ impl EventSource for JetStreamSource {
                 continue;
             }
             if sequence > last + 1 {
+                // A gap (a consumer whose acks ran ahead of a rebuilt projector, a message
+                // the stream lost): filled from the log, at most `max` at a time. Past
+                // that, this message is left unacknowledged; it comes again and is
+                // skipped once the log has caught the projector up to it.
                 let missing = sequence - last - 1;
-                let filled = self
-                    .log
-                    .read_all(last, page(usize::try_from(missing).unwrap_or(usize::MAX)))
-                    .await?;
-                if filled.len() as u64 != missing {
+                let room = max.saturating_sub(events.len()).max(1);
+                let take = usize::try_from(missing).unwrap_or(usize::MAX).min(room);
+                let filled = self.log.read_all(last, page(take)).await?;
+                if filled.len() != take {
                     return Err(SourceError::Foreign(format!(
                         "positions {}..{sequence} are not in the log",
                         last + 1
                     )));
                 }
+                last += take as u64;
                 events.extend(filled);
+                if last + 1 < sequence {
+                    break;
+                }
             }
             let value: serde_json::Value = serde_json::from_slice(&message.payload)
                 .map_err(|e| SourceError::Foreign(format!("sequence {sequence}: {e}")))?;
@@ -193,10 +200,12 @@ impl EventSource for JetStreamSource {
     }
 
     async fn ack(&mut self, position: u64) -> Result<(), SourceError> {
-        let keep = self
-            .unacked
-            .split_off(self.unacked.partition_point(|(s, _)| *s <= position));
-        for (_, message) in std::mem::replace(&mut self.unacked, keep) {
+        // Redeliveries may come out of order: pick by sequence, not by place.
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unacked)
+            .into_iter()
+            .partition(|(s, _)| *s <= position);
+        self.unacked = keep;
+        for (_, message) in done {
             message
                 .ack()
                 .await

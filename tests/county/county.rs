@@ -317,6 +317,9 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
     let (_, stream) = app.get_as(&app.member(county.member), &path).await;
     let (other, _) = app.get_as(&app.member(county.unit_sec), &path).await;
     assert_eq!(other, 403, "another member's record is not theirs to read");
+    let own = format!("/api/v1/streams/member-{}", county.service_sec);
+    let (status, _) = app.get_as(&county.service_secretary(), &own).await;
+    assert_eq!(status, 200, "a secretary reads their own member stream");
     assert_eq!(
         stream["events"][0]["payload"]["minutes"], 150,
         "hours are stored as whole minutes"

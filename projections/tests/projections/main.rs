@@ -82,7 +82,7 @@ async fn project_to(
     let (progress_tx, progress): (_, Progress) =
         runner::prepare(store, projector).await.expect("prepare");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = runner::run(store, projector, source, progress_tx, async {
+    let run = runner::run(store, projector, source, &progress_tx, async {
         let _ = stopped.await;
     });
     tokio::pin!(run);

@@ -64,6 +64,12 @@ impl AppState {
     }
 }
 
+/// Pause before a failed projector starts again.
+const PROJECTOR_RESTART: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Longest the service waits, once stopping, for open responses to finish.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A built, bound, not yet serving application.
 #[derive(Debug)]
 pub struct App {
@@ -167,23 +173,55 @@ impl App {
             running.push((
                 projector.name(),
                 tokio::spawn(async move {
-                    let stopped = async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    };
-                    runner::run(&read, projector, LogSource::new(log), progress, stopped).await
+                    // A projector that fails (the read store away a moment, a lock held
+                    // too long) starts again from its checkpoint after a pause, rather
+                    // than leave its queries waiting for positions it never reaches.
+                    loop {
+                        let until = stopped.clone();
+                        let stop = async move {
+                            let mut until = until;
+                            let _ = until.wait_for(|s| *s).await;
+                        };
+                        let source = LogSource::new(log.clone());
+                        match runner::run(&read, projector, source, &progress, stop).await {
+                            Ok(()) => return Ok(()),
+                            Err(e) => tracing::error!(
+                                projector = projector.name(),
+                                error = %e,
+                                "projector failed; starting again from its checkpoint"
+                            ),
+                        }
+                        tokio::select! {
+                            _ = stopped.wait_for(|s| *s) => return Ok::<(), runner::ProjectionError>(()),
+                            () = tokio::time::sleep(PROJECTOR_RESTART) => {}
+                        }
+                    }
                 }),
             ));
         }
         let stopping = self.stopping;
+        let mut stopped = self.state.stopping.clone();
         let shutdown = async move {
             shutdown.await;
             // Event streams end, so that the graceful shutdown does not wait on them.
             let _ = stopping.send(true);
         };
-        let served = axum::serve(self.listener, routes::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serve HTTP");
+        let serve = std::future::IntoFuture::into_future(
+            axum::serve(self.listener, routes::router(self.state)).with_graceful_shutdown(shutdown),
+        );
+        // A client that stops reading is never polled again, and its response never
+        // ends: the drain is bounded.
+        let deadline = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_DEADLINE).await;
+        };
+        let served = tokio::select! {
+            served = serve => served.context("serve HTTP"),
+            () = deadline => {
+                tracing::warn!("responses still open {DRAIN_DEADLINE:?} after the stop; stopping without them");
+                Ok(())
+            }
+        };
         let _ = stop_scheduler.send(());
         let _ = stop_projectors.send(true);
         for (name, task) in running {

@@ -112,7 +112,8 @@ async fn may_read(
 ) -> Result<bool, ApiError> {
     let member = match (principal.role, principal.member_id) {
         (Role::CommitteeAdmin | Role::Auditor, _) => return Ok(true),
-        (Role::Member, Some(m)) => m.to_string(),
+        // A secretary's token names their member: their own streams are theirs too.
+        (Role::Member | Role::Secretary, Some(m)) => m.to_string(),
         _ => return Ok(false),
     };
     Ok(match stream.aggregate() {
@@ -122,7 +123,7 @@ async fn may_read(
             let first = state.commands.log().read_stream(stream, 1, 1).await?;
             first
                 .first()
-                .and_then(|e| e.payload.to_value().ok())
+                .and_then(|e| state.commands.catalog().decode(e).ok())
                 .is_some_and(|p| p["member_id"].as_str() == Some(member.as_str()))
         }
         _ => false,
@@ -339,7 +340,14 @@ async fn events(
 ) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>>, ApiError>
 {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    // Every event of every stream passes here, personal data included: only the
+    // committee and its auditors follow the whole log.
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
+        return Err(ApiError::Forbidden(
+            "the live event stream is for committee admins and auditors".into(),
+        ));
+    }
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()

@@ -292,11 +292,11 @@ async fn projector(
             let checkpoint = store.checkpoint(name).await?;
             let source =
                 JetStreamSource::new(client, &mirror.stream, name, checkpoint, log.clone()).await?;
-            runner::run(&store, projector, source, progress, shutdown_signal()).await
+            runner::run(&store, projector, source, &progress, shutdown_signal()).await
         }
         None => {
             let source = LogSource::new(log.clone());
-            runner::run(&store, projector, source, progress, shutdown_signal()).await
+            runner::run(&store, projector, source, &progress, shutdown_signal()).await
         }
     };
     log.shutdown().await;

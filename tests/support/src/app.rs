@@ -120,6 +120,8 @@ impl TestApp {
             commands: CommandOptions {
                 clock: Arc::new(move || ticking.now()),
                 expiry_check: Duration::from_millis(100),
+                // Tests share token subjects across many commands; the rate has its own test.
+                rate_limit: None,
                 ..CommandOptions::default()
             },
         };

@@ -514,6 +514,18 @@ pub async fn live_events_stream_new_envelopes_and_resume_after_the_last_event_id
     let url = format!("{}/api/v1/events", app.base);
     let anonymous = app.client.get(&url).send().await.expect("get");
     assert_eq!(anonymous.status(), 401);
+    let member = app
+        .client
+        .get(&url)
+        .bearer_auth(app.member(Uuid::now_v7()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        member.status(),
+        403,
+        "the whole log's events are not a member's to follow"
+    );
     let bad = app
         .client
         .get(&url)
