@@ -17,8 +17,10 @@
 //! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
 //! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
+//! - [`integrity`]: flags of suspicious service entries, with the events behind them.
 #![deny(missing_docs)]
 
+pub mod integrity;
 pub mod leaderboard;
 pub mod runner;
 pub mod source;
@@ -30,8 +32,12 @@ pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
 pub use store::ReadStore;
 
 /// Every projector.
-pub fn all() -> [&'static dyn Projector; 2] {
-    [&leaderboard::Leaderboard, &wishes::WishBoard]
+pub fn all() -> [&'static dyn Projector; 3] {
+    [
+        &leaderboard::Leaderboard,
+        &wishes::WishBoard,
+        &integrity::Integrity,
+    ]
 }
 
 /// The projector named `name`.

@@ -19,6 +19,7 @@ allweather_test_support::on_both_backends!(
     the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
     the_leaderboard_is_shown_as_the_years_rules_say,
     the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for,
+    integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verification,
 );
 
 /// A small county: the 2026 rules, a unit branch and a service branch with their
@@ -694,5 +695,121 @@ pub async fn the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for(
     assert_eq!(timings["timings"][0]["month"], "2026-06", "{timings}");
     let (bad, _) = app.get("/api/v1/wishes?status=lost").await;
     assert_eq!(bad, 400);
+    county.app.stop().await;
+}
+
+pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verification(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let admin = app.admin();
+    let entry = |member: Uuid, date: &str, hours: f64, activity: &str, start: Option<&str>| {
+        let mut body = json!({"member_id": member, "date": date, "hours": hours,
+                              "category": "community_service", "activity": activity});
+        if let Some(start) = start {
+            body["start_time"] = json!(start);
+        }
+        body
+    };
+    // A long day in two entries that overlap in time.
+    let first = app
+        .ok(
+            &admin,
+            "LogServiceHours",
+            entry(
+                county.member,
+                "2026-06-01",
+                5.0,
+                "flood watch",
+                Some("08:00"),
+            ),
+        )
+        .await;
+    let second = app
+        .ok(
+            &admin,
+            "LogServiceHours",
+            entry(county.member, "2026-06-01", 4.0, "sandbags", Some("12:00")),
+        )
+        .await;
+    // Five members entered for one clean-up by the service secretary, one verified by them.
+    let mut bulk = Vec::new();
+    for i in 0..5 {
+        let member = county.register(&format!("Cleaner {i}"), "2018-01-01").await;
+        county.assign(member).await;
+        let logged = app
+            .ok(
+                &county.service_secretary(),
+                "LogServiceHours",
+                entry(member, "2026-06-02", 2.0, "River clean-up", None),
+            )
+            .await;
+        bulk.push(logged);
+    }
+    let own = id(&bulk[0]);
+    let verified = app
+        .ok(
+            &county.service_secretary(),
+            "VerifyServiceHours",
+            json!({"record_id": own}),
+        )
+        .await;
+    let last = verified["position"].as_u64().expect("position");
+
+    let path = format!("/api/v1/integrity/flags?year=2026&min_position={last}");
+    let (forbidden, _) = app.get_as(&app.member(county.member), &path).await;
+    assert_eq!(forbidden, 403, "flags are for the committee and auditors");
+    let (status, body) = app.get_as(&admin, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let kinds: Vec<&str> = body["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "bulk_same_activity",
+            "over_8_hours_a_day",
+            "overlapping_entries",
+            "verified_own_entry"
+        ],
+        "{body}"
+    );
+    let position = |reply: &Value| reply["position"].as_u64().expect("position");
+    let flag = |kind: &str| {
+        body["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .cloned()
+            .expect("flag")
+    };
+    let evidence = |kind: &str| -> Vec<u64> {
+        flag(kind)["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect()
+    };
+    // Each flag points at the events behind it: the positions of the logged entries (the
+    // first event of each reply).
+    assert_eq!(
+        evidence("over_8_hours_a_day"),
+        [position(&first) - 1, position(&second) - 1]
+    );
+    assert_eq!(
+        evidence("overlapping_entries"),
+        [position(&first) - 1, position(&second) - 1]
+    );
+    assert_eq!(evidence("bulk_same_activity").len(), 5);
+    assert_eq!(
+        evidence("verified_own_entry"),
+        [position(&bulk[0]) - 1, last]
+    );
     county.app.stop().await;
 }

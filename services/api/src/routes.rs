@@ -8,7 +8,7 @@ use allweather_domain::values::{Category, Visibility, stored_name};
 use allweather_events::Role;
 use allweather_events::StreamId;
 use allweather_projections::Progress;
-use allweather_projections::{leaderboard, wishes};
+use allweather_projections::{integrity, leaderboard, wishes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -28,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/wishes", get(wish_board))
         .route("/api/v1/wishes/timings", get(wish_timings))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/integrity/flags", get(integrity_flags))
         .route("/metrics", get(metrics))
         .merge(allweather_command::http::router(
             state.commands.clone(),
@@ -420,4 +421,40 @@ async fn metrics(
     let head = state.commands.log().head().await?.position;
     let text = state.metrics.render(head, &state.progress).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}
+
+/// The integrity flags of a year, with the events behind each: for the committee and
+/// its auditors.
+async fn integrity_flags(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<TimingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
+        return Err(ApiError::Forbidden(
+            "integrity flags are for committee admins and auditors".into(),
+        ));
+    }
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if !(2000..=2100).contains(&q.year) {
+        return Err(ApiError::field("year", "must be 2000 to 2100"));
+    }
+    let progress = state.progress(integrity::NAME)?;
+    reach(progress, q.min_position).await?;
+    let position = progress.position();
+    let flags: Vec<Value> = integrity::flags(state.read.pool(), q.year)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind, "subject": f.subject, "date": f.date,
+                "detail": f.detail, "evidence": f.evidence,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "year": q.year, "position": position, "flags": flags }),
+    ))
 }

@@ -125,8 +125,8 @@ enum Command {
     /// Run one projector as a process of its own, until stopped: it follows the log (or,
     /// with --nats, the JetStream mirror) into its read-model tables.
     Projector {
-        /// The projector: leaderboard or wishes.
-        #[arg(value_parser = ["leaderboard", "wishes"])]
+        /// The projector: leaderboard, wishes or integrity.
+        #[arg(value_parser = ["leaderboard", "wishes", "integrity"])]
         name: String,
         /// Follow the JetStream mirror (a durable consumer) instead of the log.
         #[arg(long, env = "ALLWEATHER_NATS")]

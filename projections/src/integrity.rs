@@ -1,0 +1,263 @@
+//! Integrity flags: the patterns people complain of in systems like this — more than
+//! 8 hours logged for a member-day, overlapping entries, bulk entries of one activity
+//! by one enterer, and hours verified by the person who entered them — each flag with
+//! the positions of the events behind it, so an auditor can read them in the log.
+
+use crate::runner::Projector;
+use allweather_domain::Event;
+use allweather_domain::service::normalise;
+use allweather_events::Envelope;
+use futures::future::BoxFuture;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::BTreeMap;
+
+/// The projector's name.
+pub const NAME: &str = "integrity";
+
+/// Minutes in a member-day above which the day is flagged (8 hours).
+pub const LONG_DAY_MINUTES: i64 = 8 * 60;
+
+/// Members with one activity on one date entered by one person, from which it is flagged.
+pub const BULK_MEMBERS: usize = 5;
+
+const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
+        record_id       TEXT PRIMARY KEY,
+        member_id       TEXT NOT NULL,
+        date            TEXT NOT NULL,
+        minutes         BIGINT NOT NULL,
+        start_minute    BIGINT NOT NULL,
+        activity        TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        entered_by      TEXT NOT NULL,
+        verifier        TEXT NOT NULL,
+        logged_position BIGINT NOT NULL,
+        decided_position BIGINT NOT NULL
+    )"];
+
+/// The integrity projector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Integrity;
+
+fn position(e: &Envelope) -> i64 {
+    i64::try_from(e.position).unwrap_or(i64::MAX)
+}
+
+impl Projector for Integrity {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> &'static [&'static str] {
+        SCHEMA
+    }
+
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+        envelope: &'c Envelope,
+        event: &'c Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let id = envelope.stream_id.id();
+            match event {
+                Event::ServiceHoursLogged(e) => {
+                    let start = e.start_time.map_or(-1, |t| {
+                        i64::from(chrono::Timelike::hour(&t)) * 60
+                            + i64::from(chrono::Timelike::minute(&t))
+                    });
+                    // Who entered: the member id when a member did, else the token's subject.
+                    let entered_by = e
+                        .entered_by_member_id
+                        .map_or_else(|| envelope.actor.id.clone(), |m| m.to_string());
+                    sqlx::query(
+                        "INSERT INTO ig_entries (record_id, member_id, date, minutes, start_minute, activity, status,
+                                                 entered_by, verifier, logged_position, decided_position)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, '', $8, 0)",
+                    )
+                    .bind(id)
+                    .bind(e.member_id.to_string())
+                    .bind(e.date.to_string())
+                    .bind(i64::from(e.minutes))
+                    .bind(start)
+                    .bind(normalise(&e.activity))
+                    .bind(entered_by)
+                    .bind(position(envelope))
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceHoursVerified(e) => {
+                    let verifier = e
+                        .verifier_member_id
+                        .map_or_else(|| e.verifier.clone(), |m| m.to_string());
+                    sqlx::query("UPDATE ig_entries SET status = 'verified', verifier = $2, decided_position = $3 WHERE record_id = $1")
+                        .bind(id)
+                        .bind(verifier)
+                        .bind(position(envelope))
+                        .execute(conn)
+                        .await?;
+                }
+                Event::ServiceHoursRejected(_) => {
+                    sqlx::query("UPDATE ig_entries SET status = 'rejected', decided_position = $2 WHERE record_id = $1")
+                        .bind(id)
+                        .bind(position(envelope))
+                        .execute(conn)
+                        .await?;
+                }
+                Event::CorrectionApplied(e) => {
+                    sqlx::query(
+                        "UPDATE ig_entries SET date = $2, minutes = $3 WHERE record_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.after.date.to_string())
+                    .bind(i64::from(e.after.minutes))
+                    .execute(conn)
+                    .await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT record_id, member_id, date, CAST(minutes AS TEXT), CAST(start_minute AS TEXT), activity,
+                        status, entered_by, verifier, CAST(logged_position AS TEXT), CAST(decided_position AS TEXT)
+                   FROM ig_entries ORDER BY record_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let cells: Vec<String> = (0..11)
+                        .map(|i| r.try_get::<String, _>(i))
+                        .collect::<Result<_, _>>()?;
+                    Ok(format!("ig_entries: {}", cells.join(" | ")))
+                })
+                .collect()
+        })
+    }
+}
+
+/// One suspicious pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// `over_8_hours_a_day`, `overlapping_entries`, `bulk_same_activity` or `verified_own_entry`.
+    pub kind: &'static str,
+    /// The member concerned (for bulk entries: the enterer).
+    pub subject: String,
+    /// The date.
+    pub date: String,
+    /// What was seen.
+    pub detail: String,
+    /// Positions of the events behind it.
+    pub evidence: Vec<i64>,
+}
+
+struct EntryRow {
+    member: String,
+    date: String,
+    minutes: i64,
+    start: i64,
+    activity: String,
+    status: String,
+    entered_by: String,
+    verifier: String,
+    logged: i64,
+    decided: i64,
+}
+
+/// Every flag of `year`, in a stable order.
+pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT member_id, date, minutes, start_minute, activity, status, entered_by, verifier, logged_position, decided_position
+           FROM ig_entries WHERE date LIKE $1 AND status <> 'rejected' ORDER BY logged_position",
+    )
+    .bind(format!("{year:04}-%"))
+    .fetch_all(pool)
+    .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            Ok(EntryRow {
+                member: r.try_get(0)?,
+                date: r.try_get(1)?,
+                minutes: r.try_get(2)?,
+                start: r.try_get(3)?,
+                activity: r.try_get(4)?,
+                status: r.try_get(5)?,
+                entered_by: r.try_get(6)?,
+                verifier: r.try_get(7)?,
+                logged: r.try_get(8)?,
+                decided: r.try_get(9)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut flags = Vec::new();
+    let mut days: BTreeMap<(&str, &str), Vec<&EntryRow>> = BTreeMap::new();
+    let mut bulk: BTreeMap<(&str, &str, &str), Vec<&EntryRow>> = BTreeMap::new();
+    for r in &rows {
+        days.entry((&r.member, &r.date)).or_default().push(r);
+        bulk.entry((&r.entered_by, &r.date, &r.activity))
+            .or_default()
+            .push(r);
+        if r.status == "verified"
+            && !r.verifier.is_empty()
+            && r.verifier == r.entered_by
+            && r.entered_by != r.member
+        {
+            flags.push(Flag {
+                kind: "verified_own_entry",
+                subject: r.member.clone(),
+                date: r.date.clone(),
+                detail: format!("{} verified hours they entered themselves", r.verifier),
+                evidence: vec![r.logged, r.decided],
+            });
+        }
+    }
+    for ((member, date), entries) in &days {
+        let total: i64 = entries.iter().map(|r| r.minutes).sum();
+        if total > LONG_DAY_MINUTES {
+            flags.push(Flag {
+                kind: "over_8_hours_a_day",
+                subject: (*member).to_owned(),
+                date: (*date).to_owned(),
+                detail: format!("{} h {} min logged for one day", total / 60, total % 60),
+                evidence: entries.iter().map(|r| r.logged).collect(),
+            });
+        }
+        let timed: Vec<&&EntryRow> = entries.iter().filter(|r| r.start >= 0).collect();
+        for (i, a) in timed.iter().enumerate() {
+            for b in &timed[i + 1..] {
+                if a.start < b.start + b.minutes && b.start < a.start + a.minutes {
+                    flags.push(Flag {
+                        kind: "overlapping_entries",
+                        subject: (*member).to_owned(),
+                        date: (*date).to_owned(),
+                        detail: format!("{} and {} overlap in time", a.activity, b.activity),
+                        evidence: vec![a.logged, b.logged],
+                    });
+                }
+            }
+        }
+    }
+    for ((entered_by, date, activity), entries) in &bulk {
+        let mut members: Vec<&str> = entries.iter().map(|r| r.member.as_str()).collect();
+        members.sort_unstable();
+        members.dedup();
+        if members.len() >= BULK_MEMBERS && entries.iter().any(|r| r.entered_by != r.member) {
+            flags.push(Flag {
+                kind: "bulk_same_activity",
+                subject: (*entered_by).to_owned(),
+                date: (*date).to_owned(),
+                detail: format!("{} members entered for {activity:?} at once", members.len()),
+                evidence: entries.iter().map(|r| r.logged).collect(),
+            });
+        }
+    }
+    flags.sort_by(|a, b| {
+        (a.kind, &a.date, &a.subject, &a.evidence).cmp(&(b.kind, &b.date, &b.subject, &b.evidence))
+    });
+    Ok(flags)
+}
