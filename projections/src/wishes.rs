@@ -54,7 +54,9 @@ impl Projector for WishBoard {
             let set = |sql: &'static str| sqlx::query(sql).bind(id.to_owned());
             match event {
                 Event::WishPublished(e) => {
-                    let month = envelope.occurred_at.to_datetime();
+                    // The county's month, not UTC's: a wish published early on the 1st
+                    // belongs to that month.
+                    let month = e.published_on;
                     sqlx::query(
                         "INSERT INTO wb_wishes (wish_id, title, category, origin, status, month, published_at_us, deadline_us)
                          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",

@@ -204,6 +204,8 @@ events! {
         deadline: Timestamp,
         /// Who published it (the token's subject).
         publisher: String,
+        /// The county's date of publication (its month is the wish board's month).
+        published_on: NaiveDate,
     }
     /// A member claimed the wish.
     WishClaimed {

@@ -198,6 +198,7 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
             category: c.category,
             deadline: c.deadline,
             publisher: ctx.principal.subject.clone(),
+            published_on: ctx.today,
         })],
     ))
 }
