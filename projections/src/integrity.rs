@@ -4,6 +4,7 @@
 //! the positions of the events behind it, so an auditor can read them in the log.
 
 use crate::runner::Projector;
+use crate::store::dump_rows;
 use allweather_domain::Event;
 use allweather_domain::service::normalise;
 use allweather_events::Envelope;
@@ -120,23 +121,13 @@ impl Projector for Integrity {
     }
 
     fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
+        Box::pin(dump_rows(
+            pool,
+            "ig_entries",
                 "SELECT record_id, member_id, date, CAST(minutes AS TEXT), CAST(start_minute AS TEXT), activity,
                         status, entered_by, verifier, CAST(logged_position AS TEXT), CAST(decided_position AS TEXT)
                    FROM ig_entries ORDER BY record_id",
-            )
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    let cells: Vec<String> = (0..11)
-                        .map(|i| r.try_get::<String, _>(i))
-                        .collect::<Result<_, _>>()?;
-                    Ok(format!("ig_entries: {}", cells.join(" | ")))
-                })
-                .collect()
-        })
+        ))
     }
 }
 

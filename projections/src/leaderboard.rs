@@ -5,6 +5,7 @@
 //! Ties are broken by member id. Who may see a year's board is that year's rules'.
 
 use crate::runner::Projector;
+use crate::store::dump_rows;
 use allweather_domain::Event;
 use allweather_domain::values::Visibility;
 use allweather_domain::values::stored_name;
@@ -178,13 +179,7 @@ impl Projector for Leaderboard {
                     "SELECT CAST(year AS TEXT), visibility, '', '' FROM lb_visibility ORDER BY year",
                 ),
             ] {
-                for r in sqlx::query(sql).fetch_all(pool).await? {
-                    let n = r.columns().len();
-                    let cells: Vec<String> = (0..n)
-                        .map(|i| r.try_get::<String, _>(i))
-                        .collect::<Result<_, _>>()?;
-                    out.push(format!("{table}: {}", cells.join(" | ")));
-                }
+                out.extend(dump_rows(pool, table, sql).await?);
             }
             Ok(out)
         })

@@ -101,3 +101,23 @@ pub(crate) async fn claim(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The rows of `sql` (every column text, in a stable order) as `table: a | b | …`: how a
+/// projector dumps its tables to compare a live model with a rebuild.
+pub(crate) async fn dump_rows(
+    pool: &AnyPool,
+    table: &str,
+    sql: &'static str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let cells: Vec<String> = (0..r.columns().len())
+                .map(|i| r.try_get::<String, _>(i))
+                .collect::<Result<_, _>>()?;
+            Ok(format!("{table}: {}", cells.join(" | ")))
+        })
+        .collect()
+}

@@ -3,6 +3,7 @@
 //! The beneficiary is never copied here: the board is public, the person in need is not.
 
 use crate::runner::Projector;
+use crate::store::dump_rows;
 use allweather_domain::Event;
 use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
@@ -107,25 +108,15 @@ impl Projector for WishBoard {
     }
 
     fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
+        Box::pin(dump_rows(
+            pool,
+            "wb_wishes",
                 "SELECT wish_id, title, category, origin, status, month, CAST(published_at_us AS TEXT),
                         COALESCE(claimed_by, ''), COALESCE(CAST(claimed_at_us AS TEXT), ''),
                         COALESCE(CAST(first_claim_us AS TEXT), ''), COALESCE(CAST(fulfilled_at_us AS TEXT), ''),
                         CAST(deadline_us AS TEXT)
                    FROM wb_wishes ORDER BY wish_id",
-            )
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    let cells: Vec<String> = (0..12)
-                        .map(|i| r.try_get::<String, _>(i))
-                        .collect::<Result<_, _>>()?;
-                    Ok(format!("wb_wishes: {}", cells.join(" | ")))
-                })
-                .collect()
-        })
+        ))
     }
 }
 
