@@ -233,7 +233,10 @@ impl CommandService {
             .map_err(|e| ApiError::field(e.field, e.message))?
             .ok_or_else(|| ApiError::NotFound(format!("there is no command named {name:?}")))?;
         let log = &self.inner.log;
-        if let Some(first) = log.recorded(command_id).await? {
+        // Only a caller's key can repeat: a command without one has a fresh id, and
+        // looking it up would cost a round trip per command for nothing.
+        let repeatable = idempotency_key.is_some();
+        if repeatable && let Some(first) = log.recorded(command_id).await? {
             return Ok(reply(&first));
         }
         // A new aggregate's id: the command id when that is a UUID v7 (the id a client
@@ -263,7 +266,7 @@ impl CommandService {
                 Err(refusal) => {
                     // The same command may have committed meanwhile (a repeat racing the
                     // first): then it answers as the first did.
-                    if let Some(first) = log.recorded(command_id).await? {
+                    if repeatable && let Some(first) = log.recorded(command_id).await? {
                         return Ok(reply(&first));
                     }
                     return Err(refusal.into());

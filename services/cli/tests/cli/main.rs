@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_allweather");
@@ -28,24 +28,30 @@ async fn serve_with(data_dir: &Path, database: Option<&str>, extra: &[&str]) -> 
     if let Some(url) = database {
         cmd.args(["--database", url]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("serve printed nothing within 30 s")
-        .expect("read stdout")
-        .expect("serve closed stdout");
+    let (child, _, line) = spawn_reading(&mut cmd).await;
     let base = line
         .strip_prefix("listening on ")
         .expect("the first line says where it listens")
         .to_owned();
     (child, base)
+}
+
+/// Spawns `cmd` (killed on drop) and reads its first line of stdout (within 30 s); the
+/// rest of its stdout stays readable.
+async fn spawn_reading(cmd: &mut Command) -> (Child, Lines<BufReader<ChildStdout>>, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn allweather");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("allweather printed nothing within 30 s")
+        .expect("read stdout")
+        .expect("allweather closed stdout");
+    (child, lines, first)
 }
 
 /// Runs commands against a live `serve`, sends SIGTERM midway, and checks that the
@@ -517,19 +523,9 @@ async fn a_projector_runs_as_its_own_process_and_stops_on_sigterm_at_its_checkpo
             .status
             .success()
     );
-    let mut child = Command::new(BIN)
-        .args(["--data-dir", data, "projector", "leaderboard"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn projector");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the projector printed nothing within 30 s")
-        .expect("read")
-        .expect("a line");
+    let (mut child, mut lines, first) =
+        spawn_reading(Command::new(BIN).args(["--data-dir", data, "projector", "leaderboard"]))
+            .await;
     assert_eq!(first, "projector leaderboard starting after position 0");
     let read = format!("sqlite://{}", dir.path().join("read.db").display());
     let store = allweather_projections::ReadStore::open(&read)
