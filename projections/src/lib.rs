@@ -17,26 +17,31 @@
 //! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
 //! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
+//! - [`scorecard`]: the facts the year-end judgement stands on, with their positions;
+//!   [`assessment`]: the pure judgement of members and ranking of branches from them.
 //! - [`integrity`]: flags of suspicious service entries, with the events behind them.
 #![deny(missing_docs)]
 
+pub mod assessment;
 pub mod integrity;
 pub mod leaderboard;
 pub mod runner;
+pub mod scorecard;
 pub mod source;
 pub mod store;
 pub mod wishes;
 
-pub use runner::{Progress, Projector, run};
+pub use runner::{Progress, Projector, replay, run};
 pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
 pub use store::ReadStore;
 
 /// Every projector.
-pub fn all() -> [&'static dyn Projector; 3] {
+pub fn all() -> [&'static dyn Projector; 4] {
     [
         &leaderboard::Leaderboard,
         &wishes::WishBoard,
         &integrity::Integrity,
+        &scorecard::Scorecard,
     ]
 }
 

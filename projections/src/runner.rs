@@ -5,6 +5,7 @@ use crate::source::{EventSource, SourceError};
 use crate::store::{ReadStore, claim, register};
 use allweather_domain::Event;
 use allweather_events::{Catalog, DecodeError, Envelope};
+use allweather_log::Log;
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::time::Duration;
@@ -100,8 +101,7 @@ pub async fn run(
     progress: &watch::Sender<u64>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProjectionError> {
-    let catalog = Catalog::new(Event::SPECS.iter().copied())
-        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let catalog = catalog()?;
     let mut applied = store.checkpoint(projector.name()).await?;
     progress.send_replace(applied);
     tokio::pin!(shutdown);
@@ -111,46 +111,97 @@ pub async fn run(
             batch = source.next(applied, BATCH, Duration::from_secs(1)) => batch?,
         };
         let batch: Vec<&Envelope> = batch.iter().filter(|e| e.position > applied).collect();
-        let Some(last) = batch.last().map(|e| e.position) else {
+        if batch.is_empty() {
             continue;
-        };
-        if let Some((i, e)) = batch
-            .iter()
-            .enumerate()
-            .find(|(i, e)| e.position != applied + 1 + *i as u64)
-        {
-            return Err(ProjectionError::Gap {
-                after: applied + i as u64,
-                got: e.position,
-            });
         }
-        let mut tx = store.pool().begin().await?;
-        if !claim(&mut tx, projector.name(), applied, last).await? {
+        applied = match apply(store, projector, &catalog, applied, &batch).await? {
+            Some(last) => last,
             // Another instance of this projector applied it first: go on from there.
-            drop(tx);
-            applied = store.checkpoint(projector.name()).await?;
-            source.ack(applied).await?;
-            progress.send_replace(applied);
-            continue;
-        }
-        for envelope in batch {
-            // An event type this build does not know (written by a newer build, or not
-            // the domain's) is passed over; a known one that cannot be read stops the
-            // projector rather than be skipped.
-            match catalog.decode(envelope) {
-                Err(DecodeError::UnknownEventType { .. }) => {}
-                Err(e) => return Err(ProjectionError::Decode(e.to_string())),
-                Ok(payload) => {
-                    let event = Event::from_stored(&envelope.event_type, payload).map_err(|e| {
-                        ProjectionError::Decode(format!("position {}: {e}", envelope.position))
-                    })?;
-                    projector.apply(&mut tx, envelope, &event).await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        applied = last;
+            None => store.checkpoint(projector.name()).await?,
+        };
         source.ack(applied).await?;
         progress.send_replace(applied);
     }
+}
+
+/// Applies the log's events after `projector`'s checkpoint, up to the last one `takes`
+/// accepts (or the head), telling `on_batch` each position reached; the position
+/// applied. For one-off replays into a store of their own.
+pub async fn replay(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    log: &Log,
+    takes: impl Fn(&Envelope) -> bool,
+    mut on_batch: impl FnMut(u64),
+) -> Result<u64, ProjectionError> {
+    let catalog = catalog()?;
+    let mut applied = store.checkpoint(projector.name()).await?;
+    loop {
+        let events = log
+            .read_all(applied, BATCH as u32)
+            .await
+            .map_err(SourceError::from)?;
+        let batch: Vec<&Envelope> = events.iter().take_while(|e| takes(e)).collect();
+        if batch.is_empty() {
+            return Ok(applied);
+        }
+        let taken_all = batch.len() == events.len();
+        applied = apply(store, projector, &catalog, applied, &batch)
+            .await?
+            .ok_or_else(|| ProjectionError::Decode("another replay wrote this store".into()))?;
+        on_batch(applied);
+        if !taken_all {
+            return Ok(applied);
+        }
+    }
+}
+
+fn catalog() -> Result<Catalog, ProjectionError> {
+    Catalog::new(Event::SPECS.iter().copied()).map_err(|e| ProjectionError::Decode(e.to_string()))
+}
+
+/// Applies `batch` (the events right after `applied`) and moves the checkpoint to its
+/// last position, in one transaction: that position, or none if another instance of the
+/// projector moved the checkpoint first (and nothing was applied).
+async fn apply(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    catalog: &Catalog,
+    applied: u64,
+    batch: &[&Envelope],
+) -> Result<Option<u64>, ProjectionError> {
+    let Some(last) = batch.last().map(|e| e.position) else {
+        return Ok(Some(applied));
+    };
+    if let Some((i, e)) = batch
+        .iter()
+        .enumerate()
+        .find(|(i, e)| e.position != applied + 1 + *i as u64)
+    {
+        return Err(ProjectionError::Gap {
+            after: applied + i as u64,
+            got: e.position,
+        });
+    }
+    let mut tx = store.pool().begin().await?;
+    if !claim(&mut tx, projector.name(), applied, last).await? {
+        return Ok(None);
+    }
+    for envelope in batch {
+        // An event type this build does not know (written by a newer build, or not
+        // the domain's) is passed over; a known one that cannot be read stops the
+        // projector rather than be skipped.
+        match catalog.decode(envelope) {
+            Err(DecodeError::UnknownEventType { .. }) => {}
+            Err(e) => return Err(ProjectionError::Decode(e.to_string())),
+            Ok(payload) => {
+                let event = Event::from_stored(&envelope.event_type, payload).map_err(|e| {
+                    ProjectionError::Decode(format!("position {}: {e}", envelope.position))
+                })?;
+                projector.apply(&mut tx, envelope, &event).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(last))
 }

@@ -51,6 +51,21 @@ impl ReadStore {
         Ok(ReadStore { pool })
     }
 
+    /// A store of its own in memory, gone when dropped: for one-off replays.
+    pub async fn scratch() -> Result<ReadStore, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        // One connection, kept for the store's life: the database is that connection's.
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(AnyConnectOptions::from_str("sqlite::memory:")?)
+            .await?;
+        sqlx::query(CHECKPOINTS).execute(&pool).await?;
+        Ok(ReadStore { pool })
+    }
+
     /// The pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool

@@ -20,6 +20,8 @@ allweather_test_support::on_both_backends!(
     the_leaderboard_is_shown_as_the_years_rules_say,
     the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for,
     integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verification,
+    a_members_assessment_shows_each_criterion_with_its_evidence_now_and_as_of_before,
+    branches_are_ranked_by_the_years_weights_and_bad_queries_are_refused,
 );
 
 /// A small county: the 2026 rules, a unit branch and a service branch with their
@@ -811,5 +813,208 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
         evidence("verified_own_entry"),
         [position(&bulk[0]) - 1, last]
     );
+    county.app.stop().await;
+}
+
+fn criterion<'a>(assessment: &'a Value, name: &str) -> &'a Value {
+    assessment["criteria"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no criterion {name} in {assessment}"))
+}
+
+pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and_as_of_before(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let member = county.member;
+    let mut verified = Vec::new();
+    for date in ["2026-06-01", "2026-06-02"] {
+        // Ten hours of central work at two points an hour: 20 points each.
+        let body = json!({"member_id": member, "date": date, "hours": 10, "category": "central_work", "activity": "water treatment works"});
+        let record = id(&app.ok(&app.member(member), "LogServiceHours", body).await);
+        let reply = app
+            .ok(
+                &app.admin(),
+                "VerifyServiceHours",
+                json!({"record_id": record}),
+            )
+            .await;
+        verified.push(reply["position"].as_u64().expect("position"));
+    }
+    app.ok(
+        &app.member(member),
+        "ObserveAnniversary",
+        json!({"member_id": member, "year": 2026, "reflection": "sixteen years since I took the oath at the reservoir"}),
+    )
+    .await;
+    app.ok(
+        &county.unit_secretary(),
+        "IssueDualCard",
+        json!({"member_id": member, "year": 2026}),
+    )
+    .await;
+    app.ok(
+        &app.centre(),
+        "RecordCommunityFeedback",
+        json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the street's water checks"}),
+    )
+    .await;
+    let sign = |side: &str, rating: &str| json!({"member_id": member, "year": 2026, "side": side, "rating": rating, "remarks": "steady"});
+    app.ok(
+        &county.service_secretary(),
+        "SignDualCard",
+        sign("community", "excellent"),
+    )
+    .await;
+    let last = app
+        .ok(
+            &county.unit_secretary(),
+            "SignDualCard",
+            sign("unit", "qualified"),
+        )
+        .await["position"]
+        .as_u64()
+        .expect("position");
+
+    let path = format!("/api/v1/assessments/{member}?year=2026");
+    let (status, now) = app
+        .get_as(&app.admin(), &format!("{path}&min_position={last}"))
+        .await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(now["position"], last, "{now}");
+    // 40 points reach "qualified"; the card's lower side is "qualified" too.
+    assert_eq!(
+        (&now["outcome"], &now["complete"]),
+        (&json!("qualified"), &json!(true)),
+        "{now}"
+    );
+    let points = criterion(&now, "service_points");
+    assert_eq!(
+        (&points["value"], &points["required"], &points["passed"]),
+        (&json!(40.0), &json!(40.0), &json!(true))
+    );
+    let evidence: Vec<u64> = serde_json::from_value(points["evidence"].clone()).expect("positions");
+    assert!(
+        verified.iter().all(|p| evidence.contains(p)),
+        "{evidence:?} holds the verifications {verified:?}"
+    );
+    assert_eq!(criterion(&now, "card_rating")["value"], "qualified");
+    assert_eq!(criterion(&now, "anniversary")["passed"], true);
+    assert_eq!(criterion(&now, "community_feedback")["passed"], true);
+
+    // As of just before the second verification: 20 points, no card yet.
+    let (status, before) = app
+        .get_as(
+            &app.admin(),
+            &format!("{path}&as_of_position={}", verified[1] - 1),
+        )
+        .await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["position"], verified[1] - 1);
+    assert_eq!(
+        (&before["outcome"], &before["complete"]),
+        (&json!("basically_qualified"), &json!(false)),
+        "{before}"
+    );
+    assert_eq!(criterion(&before, "service_points")["value"], 20.0);
+    // As of a county day: the day before anything happened had no rules yet.
+    let (status, body) = app
+        .get_as(&app.admin(), &format!("{path}&as_of=2026-06-14"))
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+    let (status, today) = app
+        .get_as(&app.admin(), &format!("{path}&as_of=2026-06-15"))
+        .await;
+    assert_eq!(status, 200, "{today}");
+    assert_eq!(today["criteria"], now["criteria"]);
+
+    // Who may read it.
+    for (token, expected) in [
+        (app.member(member), 200),
+        (county.unit_secretary(), 200),
+        (county.service_secretary(), 200),
+        (app.member(county.unit_sec), 403),
+        (app.centre(), 403),
+    ] {
+        let (status, body) = app.get_as(&token, &path).await;
+        assert_eq!(status, expected, "{body}");
+    }
+    let (status, _) = app.get(&path).await;
+    assert_eq!(status, 401);
+    county.app.stop().await;
+}
+
+pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refused(app: TestApp) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let body = json!({"member_id": county.member, "date": "2026-06-01", "hours": 3, "category": "cleanup", "activity": "river bank"});
+    let record = id(&app
+        .ok(&app.member(county.member), "LogServiceHours", body)
+        .await);
+    app.ok(
+        &county.service_secretary(),
+        "VerifyServiceHours",
+        json!({"record_id": record}),
+    )
+    .await;
+    let quiz = json!({"branch_id": county.unit, "year": 2026, "contestant_id": county.unit_sec, "score": 90});
+    let last = app.ok(&app.admin(), "RecordQuizResult", quiz).await["position"]
+        .as_u64()
+        .expect("position");
+    let (status, ranking) = app
+        .get(&format!(
+            "/api/v1/rankings/branches?year=2026&min_position={last}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{ranking}");
+    let branches = ranking["branches"].as_array().expect("branches");
+    // Both branches have the member who served: the unit branch has three members, one
+    // serving (hours per member 1, participation 1/3) and the quiz; the service branch
+    // two, one serving (1.5 h per member, participation 1/2), no quiz.
+    // unit: 25·(1/1.5) + 20·(1/3) + 15·0.9 = 16.66 + 6.66 + 13.5; service: 25 + 10.
+    let scores: Vec<(&Value, &Value, &Value)> = branches
+        .iter()
+        .map(|b| (&b["rank"], &b["branch_id"], &b["score"]))
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            (&json!(1), &json!(county.unit.to_string()), &json!(36.82)),
+            (&json!(2), &json!(county.service.to_string()), &json!(35.0)),
+        ],
+        "{ranking}"
+    );
+    let (_, only) = app
+        .get("/api/v1/rankings/branches?year=2026&kind=service")
+        .await;
+    assert_eq!(only["branches"].as_array().map(Vec::len), Some(1), "{only}");
+    let (_, none) = app.get("/api/v1/rankings/branches?year=2027").await;
+    assert_eq!(
+        none["code"], "not_found",
+        "no rules adopted for 2027: {none}"
+    );
+    for (query, field) in [
+        ("year=1999", "year"),
+        ("year=2026&kind=village", "kind"),
+        ("year=2026&as_of=2026-06-01&as_of_position=3", "as_of"),
+        ("year=2026&as_of_position=0", "as_of_position"),
+        ("year=2026&as_of_position=999999", "as_of_position"),
+        ("year=2026&as_of=yesterday", "query"),
+        ("year=2026&colour=red", "query"),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/rankings/branches?{query}")).await;
+        assert_eq!(
+            (status, &body["code"]),
+            (400, &json!("malformed")),
+            "{query}: {body}"
+        );
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
     county.app.stop().await;
 }

@@ -12,6 +12,7 @@
 //! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, and the command route.
 #![deny(missing_docs)]
 
+mod judgement;
 mod metrics;
 mod routes;
 

@@ -29,6 +29,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/wishes/timings", get(wish_timings))
         .route("/api/v1/events", get(events))
         .route("/api/v1/integrity/flags", get(integrity_flags))
+        .route(
+            "/api/v1/rankings/branches",
+            get(crate::judgement::branch_rankings),
+        )
+        .route(
+            "/api/v1/assessments/{member_id}",
+            get(crate::judgement::member_assessment),
+        )
         .route("/metrics", get(metrics))
         .merge(allweather_command::http::router(
             state.commands.clone(),
@@ -150,7 +158,7 @@ struct BoardQuery {
 }
 
 /// Waits until `progress` has applied `min_position`, or answers 503.
-async fn reach(progress: &Progress, min_position: Option<u64>) -> Result<(), ApiError> {
+pub(crate) async fn reach(progress: &Progress, min_position: Option<u64>) -> Result<(), ApiError> {
     match min_position {
         Some(p) if !progress.reached(p, MIN_POSITION_WAIT).await => {
             Err(ApiError::Unavailable(format!(
@@ -238,7 +246,7 @@ async fn volunteers(
     ))
 }
 
-fn read_error(e: sqlx::Error) -> ApiError {
+pub(crate) fn read_error(e: sqlx::Error) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e).context("query a read model"))
 }
 

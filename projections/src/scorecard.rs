@@ -1,0 +1,478 @@
+//! The scorecard: the facts every year-end judgement stands on — members and their
+//! branches, verified service records as they stand after corrections, anniversaries,
+//! community feedback, signed card sides, confirmed wishes, household visits, branch
+//! meetings, activities and quiz results, and each year's rules — each row with the log
+//! positions that show it. Assessments and rankings are judged from these rows at query
+//! time by [`crate::assessment`], under the year's rules in force or, for a
+//! reassessment, under others. A scratch scorecard replayed from the log up to a position
+//! answers *as of* that position.
+
+use crate::assessment::{Book, BranchFacts, MemberFacts, Record};
+use crate::runner::{ProjectionError, Projector, replay};
+use crate::store::{ReadStore, dump_rows};
+use allweather_domain::Event;
+use allweather_domain::rules::Rules;
+use allweather_domain::values::stored_name;
+use allweather_events::{Envelope, Timestamp};
+use allweather_log::Log;
+use chrono::Datelike;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// The projector's name.
+pub const NAME: &str = "scorecard";
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS sc_members (
+        member_id         TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        unit_branch_id    TEXT NOT NULL,
+        service_branch_id TEXT NOT NULL,
+        joined_on         TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS sc_branches (
+        branch_id TEXT PRIMARY KEY,
+        name      TEXT NOT NULL,
+        kind      TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS sc_records (
+        record_id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        year      BIGINT NOT NULL,
+        category  TEXT NOT NULL,
+        minutes   BIGINT NOT NULL,
+        status    TEXT NOT NULL,
+        evidence  TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS sc_records_year ON sc_records (year, member_id)",
+    "CREATE TABLE IF NOT EXISTS sc_marks (
+        position   BIGINT NOT NULL,
+        kind       TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        year       BIGINT NOT NULL,
+        detail     TEXT NOT NULL,
+        PRIMARY KEY (position, kind)
+    )",
+    "CREATE INDEX IF NOT EXISTS sc_marks_year ON sc_marks (year, subject_id)",
+    "CREATE TABLE IF NOT EXISTS sc_wishes (
+        wish_id TEXT PRIMARY KEY,
+        year    BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS sc_rules (
+        year  BIGINT PRIMARY KEY,
+        rules TEXT NOT NULL
+    )",
+];
+
+/// The scorecard projector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scorecard;
+
+fn position(e: &Envelope) -> i64 {
+    i64::try_from(e.position).unwrap_or(i64::MAX)
+}
+
+/// Records a fact of `subject` in `year` shown by the event at `envelope`.
+async fn mark(
+    conn: &mut AnyConnection,
+    envelope: &Envelope,
+    kind: &str,
+    subject: &str,
+    year: i32,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sc_marks (position, kind, subject_id, year, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(position(envelope))
+    .bind(kind)
+    .bind(subject)
+    .bind(i64::from(year))
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The member and year of a card's stream id (`{member}-{year}`).
+fn card_of(id: &str) -> Option<(&str, i32)> {
+    let (member, year) = id.rsplit_once('-')?;
+    Some((member, year.parse().ok()?))
+}
+
+impl Projector for Scorecard {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> &'static [&'static str] {
+        SCHEMA
+    }
+
+    fn apply<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+        envelope: &'c Envelope,
+        event: &'c Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let id = envelope.stream_id.id();
+            let at = position(envelope).to_string();
+            match event {
+                Event::BranchRegistered(e) => {
+                    sqlx::query(
+                        "INSERT INTO sc_branches (branch_id, name, kind) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(&e.name)
+                    .bind(stored_name(&e.kind))
+                    .execute(conn)
+                    .await?;
+                }
+                Event::MemberRegistered(e) => {
+                    sqlx::query(
+                        "INSERT INTO sc_members (member_id, name, unit_branch_id, service_branch_id, joined_on)
+                         VALUES ($1, $2, $3, '', $4)",
+                    )
+                    .bind(id)
+                    .bind(&e.name)
+                    .bind(e.unit_branch_id.to_string())
+                    .bind(e.joined_on.to_string())
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceBranchAssigned(e) => {
+                    sqlx::query(
+                        "UPDATE sc_members SET service_branch_id = $2 WHERE member_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.service_branch_id.to_string())
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceHoursLogged(e) => {
+                    sqlx::query(
+                        "INSERT INTO sc_records (record_id, member_id, year, category, minutes, status, evidence)
+                         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                    )
+                    .bind(id)
+                    .bind(e.member_id.to_string())
+                    .bind(i64::from(e.date.year()))
+                    .bind(stored_name(&e.category))
+                    .bind(i64::from(e.minutes))
+                    .bind(&at)
+                    .execute(conn)
+                    .await?;
+                }
+                Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
+                    let status = if matches!(event, Event::ServiceHoursVerified(_)) {
+                        "verified"
+                    } else {
+                        "rejected"
+                    };
+                    sqlx::query(
+                        "UPDATE sc_records SET status = $2, evidence = evidence || ' ' || $3 WHERE record_id = $1",
+                    )
+                    .bind(id)
+                    .bind(status)
+                    .bind(&at)
+                    .execute(conn)
+                    .await?;
+                }
+                Event::CorrectionApplied(e) => {
+                    sqlx::query(
+                        "UPDATE sc_records SET year = $2, category = $3, minutes = $4, evidence = evidence || ' ' || $5
+                          WHERE record_id = $1",
+                    )
+                    .bind(id)
+                    .bind(i64::from(e.after.date.year()))
+                    .bind(stored_name(&e.after.category))
+                    .bind(i64::from(e.after.minutes))
+                    .bind(&at)
+                    .execute(conn)
+                    .await?;
+                }
+                Event::AnniversaryObserved(e) => {
+                    mark(conn, envelope, "anniversary", id, e.year, "").await?;
+                }
+                Event::CommunityFeedbackRecorded(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        mark(
+                            conn,
+                            envelope,
+                            "feedback",
+                            member,
+                            year,
+                            &e.quarter.to_string(),
+                        )
+                        .await?;
+                    }
+                }
+                Event::DualCardSigned(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        let detail = format!("{}:{}", stored_name(&e.side), stored_name(&e.rating));
+                        mark(conn, envelope, "side", member, year, &detail).await?;
+                    }
+                }
+                Event::BranchMeetingRecorded(e) => {
+                    mark(conn, envelope, "meeting", id, e.date.year(), "").await?;
+                }
+                Event::BranchActivityRecorded(e) => {
+                    mark(conn, envelope, "activity", id, e.date.year(), "").await?;
+                }
+                Event::QuizResultRecorded(e) => {
+                    mark(conn, envelope, "quiz", id, e.year, &e.score.to_string()).await?;
+                }
+                Event::HouseholdVisited(e) => {
+                    mark(
+                        conn,
+                        envelope,
+                        "visit",
+                        &e.cadre_id.to_string(),
+                        e.date.year(),
+                        "",
+                    )
+                    .await?;
+                }
+                Event::WishPublished(e) => {
+                    sqlx::query("INSERT INTO sc_wishes (wish_id, year) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(i64::from(e.published_on.year()))
+                        .execute(conn)
+                        .await?;
+                }
+                Event::WishConfirmed(e) => {
+                    // A wish counts in the year it was published, for whoever fulfilled it.
+                    sqlx::query(
+                        "INSERT INTO sc_marks (position, kind, subject_id, year, detail)
+                         SELECT $1, 'wish', $2, year, wish_id FROM sc_wishes WHERE wish_id = $3",
+                    )
+                    .bind(position(envelope))
+                    .bind(e.member_id.to_string())
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                }
+                Event::RulesAdopted(e) => {
+                    let rules = serde_json::to_string(&e.rules)
+                        .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+                    sqlx::query(
+                        "INSERT INTO sc_rules (year, rules) VALUES ($1, $2)
+                         ON CONFLICT (year) DO UPDATE SET rules = excluded.rules",
+                    )
+                    .bind(i64::from(e.rules.year))
+                    .bind(rules)
+                    .execute(conn)
+                    .await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (table, sql) in [
+                (
+                    "sc_members",
+                    "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on FROM sc_members ORDER BY member_id",
+                ),
+                (
+                    "sc_branches",
+                    "SELECT branch_id, name, kind FROM sc_branches ORDER BY branch_id",
+                ),
+                (
+                    "sc_records",
+                    "SELECT record_id, member_id, CAST(year AS TEXT), category, CAST(minutes AS TEXT), status, evidence
+                       FROM sc_records ORDER BY record_id",
+                ),
+                (
+                    "sc_marks",
+                    "SELECT CAST(position AS TEXT), kind, subject_id, CAST(year AS TEXT), detail FROM sc_marks ORDER BY position, kind",
+                ),
+                (
+                    "sc_wishes",
+                    "SELECT wish_id, CAST(year AS TEXT) FROM sc_wishes ORDER BY wish_id",
+                ),
+                (
+                    "sc_rules",
+                    "SELECT CAST(year AS TEXT), rules FROM sc_rules ORDER BY year",
+                ),
+            ] {
+                out.extend(dump_rows(pool, table, sql).await?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the scorecard holds {what}"))
+}
+
+fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, sqlx::Error> {
+    text.parse()
+        .map_err(|_| corrupt(format_args!("{what} {text:?}")))
+}
+
+fn named<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_value(serde_json::Value::from(text))
+        .map_err(|_| corrupt(format_args!("{what} {text:?}")))
+}
+
+fn at(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The rules in force for `year`, if any were adopted.
+pub async fn rules(pool: &AnyPool, year: i32) -> Result<Option<Rules>, sqlx::Error> {
+    let row = sqlx::query("SELECT rules FROM sc_rules WHERE year = $1")
+        .bind(i64::from(year))
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        let text: String = r.try_get(0)?;
+        serde_json::from_str(&text).map_err(|e| corrupt(format_args!("unreadable rules: {e}")))
+    })
+    .transpose()
+}
+
+/// The facts of `year` — of every member and branch, or of one member only.
+pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Book, sqlx::Error> {
+    let only = member.unwrap_or("");
+    let mut book = Book {
+        year,
+        ..Book::default()
+    };
+    for r in sqlx::query(
+        "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on FROM sc_members
+          WHERE $1 = '' OR member_id = $1",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?
+    {
+        let service: String = r.try_get(3)?;
+        let mut facts = MemberFacts::new(
+            r.try_get(1)?,
+            r.try_get(2)?,
+            parse(&r.try_get::<String, _>(4)?, "joining date")?,
+        );
+        facts.service_branch_id = (!service.is_empty()).then_some(service);
+        book.members.insert(r.try_get(0)?, facts);
+    }
+    if member.is_none() {
+        for r in sqlx::query("SELECT branch_id, name, kind FROM sc_branches")
+            .fetch_all(pool)
+            .await?
+        {
+            book.branches.insert(
+                r.try_get(0)?,
+                BranchFacts::new(r.try_get(1)?, r.try_get(2)?),
+            );
+        }
+    }
+    for r in sqlx::query(
+        "SELECT member_id, category, minutes, evidence FROM sc_records
+          WHERE year = $1 AND status = 'verified' AND ($2 = '' OR member_id = $2)
+          ORDER BY record_id",
+    )
+    .bind(i64::from(year))
+    .bind(only)
+    .fetch_all(pool)
+    .await?
+    {
+        let member_id: String = r.try_get(0)?;
+        let evidence: String = r.try_get(3)?;
+        let record = Record {
+            category: named(&r.try_get::<String, _>(1)?, "category")?,
+            minutes: u32::try_from(r.try_get::<i64, _>(2)?)
+                .map_err(|_| corrupt("a record's minutes out of range"))?,
+            evidence: evidence
+                .split_whitespace()
+                .map(|p| parse(p, "position"))
+                .collect::<Result<_, _>>()?,
+        };
+        if let Some(m) = book.members.get_mut(&member_id) {
+            m.records.push(record);
+        }
+    }
+    for r in sqlx::query(
+        "SELECT position, kind, subject_id, detail FROM sc_marks
+          WHERE year = $1 AND ($2 = '' OR subject_id = $2) ORDER BY position",
+    )
+    .bind(i64::from(year))
+    .bind(only)
+    .fetch_all(pool)
+    .await?
+    {
+        let position = at(r.try_get(0)?);
+        let kind: String = r.try_get(1)?;
+        let subject: String = r.try_get(2)?;
+        let detail: String = r.try_get(3)?;
+        if let Some(m) = book.members.get_mut(&subject) {
+            match kind.as_str() {
+                "anniversary" => m.anniversary = Some(position),
+                "feedback" => m.feedback.push((parse(&detail, "quarter")?, position)),
+                "side" => {
+                    let (side, rating) = detail
+                        .split_once(':')
+                        .ok_or_else(|| corrupt(format_args!("a card side {detail:?}")))?;
+                    m.sides
+                        .push((named(side, "side")?, named(rating, "rating")?, position));
+                }
+                "wish" => m.wishes.push(position),
+                "visit" => m.visits.push(position),
+                _ => {}
+            }
+        } else if let Some(b) = book.branches.get_mut(&subject) {
+            match kind.as_str() {
+                "meeting" => b.meetings.push(position),
+                "activity" => b.activities.push(position),
+                "quiz" => b.quiz = Some((parse(&detail, "quiz score")?, position)),
+                _ => {}
+            }
+        }
+    }
+    Ok(book)
+}
+
+/// Up to where a scratch scorecard is replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The whole log as it stands.
+    Head,
+    /// Up to and including this position.
+    Position(u64),
+    /// The events up to the first that occurred at or after this instant (the time of
+    /// the command, which the county's calendar follows; commit order follows it to
+    /// within the moments between deciding and committing).
+    Before(Timestamp),
+}
+
+impl AsOf {
+    fn takes(self, e: &Envelope) -> bool {
+        match self {
+            AsOf::Head => true,
+            AsOf::Position(p) => e.position <= p,
+            AsOf::Before(t) => e.occurred_at < t,
+        }
+    }
+}
+
+/// A scorecard of its own, in memory, replayed from `log` up to `as_of`, with
+/// `on_batch` told each position reached: for queries as of a past position and for the
+/// reassessment. Answers it and the position it reflects.
+pub async fn scratch(
+    log: &Log,
+    as_of: AsOf,
+    on_batch: impl FnMut(u64),
+) -> Result<(ReadStore, u64), ProjectionError> {
+    let store = ReadStore::scratch().await?;
+    crate::runner::prepare(&store, &Scorecard).await?;
+    let reached = replay(&store, &Scorecard, log, |e| as_of.takes(e), on_batch).await?;
+    Ok((store, reached))
+}

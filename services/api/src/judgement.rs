@@ -1,0 +1,208 @@
+//! The year-end queries: branch rankings and members' assessments, live or as of a past
+//! position or date.
+
+use crate::AppState;
+use crate::problem::ApiError;
+use crate::routes::{reach, read_error};
+use allweather_domain::rules::Rules;
+use allweather_events::{Role, Timestamp};
+use allweather_projections::assessment::{self, Measure};
+use allweather_projections::scorecard::{self, AsOf};
+use allweather_projections::{ReadStore, runner::ProjectionError};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use chrono::{NaiveDate, TimeZone as _};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JudgementQuery {
+    year: i32,
+    kind: Option<String>,
+    min_position: Option<u64>,
+    as_of_position: Option<u64>,
+    as_of: Option<NaiveDate>,
+}
+
+type QueryResult = Result<Query<JudgementQuery>, axum::extract::rejection::QueryRejection>;
+
+impl JudgementQuery {
+    fn checked(query: QueryResult) -> Result<JudgementQuery, ApiError> {
+        let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+        if !(2000..=2100).contains(&q.year) {
+            return Err(ApiError::field("year", "must be 2000 to 2100"));
+        }
+        if q.as_of.is_some() && q.as_of_position.is_some() {
+            return Err(ApiError::field(
+                "as_of",
+                "give as_of (a date) or as_of_position, not both",
+            ));
+        }
+        if q.as_of_position == Some(0) {
+            return Err(ApiError::field(
+                "as_of_position",
+                "must be a position (1 or more)",
+            ));
+        }
+        Ok(q)
+    }
+}
+
+/// The scorecard a query reads, and the position it reflects: the live one (once it has
+/// applied `min_position`), or one replayed from the log up to the position or the end of
+/// the county's day asked for.
+async fn scorecard_for(state: &AppState, q: &JudgementQuery) -> Result<(ReadStore, u64), ApiError> {
+    let as_of = match (q.as_of_position, q.as_of) {
+        (Some(p), _) => AsOf::Position(p),
+        (None, Some(date)) => {
+            let next_day = date
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|t| {
+                    state
+                        .commands
+                        .options()
+                        .county_offset
+                        .from_local_datetime(&t)
+                        .single()
+                })
+                .ok_or_else(|| ApiError::field("as_of", "no such county day"))?;
+            AsOf::Before(Timestamp::from_datetime(next_day.to_utc()))
+        }
+        (None, None) => {
+            let progress = state.progress(scorecard::NAME)?;
+            reach(progress, q.min_position).await?;
+            return Ok((state.read.clone(), progress.position()));
+        }
+    };
+    let head = state.commands.log().head().await?.position;
+    if let AsOf::Position(p) = as_of
+        && p > head
+    {
+        return Err(ApiError::field(
+            "as_of_position",
+            format!("the log ends at position {head}"),
+        ));
+    }
+    scorecard::scratch(state.commands.log(), as_of, |_| {})
+        .await
+        .map_err(|e: ProjectionError| {
+            ApiError::Internal(anyhow::Error::new(e).context("replay the scorecard"))
+        })
+}
+
+/// The rules `year` is judged by, as of the scorecard read.
+async fn rules_of(store: &ReadStore, year: i32) -> Result<Rules, ApiError> {
+    scorecard::rules(store.pool(), year)
+        .await
+        .map_err(read_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no rules were adopted for {year}")))
+}
+
+fn criterion_json(value: Measure, required: Option<Measure>) -> (Value, Value) {
+    (
+        value.to_json(),
+        required.map_or(Value::Null, Measure::to_json),
+    )
+}
+
+/// `GET /api/v1/rankings/branches?year=Y[&kind=K]`: public, as the programme's rankings
+/// are; no person is named.
+pub(crate) async fn branch_rankings(
+    State(state): State<AppState>,
+    query: QueryResult,
+) -> Result<Json<Value>, ApiError> {
+    let q = JudgementQuery::checked(query)?;
+    const KINDS: [&str; 3] = ["unit", "service", "temporary"];
+    if let Some(k) = q.kind.as_deref().filter(|k| !KINDS.contains(k)) {
+        return Err(ApiError::field(
+            "kind",
+            format!("{k:?} is not one of {}", KINDS.join(", ")),
+        ));
+    }
+    let (store, position) = scorecard_for(&state, &q).await?;
+    let rules = rules_of(&store, q.year).await?;
+    let book = scorecard::book(store.pool(), q.year, None)
+        .await
+        .map_err(read_error)?;
+    let branches: Vec<Value> = assessment::rank(&book, &rules, q.kind.as_deref())
+        .into_iter()
+        .map(|s| {
+            let criteria: Vec<Value> = s
+                .criteria
+                .iter()
+                .map(|c| {
+                    let (value, required) = criterion_json(c.value, c.required);
+                    json!({"name": c.name, "value": value, "required": required,
+                           "reached": c.reached as f64 / 10_000.0, "weight": c.weight})
+                })
+                .collect();
+            json!({"rank": s.rank, "branch_id": s.branch_id, "name": s.name, "kind": s.kind,
+                   "members": s.members, "score": s.score as f64 / 100.0, "criteria": criteria})
+        })
+        .collect();
+    Ok(Json(
+        json!({"year": q.year, "position": position, "branches": branches}),
+    ))
+}
+
+/// `GET /api/v1/assessments/{member_id}?year=Y`: for the committee, its auditors, the
+/// member, and the secretaries of the member's branches.
+pub(crate) async fn member_assessment(
+    State(state): State<AppState>,
+    Path(member_id): Path<String>,
+    headers: HeaderMap,
+    query: QueryResult,
+) -> Result<Json<Value>, ApiError> {
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    let member_id: Uuid = member_id
+        .parse()
+        .map_err(|_| ApiError::field("member_id", "must be a UUID"))?;
+    let q = JudgementQuery::checked(query)?;
+    if q.kind.is_some() {
+        return Err(ApiError::field("kind", "only rankings take a kind"));
+    }
+    let (store, position) = scorecard_for(&state, &q).await?;
+    let id = member_id.to_string();
+    let book = scorecard::book(store.pool(), q.year, Some(&id))
+        .await
+        .map_err(read_error)?;
+    let Some(member) = book.members.get(&id) else {
+        return Err(ApiError::NotFound(format!("no member {id}")));
+    };
+    let theirs = |b: Option<Uuid>| {
+        b.is_some_and(|b| {
+            let b = b.to_string();
+            member.unit_branch_id == b || member.service_branch_id.as_deref() == Some(&b)
+        })
+    };
+    let allowed = match principal.role {
+        Role::CommitteeAdmin | Role::Auditor => true,
+        Role::Member => principal.member_id == Some(member_id),
+        Role::Secretary => principal.member_id == Some(member_id) || theirs(principal.branch_id),
+        Role::ServiceCentre | Role::System => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden(
+            "an assessment is for the committee, its auditors, the member and the secretaries of the member's branches".into(),
+        ));
+    }
+    let rules = rules_of(&store, q.year).await?;
+    let a = assessment::assess(q.year, &id, member, &rules);
+    let criteria: Vec<Value> = a
+        .criteria
+        .iter()
+        .map(|c| {
+            let (value, required) = criterion_json(c.value, c.required);
+            json!({"name": c.name, "value": value, "required": required,
+                   "passed": c.passed, "evidence": c.evidence})
+        })
+        .collect();
+    Ok(Json(json!({
+        "member_id": a.member_id, "name": a.name, "year": q.year, "position": position,
+        "outcome": a.outcome, "complete": a.complete, "criteria": criteria,
+    })))
+}
