@@ -251,7 +251,8 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
         .then(|| sides.values().copied().reduce(lower))
         .flatten();
 
-    let mut outcome = points_rating(rules, points);
+    let by_points = points_rating(rules, points);
+    let mut outcome = by_points;
     if let Some(card) = card_rating {
         outcome = lower(outcome, card);
     }
@@ -266,6 +267,13 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
             required: Some(Measure::Hundredths(threshold)),
             passed: met(points, threshold),
             evidence: sorted(record_evidence),
+        },
+        Criterion {
+            name: "points_rating",
+            value: Measure::Rating(Some(by_points)),
+            required: None,
+            passed: None,
+            evidence: Vec::new(),
         },
         Criterion {
             name: "anniversary",
@@ -512,6 +520,140 @@ fn share_or_full(part: u64, required: u64) -> u64 {
     }
 }
 
+/// A member whose outcome, or a branch whose rank, differs under other rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `member` or `branch`.
+    pub kind: &'static str,
+    /// The member's or branch's id.
+    pub id: String,
+    /// Their name.
+    pub name: String,
+    /// The outcome or rank under the rules in force.
+    pub before: String,
+    /// The outcome or rank under the other rules.
+    pub after: String,
+    /// Each criterion that differs: its name, old and new value.
+    pub criteria: Vec<(&'static str, String, String)>,
+}
+
+/// What judging a year under other rules changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// Members judged.
+    pub members: usize,
+    /// Branches ranked.
+    pub branches: usize,
+    /// Members whose outcome changed.
+    pub members_changed: usize,
+    /// Branches whose rank changed.
+    pub branches_changed: usize,
+    /// Every change, members first, each kind by id.
+    pub changes: Vec<Change>,
+}
+
+fn describe(c: &Criterion) -> String {
+    let verdict = match c.passed {
+        Some(true) => ", met",
+        Some(false) => ", not met",
+        None => "",
+    };
+    match c.required {
+        Some(r) => format!("{} of {r}{verdict}", c.value),
+        None => c.value.to_string(),
+    }
+}
+
+fn describe_component(c: &Component) -> String {
+    format!(
+        "{} (reached {}, weight {})",
+        c.value,
+        Measure::Share(c.reached),
+        c.weight
+    )
+}
+
+fn standing(s: &Standing) -> String {
+    format!("rank {} (score {})", s.rank, Measure::Hundredths(s.score))
+}
+
+/// Judges the book's year under the rules `in_force` and under `proposed`, and names
+/// every member whose outcome and every branch whose rank differs, with the criteria
+/// that differ.
+pub fn compare(book: &Book, in_force: &Rules, proposed: &Rules) -> Comparison {
+    let mut changes = Vec::new();
+    for (id, member) in &book.members {
+        let (old, new) = (
+            assess(book.year, id, member, in_force),
+            assess(book.year, id, member, proposed),
+        );
+        if old.outcome != new.outcome {
+            let criteria = old
+                .criteria
+                .iter()
+                .zip(&new.criteria)
+                .filter(|(a, b)| (a.value, a.required, a.passed) != (b.value, b.required, b.passed))
+                .map(|(a, b)| (a.name, describe(a), describe(b)))
+                .collect();
+            changes.push(Change {
+                kind: "member",
+                id: id.clone(),
+                name: member.name.clone(),
+                before: rating_name(old.outcome),
+                after: rating_name(new.outcome),
+                criteria,
+            });
+        }
+    }
+    let members_changed = changes.len();
+    let old_ranking = rank(book, in_force, None);
+    let new_ranking: BTreeMap<String, Standing> = rank(book, proposed, None)
+        .into_iter()
+        .map(|s| (s.branch_id.clone(), s))
+        .collect();
+    let mut branch_changes: Vec<Change> = old_ranking
+        .iter()
+        .filter_map(|old| {
+            let new = new_ranking.get(&old.branch_id)?;
+            if old.rank == new.rank {
+                return None;
+            }
+            let mut criteria: Vec<(&'static str, String, String)> = old
+                .criteria
+                .iter()
+                .zip(&new.criteria)
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| (a.name, describe_component(a), describe_component(b)))
+                .collect();
+            if old.score != new.score {
+                criteria.push((
+                    "score",
+                    Measure::Hundredths(old.score).to_string(),
+                    Measure::Hundredths(new.score).to_string(),
+                ));
+            }
+            Some(Change {
+                kind: "branch",
+                id: old.branch_id.clone(),
+                name: old.name.clone(),
+                before: standing(old),
+                after: standing(new),
+                criteria,
+            })
+        })
+        .collect();
+    branch_changes.sort_by(|a, b| a.id.cmp(&b.id));
+    let branches_changed = branch_changes.len();
+    changes.extend(branch_changes);
+    Comparison {
+        members: book.members.len(),
+        branches: old_ranking.len(),
+        members_changed,
+        branches_changed,
+        changes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,5 +781,71 @@ mod tests {
             .map(|s| s.branch_id)
             .collect();
         assert_eq!(order, ["b3", "b1", "b2"].map(String::from));
+    }
+
+    #[test]
+    fn the_rules_in_force_change_nothing_and_other_rules_name_what_they_change() {
+        let mut book = Book {
+            year: 2026,
+            ..Book::default()
+        };
+        book.branches
+            .insert("b1".into(), BranchFacts::new("One".into(), "unit".into()));
+        book.branches
+            .insert("b2".into(), BranchFacts::new("Two".into(), "unit".into()));
+        if let Some(b) = book.branches.get_mut("b1") {
+            b.quiz = Some((80, 3));
+        }
+        let mut served = member("b2");
+        served.records.push(record(Category::Cleanup, 45 * 60, 1));
+        served.feedback.push((1, 5));
+        served.anniversary = Some(6);
+        book.members.insert("m1".into(), served);
+        let rules = rules();
+        let same = compare(&book, &rules, &rules);
+        assert_eq!((same.members, same.branches), (1, 2));
+        assert!(same.changes.is_empty(), "{:?}", same.changes);
+
+        // 45 points: qualified at a threshold of 40, basically qualified at 50; and a
+        // ranking on the quiz alone puts b1 first.
+        let mut stricter = rules.clone();
+        stricter.rating_thresholds_hundredths = [7000, 5000, 2000];
+        stricter.annual_threshold_hundredths = 5000;
+        stricter.ranking_weights.quiz = 100;
+        stricter.ranking_weights.hours_per_member = 0;
+        stricter.ranking_weights.participation = 0;
+        let c = compare(&book, &rules, &stricter);
+        assert_eq!((c.members_changed, c.branches_changed), (1, 2));
+        let m = &c.changes[0];
+        assert_eq!(
+            (m.kind, m.before.as_str(), m.after.as_str()),
+            ("member", "qualified", "basically_qualified")
+        );
+        assert_eq!(
+            m.criteria,
+            [
+                (
+                    "service_points",
+                    "45.00 of 40.00, met".to_owned(),
+                    "45.00 of 50.00, not met".to_owned()
+                ),
+                (
+                    "points_rating",
+                    "qualified".to_owned(),
+                    "basically_qualified".to_owned()
+                ),
+            ]
+        );
+        let b1 = &c.changes[1];
+        assert_eq!(
+            (b1.id.as_str(), b1.before.as_str()),
+            ("b1", "rank 2 (score 12.00)")
+        );
+        assert_eq!(b1.after, "rank 1 (score 80.00)");
+        assert!(
+            b1.criteria.iter().any(|(name, _, _)| *name == "quiz"),
+            "{:?}",
+            b1.criteria
+        );
     }
 }

@@ -117,23 +117,29 @@ pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The rules in `file` and its text; none (each problem printed) if they are not valid.
+pub(crate) fn read_rules(file: &Path) -> anyhow::Result<Option<(Rules, String)>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+    match Rules::from_toml(&text) {
+        Ok(rules) => Ok(Some((rules, text))),
+        Err(e) => {
+            eprintln!("{} is not a valid rules file:", file.display());
+            for p in e.0 {
+                eprintln!("  {}: {}", p.field, p.message);
+            }
+            Ok(None)
+        }
+    }
+}
+
 pub(crate) async fn rules(
     command: RulesCommand,
     data_dir: &Path,
     options: CommandOptions,
 ) -> anyhow::Result<ExitCode> {
     let RulesCommand::Adopt { file, database } = command;
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
-    let rules = match Rules::from_toml(&text) {
-        Ok(rules) => rules,
-        Err(e) => {
-            eprintln!("{} is not a valid rules file:", file.display());
-            for p in e.0 {
-                eprintln!("  {}: {}", p.field, p.message);
-            }
-            return Ok(ExitCode::from(1));
-        }
+    let Some((rules, text)) = read_rules(&file)? else {
+        return Ok(ExitCode::from(1));
     };
     let document: serde_json::Value =
         toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;

@@ -8,11 +8,13 @@
 //! - `admin`: `token issue` and `rules adopt`.
 //! - `bench`: `allweather bench append`, throughput against raw baselines;
 //!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes.
+//! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.
 
 mod admin;
 mod bench;
 mod bench_relay;
+mod reassess;
 mod telemetry;
 
 use allweather_api::{App, CommandOptions, Settings, TokenKey};
@@ -125,8 +127,8 @@ enum Command {
     /// Run one projector as a process of its own, until stopped: it follows the log (or,
     /// with --nats, the JetStream mirror) into its read-model tables.
     Projector {
-        /// The projector: leaderboard, wishes or integrity.
-        #[arg(value_parser = ["leaderboard", "wishes", "integrity"])]
+        /// The projector: leaderboard, wishes, integrity or scorecard.
+        #[arg(value_parser = ["leaderboard", "wishes", "integrity", "scorecard"])]
         name: String,
         /// Follow the JetStream mirror (a durable consumer) instead of the log.
         #[arg(long, env = "ALLWEATHER_NATS")]
@@ -144,6 +146,23 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: admin::RulesCommand,
+    },
+    /// Judge a year again under other rules: replays the log into a scratch model and
+    /// reports each member whose outcome and each branch whose rank would change, with
+    /// the criteria that change (the log and the read models are left as they are).
+    Reassess {
+        /// The year.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
+        year: i32,
+        /// The rules to judge it by (a TOML file such as rules/2026.toml).
+        #[arg(long)]
+        rules: PathBuf,
+        /// Also write the changes as CSV, one row per changed criterion.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
     },
     /// Check the log's integrity.
     Audit {
@@ -236,6 +255,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rules { command } => {
             admin::rules(command, &cli.data_dir, command_options(cli.county_offset)).await
+        }
+        Command::Reassess {
+            year,
+            rules,
+            csv,
+            database,
+        } => {
+            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
+            reassess::reassess(log, year, &rules, csv.as_deref()).await
         }
         Command::Relay { nats, database } => {
             let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;

@@ -546,3 +546,219 @@ async fn a_projector_runs_as_its_own_process_and_stops_on_sigterm_at_its_checkpo
     let last = lines.next_line().await.expect("read").expect("a line");
     assert_eq!(last, "projector leaderboard stopped at position 1");
 }
+
+/// Runs `name` with `body` as `who` through the command path; its reply.
+async fn command(
+    service: &allweather_api::CommandService,
+    who: &allweather_domain::Principal,
+    name: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    service
+        .execute(who, name, None, body.to_string().as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{name} {body} was refused: {e}"))
+}
+
+fn principal(
+    role: Role,
+    member: Option<Uuid>,
+    branch: Option<Uuid>,
+) -> allweather_domain::Principal {
+    allweather_domain::Principal {
+        subject: format!("{role:?}"),
+        role,
+        member_id: member,
+        branch_id: branch,
+    }
+}
+
+fn id_of(reply: &serde_json::Value) -> Uuid {
+    reply["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id")
+}
+
+#[tokio::test]
+async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_under_others() {
+    let file = TestSqlite::create();
+    let data_dir = file.path().parent().expect("dir").to_owned();
+    let dir = data_dir.to_str().expect("utf-8 path");
+    let rules_2026 = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/2026.toml");
+    let adopted = run(&["--data-dir", dir, "rules", "adopt", rules_2026]);
+    assert!(
+        adopted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&adopted.stderr)
+    );
+
+    // A member who reaches 40 points (qualified under 2026's rules), with her feedback,
+    // anniversary and card in order.
+    let log = Log::open(LogOptions::sqlite_file(&file.path()))
+        .await
+        .expect("open");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-15T02:00:00Z")
+        .expect("time")
+        .to_utc();
+    let options = allweather_api::CommandOptions {
+        clock: std::sync::Arc::new(move || now),
+        ..allweather_api::CommandOptions::default()
+    };
+    let service = allweather_api::CommandService::new(log.clone(), options).expect("service");
+    let admin = principal(Role::CommitteeAdmin, None, None);
+    let unit = id_of(
+        &command(
+            &service,
+            &admin,
+            "RegisterBranch",
+            serde_json::json!({"name": "Water Bureau", "kind": "unit"}),
+        )
+        .await,
+    );
+    let street = id_of(
+        &command(
+            &service,
+            &admin,
+            "RegisterBranch",
+            serde_json::json!({"name": "East Street", "kind": "service"}),
+        )
+        .await,
+    );
+    let register = |name: &str| serde_json::json!({"name": name, "unit_branch_id": unit, "joined_on": "2010-06-01"});
+    let secretary = id_of(&command(&service, &admin, "RegisterMember", register("Li Na")).await);
+    let member = id_of(&command(&service, &admin, "RegisterMember", register("Wang Fang")).await);
+    for m in [secretary, member] {
+        command(
+            &service,
+            &admin,
+            "AssignServiceBranch",
+            serde_json::json!({"member_id": m, "service_branch_id": street}),
+        )
+        .await;
+    }
+    command(
+        &service,
+        &admin,
+        "AppointSecretary",
+        serde_json::json!({"branch_id": street, "member_id": secretary}),
+    )
+    .await;
+    let them = principal(Role::Member, Some(member), None);
+    for date in ["2026-06-01", "2026-06-02"] {
+        let body = serde_json::json!({"member_id": member, "date": date, "hours": 10, "category": "central_work", "activity": "water works"});
+        let record = id_of(&command(&service, &them, "LogServiceHours", body).await);
+        command(
+            &service,
+            &admin,
+            "VerifyServiceHours",
+            serde_json::json!({"record_id": record}),
+        )
+        .await;
+    }
+    command(&service, &them, "ObserveAnniversary", serde_json::json!({"member_id": member, "year": 2026, "reflection": "sixteen years of service"})).await;
+    command(
+        &service,
+        &admin,
+        "IssueDualCard",
+        serde_json::json!({"member_id": member, "year": 2026}),
+    )
+    .await;
+    let centre = principal(Role::ServiceCentre, None, None);
+    command(&service, &centre, "RecordCommunityFeedback", serde_json::json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the water checks"})).await;
+    log.shutdown().await;
+    drop(log);
+
+    let same = run(&[
+        "--data-dir",
+        dir,
+        "reassess",
+        "--year",
+        "2026",
+        "--rules",
+        rules_2026,
+    ]);
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert!(
+        same.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(
+        stdout.contains("2 members and 2 branches judged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("members whose outcome changed: 0\nbranches whose rank changed: 0\n"),
+        "{stdout}"
+    );
+
+    // Stricter rules: 50 points to qualify.
+    let stricter = data_dir.join("stricter.toml");
+    let text = std::fs::read_to_string(rules_2026)
+        .expect("rules")
+        .replace(
+            "annual_points_threshold = 40.0",
+            "annual_points_threshold = 50.0",
+        )
+        .replace("qualified = 40.0", "qualified = 50.0");
+    std::fs::write(&stricter, text).expect("write");
+    let csv = data_dir.join("changes.csv");
+    let changed = run(&[
+        "--data-dir",
+        dir,
+        "reassess",
+        "--year",
+        "2026",
+        "--rules",
+        stricter.to_str().expect("utf-8"),
+        "--csv",
+        csv.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&changed.stdout);
+    assert!(
+        changed.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    assert!(
+        stdout.contains("members whose outcome changed: 1\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "member Wang Fang ({member}): qualified -> basically_qualified"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    service_points: 40.00 of 40.00, met -> 40.00 of 50.00, not met"),
+        "{stdout}"
+    );
+    let rows = std::fs::read_to_string(&csv).expect("csv");
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(
+        lines[0],
+        "kind,id,name,before,after,criterion,old_value,new_value"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "member,{member},Wang Fang,qualified,basically_qualified,service_points,\"40.00 of 40.00, met\",\"40.00 of 50.00, not met\""
+        )
+    );
+    assert_eq!(lines.len(), 3, "{rows}");
+
+    // The wrong year, and rules nobody adopted.
+    let wrong = run(&[
+        "--data-dir",
+        dir,
+        "reassess",
+        "--year",
+        "2027",
+        "--rules",
+        rules_2026,
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("holds the rules for 2026, not 2027"));
+}
