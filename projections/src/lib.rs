@@ -31,7 +31,7 @@ pub mod source;
 pub mod store;
 pub mod wishes;
 
-pub use runner::{Progress, Projector, replay, run};
+pub use runner::{Progress, Projector, rebuild, replay, run};
 pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
 pub use store::ReadStore;
 

@@ -156,6 +156,24 @@ pub async fn replay(
     }
 }
 
+/// Rebuilds `projector` from the whole log into shadow tables beside `store`'s (telling
+/// `on_batch` each position reached), then swaps them in atomically: queries keep
+/// answering from the old tables throughout and see the rebuilt ones once swapped. A
+/// running instance of the projector goes on from the rebuilt checkpoint. Answers it.
+pub async fn rebuild(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    log: &Log,
+    on_batch: impl FnMut(u64),
+) -> Result<u64, ProjectionError> {
+    let shadow = store.shadow(projector.name()).await?;
+    prepare(&shadow, projector).await?;
+    replay(&shadow, projector, log, |_| true, on_batch).await?;
+    Ok(store
+        .swap_in(shadow, projector.name(), projector.schema())
+        .await?)
+}
+
 fn catalog() -> Result<Catalog, ProjectionError> {
     Catalog::new(Event::SPECS.iter().copied()).map_err(|e| ProjectionError::Decode(e.to_string()))
 }

@@ -1,7 +1,7 @@
 //! Where read models live, and the projectors' checkpoints.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::str::FromStr as _;
 use std::time::Duration;
 
@@ -15,12 +15,27 @@ const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS projection_checkpoints (
 #[derive(Debug, Clone)]
 pub struct ReadStore {
     pool: AnyPool,
+    /// Where it is (none for a scratch store in memory).
+    url: Option<String>,
+}
+
+/// The name of `projector`'s shadow: a PostgreSQL schema, or an SQLite file attached
+/// under that name.
+fn shadow_name(projector: &str) -> String {
+    format!("shadow_{projector}")
 }
 
 impl ReadStore {
     /// Opens `url` (`postgres://…`, or `sqlite://PATH`, created if missing).
     pub async fn open(url: &str) -> Result<ReadStore, sqlx::Error> {
+        ReadStore::open_in(url, None).await
+    }
+
+    /// Opens `url`; on PostgreSQL with every name in `schema` (created if missing) when
+    /// given.
+    async fn open_in(url: &str, schema: Option<String>) -> Result<ReadStore, sqlx::Error> {
         sqlx::any::install_default_drivers();
+        let given = url.to_owned();
         let url = if url.starts_with("sqlite:") && !url.contains('?') {
             format!("{url}?mode=rwc")
         } else {
@@ -32,7 +47,13 @@ impl ReadStore {
             .max_connections(if sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| {
+                let schema = schema.clone();
                 Box::pin(async move {
+                    if let Some(schema) = schema {
+                        sqlx::query(AssertSqlSafe(format!("SET search_path TO {schema}")))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     if sqlite {
                         // Readers never block the projector's writer; waits are bounded.
                         sqlx::query("PRAGMA journal_mode = WAL")
@@ -48,7 +69,10 @@ impl ReadStore {
             .connect_with(options)
             .await?;
         sqlx::query(CHECKPOINTS).execute(&pool).await?;
-        Ok(ReadStore { pool })
+        Ok(ReadStore {
+            pool,
+            url: Some(given),
+        })
     }
 
     /// A store of its own in memory, gone when dropped: for one-off replays.
@@ -63,7 +87,133 @@ impl ReadStore {
             .connect_with(AnyConnectOptions::from_str("sqlite::memory:")?)
             .await?;
         sqlx::query(CHECKPOINTS).execute(&pool).await?;
-        Ok(ReadStore { pool })
+        Ok(ReadStore { pool, url: None })
+    }
+
+    /// An empty store beside this one for rebuilding `projector`: a schema of the same
+    /// PostgreSQL database, or an SQLite file next to this one. Whatever an earlier
+    /// rebuild left there is discarded.
+    pub(crate) async fn shadow(&self, projector: &str) -> Result<ReadStore, sqlx::Error> {
+        let url = self
+            .url
+            .as_deref()
+            .ok_or_else(|| sqlx::Error::Configuration("a scratch store has no shadow".into()))?;
+        let name = shadow_name(projector);
+        if let Some(path) = sqlite_path(url) {
+            let file = format!("{path}.{name}");
+            for suffix in ["", "-wal", "-shm"] {
+                match std::fs::remove_file(format!("{file}{suffix}")) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(sqlx::Error::Io(e));
+                    }
+                    _ => {}
+                }
+            }
+            ReadStore::open(&format!("sqlite://{file}")).await
+        } else {
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&self.pool)
+            .await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+                .execute(&self.pool)
+                .await?;
+            ReadStore::open_in(url, Some(name)).await
+        }
+    }
+
+    /// Replaces `projector`'s tables and checkpoint with those of `shadow` (rebuilt by
+    /// [`ReadStore::shadow`]) in one transaction: readers see the old rows until it
+    /// commits and the new ones after; a running instance of the projector finds its
+    /// checkpoint moved and goes on from the shadow's. The shadow is gone afterwards.
+    pub(crate) async fn swap_in(
+        &self,
+        shadow: ReadStore,
+        projector: &str,
+        schema: &[&'static str],
+    ) -> Result<u64, sqlx::Error> {
+        let position = shadow.checkpoint(projector).await?;
+        let name = shadow_name(projector);
+        let sqlite_file = self
+            .url
+            .as_deref()
+            .and_then(sqlite_path)
+            .map(|p| format!("{p}.{name}"));
+        let tables: Vec<String> = if sqlite_file.is_some() {
+            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'projection_checkpoints'")
+                .fetch_all(shadow.pool())
+                .await?
+        } else {
+            sqlx::query(
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+                  WHERE table_schema = $1 AND table_name <> 'projection_checkpoints'",
+            )
+            .bind(&name)
+            .fetch_all(shadow.pool())
+            .await?
+        }
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+        shadow.pool.close().await;
+        let mut conn = self.pool.acquire().await?;
+        // SQLite attaches outside a transaction; the live tables are then named `main.`
+        // so that no name can reach the shadow's.
+        let live = if let Some(file) = &sqlite_file {
+            sqlx::query(AssertSqlSafe(format!(
+                "ATTACH DATABASE '{}' AS {name}",
+                file.replace('\'', "''")
+            )))
+            .execute(&mut *conn)
+            .await?;
+            "main."
+        } else {
+            ""
+        };
+        let swapped = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            // The checkpoint first: the row stays locked until the swap commits.
+            sqlx::query("UPDATE projection_checkpoints SET position = $2 WHERE projector = $1")
+                .bind(projector)
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+            for table in &tables {
+                sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {live}{table}")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for statement in schema {
+                sqlx::query(*statement).execute(&mut *tx).await?;
+            }
+            for table in &tables {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {live}{table} SELECT * FROM {name}.{table}"
+                )))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Some(file) = &sqlite_file {
+            sqlx::query(AssertSqlSafe(format!("DETACH DATABASE {name}")))
+                .execute(&mut *conn)
+                .await?;
+            swapped?;
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
+        } else {
+            swapped?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(position)
     }
 
     /// The pool.
@@ -82,6 +232,13 @@ impl ReadStore {
             None => 0,
         })
     }
+}
+
+/// The file of an SQLite URL (`sqlite://PATH[?…]`), none for PostgreSQL.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    Some(rest.split('?').next().unwrap_or(rest))
 }
 
 /// Makes sure projector `name` has a checkpoint row (at 0 when new).

@@ -70,6 +70,7 @@ allweather_test_support::on_both_backends!(
     sqlite = World::sqlite().await;
     the_log_and_the_jetstream_mirror_build_the_same_read_models,
     a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild,
+    a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on,
 );
 
 /// Runs `projector` from `source` until it has applied `head`, or fails.
@@ -296,4 +297,134 @@ pub async fn a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_reb
         "after the restart the read model equals a clean rebuild"
     );
     log.shutdown().await;
+}
+
+/// Counts the rows of `table` until told to stop; every count it saw, or the first error.
+async fn count_rows(
+    store: ReadStore,
+    table: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<std::collections::BTreeSet<i64>, sqlx::Error> {
+    let mut seen = std::collections::BTreeSet::new();
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    loop {
+        let n: i64 = sqlx::Row::try_get(
+            &sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_one(store.pool())
+                .await?,
+            0,
+        )?;
+        seen.insert(n);
+        if *stop.borrow_and_update() {
+            return Ok(seen);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+pub async fn a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on(world: World) {
+    let log = world.log().await;
+    workload::county_year(&log).await;
+    let head = log.head().await.expect("head").position;
+    let store = world.store(0).await;
+    for projector in allweather_projections::all() {
+        project_to(&store, projector, LogSource::new(log.clone()), head)
+            .await
+            .expect("project");
+    }
+    let mut built = Vec::new();
+    for projector in allweather_projections::all() {
+        built.push(projector.dump(store.pool()).await.expect("dump"));
+    }
+    let full = i64::try_from(
+        built[0]
+            .iter()
+            .filter(|r| r.starts_with("lb_records:"))
+            .count(),
+    )
+    .expect("count");
+    // The live model is damaged (as a bug would): the rebuild must put it right.
+    sqlx::query("DELETE FROM lb_records")
+        .execute(store.pool())
+        .await
+        .expect("damage");
+
+    // The leaderboard projector keeps running live while it is rebuilt beside it.
+    let (progress_tx, progress) = runner::prepare(&store, &Leaderboard)
+        .await
+        .expect("prepare");
+    let (stop_live, live_stopped) = tokio::sync::oneshot::channel::<()>();
+    let live = {
+        let (store, log) = (store.clone(), log.clone());
+        tokio::spawn(async move {
+            runner::run(
+                &store,
+                &Leaderboard,
+                LogSource::new(log),
+                &progress_tx,
+                async {
+                    let _ = live_stopped.await;
+                },
+            )
+            .await
+        })
+    };
+    let (stop_reading, reading) = tokio::sync::watch::channel(false);
+    let reader = tokio::spawn(count_rows(store.clone(), "lb_records", reading));
+    for _ in 0..2 {
+        // Twice: a second rebuild finds the first one's shadow gone and starts clean.
+        for projector in allweather_projections::all() {
+            let mut batches = 0;
+            let at = allweather_projections::rebuild(&store, projector, &log, |_| batches += 1)
+                .await
+                .expect("rebuild");
+            assert_eq!(at, head, "{} rebuilt to the head", projector.name());
+            assert!(batches > 0);
+            assert_eq!(
+                store
+                    .checkpoint(projector.name())
+                    .await
+                    .expect("checkpoint"),
+                head
+            );
+        }
+    }
+    stop_reading.send_replace(true);
+    let seen = reader.await.expect("reader").expect("every query answered");
+    assert!(
+        seen.iter().all(|n| *n == 0 || *n == full),
+        "readers saw the damaged table or the whole rebuilt one, never a part: {seen:?}"
+    );
+    assert!(seen.contains(&full), "{seen:?}");
+    for (projector, before) in allweather_projections::all().into_iter().zip(&built) {
+        assert_eq!(
+            &projector.dump(store.pool()).await.expect("dump"),
+            before,
+            "{} after the swap equals the first build",
+            projector.name()
+        );
+    }
+
+    // New events after the swap: the live projector goes on from the rebuilt checkpoint,
+    // applying each once.
+    let more = workload::county_year(&log).await;
+    assert!(!more.is_empty());
+    let new_head = log.head().await.expect("head").position;
+    assert!(
+        progress.reached(new_head, Duration::from_secs(60)).await,
+        "the live projector went on"
+    );
+    let _ = stop_live.send(());
+    live.await
+        .expect("live")
+        .expect("the live projector never failed");
+    let fresh = world.store(1).await;
+    project_to(&fresh, &Leaderboard, LogSource::new(log.clone()), new_head)
+        .await
+        .expect("project");
+    assert_eq!(
+        Leaderboard.dump(store.pool()).await.expect("dump"),
+        Leaderboard.dump(fresh.pool()).await.expect("dump"),
+        "live after the swap equals a clean build"
+    );
 }

@@ -131,11 +131,16 @@ enum Command {
         #[arg(value_parser = ["leaderboard", "wishes", "integrity", "scorecard"])]
         name: String,
         /// Follow the JetStream mirror (a durable consumer) instead of the log.
-        #[arg(long, env = "ALLWEATHER_NATS")]
+        #[arg(long, env = "ALLWEATHER_NATS", conflicts_with = "rebuild")]
         nats: Option<String>,
         /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
+        /// Rebuild its tables from the whole log into shadow tables, swap them in at once
+        /// (queries go on answering from the old ones until then), and exit. A running
+        /// instance of the projector goes on from the rebuilt checkpoint.
+        #[arg(long)]
+        rebuild: bool,
     },
     /// Sign bearer tokens with the secret in --data-dir (or ALLWEATHER_TOKEN_SECRET).
     Token {
@@ -243,10 +248,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             nats,
             database,
+            rebuild,
         } => {
             let read = read_store_url(&cli.data_dir, database.as_deref());
             let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
-            projector(&name, log, &read, nats, &cli.mirror.settings()).await?;
+            if rebuild {
+                rebuild_projector(&name, log, &read).await?;
+            } else {
+                projector(&name, log, &read, nats, &cli.mirror.settings()).await?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { command } => {
@@ -300,6 +310,33 @@ fn read_store_url(data_dir: &Path, database: Option<&str>) -> String {
 }
 
 /// Runs the projector `name` until SIGTERM or Ctrl-C.
+/// `allweather projector NAME --rebuild`.
+async fn rebuild_projector(name: &str, log: Log, read: &str) -> anyhow::Result<()> {
+    use allweather_projections::ReadStore;
+    let projector = allweather_projections::by_name(name)
+        .ok_or_else(|| anyhow::anyhow!("there is no projector named {name:?}"))?;
+    let store = ReadStore::open(read).await.context("open the read store")?;
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(log.head().await?.position).with_style(
+        indicatif::ProgressStyle::with_template(
+            "rebuilding {msg} {bar:40} {pos}/{len} events ({per_sec})",
+        )
+        .context("progress bar template")?,
+    );
+    bar.set_message(name.to_owned());
+    let at = allweather_projections::rebuild(&store, projector, &log, |p| bar.set_position(p))
+        .await
+        .with_context(|| format!("rebuild {name}"))?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "rebuilt {name} from {at} events in {seconds:.2} s ({:.0} events/s) and swapped it in at position {at}",
+        at as f64 / seconds.max(1e-9)
+    );
+    log.shutdown().await;
+    Ok(())
+}
+
 async fn projector(
     name: &str,
     log: Log,

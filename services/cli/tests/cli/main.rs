@@ -666,6 +666,7 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
     .await;
     let centre = principal(Role::ServiceCentre, None, None);
     command(&service, &centre, "RecordCommunityFeedback", serde_json::json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the water checks"})).await;
+    let head = log.head().await.expect("head").position;
     log.shutdown().await;
     drop(log);
 
@@ -749,7 +750,23 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
     );
     assert_eq!(lines.len(), 3, "{rows}");
 
-    // The wrong year, and rules nobody adopted.
+    // The live scorecard, rebuilt and swapped in.
+    let rebuilt = run(&["--data-dir", dir, "projector", "scorecard", "--rebuild"]);
+    let stdout = String::from_utf8_lossy(&rebuilt.stdout);
+    assert!(
+        rebuilt.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert!(stdout.starts_with("rebuilt scorecard from "), "{stdout}");
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with(&format!("swapped it in at position {head}")),
+        "{stdout}"
+    );
+
+    // The wrong year.
     let wrong = run(&[
         "--data-dir",
         dir,
