@@ -261,6 +261,17 @@ impl Plan {
 /// appends to one stream in one batch are ordered and the second checks its expected
 /// version against the first; a command id repeated inside the batch gets the first's
 /// result.
+/// The id of the event a command writes at `version` of `stream`: a UUID v7 of the time it
+/// occurred whose other bits are derived from the command id and that place, so that the
+/// same commands write the same log (the demo county hashes alike on every run).
+fn event_id(command_id: Uuid, stream: &str, version: u64, occurred_at: Timestamp) -> Uuid {
+    let derived = Uuid::new_v5(&command_id, format!("{stream}/{version}").as_bytes());
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&derived.as_bytes()[6..]);
+    let millis = u64::try_from(occurred_at.as_micros() / 1000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits).into_uuid()
+}
+
 pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Timestamp) -> Plan {
     let recorded_at = now.max(head.recorded_at);
     let mut plan = Plan {
@@ -334,7 +345,7 @@ pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Ti
                         position += 1;
                         version += 1;
                         let mut envelope = Envelope {
-                            event_id: Uuid::now_v7(),
+                            event_id: event_id(req.command_id, stream, version, new.occurred_at),
                             stream_id: stream_id.clone(),
                             stream_version: version,
                             position,

@@ -76,6 +76,19 @@ pub struct LogOptions {
     pub limits: AppendLimits,
     /// Told of every committed batch (for metrics).
     pub observer: Option<BatchObserver>,
+    /// Where `recorded_at` comes from: the wall clock, or a simulation's (the demo
+    /// county's year, which must hash the same on every run).
+    pub clock: Option<LogClock>,
+}
+
+/// A clock for `recorded_at`.
+#[derive(Clone)]
+pub struct LogClock(pub Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl std::fmt::Debug for LogClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogClock")
+    }
 }
 
 /// What one committed batch was.
@@ -109,6 +122,7 @@ impl LogOptions {
             max_batch: 512,
             limits: AppendLimits::default(),
             observer: None,
+            clock: None,
         }
     }
 
@@ -256,6 +270,7 @@ impl Log {
             stop_rx,
             options.max_batch,
             options.observer.clone(),
+            options.clock.clone(),
         ));
         Ok(Log {
             inner: Arc::new(Inner {
@@ -442,6 +457,7 @@ async fn run_appender(
     mut stop: oneshot::Receiver<()>,
     max_batch: usize,
     observer: Option<BatchObserver>,
+    clock: Option<LogClock>,
 ) {
     let mut stopping = false;
     let mut writer: Option<WriterConnection> = None;
@@ -483,7 +499,9 @@ async fn run_appender(
         }
         let (requests, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.request, j.reply)).unzip();
-        let now = Timestamp::from_datetime(chrono::Utc::now());
+        let now = clock
+            .as_ref()
+            .map_or_else(|| Timestamp::from_datetime(chrono::Utc::now()), |c| (c.0)());
         let written = match writer.take() {
             Some(conn) => Ok(conn),
             None => db.writer().await,

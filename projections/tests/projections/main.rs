@@ -71,6 +71,7 @@ allweather_test_support::on_both_backends!(
     the_log_and_the_jetstream_mirror_build_the_same_read_models,
     a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild,
     a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on,
+    after_a_random_county_year_every_rebuilt_read_model_equals_the_live_one,
 );
 
 /// Runs `projector` from `source` until it has applied `head`, or fails.
@@ -427,4 +428,96 @@ pub async fn a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on
         Leaderboard.dump(fresh.pool()).await.expect("dump"),
         "live after the swap equals a clean build"
     );
+}
+
+/// Thousands of commands of a random county's year (the demo's generator, a seed of the
+/// moment) through the command path, while every projector follows live; then a rebuild
+/// of each into a fresh store must equal the live model row for row.
+pub async fn after_a_random_county_year_every_rebuilt_read_model_equals_the_live_one(world: World) {
+    let log = world.log().await;
+    let live = world.store(0).await;
+    let mut running = Vec::new();
+    let mut progress = Vec::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for projector in allweather_projections::all() {
+        let (tx, rx) = runner::prepare(&live, projector).await.expect("prepare");
+        progress.push(rx);
+        let (store, log, mut stopped) = (live.clone(), log.clone(), stopped.clone());
+        running.push(tokio::spawn(async move {
+            runner::run(&store, projector, LogSource::new(log), &tx, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+        }));
+    }
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let options = allweather_demo::DemoOptions {
+        members: 80,
+        seed,
+        year: 2025,
+        county_offset: chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
+    };
+    let plan = allweather_demo::plan(options).expect("plan");
+    assert!(
+        plan.steps.len() > 2_000,
+        "thousands of commands: {}",
+        plan.steps.len()
+    );
+    let clock = allweather_demo::SimClock::new(plan.steps[0].at);
+    let commands = allweather_command::CommandOptions {
+        clock: {
+            let clock = clock.clone();
+            std::sync::Arc::new(move || clock.now())
+        },
+        rate_limit: None,
+        ..allweather_command::CommandOptions::default()
+    };
+    let service = allweather_command::CommandService::new(log.clone(), commands).expect("service");
+    let key = allweather_command::TokenKey::from_secret(vec![7u8; 32]).expect("key");
+    let outcome = allweather_demo::run(&service, &key, &plan, &clock, |_| {})
+        .await
+        .expect("run");
+    assert!(
+        outcome.refused.is_empty(),
+        "seed {seed}: the demo county's commands are all in order: {:?}",
+        outcome.refused
+    );
+    let head = log.head().await.expect("head").position;
+    for (projector, p) in allweather_projections::all().into_iter().zip(&progress) {
+        assert!(
+            p.reached(head, Duration::from_secs(120)).await,
+            "seed {seed}: {} followed the log to {head}",
+            projector.name()
+        );
+    }
+    stop.send_replace(true);
+    for r in running {
+        r.await
+            .expect("join")
+            .expect("a live projector never failed");
+    }
+    let rebuilt = world.store(1).await;
+    for projector in allweather_projections::all() {
+        runner::prepare(&rebuilt, projector).await.expect("prepare");
+        let at = allweather_projections::replay(&rebuilt, projector, &log, |_| true, |_| {})
+            .await
+            .expect("rebuild");
+        assert_eq!(at, head);
+        let (a, b) = (
+            projector.dump(live.pool()).await.expect("dump"),
+            projector.dump(rebuilt.pool()).await.expect("dump"),
+        );
+        assert!(!a.is_empty(), "{}: {} rows", projector.name(), a.len());
+        if a != b {
+            let first = a.iter().zip(&b).position(|(x, y)| x != y);
+            panic!(
+                "seed {seed}: {} rebuilt differs from live ({} vs {} rows; first difference at {first:?})",
+                projector.name(),
+                a.len(),
+                b.len()
+            );
+        }
+    }
 }

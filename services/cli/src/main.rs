@@ -8,12 +8,14 @@
 //! - `admin`: `token issue` and `rules adopt`.
 //! - `bench`: `allweather bench append`, throughput against raw baselines;
 //!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes.
+//! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.
 
 mod admin;
 mod bench;
 mod bench_relay;
+mod demo;
 mod reassess;
 mod telemetry;
 
@@ -152,6 +154,24 @@ enum Command {
         #[command(subcommand)]
         command: admin::RulesCommand,
     },
+    /// Fill the log with a realistic county's year, generated from a seed and sent
+    /// through the real command path (tokens, permissions, rules) on a simulated clock:
+    /// the same seed and year write the same log, to the head hash. Running it again
+    /// repeats nothing (every command carries its idempotency key).
+    Demo {
+        /// Members of the county.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        members: u32,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The programme year simulated, January to December (default: last year).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
+        year: Option<i32>,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
     /// Judge a year again under other rules: replays the log into a scratch model and
     /// reports each member whose outcome and each branch whose rank would change, with
     /// the criteria that change (the log and the read models are left as they are).
@@ -265,6 +285,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rules { command } => {
             admin::rules(command, &cli.data_dir, command_options(cli.county_offset)).await
+        }
+        Command::Demo {
+            members,
+            seed,
+            year,
+            database,
+        } => {
+            let options = allweather_demo::DemoOptions {
+                members: members as usize,
+                seed,
+                year: year.unwrap_or_else(demo::last_year),
+                county_offset: cli.county_offset,
+            };
+            demo::demo(&cli.data_dir, database, options).await
         }
         Command::Reassess {
             year,

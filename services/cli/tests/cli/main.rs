@@ -779,3 +779,55 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("holds the rules for 2026, not 2027"));
 }
+
+#[test]
+fn demo_writes_the_same_log_for_the_same_seed_and_a_rerun_repeats_nothing() {
+    let (a, b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let demo = |dir: &Path, seed: &str| {
+        let out = run(&[
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+            "demo",
+            "--members",
+            "40",
+            "--seed",
+            seed,
+            "--year",
+            "2025",
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let first = demo(a.path(), "5");
+    assert!(
+        first.starts_with(
+            "demo county 2025 (seed 5): 60 branches (15 service, 5 temporary, 40 unit), 40 members"
+        ),
+        "{first}"
+    );
+    assert!(first.contains(" commands accepted, 0 refused"), "{first}");
+    let head = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("log: "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no log line in {out}"))
+    };
+    assert_eq!(
+        head(&demo(b.path(), "5")),
+        head(&first),
+        "the same seed, the same log"
+    );
+    let again = demo(a.path(), "5");
+    assert_eq!(head(&again), head(&first), "a rerun appends nothing");
+    assert!(again.contains(" commands accepted, 0 refused"), "{again}");
+    let other = tempfile::tempdir().expect("dir");
+    assert_ne!(head(&demo(other.path(), "6")), head(&first));
+}

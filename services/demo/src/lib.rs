@@ -1,0 +1,1095 @@
+//! # allweather-demo
+//!
+//! A realistic county's programme year, generated from a seed and sent through the real
+//! command path — signed tokens, permissions, the year's rules — so that a new
+//! installation has something to show and the tests have a workload no person wrote.
+//!
+//! The county: 40 work-unit branches of the county's bodies, 15 community service
+//! branches, 5 temporary branches of the year's campaigns, and `members` members
+//! (2,000 by default). Through the year: anniversaries observed in the month each
+//! member joined, service hours in every category (in the campaigns' dates when they
+//! belong to one), verified by the member's service-branch secretary or, above 8 hours,
+//! by the committee, some rejected and some corrected; festival micro-wishes claimed
+//! within hours and some never claimed; quarterly community feedback; household
+//! plaques; branch meetings, activities and quiz results; paired households visited,
+//! their concerns raised and resolved; and in December both sides of the dual cards
+//! signed.
+//!
+//! [`plan`] is pure: the same options give the same commands, with the same ids, times
+//! and idempotency keys. [`run`] sends them in time order with a simulated clock, so the
+//! same seed writes the same log, to the hash (given a log whose `recorded_at` follows
+//! the same [`SimClock`]).
+
+use allweather_command::auth::Claims;
+use allweather_command::{CommandService, TokenKey};
+use allweather_domain::Principal;
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use uuid::Uuid;
+
+/// What county to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Members (2,000 by default).
+    pub members: usize,
+    /// The seed: the same seed makes the same county.
+    pub seed: u64,
+    /// The programme year simulated, January to December.
+    pub year: i32,
+    /// The county's offset from UTC (its calendar decides dates).
+    pub county_offset: FixedOffset,
+}
+
+/// The simulated time the commands of the demo happen at.
+#[derive(Debug, Clone)]
+pub struct SimClock(Arc<AtomicI64>);
+
+impl SimClock {
+    /// A clock at `at`.
+    pub fn new(at: DateTime<Utc>) -> SimClock {
+        SimClock(Arc::new(AtomicI64::new(at.timestamp_micros())))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+
+    fn set(&self, at: DateTime<Utc>) {
+        self.0.store(at.timestamp_micros(), Ordering::SeqCst);
+    }
+}
+
+/// Who issues a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
+    Admin,
+    Centre,
+    Member(Uuid),
+    Secretary { branch: Uuid, member: Uuid },
+}
+
+/// One command of the plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// When it happens.
+    pub at: DateTime<Utc>,
+    /// The command's name.
+    pub name: &'static str,
+    /// Its body.
+    pub body: Value,
+    /// Its idempotency key (a UUID v7 of its time): a rerun repeats nothing.
+    pub key: Uuid,
+    who: Who,
+}
+
+/// What the plan holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Branches by kind.
+    pub branches: BTreeMap<&'static str, usize>,
+    /// Members.
+    pub members: usize,
+    /// Wishes published.
+    pub wishes: usize,
+    /// Households registered.
+    pub households: usize,
+    /// Service entries logged.
+    pub service_entries: usize,
+}
+
+/// The demo's commands, in time order, and what they make.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every command.
+    pub steps: Vec<Step>,
+    /// What they create.
+    pub census: Census,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Commands accepted (or already in the log from an earlier run).
+    pub accepted: usize,
+    /// Commands the domain refused, by code and rule, with the first refusal's detail.
+    pub refused: BTreeMap<String, (usize, String)>,
+}
+
+const UNIT_BODIES: [&str; 40] = [
+    "水利局",
+    "教育局",
+    "卫生健康委",
+    "财政局",
+    "交通运输局",
+    "自然资源局",
+    "住房城乡建设局",
+    "农业农村局",
+    "商务局",
+    "民政局",
+    "人力资源社会保障局",
+    "生态环境局",
+    "文化旅游局",
+    "应急管理局",
+    "市场监管局",
+    "统计局",
+    "医疗保障局",
+    "审计局",
+    "司法局",
+    "公安局",
+    "信访局",
+    "林业局",
+    "供销社",
+    "气象局",
+    "档案馆",
+    "县委办",
+    "政府办",
+    "组织部",
+    "宣传部",
+    "统战部",
+    "政法委",
+    "纪委监委",
+    "发展改革局",
+    "工业信息化局",
+    "科技局",
+    "退役军人事务局",
+    "乡村振兴局",
+    "行政审批局",
+    "融媒体中心",
+    "总工会",
+];
+const COMMUNITIES: [&str; 15] = [
+    "城东",
+    "城西",
+    "城南",
+    "城北",
+    "滨江",
+    "新华",
+    "人民路",
+    "解放路",
+    "和平",
+    "团结",
+    "光明",
+    "幸福",
+    "文昌",
+    "青年路",
+    "建设路",
+];
+const TEMPORARY: [&str; 5] = [
+    "水库移民安置",
+    "环境整治",
+    "乡村服务一条街",
+    "春节志愿服务",
+    "防汛抗旱",
+];
+const SURNAMES: [&str; 20] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗",
+];
+const GIVEN: [&str; 30] = [
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "华", "平", "刚", "桂英", "文", "辉", "建国", "志强", "海燕", "晓东", "红梅",
+    "春生",
+];
+
+/// The categories, how often members serve in each (out of 100), and what they do.
+const CATEGORIES: [(&str, u32, &[&str]); 7] = [
+    (
+        "community_service",
+        28,
+        &[
+            "社区环境清扫",
+            "关爱空巢老人",
+            "社区政策宣讲",
+            "垃圾分类劝导",
+            "文明交通劝导",
+        ],
+    ),
+    (
+        "convenience_centre",
+        14,
+        &[
+            "便民服务中心值班",
+            "代办证件服务",
+            "便民理发",
+            "家电义务维修",
+        ],
+    ),
+    (
+        "festival",
+        12,
+        &[
+            "春节慰问困难群众",
+            "元宵节灯谜活动",
+            "中秋送月饼",
+            "重阳敬老活动",
+        ],
+    ),
+    (
+        "central_work",
+        16,
+        &[
+            "美丽乡村建设",
+            "污水处理设施巡查",
+            "文明城市创建督导",
+            "河道巡查",
+        ],
+    ),
+    (
+        "reservoir_resettlement",
+        10,
+        &["水库移民搬迁协助", "移民安置点走访", "移民政策解读"],
+    ),
+    (
+        "cleanup",
+        12,
+        &["河岸垃圾清理", "背街小巷整治", "农村人居环境整治"],
+    ),
+    (
+        "village_service_street",
+        8,
+        &["乡村服务一条街义诊", "农技咨询", "法律咨询服务"],
+    ),
+];
+const MICRO_WISHES: [&str; 7] = [
+    "一桶食用油和一袋大米",
+    "冬季棉被一床",
+    "孩子的新书包",
+    "老人的助听器",
+    "一台电暖器",
+    "春联和年货",
+    "月饼和水果",
+];
+const SERVICE_NEEDS: [&str; 5] = [
+    "帮忙修缮漏雨屋顶",
+    "陪同就医复查",
+    "代购日常药品",
+    "辅导孩子功课",
+    "更换老旧电线",
+];
+const KINSHIP: [&str; 4] = ["奶奶", "爷爷", "大姐", "大哥"];
+const HARDSHIPS: [&str; 4] = ["独居老人", "因病致困", "残疾人家庭", "留守儿童家庭"];
+const CONCERNS: [(&str, &str); 3] = [
+    ("housing", "房屋漏雨需要修缮"),
+    ("health", "需要定期陪同就医"),
+    ("income", "希望介绍就近务工"),
+];
+
+struct Member {
+    id: Uuid,
+    name: String,
+    unit: usize,
+    service: Option<usize>,
+    joined_on: NaiveDate,
+    /// Planned verified points, in hundredths, by the 2026 rules' rates.
+    points: u64,
+    feedback: bool,
+}
+
+struct Planner {
+    rng: ChaCha8Rng,
+    steps: Vec<Step>,
+}
+
+/// The simulated year's calendar.
+#[derive(Clone, Copy)]
+struct Calendar {
+    options: DemoOptions,
+}
+
+impl Calendar {
+    /// The instant of `hour:minute` on `date` in the county.
+    fn at(&self, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+        let local = date.and_hms_opt(hour, minute, 0).unwrap_or_default();
+        self.options
+            .county_offset
+            .from_local_datetime(&local)
+            .single()
+            .map_or_else(|| local.and_utc(), |t| t.to_utc())
+    }
+
+    fn date(&self, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.options.year, month, day.min(28)).unwrap_or_default()
+    }
+
+    fn day_of_year(&self, day: u32) -> NaiveDate {
+        NaiveDate::from_yo_opt(self.options.year, day.clamp(1, 365)).unwrap_or_default()
+    }
+}
+
+impl Planner {
+    fn id(&mut self) -> Uuid {
+        let bytes: [u8; 10] = self.rng.random();
+        uuid::Builder::from_random_bytes({
+            let mut b = [0u8; 16];
+            b[..10].copy_from_slice(&bytes);
+            b[10..].copy_from_slice(&self.rng.random::<[u8; 6]>());
+            b
+        })
+        .into_uuid()
+    }
+
+    fn push(&mut self, at: DateTime<Utc>, who: Who, name: &'static str, body: Value) {
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        let key = uuid::Builder::from_unix_timestamp_millis(millis, &self.rng.random()).into_uuid();
+        self.steps.push(Step {
+            at,
+            name,
+            body,
+            key,
+            who,
+        });
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.rng.random_range(0..items.len())]
+    }
+
+    fn chance(&mut self, percent: u32) -> bool {
+        self.rng.random_range(0..100) < percent
+    }
+}
+
+fn rules_for(year: i32) -> anyhow::Result<Value> {
+    let mut rules: Value = toml::from_str(include_str!("../../../rules/2026.toml"))?;
+    rules["year"] = json!(year);
+    Ok(rules)
+}
+
+/// Points per hour of `category` in hundredths, as the shipped rules set them (for the
+/// ratings secretaries give: the judgement itself is the read model's).
+fn rate(category: &str) -> u64 {
+    match category {
+        "festival" => 150,
+        "central_work" | "reservoir_resettlement" => 200,
+        _ => 100,
+    }
+}
+
+/// The demo's commands for `options`: pure, the same for the same options.
+pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
+    let mut p = Planner {
+        rng: ChaCha8Rng::seed_from_u64(options.seed),
+        steps: Vec::new(),
+    };
+    let cal = Calendar { options };
+    let year = options.year;
+    let mut census = Census::default();
+    let new_year = cal.date(1, 1);
+    let mut tick = cal.at(new_year, 8, 0);
+    let mut next = || {
+        tick += Duration::seconds(1);
+        tick
+    };
+
+    let at = next();
+    p.push(
+        at,
+        Who::Admin,
+        "AdoptRules",
+        json!({"year": year, "rules": rules_for(year)?}),
+    );
+
+    // Branches.
+    let mut branches: Vec<(Uuid, String, &'static str)> = Vec::new();
+    for body in UNIT_BODIES {
+        let name = if body.starts_with('县') {
+            format!("{body}机关党支部")
+        } else {
+            format!("县{body}机关党支部")
+        };
+        branches.push((p.id(), name, "unit"));
+    }
+    for community in COMMUNITIES {
+        branches.push((p.id(), format!("{community}社区服务党支部"), "service"));
+    }
+    for campaign in TEMPORARY {
+        branches.push((p.id(), format!("{campaign}临时党支部"), "temporary"));
+    }
+    for (i, (id, name, kind)) in branches.iter().enumerate() {
+        let community = (*kind == "service").then(|| COMMUNITIES[i - UNIT_BODIES.len()]);
+        let at = next();
+        p.push(
+            at,
+            Who::Admin,
+            "RegisterBranch",
+            json!({"branch_id": id, "name": name, "kind": kind, "community": community}),
+        );
+        *census.branches.entry(kind).or_default() += 1;
+    }
+    let units = 0..UNIT_BODIES.len();
+    let services = UNIT_BODIES.len()..UNIT_BODIES.len() + COMMUNITIES.len();
+    let temporaries = services.end..branches.len();
+
+    // Campaigns: (id, kind, category, first day, last day).
+    let campaigns = [
+        (
+            "水库移民搬迁安置",
+            "resettlement",
+            "reservoir_resettlement",
+            cal.date(3, 1),
+            cal.date(6, 28),
+        ),
+        (
+            "城乡环境大清扫",
+            "cleanup",
+            "cleanup",
+            cal.date(4, 1),
+            cal.date(10, 28),
+        ),
+        (
+            "乡村服务一条街",
+            "village_street",
+            "village_service_street",
+            cal.date(1, 1),
+            cal.date(12, 28),
+        ),
+        (
+            "春节送温暖",
+            "festival",
+            "festival",
+            cal.date(1, 15),
+            cal.date(2, 28),
+        ),
+        (
+            "中秋重阳关爱行动",
+            "festival",
+            "festival",
+            cal.date(9, 1),
+            cal.date(10, 28),
+        ),
+        (
+            "美丽乡村建设",
+            "central_work",
+            "central_work",
+            cal.date(5, 1),
+            cal.date(11, 28),
+        ),
+    ];
+    let mut campaign_ids = Vec::new();
+    for (name, kind, category, starts, ends) in campaigns {
+        let id = p.id();
+        let at = next();
+        p.push(at, Who::Admin, "LaunchCampaign", json!({"campaign_id": id, "name": name, "kind": kind, "starts_on": starts, "ends_on": ends}));
+        campaign_ids.push((id, category, starts, ends));
+    }
+
+    // Members: most joined years ago; a few join during the year.
+    let mut members: Vec<Member> = Vec::new();
+    for i in 0..options.members {
+        let name = format!("{}{}", p.pick(&SURNAMES), p.pick(&GIVEN));
+        // The first members fill every unit branch; then the larger bodies take more.
+        let unit = if i < units.len() {
+            i
+        } else {
+            let skewed = p.rng.random_range(0..units.len() * 3);
+            (skewed * skewed / (units.len() * 9)).min(units.len() - 1)
+        };
+        let service = if i < units.len() {
+            // The first member of each unit branch is its secretary: a service branch too.
+            Some(services.start + i % services.len())
+        } else if i < units.len() + services.len() + temporaries.len() {
+            Some(services.start + (i - units.len()) % (branches.len() - services.start))
+        } else if p.chance(92) {
+            Some(if p.chance(94) {
+                p.rng.random_range(services.clone())
+            } else {
+                p.rng.random_range(temporaries.clone())
+            })
+        } else {
+            None
+        };
+        let joined_on = if p.chance(3) && i >= branches.len() {
+            cal.date(p.rng.random_range(2..=10), p.rng.random_range(1..=28))
+        } else {
+            NaiveDate::from_ymd_opt(
+                p.rng.random_range(1980..year),
+                p.rng.random_range(1..=12),
+                p.rng.random_range(1..=28),
+            )
+            .unwrap_or_default()
+        };
+        members.push(Member {
+            id: p.id(),
+            name,
+            unit,
+            service,
+            joined_on,
+            points: 0,
+            feedback: false,
+        });
+    }
+    census.members = members.len();
+    let registered = |m: &Member| m.joined_on.max(new_year);
+    for m in &members {
+        let day = registered(m);
+        let at = if day == new_year {
+            next()
+        } else {
+            cal.at(day, 9, 0)
+        };
+        p.push(at, Who::Admin, "RegisterMember", json!({"member_id": m.id, "name": m.name, "unit_branch_id": branches[m.unit].0, "joined_on": m.joined_on}));
+        if let Some(s) = m.service {
+            p.push(
+                at + Duration::seconds(1),
+                Who::Centre,
+                "AssignServiceBranch",
+                json!({"member_id": m.id, "service_branch_id": branches[s].0}),
+            );
+        }
+    }
+
+    // Secretaries: the first member of each branch registered on New Year's Day.
+    let mut secretary: HashMap<usize, Uuid> = HashMap::new();
+    for (b, branch) in branches.iter().enumerate() {
+        let holder = members
+            .iter()
+            .filter(|m| registered(m) == new_year)
+            .find(|m| m.unit == b || m.service == Some(b));
+        if let Some(m) = holder {
+            secretary.insert(b, m.id);
+            let at = next() + Duration::hours(1);
+            p.push(
+                at,
+                Who::Admin,
+                "AppointSecretary",
+                json!({"branch_id": branch.0, "member_id": m.id}),
+            );
+        }
+    }
+    let secretary_for = |b: usize, member: Uuid| {
+        secretary
+            .get(&b)
+            .filter(|s| **s != member)
+            .map(|s| Who::Secretary {
+                branch: branches[b].0,
+                member: *s,
+            })
+    };
+
+    // Dual cards, issued on 2 January; community feedback each quarter.
+    for m in &mut members {
+        if m.service.is_none() {
+            continue;
+        }
+        let issue_on = registered(m).max(cal.date(1, 2));
+        p.push(
+            cal.at(issue_on, 9, 30),
+            Who::Admin,
+            "IssueDualCard",
+            json!({"member_id": m.id, "year": year}),
+        );
+        for quarter in 1..=4u32 {
+            // The fourth quarter's before the cards are signed in mid-December.
+            let last_day = if quarter == 4 { 10 } else { 25 };
+            let on = cal.date(quarter * 3, p.rng.random_range(1..=last_day));
+            if on > issue_on && p.chance(70) {
+                m.feedback = true;
+                let note = format!("第{quarter}季度：积极参加社区志愿服务，群众反映良好");
+                p.push(
+                    cal.at(on, 16, 0),
+                    Who::Centre,
+                    "RecordCommunityFeedback",
+                    json!({"member_id": m.id, "year": year, "quarter": quarter, "note": note}),
+                );
+            }
+        }
+    }
+
+    // Service hours.
+    let weights: u32 = CATEGORIES.iter().map(|c| c.1).sum();
+    for m in &mut members {
+        let entries = match p.rng.random_range(0..10) {
+            0 => 0,
+            1..=2 => p.rng.random_range(1..6),
+            _ => p.rng.random_range(6..24),
+        };
+        let mut booked: HashMap<NaiveDate, u32> = HashMap::new();
+        let mut used: HashSet<(NaiveDate, &str)> = HashSet::new();
+        let first = registered(m).ordinal() + 1;
+        if first >= 350 {
+            continue;
+        }
+        for _ in 0..entries {
+            let date = cal.day_of_year(p.rng.random_range(first..350));
+            let mut roll = p.rng.random_range(0..weights);
+            let (category, _, activities) = CATEGORIES
+                .iter()
+                .find(|c| {
+                    let hit = roll < c.1;
+                    roll = roll.saturating_sub(c.1);
+                    hit
+                })
+                .copied()
+                .unwrap_or(CATEGORIES[0]);
+            let activity = *p.pick(activities);
+            let half_hours: u32 = if p.chance(4) {
+                p.rng.random_range(17..=20)
+            } else {
+                p.rng.random_range(2..=12)
+            };
+            let day = booked.entry(date).or_default();
+            if *day + half_hours * 30 > 12 * 60 || !used.insert((date, activity)) {
+                continue;
+            }
+            *day += half_hours * 30;
+            census.service_entries += 1;
+            let record = p.id();
+            let campaign = campaign_ids
+                .iter()
+                .find(|(_, c, s, e)| *c == category && (*s..=*e).contains(&date))
+                .map(|c| c.0);
+            let channel = match p.rng.random_range(0..20) {
+                0..=11 => "self_reported",
+                12..=16 => "organiser",
+                _ => "check_in",
+            };
+            let who = if channel == "self_reported" {
+                Who::Member(m.id)
+            } else {
+                Who::Centre
+            };
+            let hours = f64::from(half_hours) / 2.0;
+            let minute = p.rng.random_range(0..60);
+            p.push(cal.at(date, 20, minute), who, "LogServiceHours", json!({
+                "record_id": record, "member_id": m.id, "date": date, "hours": hours,
+                "category": category, "activity": activity, "channel": channel, "campaign_id": campaign,
+            }));
+            // Above 8 hours only the committee verifies; else the service-branch secretary.
+            let verifier = match m.service {
+                Some(s) if half_hours <= 16 => secretary_for(s, m.id).unwrap_or(Who::Admin),
+                _ => Who::Admin,
+            };
+            let decided = cal.at(
+                date + Duration::days(p.rng.random_range(1..8)),
+                10,
+                p.rng.random_range(0..60),
+            );
+            match p.rng.random_range(0..100) {
+                0..=4 => {
+                    p.push(
+                        decided,
+                        verifier,
+                        "RejectServiceHours",
+                        json!({"record_id": record, "reason": "签到记录与申报时长不符"}),
+                    );
+                }
+                5..=13 => {} // still waiting for its secretary
+                roll => {
+                    p.push(
+                        decided,
+                        verifier,
+                        "VerifyServiceHours",
+                        json!({"record_id": record}),
+                    );
+                    let mut minutes = u64::from(half_hours) * 30;
+                    if roll == 99 && half_hours <= 14 {
+                        p.push(decided + Duration::days(2), verifier, "ApplyCorrection", json!({"record_id": record, "hours": hours + 1.0, "reason": "核对签到表后更正"}));
+                        minutes += 60;
+                    }
+                    m.points += minutes * rate(category) / 60;
+                }
+            }
+        }
+    }
+
+    // Anniversaries, in the month each member joined; household plaques.
+    for m in &members {
+        if m.joined_on.year() < year && p.chance(90) {
+            let on = cal.date(m.joined_on.month(), m.joined_on.day());
+            let reflection = format!(
+                "入党{}周年，重温入党誓词，牢记初心使命。",
+                year - m.joined_on.year()
+            );
+            p.push(
+                cal.at(on, 19, 0),
+                Who::Member(m.id),
+                "ObserveAnniversary",
+                json!({"member_id": m.id, "year": year, "reflection": reflection}),
+            );
+        }
+        if p.chance(70) {
+            let on = registered(m) + Duration::days(p.rng.random_range(1..60));
+            p.push(
+                cal.at(on, 18, 0),
+                Who::Member(m.id),
+                "DisplayHouseholdPlaque",
+                json!({"member_id": m.id}),
+            );
+        }
+    }
+
+    // Wishes: festival micro-wishes around the Spring Festival and Mid-Autumn, claimed
+    // within hours; service needs through the year; some never claimed.
+    let claimers: Vec<usize> = (0..members.len())
+        .filter(|i| members[*i].service.is_some())
+        .collect();
+    let mut claims: HashMap<usize, u32> = HashMap::new();
+    let wishes = (options.members / 8).max(10);
+    census.wishes = wishes;
+    for w in 0..wishes {
+        let festival = w % 5 < 3;
+        let (published, title, origin, category) = if festival {
+            let on = if w % 2 == 0 {
+                cal.date(1, p.rng.random_range(18..=28))
+            } else {
+                cal.date(9, p.rng.random_range(8..=20))
+            };
+            (
+                cal.at(on, 9, p.rng.random_range(0..60)),
+                *p.pick(&MICRO_WISHES),
+                "micro_wish",
+                "festival",
+            )
+        } else {
+            let on = cal.day_of_year(p.rng.random_range(10..330));
+            (
+                cal.at(on, 9, p.rng.random_range(0..60)),
+                *p.pick(&SERVICE_NEEDS),
+                "service_need",
+                "community_service",
+            )
+        };
+        let id = p.id();
+        let beneficiary = format!(
+            "{}{}，{}社区{}号",
+            p.pick(&SURNAMES),
+            p.pick(&KINSHIP),
+            p.pick(&COMMUNITIES),
+            p.rng.random_range(1..200)
+        );
+        let deadline = published + Duration::days(20);
+        p.push(published, Who::Centre, "PublishWish", json!({"wish_id": id, "origin": origin, "title": title, "beneficiary": beneficiary, "category": category, "deadline": deadline.to_rfc3339()}));
+        if p.chance(8) || claimers.is_empty() {
+            continue; // never claimed
+        }
+        let mut claimed = published
+            + if festival {
+                Duration::minutes(p.rng.random_range(20..600))
+            } else {
+                Duration::minutes(p.rng.random_range(60..4000))
+            };
+        let mut claimer = None;
+        for _ in 0..2 {
+            let candidate = *p.pick(&claimers);
+            let held = claims.entry(candidate).or_default();
+            // A member claims once registered, and holds at most three claims a year.
+            if *held >= 3 || cal.at(registered(&members[candidate]), 23, 59) >= claimed {
+                continue;
+            }
+            *held += 1;
+            let member = members[candidate].id;
+            p.push(
+                claimed,
+                Who::Member(member),
+                "ClaimWish",
+                json!({"wish_id": id, "member_id": member}),
+            );
+            if p.chance(5) {
+                claimed += Duration::hours(20);
+                p.push(
+                    claimed,
+                    Who::Member(member),
+                    "ReleaseWish",
+                    json!({"wish_id": id, "member_id": member}),
+                );
+                claimed += Duration::hours(2);
+                continue;
+            }
+            claimer = Some(member);
+            break;
+        }
+        let Some(member) = claimer else { continue };
+        let fulfilled = claimed + Duration::hours(p.rng.random_range(4..60));
+        p.push(
+            fulfilled,
+            Who::Member(member),
+            "FulfilWish",
+            json!({"wish_id": id, "evidence": "已送达，受助人签字确认"}),
+        );
+        if p.chance(90) {
+            let confirmed = fulfilled + Duration::hours(p.rng.random_range(2..30));
+            p.push(
+                confirmed,
+                Who::Centre,
+                "ConfirmWish",
+                json!({"wish_id": id}),
+            );
+        }
+    }
+
+    // Branch life: meetings each month, a few activities, the unit branches' quiz, and
+    // some demonstration sites.
+    for (b, branch) in branches.iter().enumerate() {
+        let Some(holder) = secretary.get(&b).copied() else {
+            continue;
+        };
+        let who = Who::Secretary {
+            branch: branch.0,
+            member: holder,
+        };
+        let size = members
+            .iter()
+            .filter(|m| m.unit == b || m.service == Some(b))
+            .count();
+        let attendees = u32::try_from(size).unwrap_or(u32::MAX).max(1);
+        for month in 1..=12 {
+            if p.chance(88) {
+                let on = cal.date(month, p.rng.random_range(5..=15));
+                p.push(cal.at(on, 15, 0), who, "RecordBranchMeeting", json!({"branch_id": branch.0, "date": on, "topic": format!("{month}月主题党日：学习贯彻会议精神"), "attendees": attendees}));
+            }
+        }
+        for _ in 0..p.rng.random_range(3..7) {
+            let on = cal.day_of_year(p.rng.random_range(20..345));
+            p.push(cal.at(on, 14, 0), who, "RecordBranchActivity", json!({"branch_id": branch.0, "date": on, "topic": "进社区开展志愿服务", "attendees": attendees}));
+        }
+        if units.contains(&b) {
+            let contestant = members
+                .iter()
+                .find(|m| m.unit == b)
+                .map(|m| m.id)
+                .unwrap_or(holder);
+            let score = p.rng.random_range(55..=100);
+            p.push(cal.at(cal.date(7, 1), 10, 0), Who::Admin, "RecordQuizResult", json!({"branch_id": branch.0, "year": year, "contestant_id": contestant, "score": score}));
+        }
+        if p.chance(10) {
+            let level = *p.pick(&["county", "township", "village"]);
+            p.push(
+                cal.at(cal.date(6, 28), 10, 0),
+                Who::Admin,
+                "DesignateDemonstrationSite",
+                json!({"branch_id": branch.0, "year": year, "level": level}),
+            );
+        }
+    }
+
+    // Households in need, each paired with a cadre who visits most months.
+    let households = (options.members / 25).max(3);
+    census.households = households;
+    for _ in 0..households {
+        let id = p.id();
+        let area = format!("{}社区", p.pick(&COMMUNITIES));
+        let hardship = *p.pick(&HARDSHIPS);
+        let registered_on = cal.date(1, p.rng.random_range(3..=10));
+        p.push(
+            cal.at(registered_on, 9, 0),
+            Who::Centre,
+            "RegisterHousehold",
+            json!({"household_id": id, "address_area": area, "hardship": hardship}),
+        );
+        let Some(cadre) = members
+            .get(p.rng.random_range(0..members.len().max(1)))
+            .filter(|m| registered(m) == new_year)
+        else {
+            continue;
+        };
+        let cadre = cadre.id;
+        p.push(
+            cal.at(registered_on, 10, 0),
+            Who::Centre,
+            "PairHousehold",
+            json!({"household_id": id, "cadre_id": cadre}),
+        );
+        for month in 2..=12 {
+            if p.chance(80) {
+                let on = cal.date(month, p.rng.random_range(1..=28));
+                p.push(cal.at(on, 16, 30), Who::Member(cadre), "RecordVisit", json!({"household_id": id, "date": on, "notes": "入户走访，了解近况并帮助解决实际困难"}));
+            }
+        }
+        if p.chance(35) {
+            let (category, description) = *p.pick(&CONCERNS);
+            let raised = cal.at(cal.date(p.rng.random_range(2..=10), 12), 17, 0);
+            p.push(
+                raised,
+                Who::Member(cadre),
+                "RaiseConcern",
+                json!({"household_id": id, "category": category, "description": description}),
+            );
+            // The concern's id is the id of the command that raised it.
+            let concern = p.steps.last().map(|s| s.key).unwrap_or_default();
+            let resolved = raised + Duration::days(p.rng.random_range(5..20));
+            p.push(resolved, Who::Centre, "ResolveConcern", json!({"household_id": id, "concern_id": concern, "resolution": "已协调相关部门解决"}));
+        }
+    }
+
+    // December: both sides of each card signed, by the secretary of each side's branch.
+    for m in &members {
+        let Some(s) = m.service else { continue };
+        let rating = match m.points {
+            p if !m.feedback && p >= 2000 => "basically_qualified",
+            p if p >= 6000 => "excellent",
+            p if p >= 4000 => "qualified",
+            p if p >= 2000 => "basically_qualified",
+            _ => "unqualified",
+        };
+        let on = cal.date(12, p.rng.random_range(15..=28));
+        for (side, branch) in [("community", s), ("unit", m.unit)] {
+            if let Some(who) = secretary_for(branch, m.id) {
+                p.push(cal.at(on, 11, 0), who, "SignDualCard", json!({"member_id": m.id, "year": year, "side": side, "rating": rating, "remarks": "履职尽责，服务群众积极主动"}));
+            }
+        }
+    }
+
+    // Time order; on the same instant, the order planned.
+    p.steps.sort_by_key(|s| s.at);
+    Ok(Plan {
+        steps: p.steps,
+        census,
+    })
+}
+
+/// The principal each issuer's signed token names.
+struct Tokens<'a> {
+    key: &'a TokenKey,
+    cache: HashMap<Who, Principal>,
+}
+
+impl Tokens<'_> {
+    fn principal(&mut self, who: Who) -> anyhow::Result<Principal> {
+        if let Some(p) = self.cache.get(&who) {
+            return Ok(p.clone());
+        }
+        let (sub, role, member, branch) = match who {
+            Who::Admin => (
+                "county-committee-office".to_owned(),
+                "committee_admin",
+                None,
+                None,
+            ),
+            Who::Centre => (
+                "county-service-centre".to_owned(),
+                "service_centre",
+                None,
+                None,
+            ),
+            Who::Member(m) => (m.to_string(), "member", Some(m), None),
+            Who::Secretary { branch, member } => {
+                (member.to_string(), "secretary", Some(member), Some(branch))
+            }
+        };
+        let iat = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let token = self.key.issue(&Claims {
+            sub,
+            role: role.to_owned(),
+            member,
+            branch,
+            iat,
+            exp: iat + 24 * 3600,
+        })?;
+        let principal = self.key.verify(&token)?;
+        self.cache.insert(who, principal.clone());
+        Ok(principal)
+    }
+}
+
+/// Sends `plan` through `service`, each command at its time on `clock`, telling
+/// `on_step` how many are done.
+pub async fn run(
+    service: &CommandService,
+    key: &TokenKey,
+    plan: &Plan,
+    clock: &SimClock,
+    mut on_step: impl FnMut(usize),
+) -> anyhow::Result<Outcome> {
+    let mut tokens = Tokens {
+        key,
+        cache: HashMap::new(),
+    };
+    let mut outcome = Outcome::default();
+    for (i, step) in plan.steps.iter().enumerate() {
+        clock.set(step.at);
+        let principal = tokens.principal(step.who)?;
+        let key = step.key.to_string();
+        match service
+            .execute(
+                &principal,
+                step.name,
+                Some(&key),
+                step.body.to_string().as_bytes(),
+            )
+            .await
+        {
+            Ok(_) => outcome.accepted += 1,
+            Err(e) => {
+                let (status, problem) = e.problem();
+                if status.is_server_error() {
+                    anyhow::bail!("{} failed: {}", step.name, problem["detail"]);
+                }
+                let rule = problem["rule"]
+                    .as_str()
+                    .or(problem["code"].as_str())
+                    .unwrap_or("refused");
+                let entry = outcome
+                    .refused
+                    .entry(format!("{} {rule}", step.name))
+                    .or_insert_with(|| {
+                        (0, problem["detail"].as_str().unwrap_or_default().to_owned())
+                    });
+                entry.0 += 1;
+            }
+        }
+        on_step(i + 1);
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(seed: u64) -> DemoOptions {
+        DemoOptions {
+            members: 120,
+            seed,
+            year: 2025,
+            county_offset: FixedOffset::east_opt(8 * 3600).expect("offset"),
+        }
+    }
+
+    #[test]
+    fn the_same_seed_plans_the_same_county_and_another_seed_another() {
+        let a = plan(options(7)).expect("plan");
+        let b = plan(options(7)).expect("plan");
+        let c = plan(options(8)).expect("plan");
+        let keys = |p: &Plan| {
+            p.steps
+                .iter()
+                .map(|s| (s.key, s.body.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&a), keys(&b));
+        assert_ne!(keys(&a), keys(&c));
+        assert_eq!(a.census.members, 120);
+        assert_eq!(a.census.branches.values().sum::<usize>(), 60);
+    }
+
+    #[test]
+    fn the_plan_is_in_time_order_within_its_year() {
+        let plan = plan(options(1)).expect("plan");
+        assert!(plan.steps.windows(2).all(|w| w[0].at <= w[1].at));
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| s.at.with_timezone(&offset).year() == 2025)
+        );
+        let names: HashSet<&str> = plan.steps.iter().map(|s| s.name).collect();
+        for name in [
+            "RegisterMember",
+            "LogServiceHours",
+            "VerifyServiceHours",
+            "ClaimWish",
+            "ConfirmWish",
+            "SignDualCard",
+            "RecordVisit",
+            "ObserveAnniversary",
+        ] {
+            assert!(names.contains(name), "the plan has {name}");
+        }
+    }
+}
