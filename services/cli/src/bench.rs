@@ -34,6 +34,9 @@ pub enum BenchCommand {
     Append(AppendArgs),
     /// Events/s from the log to acknowledged in JetStream against raw pipelined publishes.
     Relay(crate::bench_relay::RelayArgs),
+    /// Events/s of each projector's rebuild of a demo county's year, and of all together,
+    /// against a raw scan and decode of the same log.
+    Rebuild(crate::bench_rebuild::RebuildArgs),
 }
 
 /// Options of `bench append`.
@@ -96,6 +99,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Append(args) => append(args).await,
         BenchCommand::Relay(args) => crate::bench_relay::run(args).await,
+        BenchCommand::Rebuild(args) => crate::bench_rebuild::run(args).await,
     }
 }
 
@@ -193,7 +197,7 @@ async fn append(args: AppendArgs) -> anyhow::Result<()> {
 
 /// What a raw baseline inserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RawRows {
+pub(crate) enum RawRows {
     /// Only the `events` rows.
     Events,
     /// The rows the log writes for each event: `events`, `commands` and `streams`.
@@ -269,13 +273,13 @@ where
     })
 }
 
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres(String),
 }
 
 impl Backend {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
             Backend::Postgres(_) => "PostgreSQL",
@@ -284,14 +288,14 @@ impl Backend {
 }
 
 /// A database that exists for one measurement.
-struct Scratch {
-    url: String,
+pub(crate) struct Scratch {
+    pub(crate) url: String,
     drop_from: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Scratch {
-    async fn create(backend: &Backend) -> anyhow::Result<Scratch> {
+    pub(crate) async fn create(backend: &Backend) -> anyhow::Result<Scratch> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().context("create a temporary directory")?;
@@ -321,7 +325,7 @@ impl Scratch {
         }
     }
 
-    async fn remove(self) -> anyhow::Result<()> {
+    pub(crate) async fn remove(self) -> anyhow::Result<()> {
         if let Some((admin, name)) = self.drop_from {
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await
@@ -404,7 +408,11 @@ async fn measure_raw(url: &str, n: usize, rows: RawRows) -> anyhow::Result<f64> 
 
 /// Inserts `events` (and, for [`RawRows::SameAsTheLog`], a `commands` and a `streams` row
 /// for each) in transactions of [`RAW_BATCH`] events; returns the seconds taken.
-async fn raw_insert<DB>(pool: &Pool<DB>, events: &[Envelope], rows: RawRows) -> anyhow::Result<f64>
+pub(crate) async fn raw_insert<DB>(
+    pool: &Pool<DB>,
+    events: &[Envelope],
+    rows: RawRows,
+) -> anyhow::Result<f64>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

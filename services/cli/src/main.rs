@@ -7,13 +7,15 @@
 //! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
 //! - `admin`: `token issue` and `rules adopt`.
 //! - `bench`: `allweather bench append`, throughput against raw baselines;
-//!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes.
+//!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes;
+//!   `bench_rebuild`: `allweather bench rebuild`, projector rebuilds against a raw scan.
 //! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.
 
 mod admin;
 mod bench;
+mod bench_rebuild;
 mod bench_relay;
 mod demo;
 mod reassess;

@@ -831,3 +831,44 @@ fn demo_writes_the_same_log_for_the_same_seed_and_a_rerun_repeats_nothing() {
     let other = tempfile::tempdir().expect("dir");
     assert_ne!(head(&demo(other.path(), "6")), head(&first));
 }
+
+#[test]
+fn bench_rebuild_quick_reports_each_projector_against_a_raw_scan() {
+    let db = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(TestDatabase::create());
+    let (json, table) = quick_bench(&["rebuild", "--members", "30", "--database", db.url()]);
+    let rows = json.as_array().expect("rows");
+    let workloads: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["backend"].as_str().unwrap_or(""),
+                r["workload"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for backend in ["SQLite", "PostgreSQL"] {
+        for workload in [
+            "raw scan + decode",
+            "rebuild leaderboard",
+            "rebuild wishes",
+            "rebuild integrity",
+            "rebuild scorecard",
+            "rebuild all four at once",
+        ] {
+            assert!(
+                workloads.contains(&(backend, workload)),
+                "{backend} {workload}: {table}"
+            );
+        }
+    }
+    for row in rows {
+        assert!(
+            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
+            "{row}"
+        );
+        assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
+        assert!(row["events"].as_u64().is_some_and(|n| n > 500), "{row}");
+    }
+}
