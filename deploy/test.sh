@@ -7,7 +7,9 @@
 #   - PostgreSQL (package `postgresql`): this script starts a private server of its own,
 #     on loopback only, in a temporary directory, and removes it afterwards; each test
 #     creates and drops its own database on it. A server already running on the machine
-#     is neither used nor touched. Set ALLWEATHER_TEST_PG_URL to use another server.
+#     is neither used nor touched. Set ALLWEATHER_TEST_PG_URL to use another server;
+#   - Chromium and its WebDriver (packages `chromium`, `chromium-driver`, and
+#     `fonts-noto-cjk` to render Chinese): the dashboard test drives a headless browser.
 #
 # Arguments go to `cargo test` instead of `--workspace` (e.g. `deploy/test.sh -p allweather-log`).
 set -euo pipefail
@@ -21,12 +23,16 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 missing=()
 command -v nats-server >/dev/null || missing+=(nats-server)
 if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ] && [ -z "$(pg_bin)" ]; then missing+=(postgresql); fi
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from the distribution's packages"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v nats-server >/dev/null || { log "nats-server is still missing"; exit 1; }
+command -v chromedriver >/dev/null || { log "chromedriver is still missing"; exit 1; }
 
 cleanup=()
 on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }

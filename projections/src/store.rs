@@ -174,11 +174,15 @@ impl ReadStore {
         let swapped = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             // The checkpoint first: the row stays locked until the swap commits.
-            sqlx::query("UPDATE projection_checkpoints SET position = $2 WHERE projector = $1")
-                .bind(projector)
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
+            // (Inserted if the live store never ran the projector.)
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (projector, position) VALUES ($1, $2)
+                 ON CONFLICT (projector) DO UPDATE SET position = excluded.position",
+            )
+            .bind(projector)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
             for table in &tables {
                 sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {live}{table}")))
                     .execute(&mut *tx)

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/api/v1/streams/{stream_id}", get(stream))
         .route("/api/v1/leaderboards/volunteers", get(volunteers))
@@ -46,11 +47,29 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The live dashboard: one page, Chinese first, English by a switch.
+async fn dashboard() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("dashboard.html"),
+    )
+}
+
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let head = state.commands.log().head().await?;
-    Ok(Json(
-        json!({ "status": "ok", "position": head.position, "head_hash": head.hash }),
-    ))
+    let county_date = state
+        .commands
+        .now()
+        .to_datetime()
+        .with_timezone(&state.commands.options().county_offset)
+        .date_naive();
+    Ok(Json(json!({
+        "status": "ok", "position": head.position, "head_hash": head.hash,
+        "county_date": county_date,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -475,7 +475,8 @@ impl Drop for NatsCluster {
 
 /// A loopback port that was free a moment ago (for ports that must be known before a
 /// server starts, such as cluster routes).
-fn free_port() -> u16 {
+/// A TCP port nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

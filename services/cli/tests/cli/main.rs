@@ -765,6 +765,18 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
             .ends_with(&format!("swapped it in at position {head}")),
         "{stdout}"
     );
+    // A store that never ran the projector holds its checkpoint now: a projector started
+    // on it goes on from the head, not from the start.
+    let read = allweather_projections::ReadStore::open(&format!(
+        "sqlite://{}",
+        data_dir.join("read.db").display()
+    ))
+    .await
+    .expect("read store");
+    assert_eq!(
+        read.checkpoint("scorecard").await.expect("checkpoint"),
+        head
+    );
 
     // The wrong year.
     let wrong = run(&[
