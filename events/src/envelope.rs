@@ -16,6 +16,24 @@ use uuid::Uuid;
 #[serde(try_from = "String", into = "String")]
 pub struct Timestamp(i64);
 
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "An instant in UTC, RFC 3339 with six fractional digits",
+        })
+    }
+}
+
 impl Timestamp {
     /// From microseconds since the Unix epoch.
     pub const fn from_micros(micros: i64) -> Self {

@@ -14,6 +14,7 @@
 
 mod judgement;
 mod metrics;
+mod openapi;
 mod routes;
 
 pub use allweather_command::problem;

@@ -20,25 +20,208 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
 
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(dashboard))
-        .route("/healthz", get(healthz))
-        .route("/api/v1/streams/{stream_id}", get(stream))
-        .route("/api/v1/leaderboards/volunteers", get(volunteers))
-        .route("/api/v1/wishes", get(wish_board))
-        .route("/api/v1/wishes/timings", get(wish_timings))
-        .route("/api/v1/events", get(events))
-        .route("/api/v1/integrity/flags", get(integrity_flags))
-        .route(
+/// A query route: what the OpenAPI document says of it, and its handler. The router
+/// and the document are built from this one list, so they cannot disagree.
+pub(crate) struct QueryRoute {
+    /// The path, with `{name}` for a path parameter.
+    pub path: &'static str,
+    /// What it answers.
+    pub summary: &'static str,
+    /// Who may ask.
+    pub access: &'static str,
+    /// Its parameters: name, where (`path`, `query`, `header`), required, meaning.
+    pub params: &'static [(&'static str, &'static str, bool, &'static str)],
+    /// What it answers with (`application/json`, `text/event-stream`, …).
+    pub content: &'static str,
+    handler: axum::routing::MethodRouter<AppState>,
+}
+
+const MIN_POSITION: (&str, &str, bool, &str) = (
+    "min_position",
+    "query",
+    false,
+    "answer once the read model has applied this position (a command's reply position), else 503 after 5 s",
+);
+const YEAR: (&str, &str, bool, &str) = ("year", "query", true, "the programme year, 2000-2100");
+const AS_OF: [(&str, &str, bool, &str); 2] = [
+    (
+        "as_of_position",
+        "query",
+        false,
+        "judge as the log stood at this position (replayed)",
+    ),
+    (
+        "as_of",
+        "query",
+        false,
+        "judge as the log stood at the end of this county day, YYYY-MM-DD (replayed)",
+    ),
+];
+
+/// Every query route.
+pub(crate) fn queries() -> Vec<QueryRoute> {
+    let route = |path, summary, access, params, content, handler| QueryRoute {
+        path,
+        summary,
+        access,
+        params,
+        content,
+        handler,
+    };
+    const JSON: &str = "application/json";
+    vec![
+        route(
+            "/",
+            "The live dashboard (Chinese, with an English switch)",
+            "anyone",
+            &[],
+            "text/html",
+            get(dashboard),
+        ),
+        route(
+            "/healthz",
+            "Whether the service is up: the log's head position and hash, the county's date",
+            "anyone",
+            &[],
+            JSON,
+            get(healthz),
+        ),
+        route(
+            "/metrics",
+            "Prometheus metrics",
+            "anyone",
+            &[],
+            "text/plain",
+            get(metrics),
+        ),
+        route(
+            "/api/v1/openapi.json",
+            "This document",
+            "anyone",
+            &[],
+            JSON,
+            get(crate::openapi::document),
+        ),
+        route(
+            "/api/v1/schemas",
+            "The JSON Schema of every event type's payload and every command's body",
+            "anyone",
+            &[],
+            JSON,
+            get(crate::openapi::schemas),
+        ),
+        route(
+            "/api/v1/streams/{stream_id}",
+            "A stream's events with their full envelopes, oldest first",
+            "committee admins, auditors, and a member for the streams that concern them",
+            &[
+                ("stream_id", "path", true, "{aggregate}-{id}"),
+                ("from_version", "query", false, "first stream version"),
+                ("limit", "query", false, "at most this many events, 1-10000"),
+            ],
+            JSON,
+            get(stream),
+        ),
+        route(
+            "/api/v1/leaderboards/volunteers",
+            "Verified hours and points by member, ranked; ties by member id",
+            "as the year's rules say: public, members only (any token), or off (committee and auditors)",
+            &[
+                YEAR,
+                ("quarter", "query", false, "1-4"),
+                ("month", "query", false, "1-12"),
+                ("category", "query", false, "a category"),
+                ("branch_id", "query", false, "members of this branch"),
+                ("limit", "query", false, "1-1000"),
+                MIN_POSITION,
+            ],
+            JSON,
+            get(volunteers),
+        ),
+        route(
             "/api/v1/rankings/branches",
+            "Branches ranked by the year's weighted score, with every criterion",
+            "anyone",
+            &[
+                YEAR,
+                ("kind", "query", false, "unit, service or temporary"),
+                MIN_POSITION,
+                AS_OF[0],
+                AS_OF[1],
+            ],
+            JSON,
             get(crate::judgement::branch_rankings),
-        )
-        .route(
+        ),
+        route(
             "/api/v1/assessments/{member_id}",
+            "A member's assessment: each criterion with its value, requirement, verdict and evidence (log positions); the outcome",
+            "committee admins, auditors, the member, and the secretaries of the member's branches",
+            &[
+                ("member_id", "path", true, "the member"),
+                YEAR,
+                MIN_POSITION,
+                AS_OF[0],
+                AS_OF[1],
+            ],
+            JSON,
             get(crate::judgement::member_assessment),
-        )
-        .route("/metrics", get(metrics))
+        ),
+        route(
+            "/api/v1/wishes",
+            "The wish board, newest first; never the beneficiary",
+            "anyone",
+            &[
+                (
+                    "status",
+                    "query",
+                    false,
+                    "open, claimed, fulfilled, confirmed or cancelled",
+                ),
+                ("limit", "query", false, "1-1000"),
+                MIN_POSITION,
+            ],
+            JSON,
+            get(wish_board),
+        ),
+        route(
+            "/api/v1/wishes/timings",
+            "Time to claim and to fulfil (count, median, 90th percentile) by category and month of publication",
+            "anyone",
+            &[YEAR, MIN_POSITION],
+            JSON,
+            get(wish_timings),
+        ),
+        route(
+            "/api/v1/integrity/flags",
+            "Suspicious service entries, each with the events behind it",
+            "committee admins and auditors",
+            &[YEAR, MIN_POSITION],
+            JSON,
+            get(integrity_flags),
+        ),
+        route(
+            "/api/v1/events",
+            "Every new event's envelope as Server-Sent Events (id: = position); the beneficiary masked",
+            "committee admins and auditors",
+            &[
+                (
+                    "Last-Event-ID",
+                    "header",
+                    false,
+                    "resume after this position",
+                ),
+                ("after", "query", false, "start after this position"),
+            ],
+            "text/event-stream",
+            get(events),
+        ),
+    ]
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    queries()
+        .into_iter()
+        .fold(Router::new(), |router, q| router.route(q.path, q.handler))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),

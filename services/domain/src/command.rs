@@ -25,7 +25,7 @@ macro_rules! commands {
     ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
         $(
             $(#[doc = $doc])+
-            #[derive(Debug, Clone, PartialEq, Deserialize)]
+            #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
             #[serde(deny_unknown_fields)]
             pub struct $name { $($(#[$fmeta])+ pub $field: $ty,)* }
         )*
@@ -39,6 +39,12 @@ macro_rules! commands {
         impl Command {
             /// Every command's name, as in `POST /api/v1/commands/{name}`.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// The JSON Schema of every command's body, by name, with the command's
+            /// description.
+            pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+                vec![$((stringify!($name), schemars::schema_for!($name).to_value()),)*]
+            }
 
             /// The command's name.
             pub fn name(&self) -> &'static str {

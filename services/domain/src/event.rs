@@ -15,7 +15,7 @@ macro_rules! events {
     ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
         $(
             $(#[doc = $doc])+
-            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
             pub struct $name { $($(#[$fmeta])+ pub $field: $ty,)* }
         )*
 
@@ -31,6 +31,11 @@ macro_rules! events {
             pub const SPECS: &'static [EventSpec] = &[
                 $(EventSpec { event_type: stringify!($name), schema_version: 1, upcasters: &[] },)*
             ];
+
+            /// The JSON Schema of every event type's payload (schema version 1), by name.
+            pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+                vec![$((stringify!($name), schemars::schema_for!($name).to_value()),)*]
+            }
 
             /// The stored type name.
             pub fn event_type(&self) -> &'static str {
@@ -61,7 +66,7 @@ impl Event {
 }
 
 /// A service entry's countable facts, before and after a correction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     /// The county date of the service.
     pub date: NaiveDate,

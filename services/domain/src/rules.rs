@@ -58,7 +58,7 @@ pub struct BranchesDoc {
 }
 
 /// `[ranking]`: weights of the branch ranking criteria, in percent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RankingWeights {
     /// Verified hours per member.
@@ -96,7 +96,7 @@ pub struct RatingDoc {
 }
 
 /// The rules in force, as stored: points in hundredths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rules {
     /// The year.
     pub year: i32,

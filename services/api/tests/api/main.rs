@@ -19,4 +19,5 @@ allweather_test_support::on_both_backends!(
     every_command_of_the_domain_is_served_and_reads_its_body,
     live_events_stream_new_envelopes_and_resume_after_the_last_event_id,
     metrics_count_commands_batches_lag_and_stream_clients,
+    the_openapi_document_lists_every_command_and_route_and_each_is_served,
 );
