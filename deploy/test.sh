@@ -8,6 +8,7 @@
 #     on loopback only, in a temporary directory, and removes it afterwards; each test
 #     creates and drops its own database on it. A server already running on the machine
 #     is neither used nor touched. Set ALLWEATHER_TEST_PG_URL to use another server;
+#   - psql and curl: deploy/topology.sh (run by a test) uses them;
 #   - Chromium and its WebDriver (packages `chromium`, `chromium-driver`, and
 #     `fonts-noto-cjk` to render Chinese): the dashboard test drives a headless browser.
 #
@@ -18,11 +19,14 @@ cd "$(dirname "$0")/.."
 log() { printf '\033[1m[test.sh]\033[0m %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+# shellcheck source=deploy/private-postgres.sh
+. deploy/private-postgres.sh
 
 missing=()
 command -v nats-server >/dev/null || missing+=(nats-server)
 if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ] && [ -z "$(pg_bin)" ]; then missing+=(postgresql); fi
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
@@ -39,32 +43,8 @@ on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
 trap on_exit EXIT
 
 if [ -z "${ALLWEATHER_TEST_PG_URL:-}" ]; then
-  bin=$(pg_bin)
-  pgdir=$(mktemp -d /tmp/allweather-pg.XXXXXX)
-  chmod 755 "$pgdir"
-  # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the
-  # package creates.
-  if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$pgdir" postgres
-    chown postgres: "$pgdir"
-    as_pg() { (cd / && runuser -u postgres -- "$@"); }
-  else
-    as_pg() { "$@"; }
-  fi
-  as_pg "$bin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
-  started=
-  for _ in 1 2 3 4 5 6 7 8; do
-    port=$((20000 + RANDOM % 30000))
-    if as_pg "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
-         -o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir -c max_connections=300 -c fsync=on" \
-         start >/dev/null; then
-      started=1; break
-    fi
-  done
-  [ -n "$started" ] || { log "could not start a private PostgreSQL; see $pgdir/server.log"; cat "$pgdir/server.log" >&2; exit 1; }
-  cleanup+=("as_pg '$bin/pg_ctl' -D '$pgdir/data' -m immediate stop >/dev/null; rm -rf '$pgdir'")
-  export ALLWEATHER_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
-  log "private PostgreSQL on 127.0.0.1:$port"
+  start_private_postgres
+  export ALLWEATHER_TEST_PG_URL="$PRIVATE_PG_URL"
 fi
 
 log "cargo fmt --check"

@@ -85,9 +85,7 @@ pub async fn prepare(
     store: &ReadStore,
     projector: &dyn Projector,
 ) -> Result<(watch::Sender<u64>, Progress), sqlx::Error> {
-    for statement in projector.schema() {
-        sqlx::query(*statement).execute(store.pool()).await?;
-    }
+    store.create(projector.schema()).await?;
     register(store.pool(), projector.name()).await?;
     let (tx, rx) = watch::channel(store.checkpoint(projector.name()).await?);
     Ok((tx, Progress(rx)))

@@ -68,11 +68,12 @@ impl ReadStore {
             })
             .connect_with(options)
             .await?;
-        sqlx::query(CHECKPOINTS).execute(&pool).await?;
-        Ok(ReadStore {
+        let store = ReadStore {
             pool,
             url: Some(given),
-        })
+        };
+        store.create(&[CHECKPOINTS]).await?;
+        Ok(store)
     }
 
     /// A store of its own in memory, gone when dropped: for one-off replays.
@@ -218,6 +219,30 @@ impl ReadStore {
             .await?;
         }
         Ok(position)
+    }
+
+    /// Runs `statements` (table and index creation) in one transaction, on PostgreSQL
+    /// under a lock: several processes may create the same tables at once (two service
+    /// instances, a projector process), and PostgreSQL's `CREATE … IF NOT EXISTS` is not
+    /// safe against a concurrent twin. (SQLite's write lock serves.)
+    pub(crate) async fn create(&self, statements: &[&'static str]) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.is_postgres() {
+            sqlx::query("SELECT pg_advisory_xact_lock(7414511)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        for statement in statements {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Whether it is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url
+            .as_deref()
+            .is_some_and(|u| sqlite_path(u).is_none())
     }
 
     /// The pool.

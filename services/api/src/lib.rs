@@ -42,6 +42,10 @@ pub struct Settings {
     pub commands: CommandOptions,
     /// Where the read models live (`postgres://…`, or `sqlite://PATH` beside the log).
     pub read_store: String,
+    /// Whether the projectors run in this process (following the log). When they run as
+    /// processes of their own (`allweather projector NAME`), the service only reads what
+    /// they write and follows their checkpoints.
+    pub run_projectors: bool,
 }
 
 /// Shared by every request.
@@ -78,8 +82,12 @@ pub struct App {
     listener: tokio::net::TcpListener,
     state: AppState,
     projectors: Vec<(&'static dyn Projector, watch::Sender<u64>)>,
+    run_projectors: bool,
     stopping: watch::Sender<bool>,
 }
+
+/// How often a service whose projectors run elsewhere reads their checkpoints.
+const CHECKPOINT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl App {
     /// Opens the log and binds the listener.
@@ -118,6 +126,7 @@ impl App {
                 metrics,
             },
             projectors,
+            run_projectors: settings.run_projectors,
         })
     }
 
@@ -172,6 +181,31 @@ impl App {
         for (projector, progress) in self.projectors {
             let (read, log) = (self.state.read.clone(), commands.log().clone());
             let mut stopped = projectors_stopped.clone();
+            if !self.run_projectors {
+                // The projector runs elsewhere: follow its checkpoint, for min_position.
+                running.push((
+                    projector.name(),
+                    tokio::spawn(async move {
+                        loop {
+                            match read.checkpoint(projector.name()).await {
+                                Ok(at) => {
+                                    progress.send_replace(at);
+                                }
+                                Err(e) => tracing::warn!(
+                                    projector = projector.name(),
+                                    error = %e,
+                                    "cannot read the projector's checkpoint"
+                                ),
+                            }
+                            tokio::select! {
+                                _ = stopped.wait_for(|s| *s) => return Ok::<(), runner::ProjectionError>(()),
+                                () = tokio::time::sleep(CHECKPOINT_POLL) => {}
+                            }
+                        }
+                    }),
+                ));
+                continue;
+            }
             running.push((
                 projector.name(),
                 tokio::spawn(async move {

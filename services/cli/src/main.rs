@@ -117,6 +117,15 @@ enum Command {
         /// Commands one token may issue per second (bursts of twice as many); 0: no limit.
         #[arg(long, env = "ALLWEATHER_RATE_LIMIT", default_value_t = 200)]
         rate_limit: u32,
+        /// With --nats: answer commands over NATS but leave mirroring to a relay process
+        /// of its own (`allweather relay`): the distributed topology, where one relay
+        /// serves many command-service instances.
+        #[arg(long, requires = "nats")]
+        no_relay: bool,
+        /// Leave the read models to projector processes of their own (`allweather
+        /// projector NAME`): this instance answers queries from what they write.
+        #[arg(long)]
+        no_projectors: bool,
     },
     /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
     /// stopped; exits with status 1 if the stream does not match the log.
@@ -244,10 +253,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             database,
             nats,
             rate_limit,
+            no_relay,
+            no_projectors,
         } => {
             let read_store = read_store_url(&cli.data_dir, database.as_deref());
             let log = log_options(&cli.data_dir, database, true)?;
             let settings = Settings {
+                run_projectors: !no_projectors,
                 read_store,
                 listen,
                 log,
@@ -263,7 +275,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..command_options(cli.county_offset)
                 },
             };
-            serve(settings, nats.map(|url| (url, cli.mirror.settings()))).await?;
+            let nats = nats.map(|url| (url, cli.mirror.settings(), !no_relay));
+            serve(settings, nats).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Projector {
@@ -390,10 +403,35 @@ async fn projector(
     let result = match nats {
         Some(url) => {
             let client = connect_nats(&url).await?;
-            let checkpoint = store.checkpoint(name).await?;
-            let source =
-                JetStreamSource::new(client, &mirror.stream, name, checkpoint, log.clone()).await?;
-            runner::run(&store, projector, source, &progress, shutdown_signal()).await
+            // The stream may not be there yet (the relay creates it; a new cluster elects
+            // its JetStream leader first): try again until it is, or until stopped.
+            let source = loop {
+                let checkpoint = store.checkpoint(name).await?;
+                let attempt = JetStreamSource::new(
+                    client.clone(),
+                    &mirror.stream,
+                    name,
+                    checkpoint,
+                    log.clone(),
+                );
+                tokio::select! {
+                    source = attempt => match source {
+                        Ok(source) => break Some(source),
+                        Err(e) => tracing::warn!(error = %e, "cannot follow the mirror yet; trying again"),
+                    },
+                    () = shutdown_signal() => break None,
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    () = shutdown_signal() => break None,
+                }
+            };
+            match source {
+                Some(source) => {
+                    runner::run(&store, projector, source, &progress, shutdown_signal()).await
+                }
+                None => Ok(()),
+            }
         }
         None => {
             let source = LogSource::new(log.clone());
@@ -459,26 +497,31 @@ fn nats_servers(url: &str) -> Vec<&str> {
     url.split(',').map(str::trim).collect()
 }
 
-async fn serve(settings: Settings, nats: Option<(String, RelaySettings)>) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    nats: Option<(String, RelaySettings, bool)>,
+) -> anyhow::Result<()> {
     let mut app = App::build(settings).await?;
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     // With NATS: the relay mirrors the log, and commands are also answered over NATS.
     let mut nats_tasks = Vec::new();
-    if let Some((url, mirror)) = nats {
+    if let Some((url, mirror, relay)) = nats {
         let client = connect_nats(&url).await?;
         app.watch_mirror(client.clone(), &mirror.stream);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        let relay = allweather_relay::run(
-            app.log().clone(),
-            client.clone(),
-            mirror.clone(),
-            until_stopped(stopped.clone()),
-        );
-        nats_tasks.push(tokio::spawn(async move {
-            relay.await.map_err(anyhow::Error::from)
-        }));
+        if relay {
+            let relay = allweather_relay::run(
+                app.log().clone(),
+                client.clone(),
+                mirror.clone(),
+                until_stopped(stopped.clone()),
+            );
+            nats_tasks.push(tokio::spawn(async move {
+                relay.await.map_err(anyhow::Error::from)
+            }));
+        }
         let (service, key) = (app.commands().clone(), app.tokens().clone());
         let commands = async move {
             allweather_command::nats::serve_commands(

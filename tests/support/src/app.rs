@@ -113,6 +113,7 @@ impl TestApp {
             _ => url.clone(),
         };
         let settings = Settings {
+            run_projectors: true,
             read_store,
             listen: "127.0.0.1:0".parse().expect("addr"),
             log: LogOptions::new(url.clone()),

@@ -884,3 +884,31 @@ fn bench_rebuild_quick_reports_each_projector_against_a_raw_scan() {
         assert!(row["events"].as_u64().is_some_and(|n| n > 500), "{row}");
     }
 }
+
+#[test]
+fn the_distributed_topology_on_loopback_equals_an_embedded_run() {
+    // deploy/topology.sh: three NATS nodes, PostgreSQL, the relay and four projectors as
+    // processes of their own, the demo through the command path, two command services;
+    // it checks `audit verify --nats` and that both services answer as an embedded run.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/topology.sh");
+    let out = std::process::Command::new("bash")
+        .args([script, "60", "3"])
+        .env("ALLWEATHER_BIN", BIN)
+        .env(
+            "ALLWEATHER_TEST_PG_URL",
+            allweather_test_support::pg_admin_url(),
+        )
+        .output()
+        .expect("run deploy/topology.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("topology: 60 members, ")
+            && stdout.contains("audit verify --nats passed; read models equal the embedded run"),
+        "{stdout}"
+    );
+}
