@@ -13,7 +13,8 @@
 //!
 //! ## Layout
 //! - [`store`]: the read store and the checkpoints table.
-//! - [`source`]: the [`EventSource`] trait, [`LogSource`] and [`JetStreamSource`].
+//! - [`source`]: the [`EventSource`] trait, [`LogSource`], [`JetStreamSource`] (durable)
+//!   and [`OrderedJetStreamSource`] (one-off replays).
 //! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
 //! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
@@ -32,7 +33,7 @@ pub mod store;
 pub mod wishes;
 
 pub use runner::{Progress, Projector, rebuild, replay, run};
-pub use source::{EventSource, JetStreamSource, LogSource, SourceError};
+pub use source::{EventSource, JetStreamSource, LogSource, OrderedJetStreamSource, SourceError};
 pub use store::ReadStore;
 
 /// Every projector.

@@ -172,6 +172,38 @@ pub async fn rebuild(
         .await?)
 }
 
+/// Applies the events `source` delivers after `projector`'s checkpoint until `until` is
+/// applied, telling `on_batch` each position reached; for one-off replays from the
+/// JetStream mirror. Fails if the source goes quiet for `quiet` before then.
+pub async fn replay_source(
+    store: &ReadStore,
+    projector: &dyn Projector,
+    mut source: impl EventSource,
+    until: u64,
+    quiet: Duration,
+    mut on_batch: impl FnMut(u64),
+) -> Result<u64, ProjectionError> {
+    let catalog = catalog()?;
+    let mut applied = store.checkpoint(projector.name()).await?;
+    while applied < until {
+        let max = usize::try_from(until - applied).unwrap_or(BATCH).min(BATCH);
+        let events = source.next(applied, max, quiet).await?;
+        let batch: Vec<&Envelope> = events.iter().filter(|e| e.position > applied).collect();
+        if batch.is_empty() {
+            return Err(SourceError::Nats(format!(
+                "no event after position {applied} for {quiet:?} (replaying to {until})"
+            ))
+            .into());
+        }
+        applied = apply(store, projector, &catalog, applied, &batch)
+            .await?
+            .ok_or_else(|| ProjectionError::Decode("another replay wrote this store".into()))?;
+        source.ack(applied).await?;
+        on_batch(applied);
+    }
+    Ok(applied)
+}
+
 fn catalog() -> Result<Catalog, ProjectionError> {
     Catalog::new(Event::SPECS.iter().copied()).map_err(|e| ProjectionError::Decode(e.to_string()))
 }

@@ -463,6 +463,38 @@ impl AsOf {
     }
 }
 
+/// A scorecard of its own, in memory, replayed from the JetStream mirror (`stream`)
+/// through an ordered consumer, up to the stream's last message. Answers it and the
+/// position it reflects.
+pub async fn scratch_from_mirror(
+    client: async_nats::Client,
+    stream: &str,
+    on_batch: impl FnMut(u64),
+) -> Result<(ReadStore, u64), ProjectionError> {
+    let last = async_nats::jetstream::new(client.clone())
+        .get_stream(stream)
+        .await
+        .map_err(|e| crate::SourceError::Nats(e.to_string()))?
+        .info()
+        .await
+        .map_err(|e| crate::SourceError::Nats(e.to_string()))?
+        .state
+        .last_sequence;
+    let store = ReadStore::scratch().await?;
+    crate::runner::prepare(&store, &Scorecard).await?;
+    let source = crate::OrderedJetStreamSource::new(client, stream, 0).await?;
+    let reached = crate::runner::replay_source(
+        &store,
+        &Scorecard,
+        source,
+        last,
+        std::time::Duration::from_secs(30),
+        on_batch,
+    )
+    .await?;
+    Ok((store, reached))
+}
+
 /// A scorecard of its own, in memory, replayed from `log` up to `as_of`, with
 /// `on_batch` told each position reached: for queries as of a past position and for the
 /// reassessment. Answers it and the position it reflects.

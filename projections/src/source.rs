@@ -214,3 +214,110 @@ impl EventSource for JetStreamSource {
         Ok(())
     }
 }
+
+/// Replays the mirror once, in order, through an ordered consumer — ephemeral, without
+/// acknowledgements, recreated by the client from the next sequence after a gap or a
+/// lost heartbeat — for one-off replays (`reassess --nats`) that must leave no durable
+/// consumer behind. Each message is checked against its own hash and its sequence.
+pub struct OrderedJetStreamSource {
+    messages: std::pin::Pin<Box<pull::Ordered>>,
+}
+
+impl std::fmt::Debug for OrderedJetStreamSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderedJetStreamSource")
+    }
+}
+
+impl OrderedJetStreamSource {
+    /// An ordered consumer of `stream` from position `after + 1`.
+    pub async fn new(
+        client: async_nats::Client,
+        stream: &str,
+        after: u64,
+    ) -> Result<OrderedJetStreamSource, SourceError> {
+        let nats = |e: &dyn std::fmt::Display| SourceError::Nats(e.to_string());
+        let stream = jetstream::new(client)
+            .get_stream(stream)
+            .await
+            .map_err(|e| nats(&e))?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..pull::OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| nats(&e))?;
+        let messages = consumer.messages().await.map_err(|e| nats(&e))?;
+        Ok(OrderedJetStreamSource {
+            messages: Box::pin(messages),
+        })
+    }
+}
+
+/// The envelope a mirror message carries, checked against its stream sequence.
+fn envelope_of(message: &jetstream::Message) -> Result<(u64, Envelope), SourceError> {
+    let sequence = message
+        .info()
+        .map_err(|e| SourceError::Nats(e.to_string()))?
+        .stream_sequence;
+    let value: serde_json::Value = serde_json::from_slice(&message.payload)
+        .map_err(|e| SourceError::Foreign(format!("sequence {sequence}: {e}")))?;
+    let envelope = Envelope::from_json(&value).map_err(SourceError::Foreign)?;
+    if envelope.position != sequence {
+        return Err(SourceError::Foreign(format!(
+            "sequence {sequence} holds position {}",
+            envelope.position
+        )));
+    }
+    Ok((sequence, envelope))
+}
+
+impl EventSource for OrderedJetStreamSource {
+    async fn next(
+        &mut self,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, SourceError> {
+        let mut events: Vec<Envelope> = Vec::new();
+        let mut waited = false;
+        while events.len() < max.max(1) {
+            let message = if waited || !events.is_empty() {
+                // Take only what has already arrived.
+                match futures::FutureExt::now_or_never(self.messages.next()) {
+                    Some(message) => message,
+                    None => break,
+                }
+            } else {
+                waited = true;
+                match tokio::time::timeout(wait, self.messages.next()).await {
+                    Ok(message) => message,
+                    Err(_) => break,
+                }
+            };
+            let message = message
+                .ok_or_else(|| SourceError::Nats("the ordered consumer ended".into()))?
+                .map_err(|e| SourceError::Nats(e.to_string()))?;
+            let (sequence, envelope) = envelope_of(&message)?;
+            let expected = after + 1 + events.len() as u64;
+            if sequence < expected {
+                continue;
+            }
+            if sequence > expected {
+                return Err(SourceError::Foreign(format!(
+                    "the mirror skips from {} to {sequence}",
+                    expected - 1
+                )));
+            }
+            events.push(envelope);
+        }
+        Ok(events)
+    }
+
+    async fn ack(&mut self, _position: u64) -> Result<(), SourceError> {
+        Ok(())
+    }
+}

@@ -151,6 +151,24 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: 
             .expect("project from JetStream");
     }
 
+    // A one-off replay through an ordered consumer builds the same scorecard.
+    let mut reached = Vec::new();
+    let (replayed, at) = allweather_projections::scorecard::scratch_from_mirror(
+        client.clone(),
+        &settings.stream,
+        |p| reached.push(p),
+    )
+    .await
+    .expect("replay the mirror");
+    assert_eq!(at, head);
+    assert!(reached.windows(2).all(|w| w[0] < w[1]) && reached.last() == Some(&head));
+    let scorecard = allweather_projections::scorecard::Scorecard;
+    assert_eq!(
+        scorecard.dump(replayed.pool()).await.expect("dump"),
+        scorecard.dump(from_log.pool()).await.expect("dump"),
+        "the ordered replay equals the projection from the log"
+    );
+
     for projector in allweather_projections::all() {
         let (a, b) = (
             projector.dump(from_log.pool()).await.expect("dump"),

@@ -34,6 +34,9 @@ pub enum BenchCommand {
     Append(AppendArgs),
     /// Events/s from the log to acknowledged in JetStream against raw pipelined publishes.
     Relay(crate::bench_relay::RelayArgs),
+    /// End-to-end latency at a steady rate: command accepted → event delivered to a live
+    /// subscriber, and → applied by a projector following the mirror.
+    E2e(crate::bench_e2e::E2eArgs),
     /// Events/s of each projector's rebuild of a demo county's year, and of all together,
     /// against a raw scan and decode of the same log.
     Rebuild(crate::bench_rebuild::RebuildArgs),
@@ -100,6 +103,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Append(args) => append(args).await,
         BenchCommand::Relay(args) => crate::bench_relay::run(args).await,
         BenchCommand::Rebuild(args) => crate::bench_rebuild::run(args).await,
+        BenchCommand::E2e(args) => crate::bench_e2e::run(args).await,
     }
 }
 

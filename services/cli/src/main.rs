@@ -8,13 +8,15 @@
 //! - `admin`: `token issue` and `rules adopt`.
 //! - `bench`: `allweather bench append`, throughput against raw baselines;
 //!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes;
-//!   `bench_rebuild`: `allweather bench rebuild`, projector rebuilds against a raw scan.
+//!   `bench_rebuild`: `allweather bench rebuild`, projector rebuilds against a raw scan;
+//!   `bench_e2e`: `allweather bench e2e`, latency from command to subscriber and read model.
 //! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.
 
 mod admin;
 mod bench;
+mod bench_e2e;
 mod bench_rebuild;
 mod bench_relay;
 mod demo;
@@ -199,6 +201,10 @@ enum Command {
         /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
         #[arg(long, env = "DATABASE_URL")]
         database: Option<String>,
+        /// Replay the JetStream mirror (an ordered consumer, nothing left behind) instead
+        /// of the log: for an analyst's machine that reaches NATS but not the database.
+        #[arg(long, conflicts_with = "database")]
+        nats: Option<String>,
     },
     /// Check the log's integrity.
     Audit {
@@ -320,9 +326,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rules,
             csv,
             database,
+            nats,
         } => {
-            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
-            reassess::reassess(log, year, &rules, csv.as_deref()).await
+            let from = match nats {
+                Some(url) => reassess::Replay::Mirror(
+                    connect_nats(&url).await?,
+                    cli.mirror.nats_stream.clone(),
+                ),
+                None => reassess::Replay::Log(
+                    Log::open(log_options(&cli.data_dir, database, false)?).await?,
+                ),
+            };
+            reassess::reassess(from, year, &rules, csv.as_deref()).await
         }
         Command::Relay { nats, database } => {
             let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;

@@ -15,9 +15,17 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Where the reassessment replays the year from.
+pub(crate) enum Replay {
+    /// The log.
+    Log(Log),
+    /// The JetStream mirror (`stream`), through an ordered consumer.
+    Mirror(async_nats::Client, String),
+}
+
 /// Runs the reassessment of `year` under the rules in `file`.
 pub(crate) async fn reassess(
-    log: Log,
+    from: Replay,
     year: i32,
     file: &Path,
     csv: Option<&Path>,
@@ -33,14 +41,26 @@ pub(crate) async fn reassess(
         );
     }
     let started = Instant::now();
-    let head = log.head().await?.position;
-    let bar = ProgressBar::new(head).with_style(
+    let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("replaying the log {bar:40} {pos}/{len} events ({per_sec})")
             .context("progress bar template")?,
     );
-    let (store, replayed) = scorecard::scratch(&log, AsOf::Head, |p| bar.set_position(p))
+    let (store, replayed) = match from {
+        Replay::Log(log) => {
+            bar.set_length(log.head().await?.position);
+            let replayed = scorecard::scratch(&log, AsOf::Head, |p| bar.set_position(p))
+                .await
+                .context("replay the log into a scratch scorecard")?;
+            log.shutdown().await;
+            replayed
+        }
+        Replay::Mirror(client, stream) => scorecard::scratch_from_mirror(client, &stream, |p| {
+            bar.set_length(bar.length().unwrap_or(0).max(p));
+            bar.set_position(p);
+        })
         .await
-        .context("replay the log into a scratch scorecard")?;
+        .context("replay the JetStream mirror into a scratch scorecard")?,
+    };
     bar.finish_and_clear();
     let Some(in_force) = scorecard::rules(store.pool(), year).await? else {
         bail!("no rules were adopted for {year}: there is nothing to reassess against");

@@ -912,3 +912,23 @@ fn the_distributed_topology_on_loopback_equals_an_embedded_run() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_e2e_quick_reports_latency_to_a_subscriber_and_to_a_projector() {
+    let nats = NatsServer::start();
+    let (json, table) = quick_bench(&["e2e", "--nats", &nats.url(), "--rate", "200"]);
+    let rows = json.as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{table}");
+    for row in rows {
+        let (p50, p99, max) = (
+            row["p50_ms"].as_f64().unwrap_or(-1.0),
+            row["p99_ms"].as_f64().unwrap_or(-1.0),
+            row["max_ms"].as_f64().unwrap_or(-1.0),
+        );
+        assert!(0.0 <= p50 && p50 <= p99 && p99 <= max, "{row}");
+        assert!(
+            row["rate_accepted"].as_f64().is_some_and(|r| r > 0.0),
+            "{row}"
+        );
+    }
+}
