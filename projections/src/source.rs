@@ -183,15 +183,7 @@ impl EventSource for JetStreamSource {
                     break;
                 }
             }
-            let value: serde_json::Value = serde_json::from_slice(&message.payload)
-                .map_err(|e| SourceError::Foreign(format!("sequence {sequence}: {e}")))?;
-            let envelope = Envelope::from_json(&value).map_err(SourceError::Foreign)?;
-            if envelope.position != sequence {
-                return Err(SourceError::Foreign(format!(
-                    "sequence {sequence} holds position {}",
-                    envelope.position
-                )));
-            }
+            let (_, envelope) = envelope_of(&message)?;
             last = sequence;
             events.push(envelope);
             self.unacked.push((sequence, message));

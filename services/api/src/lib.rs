@@ -9,7 +9,12 @@
 //! claim-expiry scheduler runs beside the server); this crate adds the queries.
 //!
 //! ## Layout
-//! - `routes`: `/healthz`, `GET /api/v1/streams/{id}`, and the command route.
+//! - `routes`: the query routes (one list, from which the router and the OpenAPI
+//!   document are both built), the dashboard at `/`, and the command route merged in.
+//! - `judgement`: branch rankings and members' assessments, live or as of the past.
+//! - `openapi`: `/api/v1/openapi.json` and `/api/v1/schemas`, generated from the code.
+//! - `metrics`: the Prometheus registry.
+//! - `dashboard.html`: the live dashboard page.
 #![deny(missing_docs)]
 
 mod judgement;
