@@ -235,6 +235,11 @@ async fn the_dashboard_shows_a_new_wish_live_in_chinese_and_english_and_fits_a_p
             .await,
         "Micro-wishes"
     );
+    assert_eq!(
+        browser.text("live").await,
+        format!("live · position {position}"),
+        "still live, in English"
+    );
 
     // A phone's width: nothing runs off the side.
     browser.resize(390, 844).await;
