@@ -4,7 +4,7 @@
 //! the positions of the events behind it, so an auditor can read them in the log.
 
 use crate::runner::Projector;
-use crate::store::dump_rows;
+use crate::store::{dump_rows, position};
 use allweather_domain::Event;
 use allweather_domain::service::normalise;
 use allweather_events::Envelope;
@@ -38,10 +38,6 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
 /// The integrity projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Integrity;
-
-fn position(e: &Envelope) -> i64 {
-    i64::try_from(e.position).unwrap_or(i64::MAX)
-}
 
 impl Projector for Integrity {
     fn name(&self) -> &'static str {

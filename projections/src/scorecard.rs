@@ -9,7 +9,7 @@
 
 use crate::assessment::{Book, BranchFacts, MemberFacts, Record};
 use crate::runner::{ProjectionError, Projector, replay};
-use crate::store::{ReadStore, dump_rows};
+use crate::store::{ReadStore, dump_rows, position};
 use allweather_domain::Event;
 use allweather_domain::rules::Rules;
 use allweather_domain::values::stored_name;
@@ -68,10 +68,6 @@ const SCHEMA: &[&str] = &[
 /// The scorecard projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scorecard;
-
-fn position(e: &Envelope) -> i64 {
-    i64::try_from(e.position).unwrap_or(i64::MAX)
-}
 
 /// Records a fact of `subject` in `year` shown by the event at `envelope`.
 async fn mark(

@@ -263,6 +263,11 @@ impl ReadStore {
     }
 }
 
+/// An event's position as the read stores keep it (a `BIGINT`).
+pub(crate) fn position(e: &allweather_events::Envelope) -> i64 {
+    i64::try_from(e.position).unwrap_or(i64::MAX)
+}
+
 /// The file of an SQLite URL (`sqlite://PATH[?…]`), none for PostgreSQL.
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite:")?;
