@@ -5,11 +5,12 @@
 
 use crate::runner::Projector;
 use crate::store::{dump_rows, position};
+use crate::writes::{Change, Table, Value, Writes};
 use allweather_domain::Event;
 use allweather_domain::service::normalise;
 use allweather_events::Envelope;
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 
 /// The projector's name.
@@ -35,6 +36,23 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
         decided_position BIGINT NOT NULL
     )"];
 
+static ENTRIES: Table = Table {
+    name: "ig_entries",
+    columns: &[
+        "record_id",
+        "member_id",
+        "date",
+        "minutes",
+        "start_minute",
+        "activity",
+        "status",
+        "entered_by",
+        "verifier",
+        "logged_position",
+        "decided_position",
+    ],
+};
+
 /// The integrity projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Integrity;
@@ -50,7 +68,7 @@ impl Projector for Integrity {
 
     fn apply<'c>(
         &'c self,
-        conn: &'c mut AnyConnection,
+        w: &'c mut Writes,
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
@@ -66,50 +84,53 @@ impl Projector for Integrity {
                     let entered_by = e
                         .entered_by_member_id
                         .map_or_else(|| envelope.actor.id.clone(), |m| m.to_string());
-                    sqlx::query(
-                        "INSERT INTO ig_entries (record_id, member_id, date, minutes, start_minute, activity, status,
-                                                 entered_by, verifier, logged_position, decided_position)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, '', $8, 0)",
-                    )
-                    .bind(id)
-                    .bind(e.member_id.to_string())
-                    .bind(e.date.to_string())
-                    .bind(i64::from(e.minutes))
-                    .bind(start)
-                    .bind(normalise(&e.activity))
-                    .bind(entered_by)
-                    .bind(position(envelope))
-                    .execute(conn)
-                    .await?;
+                    w.insert(
+                        &ENTRIES,
+                        vec![
+                            id.into(),
+                            e.member_id.to_string().into(),
+                            e.date.to_string().into(),
+                            i64::from(e.minutes).into(),
+                            start.into(),
+                            normalise(&e.activity).into(),
+                            "pending".into(),
+                            entered_by.into(),
+                            "".into(),
+                            position(envelope).into(),
+                            Value::Int(0),
+                        ],
+                    )?;
                 }
                 Event::ServiceHoursVerified(e) => {
                     let verifier = e
                         .verifier_member_id
                         .map_or_else(|| e.verifier.clone(), |m| m.to_string());
-                    sqlx::query("UPDATE ig_entries SET status = 'verified', verifier = $2, decided_position = $3 WHERE record_id = $1")
-                        .bind(id)
-                        .bind(verifier)
-                        .bind(position(envelope))
-                        .execute(conn)
-                        .await?;
+                    w.update(
+                        &ENTRIES,
+                        id,
+                        vec![
+                            ("status", Change::Set("verified".into())),
+                            ("verifier", Change::Set(verifier.into())),
+                            ("decided_position", Change::Set(position(envelope).into())),
+                        ],
+                    )?;
                 }
-                Event::ServiceHoursRejected(_) => {
-                    sqlx::query("UPDATE ig_entries SET status = 'rejected', decided_position = $2 WHERE record_id = $1")
-                        .bind(id)
-                        .bind(position(envelope))
-                        .execute(conn)
-                        .await?;
-                }
-                Event::CorrectionApplied(e) => {
-                    sqlx::query(
-                        "UPDATE ig_entries SET date = $2, minutes = $3 WHERE record_id = $1",
-                    )
-                    .bind(id)
-                    .bind(e.after.date.to_string())
-                    .bind(i64::from(e.after.minutes))
-                    .execute(conn)
-                    .await?;
-                }
+                Event::ServiceHoursRejected(_) => w.update(
+                    &ENTRIES,
+                    id,
+                    vec![
+                        ("status", Change::Set("rejected".into())),
+                        ("decided_position", Change::Set(position(envelope).into())),
+                    ],
+                )?,
+                Event::CorrectionApplied(e) => w.update(
+                    &ENTRIES,
+                    id,
+                    vec![
+                        ("date", Change::Set(e.after.date.to_string().into())),
+                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
+                    ],
+                )?,
                 _ => {}
             }
             Ok(())

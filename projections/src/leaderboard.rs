@@ -6,13 +6,14 @@
 
 use crate::runner::Projector;
 use crate::store::dump_rows;
+use crate::writes::{Change, Table, Value, Writes};
 use allweather_domain::Event;
 use allweather_domain::values::Visibility;
 use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 
 /// The projector's name.
 pub const NAME: &str = "leaderboard";
@@ -47,6 +48,25 @@ const SCHEMA: &[&str] = &[
     )",
 ];
 
+static MEMBERS: Table = Table {
+    name: "lb_members",
+    columns: &["member_id", "name", "unit_branch_id", "service_branch_id"],
+};
+
+static RECORDS: Table = Table {
+    name: "lb_records",
+    columns: &[
+        "record_id",
+        "member_id",
+        "year",
+        "quarter",
+        "month",
+        "category",
+        "minutes",
+        "status",
+    ],
+};
+
 /// The volunteer leaderboard projector.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Leaderboard;
@@ -62,69 +82,70 @@ impl Projector for Leaderboard {
 
     fn apply<'c>(
         &'c self,
-        conn: &'c mut AnyConnection,
+        w: &'c mut Writes,
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let id = envelope.stream_id.id();
             match event {
-                Event::MemberRegistered(e) => {
-                    sqlx::query("INSERT INTO lb_members (member_id, name, unit_branch_id) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(&e.name)
-                        .bind(e.unit_branch_id.to_string())
-                        .execute(conn)
-                        .await?;
-                }
-                Event::ServiceBranchAssigned(e) => {
-                    sqlx::query(
-                        "UPDATE lb_members SET service_branch_id = $2 WHERE member_id = $1",
-                    )
-                    .bind(id)
-                    .bind(e.service_branch_id.to_string())
-                    .execute(conn)
-                    .await?;
-                }
-                Event::ServiceHoursLogged(e) => {
-                    sqlx::query(
-                        "INSERT INTO lb_records (record_id, member_id, year, quarter, month, category, minutes, status)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
-                    )
-                    .bind(id)
-                    .bind(e.member_id.to_string())
-                    .bind(i64::from(e.date.year()))
-                    .bind(i64::from(e.date.month0() / 3 + 1))
-                    .bind(i64::from(e.date.month()))
-                    .bind(stored_name(&e.category))
-                    .bind(i64::from(e.minutes))
-                    .execute(conn)
-                    .await?;
-                }
+                Event::MemberRegistered(e) => w.insert(
+                    &MEMBERS,
+                    vec![
+                        id.into(),
+                        e.name.as_str().into(),
+                        e.unit_branch_id.to_string().into(),
+                        Value::Null,
+                    ],
+                )?,
+                Event::ServiceBranchAssigned(e) => w.update(
+                    &MEMBERS,
+                    id,
+                    vec![(
+                        "service_branch_id",
+                        Change::Set(e.service_branch_id.to_string().into()),
+                    )],
+                )?,
+                Event::ServiceHoursLogged(e) => w.insert(
+                    &RECORDS,
+                    vec![
+                        id.into(),
+                        e.member_id.to_string().into(),
+                        i64::from(e.date.year()).into(),
+                        i64::from(e.date.month0() / 3 + 1).into(),
+                        i64::from(e.date.month()).into(),
+                        stored_name(&e.category).into(),
+                        i64::from(e.minutes).into(),
+                        "pending".into(),
+                    ],
+                )?,
                 Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
                     let status = if matches!(event, Event::ServiceHoursVerified(_)) {
                         "verified"
                     } else {
                         "rejected"
                     };
-                    sqlx::query("UPDATE lb_records SET status = $2 WHERE record_id = $1")
-                        .bind(id)
-                        .bind(status)
-                        .execute(conn)
-                        .await?;
+                    w.update(&RECORDS, id, vec![("status", Change::Set(status.into()))])?;
                 }
-                Event::CorrectionApplied(e) => {
-                    sqlx::query("UPDATE lb_records SET year = $2, quarter = $3, month = $4, category = $5, minutes = $6 WHERE record_id = $1")
-                        .bind(id)
-                        .bind(i64::from(e.after.date.year()))
-                        .bind(i64::from(e.after.date.month0() / 3 + 1))
-                        .bind(i64::from(e.after.date.month()))
-                        .bind(stored_name(&e.after.category))
-                        .bind(i64::from(e.after.minutes))
-                        .execute(conn)
-                        .await?;
-                }
+                Event::CorrectionApplied(e) => w.update(
+                    &RECORDS,
+                    id,
+                    vec![
+                        ("year", Change::Set(i64::from(e.after.date.year()).into())),
+                        (
+                            "quarter",
+                            Change::Set(i64::from(e.after.date.month0() / 3 + 1).into()),
+                        ),
+                        ("month", Change::Set(i64::from(e.after.date.month()).into())),
+                        (
+                            "category",
+                            Change::Set(stored_name(&e.after.category).into()),
+                        ),
+                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
+                    ],
+                )?,
                 Event::RulesAdopted(e) => {
+                    let conn = w.conn().await?;
                     let year = i64::from(e.rules.year);
                     // The rules in force replace the earlier ones whole: a category they leave out
                     // earns nothing.

@@ -16,6 +16,7 @@
 //! - [`source`]: the [`EventSource`] trait, [`LogSource`], [`JetStreamSource`] (durable)
 //!   and [`OrderedJetStreamSource`] (one-off replays).
 //! - [`runner`]: [`Projector`], [`run`], [`Progress`] (the position a projector has applied).
+//! - [`writes`]: a batch's row writes, sent as a few set statements at its end.
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
 //! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
 //! - [`scorecard`]: the facts the year-end judgement stands on, with their positions;
@@ -31,6 +32,7 @@ pub mod scorecard;
 pub mod source;
 pub mod store;
 pub mod wishes;
+pub mod writes;
 
 pub use runner::{Progress, Projector, rebuild, replay, run};
 pub use source::{EventSource, JetStreamSource, LogSource, OrderedJetStreamSource, SourceError};

@@ -3,6 +3,7 @@
 
 use crate::source::{EventSource, SourceError};
 use crate::store::{ReadStore, claim, register};
+use crate::writes::Writes;
 use allweather_domain::Event;
 use allweather_events::{Catalog, DecodeError, Envelope};
 use allweather_log::Log;
@@ -23,10 +24,11 @@ pub trait Projector: Send + Sync + std::fmt::Debug {
     /// backends).
     fn schema(&self) -> &'static [&'static str];
 
-    /// Applies one event, inside the batch's transaction.
+    /// Applies one event, through the batch's writes (sent in its transaction at the
+    /// end of the batch, or before any statement the projector runs itself).
     fn apply<'c>(
         &'c self,
-        conn: &'c mut sqlx::AnyConnection,
+        writes: &'c mut Writes,
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
@@ -231,8 +233,8 @@ async fn apply(
             got: e.position,
         });
     }
-    let mut tx = store.pool().begin().await?;
-    if !claim(&mut tx, projector.name(), applied, last).await? {
+    let mut writes = Writes::begin(store.pool()).await?;
+    if !claim(writes.conn().await?, projector.name(), applied, last).await? {
         return Ok(None);
     }
     for envelope in batch {
@@ -246,10 +248,10 @@ async fn apply(
                 let event = Event::from_stored(&envelope.event_type, payload).map_err(|e| {
                     ProjectionError::Decode(format!("position {}: {e}", envelope.position))
                 })?;
-                projector.apply(&mut tx, envelope, &event).await?;
+                projector.apply(&mut writes, envelope, &event).await?;
             }
         }
     }
-    tx.commit().await?;
+    writes.commit().await?;
     Ok(Some(last))
 }

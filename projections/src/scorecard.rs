@@ -10,6 +10,7 @@
 use crate::assessment::{Book, BranchFacts, MemberFacts, Record};
 use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
+use crate::writes::{Change, Table, Writes};
 use allweather_domain::Event;
 use allweather_domain::rules::Rules;
 use allweather_domain::values::stored_name;
@@ -18,7 +19,7 @@ use allweather_log::Log;
 use chrono::Datelike;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 
 /// The projector's name.
 pub const NAME: &str = "scorecard";
@@ -69,26 +70,64 @@ const SCHEMA: &[&str] = &[
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scorecard;
 
+static MEMBERS: Table = Table {
+    name: "sc_members",
+    columns: &[
+        "member_id",
+        "name",
+        "unit_branch_id",
+        "service_branch_id",
+        "joined_on",
+    ],
+};
+
+static BRANCHES: Table = Table {
+    name: "sc_branches",
+    columns: &["branch_id", "name", "kind"],
+};
+
+static RECORDS: Table = Table {
+    name: "sc_records",
+    columns: &[
+        "record_id",
+        "member_id",
+        "year",
+        "category",
+        "minutes",
+        "status",
+        "evidence",
+    ],
+};
+
+static MARKS: Table = Table {
+    name: "sc_marks",
+    columns: &["position", "kind", "subject_id", "year", "detail"],
+};
+
+static WISHES: Table = Table {
+    name: "sc_wishes",
+    columns: &["wish_id", "year"],
+};
+
 /// Records a fact of `subject` in `year` shown by the event at `envelope`.
-async fn mark(
-    conn: &mut AnyConnection,
+fn mark(
+    w: &mut Writes,
     envelope: &Envelope,
     kind: &str,
     subject: &str,
     year: i32,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO sc_marks (position, kind, subject_id, year, detail) VALUES ($1, $2, $3, $4, $5)",
+    w.insert(
+        &MARKS,
+        vec![
+            position(envelope).into(),
+            kind.into(),
+            subject.into(),
+            i64::from(year).into(),
+            detail.into(),
+        ],
     )
-    .bind(position(envelope))
-    .bind(kind)
-    .bind(subject)
-    .bind(i64::from(year))
-    .bind(detail)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// The member and year of a card's stream id (`{member}-{year}`).
@@ -108,7 +147,7 @@ impl Projector for Scorecard {
 
     fn apply<'c>(
         &'c self,
-        conn: &'c mut AnyConnection,
+        w: &'c mut Writes,
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
@@ -116,128 +155,112 @@ impl Projector for Scorecard {
             let id = envelope.stream_id.id();
             let at = position(envelope).to_string();
             match event {
-                Event::BranchRegistered(e) => {
-                    sqlx::query(
-                        "INSERT INTO sc_branches (branch_id, name, kind) VALUES ($1, $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(&e.name)
-                    .bind(stored_name(&e.kind))
-                    .execute(conn)
-                    .await?;
-                }
-                Event::MemberRegistered(e) => {
-                    sqlx::query(
-                        "INSERT INTO sc_members (member_id, name, unit_branch_id, service_branch_id, joined_on)
-                         VALUES ($1, $2, $3, '', $4)",
-                    )
-                    .bind(id)
-                    .bind(&e.name)
-                    .bind(e.unit_branch_id.to_string())
-                    .bind(e.joined_on.to_string())
-                    .execute(conn)
-                    .await?;
-                }
-                Event::ServiceBranchAssigned(e) => {
-                    sqlx::query(
-                        "UPDATE sc_members SET service_branch_id = $2 WHERE member_id = $1",
-                    )
-                    .bind(id)
-                    .bind(e.service_branch_id.to_string())
-                    .execute(conn)
-                    .await?;
-                }
-                Event::ServiceHoursLogged(e) => {
-                    sqlx::query(
-                        "INSERT INTO sc_records (record_id, member_id, year, category, minutes, status, evidence)
-                         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-                    )
-                    .bind(id)
-                    .bind(e.member_id.to_string())
-                    .bind(i64::from(e.date.year()))
-                    .bind(stored_name(&e.category))
-                    .bind(i64::from(e.minutes))
-                    .bind(&at)
-                    .execute(conn)
-                    .await?;
-                }
+                Event::BranchRegistered(e) => w.insert(
+                    &BRANCHES,
+                    vec![
+                        id.into(),
+                        e.name.as_str().into(),
+                        stored_name(&e.kind).into(),
+                    ],
+                )?,
+                Event::MemberRegistered(e) => w.insert(
+                    &MEMBERS,
+                    vec![
+                        id.into(),
+                        e.name.as_str().into(),
+                        e.unit_branch_id.to_string().into(),
+                        "".into(),
+                        e.joined_on.to_string().into(),
+                    ],
+                )?,
+                Event::ServiceBranchAssigned(e) => w.update(
+                    &MEMBERS,
+                    id,
+                    vec![(
+                        "service_branch_id",
+                        Change::Set(e.service_branch_id.to_string().into()),
+                    )],
+                )?,
+                Event::ServiceHoursLogged(e) => w.insert(
+                    &RECORDS,
+                    vec![
+                        id.into(),
+                        e.member_id.to_string().into(),
+                        i64::from(e.date.year()).into(),
+                        stored_name(&e.category).into(),
+                        i64::from(e.minutes).into(),
+                        "pending".into(),
+                        at.into(),
+                    ],
+                )?,
                 Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
                     let status = if matches!(event, Event::ServiceHoursVerified(_)) {
                         "verified"
                     } else {
                         "rejected"
                     };
-                    sqlx::query(
-                        "UPDATE sc_records SET status = $2, evidence = evidence || ' ' || $3 WHERE record_id = $1",
-                    )
-                    .bind(id)
-                    .bind(status)
-                    .bind(&at)
-                    .execute(conn)
-                    .await?;
+                    w.update(
+                        &RECORDS,
+                        id,
+                        vec![
+                            ("status", Change::Set(status.into())),
+                            ("evidence", Change::Append(at)),
+                        ],
+                    )?;
                 }
-                Event::CorrectionApplied(e) => {
-                    sqlx::query(
-                        "UPDATE sc_records SET year = $2, category = $3, minutes = $4, evidence = evidence || ' ' || $5
-                          WHERE record_id = $1",
-                    )
-                    .bind(id)
-                    .bind(i64::from(e.after.date.year()))
-                    .bind(stored_name(&e.after.category))
-                    .bind(i64::from(e.after.minutes))
-                    .bind(&at)
-                    .execute(conn)
-                    .await?;
-                }
-                Event::AnniversaryObserved(e) => {
-                    mark(conn, envelope, "anniversary", id, e.year, "").await?;
-                }
+                Event::CorrectionApplied(e) => w.update(
+                    &RECORDS,
+                    id,
+                    vec![
+                        ("year", Change::Set(i64::from(e.after.date.year()).into())),
+                        (
+                            "category",
+                            Change::Set(stored_name(&e.after.category).into()),
+                        ),
+                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
+                        ("evidence", Change::Append(at)),
+                    ],
+                )?,
+                Event::AnniversaryObserved(e) => mark(w, envelope, "anniversary", id, e.year, "")?,
                 Event::CommunityFeedbackRecorded(e) => {
                     if let Some((member, year)) = card_of(id) {
                         mark(
-                            conn,
+                            w,
                             envelope,
                             "feedback",
                             member,
                             year,
                             &e.quarter.to_string(),
-                        )
-                        .await?;
+                        )?;
                     }
                 }
                 Event::DualCardSigned(e) => {
                     if let Some((member, year)) = card_of(id) {
                         let detail = format!("{}:{}", stored_name(&e.side), stored_name(&e.rating));
-                        mark(conn, envelope, "side", member, year, &detail).await?;
+                        mark(w, envelope, "side", member, year, &detail)?;
                     }
                 }
                 Event::BranchMeetingRecorded(e) => {
-                    mark(conn, envelope, "meeting", id, e.date.year(), "").await?;
+                    mark(w, envelope, "meeting", id, e.date.year(), "")?;
                 }
                 Event::BranchActivityRecorded(e) => {
-                    mark(conn, envelope, "activity", id, e.date.year(), "").await?;
+                    mark(w, envelope, "activity", id, e.date.year(), "")?;
                 }
                 Event::QuizResultRecorded(e) => {
-                    mark(conn, envelope, "quiz", id, e.year, &e.score.to_string()).await?;
+                    mark(w, envelope, "quiz", id, e.year, &e.score.to_string())?;
                 }
-                Event::HouseholdVisited(e) => {
-                    mark(
-                        conn,
-                        envelope,
-                        "visit",
-                        &e.cadre_id.to_string(),
-                        e.date.year(),
-                        "",
-                    )
-                    .await?;
-                }
-                Event::WishPublished(e) => {
-                    sqlx::query("INSERT INTO sc_wishes (wish_id, year) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(i64::from(e.published_on.year()))
-                        .execute(conn)
-                        .await?;
-                }
+                Event::HouseholdVisited(e) => mark(
+                    w,
+                    envelope,
+                    "visit",
+                    &e.cadre_id.to_string(),
+                    e.date.year(),
+                    "",
+                )?,
+                Event::WishPublished(e) => w.insert(
+                    &WISHES,
+                    vec![id.into(), i64::from(e.published_on.year()).into()],
+                )?,
                 Event::WishConfirmed(e) => {
                     // A wish counts in the year it was published, for whoever fulfilled it.
                     sqlx::query(
@@ -247,7 +270,7 @@ impl Projector for Scorecard {
                     .bind(position(envelope))
                     .bind(e.member_id.to_string())
                     .bind(id)
-                    .execute(conn)
+                    .execute(w.conn().await?)
                     .await?;
                 }
                 Event::RulesAdopted(e) => {
@@ -259,7 +282,7 @@ impl Projector for Scorecard {
                     )
                     .bind(i64::from(e.rules.year))
                     .bind(rules)
-                    .execute(conn)
+                    .execute(w.conn().await?)
                     .await?;
                 }
                 _ => {}

@@ -4,12 +4,13 @@
 
 use crate::runner::Projector;
 use crate::store::dump_rows;
+use crate::writes::Writes;
 use allweather_domain::Event;
 use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 
 /// The projector's name.
@@ -45,11 +46,13 @@ impl Projector for WishBoard {
 
     fn apply<'c>(
         &'c self,
-        conn: &'c mut AnyConnection,
+        w: &'c mut Writes,
         envelope: &'c Envelope,
         event: &'c Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
+            // A few hundred wishes a year: a statement each, straight to the batch.
+            let conn = w.conn().await?;
             let id = envelope.stream_id.id();
             let at = envelope.occurred_at.as_micros();
             let set = |sql: &'static str| sqlx::query(sql).bind(id.to_owned());

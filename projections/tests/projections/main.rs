@@ -8,6 +8,7 @@ use allweather_log::{Log, LogOptions};
 use allweather_projections::leaderboard::{self, Leaderboard};
 use allweather_projections::runner::{self, ProjectionError};
 use allweather_projections::wishes;
+use allweather_projections::writes::{Change, Table, Value, Writes};
 use allweather_projections::{
     EventSource, JetStreamSource, LogSource, Progress, Projector, ReadStore,
 };
@@ -72,6 +73,7 @@ allweather_test_support::on_both_backends!(
     a_batch_that_fails_midway_leaves_nothing_and_a_restart_equals_a_rebuild,
     a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on,
     after_a_random_county_year_every_rebuilt_read_model_equals_the_live_one,
+    a_batch_of_writes_ends_as_one_statement_per_change_would,
 );
 
 /// Runs `projector` from `source` until it has applied `head`, or fails.
@@ -255,7 +257,7 @@ impl Projector for Failing {
     }
     fn apply<'c>(
         &'c self,
-        conn: &'c mut sqlx::AnyConnection,
+        writes: &'c mut allweather_projections::writes::Writes,
         envelope: &'c allweather_events::Envelope,
         event: &'c allweather_domain::Event,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
@@ -266,7 +268,7 @@ impl Projector for Failing {
                 ))
             });
         }
-        Leaderboard.apply(conn, envelope, event)
+        Leaderboard.apply(writes, envelope, event)
     }
 }
 
@@ -538,4 +540,109 @@ pub async fn after_a_random_county_year_every_rebuilt_read_model_equals_the_live
             );
         }
     }
+}
+
+static T: Table = Table {
+    name: "wt",
+    columns: &["k", "n", "s", "o"],
+};
+
+async fn rows_of(pool: &sqlx::AnyPool) -> Vec<(String, i64, String, Option<String>)> {
+    sqlx::query_as("SELECT k, n, s, o FROM wt ORDER BY k")
+        .fetch_all(pool)
+        .await
+        .expect("read wt")
+}
+
+pub async fn a_batch_of_writes_ends_as_one_statement_per_change_would(world: World) {
+    let store = world.store(0).await;
+    sqlx::query("CREATE TABLE wt (k TEXT PRIMARY KEY, n BIGINT NOT NULL, s TEXT NOT NULL, o TEXT)")
+        .execute(store.pool())
+        .await
+        .expect("create");
+    let row = |k: &str, n: i64, s: &str| vec![k.into(), n.into(), s.into(), Value::Null];
+
+    let mut w = Writes::begin(store.pool()).await.expect("begin");
+    w.insert(&T, row("a", 1, "x")).expect("insert");
+    w.insert(&T, row("b", 2, "y")).expect("insert");
+    // Changes to a row inserted in the same batch.
+    w.update(&T, "a", vec![("n", Change::Set(10.into()))])
+        .expect("update");
+    w.update(&T, "a", vec![("s", Change::Append("p".into()))])
+        .expect("append");
+    // A change to a row that is not there yet changes nothing, not the row inserted later.
+    w.update(&T, "z", vec![("n", Change::Set(5.into()))])
+        .expect("update");
+    w.insert(&T, row("z", 3, "w")).expect("insert");
+    w.commit().await.expect("commit");
+    assert_eq!(
+        rows_of(store.pool()).await,
+        vec![
+            ("a".into(), 10, "x p".into(), None),
+            ("b".into(), 2, "y".into(), None),
+            ("z".into(), 3, "w".into(), None),
+        ]
+    );
+
+    let mut w = Writes::begin(store.pool()).await.expect("begin");
+    // Changes to rows from before the batch, merged per row and column.
+    w.update(&T, "b", vec![("s", Change::Append("q".into()))])
+        .expect("append");
+    w.update(
+        &T,
+        "b",
+        vec![
+            ("s", Change::Append("r".into())),
+            ("n", Change::Set(20.into())),
+        ],
+    )
+    .expect("append");
+    w.update(&T, "z", vec![("s", Change::Set("v".into()))])
+        .expect("set");
+    w.update(&T, "z", vec![("s", Change::Append("u".into()))])
+        .expect("append");
+    w.update(&T, "a", vec![("o", Change::Set("set".into()))])
+        .expect("set");
+    w.update(&T, "c", vec![("n", Change::Set(7.into()))])
+        .expect("no row");
+    // A statement of the projector's own sees the batch so far.
+    w.update(&T, "a", vec![("n", Change::Set(30.into()))])
+        .expect("update");
+    let n: i64 = sqlx::query_scalar("SELECT n FROM wt WHERE k = 'a'")
+        .fetch_one(w.conn().await.expect("conn"))
+        .await
+        .expect("read inside the batch");
+    assert_eq!(n, 30);
+    w.update(&T, "a", vec![("o", Change::Set(Value::Null))])
+        .expect("null");
+    w.commit().await.expect("commit");
+    assert_eq!(
+        rows_of(store.pool()).await,
+        vec![
+            ("a".into(), 30, "x p".into(), None),
+            ("b".into(), 20, "y q r".into(), None),
+            ("z".into(), 3, "v u".into(), None),
+        ]
+    );
+
+    // A column the table lacks, the key, or a row of the wrong width is refused at once.
+    let mut w = Writes::begin(store.pool()).await.expect("begin");
+    assert!(
+        w.update(&T, "a", vec![("nope", Change::Set(1.into()))])
+            .is_err()
+    );
+    assert!(
+        w.update(&T, "a", vec![("k", Change::Set("b".into()))])
+            .is_err()
+    );
+    assert!(w.insert(&T, vec!["q".into()]).is_err());
+    // A key inserted twice fails the batch, which then writes nothing.
+    w.insert(&T, row("q", 1, "")).expect("insert");
+    w.insert(&T, row("a", 1, "")).expect("buffered");
+    assert!(w.commit().await.is_err(), "a duplicate key fails the batch");
+    assert_eq!(
+        rows_of(store.pool()).await.len(),
+        3,
+        "nothing of the failed batch is written"
+    );
 }
