@@ -251,8 +251,10 @@ fn bind(
     }
 }
 
-/// `($n, $n+1, …), (…)` for `rows` rows of `width` values.
-fn placeholders(rows: usize, width: usize) -> String {
+/// `($1, $2, …), (…)` for `rows` rows of `width` values — or `(?, ?, …)` on SQLite,
+/// which looks each `$N` up by name, a cost that grows with the square of their number.
+fn placeholders(conn: &AnyConnection, rows: usize, width: usize) -> String {
+    let numbered = conn.backend_name() != "SQLite";
     let mut out = String::new();
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -260,7 +262,11 @@ fn placeholders(rows: usize, width: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("${}", r * width + c + 1));
+            if numbered {
+                out.push_str(&format!("${}", r * width + c + 1));
+            } else {
+                out.push('?');
+            }
         }
         out.push(')');
     }
@@ -280,7 +286,7 @@ async fn insert_rows(
             "INSERT INTO {} ({}) VALUES {}",
             table.name,
             table.columns.join(", "),
-            placeholders(chunk.len(), width)
+            placeholders(conn, chunk.len(), width)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for value in chunk.into_iter().flatten() {
@@ -326,7 +332,7 @@ async fn update_rows(
                 "UPDATE {table} AS t SET {set} FROM (VALUES {values}) AS v WHERE t.{key} = v.column1",
                 table = table.name,
                 set = set.join(", "),
-                values = placeholders(chunk.len(), width),
+                values = placeholders(conn, chunk.len(), width),
                 key = table.columns[0],
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);

@@ -1,6 +1,8 @@
 //! A year of the programme as a county officer runs it: through the HTTP API, with
 //! signed tokens, on SQLite and on PostgreSQL. Each test owns its database.
 
+mod bad_input;
+
 use allweather_test_support::{TestApp, eventually};
 use serde_json::{Value, json};
 use std::time::Duration;

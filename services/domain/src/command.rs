@@ -66,7 +66,7 @@ macro_rules! commands {
 /// Reads a JSON body into `T`, naming the field at fault when it cannot.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, MalformedBody> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let field = match e.path().to_string() {
             // `.` is the whole body; `?` is a syntax error before any field.
             p if p == "." || p == "?" => "body".to_string(),
@@ -76,7 +76,13 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, MalformedBody> {
             field,
             message: e.inner().to_string(),
         }
-    })
+    })?;
+    // One JSON value is the whole body: anything after it is refused, not ignored.
+    de.end().map_err(|e| MalformedBody {
+        field: "body".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
 }
 
 commands! {

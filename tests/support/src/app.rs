@@ -1,7 +1,7 @@
 //! `TestApp`: the service on a free port over a database of its own, with a clock of its
 //! own (set to a working day of the county, moved only by the test), and typed helpers.
 
-use crate::{TestDatabase, TestSqlite};
+use crate::{NatsServer, TestDatabase, TestSqlite};
 use allweather_api::{App, CommandOptions, Settings, TokenKey};
 use allweather_command::Claims;
 use allweather_log::{Log, LogOptions};
@@ -14,8 +14,8 @@ use uuid::Uuid;
 /// The instant a test county starts at: 10:00 on 15 June 2026 in the county (UTC+8).
 pub const COUNTY_DAY: &str = "2026-06-15T02:00:00Z";
 
-/// The secret test tokens are signed with.
-const SECRET: &[u8] = b"allweather test secret, 32+ bytes long";
+/// The secret test tokens are signed with (HS256).
+pub const TOKEN_SECRET: &[u8] = b"allweather test secret, 32+ bytes long";
 
 /// A clock the test moves; the service decides with it (its effect on storage is real).
 #[derive(Debug, Clone)]
@@ -67,6 +67,60 @@ impl std::fmt::Debug for TestApp {
     }
 }
 
+/// Commands over NATS for a [`TestApp`]: see [`TestApp::commands_over_nats`].
+#[derive(Debug)]
+pub struct NatsCommands {
+    /// A client of its nats-server.
+    pub client: async_nats::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), async_nats::SubscribeError>>>,
+    _server: NatsServer,
+}
+
+impl NatsCommands {
+    /// Sends `body` to command `name` with an optional token and `Nats-Msg-Id`; the
+    /// reply's `Status` header (none on success) and JSON body.
+    pub async fn request(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        body: impl Into<bytes::Bytes>,
+        key: Option<&str>,
+    ) -> (Option<String>, Value) {
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert("Authorization", format!("Bearer {token}").as_str());
+        }
+        if let Some(key) = key {
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, key);
+        }
+        let reply = self
+            .client
+            .request_with_headers(format!("aw.cmd.{name}"), headers, body.into())
+            .await
+            .expect("a reply over NATS");
+        let status = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Status"))
+            .map(|v| v.as_str().to_owned());
+        (
+            status,
+            serde_json::from_slice(&reply.payload).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Stops serving.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("serve over NATS");
+        }
+    }
+}
+
 /// A command's answer.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -104,7 +158,7 @@ impl TestApp {
     }
 
     async fn start(url: String, clock: TestClock) -> TestApp {
-        let tokens = TokenKey::from_secret(SECRET).expect("secret");
+        let tokens = TokenKey::from_secret(TOKEN_SECRET).expect("secret");
         let ticking = clock.clone();
         // Read models beside the log: in its PostgreSQL database, or a SQLite file of
         // their own next to the log's.
@@ -296,6 +350,55 @@ impl TestApp {
             after = last.position;
             n += page.iter().filter(|e| e.event_type == event_type).count();
         }
+    }
+
+    /// The app's commands served over NATS request/reply as well (`aw.cmd.NAME`), by a
+    /// second command service on the same log and clock, through a nats-server of its
+    /// own; answers once it is subscribed.
+    pub async fn commands_over_nats(&self) -> NatsCommands {
+        let server = NatsServer::start();
+        let client = async_nats::connect(server.url())
+            .await
+            .expect("connect to nats");
+        let ticking = self.clock.clone();
+        let options = CommandOptions {
+            clock: Arc::new(move || ticking.now()),
+            rate_limit: None,
+            ..CommandOptions::default()
+        };
+        let service = allweather_command::CommandService::new(self.log.clone(), options)
+            .expect("a command service");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(allweather_command::nats::serve_commands(
+            service,
+            self.tokens.clone(),
+            client.clone(),
+            "aw",
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let nats = NatsCommands {
+            client,
+            stop: Some(stop),
+            task: Some(task),
+            _server: server,
+        };
+        // An unknown command changes nothing and is answered once the service listens.
+        crate::eventually(
+            "the command service to answer over NATS",
+            Duration::from_secs(30),
+            || async {
+                let reply = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    nats.client.request("aw.cmd.Nothing", "{}".into()),
+                )
+                .await;
+                matches!(reply, Ok(Ok(_))).then_some(())
+            },
+        )
+        .await;
+        nats
     }
 
     /// Stops the app: in-flight requests finish, the appender commits what it holds.
