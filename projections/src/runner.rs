@@ -15,6 +15,9 @@ use tokio::sync::watch;
 /// Events applied per transaction while catching up.
 pub const BATCH: usize = 500;
 
+/// Pages of [`BATCH`] events a replay applies per transaction.
+pub const REPLAY_PAGES: usize = 10;
+
 /// A read model: its tables and how each event changes them.
 pub trait Projector: Send + Sync + std::fmt::Debug {
     /// Its name: the key of its checkpoint and its consumer.
@@ -114,7 +117,7 @@ pub async fn run(
         if batch.is_empty() {
             continue;
         }
-        applied = match apply(store, projector, &catalog, applied, &batch).await? {
+        applied = match apply(store, projector, &catalog, applied, &batch, Commit::Durable).await? {
             Some(last) => last,
             // Another instance of this projector applied it first: go on from there.
             None => store.checkpoint(projector.name()).await?,
@@ -136,22 +139,56 @@ pub async fn replay(
 ) -> Result<u64, ProjectionError> {
     let catalog = catalog()?;
     let mut applied = store.checkpoint(projector.name()).await?;
-    loop {
-        let events = log
-            .read_all(applied, BATCH as u32)
-            .await
-            .map_err(SourceError::from)?;
-        let batch: Vec<&Envelope> = events.iter().take_while(|e| takes(e)).collect();
-        if batch.is_empty() {
-            return Ok(applied);
+    // Pages of the live batch's size, applied [`REPLAY_PAGES`] at a time: a record
+    // logged and decided within one transaction is written once, not inserted and then
+    // changed, and the batch's statements and commit are shared by more events.
+    let read = |mut after: u64| async move {
+        let mut events = Vec::with_capacity(BATCH * REPLAY_PAGES);
+        for _ in 0..REPLAY_PAGES {
+            let page = log
+                .read_all(after, BATCH as u32)
+                .await
+                .map_err(|e| ProjectionError::Source(e.into()))?;
+            let full = page.len() == BATCH;
+            after = page.last().map_or(after, |e| e.position);
+            events.extend(page);
+            if !full {
+                break;
+            }
         }
+        Ok::<_, ProjectionError>(events)
+    };
+    let mut events = read(applied).await?;
+    loop {
+        let batch: Vec<&Envelope> = events.iter().take_while(|e| takes(e)).collect();
+        let Some(last) = batch.last().map(|e| e.position) else {
+            return Ok(applied);
+        };
         let taken_all = batch.len() == events.len();
-        applied = apply(store, projector, &catalog, applied, &batch)
-            .await?
+        // The next page is read while this one is applied.
+        let (done, next) = tokio::join!(
+            apply(
+                store,
+                projector,
+                &catalog,
+                applied,
+                &batch,
+                Commit::Deferred
+            ),
+            async {
+                if taken_all {
+                    Some(read(last).await)
+                } else {
+                    None
+                }
+            }
+        );
+        applied = done?
             .ok_or_else(|| ProjectionError::Decode("another replay wrote this store".into()))?;
         on_batch(applied);
-        if !taken_all {
-            return Ok(applied);
+        match next {
+            Some(next) => events = next?,
+            None => return Ok(applied),
         }
     }
 }
@@ -197,7 +234,7 @@ pub async fn replay_source(
             ))
             .into());
         }
-        applied = apply(store, projector, &catalog, applied, &batch)
+        applied = apply(store, projector, &catalog, applied, &batch, Commit::Durable)
             .await?
             .ok_or_else(|| ProjectionError::Decode("another replay wrote this store".into()))?;
         source.ack(applied).await?;
@@ -210,6 +247,19 @@ fn catalog() -> Result<Catalog, ProjectionError> {
     Catalog::new(Event::SPECS.iter().copied()).map_err(|e| ProjectionError::Decode(e.to_string()))
 }
 
+/// How a batch's transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Flushed to disk before the commit returns: for a projector that tells its source
+    /// the batch is done (a JetStream ack must never run ahead of the checkpoint).
+    Durable,
+    /// On PostgreSQL, without waiting for the flush (`synchronous_commit = off`): for a
+    /// replay into a store of its own, which tells no one. A crash may lose the last
+    /// batches, checkpoint included — never one without the other — and the replay goes
+    /// on from the checkpoint; a rebuild's swap commits durably, flushing all before it.
+    Deferred,
+}
+
 /// Applies `batch` (the events right after `applied`) and moves the checkpoint to its
 /// last position, in one transaction: that position, or none if another instance of the
 /// projector moved the checkpoint first (and nothing was applied).
@@ -219,6 +269,7 @@ async fn apply(
     catalog: &Catalog,
     applied: u64,
     batch: &[&Envelope],
+    commit: Commit,
 ) -> Result<Option<u64>, ProjectionError> {
     let Some(last) = batch.last().map(|e| e.position) else {
         return Ok(Some(applied));
@@ -234,6 +285,11 @@ async fn apply(
         });
     }
     let mut writes = Writes::begin(store.pool()).await?;
+    if commit == Commit::Deferred && store.is_postgres() {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(writes.conn().await?)
+            .await?;
+    }
     if !claim(writes.conn().await?, projector.name(), applied, last).await? {
         return Ok(None);
     }

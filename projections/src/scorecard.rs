@@ -263,15 +263,12 @@ impl Projector for Scorecard {
                 )?,
                 Event::WishConfirmed(e) => {
                     // A wish counts in the year it was published, for whoever fulfilled it.
-                    sqlx::query(
-                        "INSERT INTO sc_marks (position, kind, subject_id, year, detail)
-                         SELECT $1, 'wish', $2, year, wish_id FROM sc_wishes WHERE wish_id = $3",
-                    )
-                    .bind(position(envelope))
-                    .bind(e.member_id.to_string())
-                    .bind(id)
-                    .execute(w.conn().await?)
-                    .await?;
+                    if let Some(year) = w.int(&WISHES, id, "year").await? {
+                        let year = i32::try_from(year).map_err(|_| {
+                            sqlx::Error::Protocol(format!("wish {id} of year {year}"))
+                        })?;
+                        mark(w, envelope, "wish", &e.member_id.to_string(), year, id)?;
+                    }
                 }
                 Event::RulesAdopted(e) => {
                     let rules = serde_json::to_string(&e.rules)

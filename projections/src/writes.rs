@@ -1,7 +1,9 @@
 //! A batch's writes to a projector's tables, applied as set operations: the rows a batch
 //! inserts go in one multi-row `INSERT` per table, its changes to earlier rows in one
-//! `UPDATE … FROM (VALUES …)` per kind of change — a handful of statements per batch of
-//! 500 events instead of one per event, which is what a rebuild's speed turns on.
+//! `UPDATE … FROM` per kind of change — a handful of statements per batch instead of one
+//! per event, which is what a rebuild's speed turns on. The rows travel as `VALUES` with
+//! anonymous parameters on SQLite, and as one JSON parameter read by
+//! `json_populate_recordset` on PostgreSQL.
 //!
 //! Projectors say what changes, row by row, as they would with one statement each; a
 //! change to a row inserted in the same batch is made to it before it is written. A
@@ -104,8 +106,7 @@ struct Pending {
     changes: BTreeMap<String, Changes>,
 }
 
-/// The rows a statement may carry: its parameters stay well under SQLite's limit (32,766)
-/// and PostgreSQL's (65,535).
+/// The parameters an SQLite statement may carry: well under its limit (32,766).
 const MAX_PARAMETERS: usize = 8_000;
 
 /// A batch's transaction and the writes not yet sent to it.
@@ -113,6 +114,8 @@ const MAX_PARAMETERS: usize = 8_000;
 pub struct Writes {
     tx: Transaction<'static, Any>,
     pending: Vec<Pending>,
+    /// Whether PostgreSQL has been told to find changed rows by their keys.
+    keyed: bool,
 }
 
 fn key_text(v: &Value) -> String {
@@ -129,6 +132,7 @@ impl Writes {
         Ok(Self {
             tx: pool.begin().await?,
             pending: Vec::new(),
+            keyed: false,
         })
     }
 
@@ -216,6 +220,60 @@ impl Writes {
         Ok(())
     }
 
+    /// The number in `column` of `table`'s row `key` as the batch has left it, if the
+    /// row is there: read without sending the buffered writes.
+    pub async fn int(
+        &mut self,
+        table: &'static Table,
+        key: &str,
+        column: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let at = table
+            .columns
+            .iter()
+            .position(|c| *c == column)
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{}.{column}", table.name)))?;
+        let as_int = |v: &Value| match v {
+            Value::Int(i) => Ok(Some(*i)),
+            Value::Null => Ok(None),
+            Value::Text(_) => Err(sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("{}.{column} holds text", table.name).into(),
+            }),
+        };
+        let pending = self.pending(table);
+        if let Some(&row) = pending.inserted.get(key) {
+            return as_int(&pending.rows[row][at]);
+        }
+        if let Some((_, Change::Set(v))) = pending
+            .changes
+            .get(key)
+            .and_then(|c| c.iter().find(|(c, _)| *c == at))
+        {
+            let v = v.clone();
+            let there = self.int_stored(table, key, column).await?.is_some();
+            return if there { as_int(&v) } else { Ok(None) };
+        }
+        Ok(self.int_stored(table, key, column).await?.flatten())
+    }
+
+    /// The stored row's number, none if there is no row.
+    async fn int_stored(
+        &mut self,
+        table: &Table,
+        key: &str,
+        column: &str,
+    ) -> Result<Option<Option<i64>>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {column} FROM {} WHERE {} = $1",
+            table.name, table.columns[0]
+        );
+        sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await
+    }
+
     /// The transaction, with every buffered write sent to it first: for a statement
     /// that reads the projector's tables or does not fit [`Writes::insert`] and
     /// [`Writes::update`].
@@ -226,6 +284,17 @@ impl Writes {
 
     /// Sends the buffered writes.
     async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        let changes = self.pending.iter().any(|p| !p.changes.is_empty());
+        if changes && !self.keyed && self.tx.backend_name() != "SQLite" {
+            // For a hundred keys or so, PostgreSQL's planner prefers a hash join over a
+            // scan of the whole table to an index lookup per key — which makes every
+            // batch of a rebuild cost more than the last. The batch's statements all find
+            // their rows by key.
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *self.tx)
+                .await?;
+            self.keyed = true;
+        }
         for pending in std::mem::take(&mut self.pending) {
             insert_rows(&mut self.tx, pending.table, pending.rows).await?;
             update_rows(&mut self.tx, pending.table, pending.changes).await?;
@@ -251,26 +320,36 @@ fn bind(
     }
 }
 
-/// `($1, $2, …), (…)` for `rows` rows of `width` values — or `(?, ?, …)` on SQLite,
-/// which looks each `$N` up by name, a cost that grows with the square of their number.
-fn placeholders(conn: &AnyConnection, rows: usize, width: usize) -> String {
-    let numbered = conn.backend_name() != "SQLite";
-    let mut out = String::new();
-    for r in 0..rows {
-        out.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..width {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            if numbered {
-                out.push_str(&format!("${}", r * width + c + 1));
-            } else {
-                out.push('?');
-            }
-        }
-        out.push(')');
-    }
-    out
+/// `(?, ?, …), (…)` for `rows` rows of `width` values: SQLite's anonymous parameters
+/// (it looks each `$N` up by name, a cost that grows with the square of their number).
+fn placeholders(rows: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// Rows as the one JSON parameter of PostgreSQL's `json_populate_recordset`: an array of
+/// objects by column name. One parameter instead of thousands: PostgreSQL parses and
+/// plans a statement with thousands of parameters in about the time it takes to run it.
+fn json_rows<'a>(rows: impl Iterator<Item = Vec<(&'a str, Value)>>) -> String {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .map(|row| {
+            row.into_iter()
+                .map(|(column, value)| {
+                    let value = match value {
+                        Value::Text(s) => serde_json::Value::String(s),
+                        Value::Int(i) => serde_json::Value::from(i),
+                        Value::Null => serde_json::Value::Null,
+                    };
+                    (column.to_owned(), value)
+                })
+                .collect()
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
+}
+
+fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
 }
 
 async fn insert_rows(
@@ -278,15 +357,33 @@ async fn insert_rows(
     table: &Table,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = table.columns.join(", ");
+    if !is_sqlite(conn) {
+        let rows = rows
+            .into_iter()
+            .map(|row| table.columns.iter().copied().zip(row).collect());
+        let sql = format!(
+            "INSERT INTO {t} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{t}, CAST($1 AS json))",
+            t = table.name
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(json_rows(rows))
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
     let width = table.columns.len();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(MAX_PARAMETERS / width).collect();
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
+            "INSERT INTO {} ({columns}) VALUES {}",
             table.name,
-            table.columns.join(", "),
-            placeholders(conn, chunk.len(), width)
+            placeholders(chunk.len(), width)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for value in chunk.into_iter().flatten() {
@@ -310,39 +407,68 @@ async fn update_rows(
         let shape = row.iter().map(|(at, c)| (*at, c.shape())).collect();
         shapes.entry(shape).or_default().push((key, row));
     }
+    let sqlite = is_sqlite(conn);
+    let key = table.columns[0];
     for (shape, rows) in shapes {
-        let width = shape.len() + 1;
+        // The new values are v's columns: named as the table's in PostgreSQL's JSON rows,
+        // column1, column2, … of SQLite's `VALUES`.
+        let source = |i: usize, column: &str| {
+            if sqlite {
+                format!("v.column{}", i + 2)
+            } else {
+                format!("v.{column}")
+            }
+        };
         let set: Vec<String> = shape
             .iter()
             .enumerate()
             .map(|(i, (at, (append, _)))| {
                 let column = table.columns[*at];
+                let value = source(i, column);
                 if *append {
-                    format!("{column} = t.{column} || ' ' || v.column{}", i + 2)
+                    format!("{column} = t.{column} || ' ' || {value}")
                 } else {
-                    format!("{column} = v.column{}", i + 2)
+                    format!("{column} = {value}")
                 }
             })
             .collect();
+        let set = set.join(", ");
+        let value = |change: Change| match change {
+            Change::Set(v) => v,
+            Change::Append(s) => Value::Text(s),
+        };
+        if !sqlite {
+            let rows = rows.into_iter().map(|(k, row)| {
+                std::iter::once((key, Value::Text(k)))
+                    .chain(row.into_iter().map(|(at, c)| (table.columns[at], value(c))))
+                    .collect()
+            });
+            let sql = format!(
+                "UPDATE {t} AS t SET {set} FROM json_populate_recordset(NULL::{t}, CAST($1 AS json)) AS v
+                  WHERE t.{key} = v.{key}",
+                t = table.name,
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(json_rows(rows))
+                .execute(&mut *conn)
+                .await?;
+            continue;
+        }
+        let width = shape.len() + 1;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(MAX_PARAMETERS / width).collect();
-            // `VALUES` names its columns column1, column2, … on both backends.
             let sql = format!(
-                "UPDATE {table} AS t SET {set} FROM (VALUES {values}) AS v WHERE t.{key} = v.column1",
-                table = table.name,
-                set = set.join(", "),
-                values = placeholders(conn, chunk.len(), width),
-                key = table.columns[0],
+                "UPDATE {t} AS t SET {set} FROM (VALUES {values}) AS v WHERE t.{key} = v.column1",
+                t = table.name,
+                values = placeholders(chunk.len(), width),
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-            for (key, row) in chunk {
-                query = query.bind(key);
+            for (k, row) in chunk {
+                query = query.bind(k);
                 for (_, change) in row {
-                    query = match change {
-                        Change::Set(v) => bind(query, v),
-                        Change::Append(s) => query.bind(s),
-                    };
+                    query = bind(query, value(change));
                 }
             }
             query.execute(&mut *conn).await?;

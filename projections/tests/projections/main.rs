@@ -574,6 +574,12 @@ pub async fn a_batch_of_writes_ends_as_one_statement_per_change_would(world: Wor
     w.update(&T, "z", vec![("n", Change::Set(5.into()))])
         .expect("update");
     w.insert(&T, row("z", 3, "w")).expect("insert");
+    assert_eq!(
+        w.int(&T, "a", "n").await.expect("read"),
+        Some(10),
+        "a row of the batch"
+    );
+    assert_eq!(w.int(&T, "y", "n").await.expect("read"), None, "no row");
     w.commit().await.expect("commit");
     assert_eq!(
         rows_of(store.pool()).await,
@@ -608,6 +614,16 @@ pub async fn a_batch_of_writes_ends_as_one_statement_per_change_would(world: Wor
     // A statement of the projector's own sees the batch so far.
     w.update(&T, "a", vec![("n", Change::Set(30.into()))])
         .expect("update");
+    // Reads see it too, without sending it: a stored row changed in the batch, one not
+    // changed, and a change to a row that is not there.
+    for (key, n) in [
+        ("a", Some(30)),
+        ("b", Some(20)),
+        ("z", Some(3)),
+        ("c", None),
+    ] {
+        assert_eq!(w.int(&T, key, "n").await.expect("read"), n, "row {key}");
+    }
     let n: i64 = sqlx::query_scalar("SELECT n FROM wt WHERE k = 'a'")
         .fetch_one(w.conn().await.expect("conn"))
         .await
