@@ -1,5 +1,7 @@
 //! The `allweather` binary as an operator runs it: a real process, real signals.
 
+mod faults;
+
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_test_support::{NatsServer, TestDatabase, TestSqlite, eventually};
