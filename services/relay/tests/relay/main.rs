@@ -203,6 +203,33 @@ async fn commands_commit_while_nats_is_down_and_the_relay_catches_up_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_that_lost_its_store_is_refilled_from_the_log() {
+    let (file, mut nats) = (TestSqlite::create(), NatsServer::start());
+    let log = sqlite_log(&file).await;
+    let relay = start_relay(&log, &nats).await;
+    append_many(&log, "before", 500).await;
+    wait_for_mirror(&nats, 500).await;
+
+    nats.kill();
+    // The disk under JetStream is lost: the server comes back with no stream at all.
+    for entry in std::fs::read_dir(nats.store_dir()).expect("the store") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).expect("remove");
+        } else {
+            std::fs::remove_file(&path).expect("remove");
+        }
+    }
+    append_many(&log, "during", 300).await;
+    nats.restart();
+
+    // The relay finds the stream empty and mirrors the whole log again, in order.
+    wait_for_mirror(&nats, 800).await;
+    relay.stop().await.expect("clean stop");
+    assert_exact_mirror(&log, &nats, 800).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_relay_neither_repeats_nor_skips_even_after_dying_between_publish_and_ack() {
     let (file, nats) = (TestSqlite::create(), NatsServer::start());
     let log = sqlite_log(&file).await;
