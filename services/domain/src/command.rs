@@ -68,8 +68,9 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, MalformedBody> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let field = match e.path().to_string() {
-            // `.` is the whole body; `?` is a syntax error before any field.
-            p if p == "." || p == "?" => "body".to_string(),
+            // `.` is the whole body; `?` is a syntax error before any field; an empty
+            // path is a key named "" (an unknown field), said of the body.
+            p if p.is_empty() || p == "." || p == "?" => "body".to_string(),
             p => p,
         };
         MalformedBody {
@@ -395,5 +396,25 @@ commands! {
     CloseYear {
         /// The year.
         year: i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Command;
+
+    /// Found by `cargo fuzz` (`command_decoding`): a key named "" gave an empty field.
+    #[test]
+    fn a_malformed_body_always_names_a_field() {
+        for body in [
+            &br#"{"":1}"#[..],
+            br#"{""a Brueau","kind"........&"#,
+            b"",
+            b"{",
+            br#"{"name":"a","kind":"unit"} x"#,
+        ] {
+            let malformed = Command::parse("RegisterBranch", body).expect_err("malformed");
+            assert!(!malformed.field.is_empty(), "{body:?}: {malformed:?}");
+        }
     }
 }
