@@ -157,6 +157,13 @@ impl Db {
 }
 
 impl WriterConnection {
+    fn close_on_drop(&mut self) {
+        match self {
+            WriterConnection::Postgres(conn, _) => conn.close_on_drop(),
+            WriterConnection::Sqlite(conn) => conn.close_on_drop(),
+        }
+    }
+
     async fn write_batch(
         &mut self,
         batch: &[AppendRequest],
@@ -512,6 +519,12 @@ async fn run_appender(
                 let result = conn.write_batch(&requests, now).await;
                 if result.is_ok() {
                     writer = Some(conn);
+                } else {
+                    // After an I/O error (a full disk) SQLite may not roll back, leaving
+                    // the connection inside its transaction; returned to the pool, it
+                    // would fail every later batch. It is closed, and the next batch
+                    // opens a fresh one.
+                    conn.close_on_drop();
                 }
                 result
             }

@@ -1,9 +1,10 @@
 //! Faults of the process: `serve` killed with SIGKILL under a steady command load, then
 //! started again on the same data. Nothing it acknowledged is lost, nothing is counted
 //! twice (also when clients retry what got no answer), the chain verifies, and every
-//! read model it projected equals a clean rebuild from the log.
+//! read model it projected equals a clean rebuild from the log. And the disk filling up
+//! under the embedded SQLite log, then space coming back.
 
-use super::{serve, token};
+use super::{BIN, serve, spawn_reading, terminate, token};
 use allweather_log::{Log, LogOptions};
 use allweather_projections::{ReadStore, replay};
 use allweather_test_support::{TestDatabase, eventually};
@@ -242,4 +243,108 @@ async fn serve_on_postgres_killed_under_load_loses_nothing_and_projects_as_a_reb
         db.url().to_owned(),
     )
     .await;
+}
+
+/// `serve` on SQLite with each file it writes limited to 1 MiB (`RLIMIT_FSIZE`, the soft
+/// limit, with `SIGXFSZ` ignored so that a write past it fails with `EFBIG`, as on a full
+/// disk). Commands are refused with 503 and a clear reason once the log cannot grow, never
+/// with a 500; when the limit is lifted the same process takes commands again; every
+/// command it acknowledged is in the log once and the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_commands_with_503_and_the_service_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = token(dir.path(), &["--role", "committee_admin"]);
+    let script = format!(
+        "trap '' XFSZ; ulimit -S -f 1024; exec '{BIN}' --data-dir '{}' serve --listen 127.0.0.1:0",
+        dir.path().display()
+    );
+    let (mut child, _, line) =
+        spawn_reading(tokio::process::Command::new("bash").args(["-c", &script])).await;
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("the first line says where it listens")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let name = "x".repeat(90);
+    let post = |i: usize| {
+        let (client, base, admin) = (client.clone(), base.clone(), admin.clone());
+        let body = json!({"name": format!("{i} {name}"), "kind": "unit"});
+        async move {
+            let r = client
+                .post(format!("{base}/api/v1/commands/RegisterBranch"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .expect("an answer");
+            let retry_after = r.headers().contains_key("retry-after");
+            (
+                r.status().as_u16(),
+                retry_after,
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let (mut acked, mut refused) = (Vec::new(), 0);
+    let mut i = 0;
+    while refused < 20 {
+        i += 1;
+        assert!(i < 20_000, "the log never filled its 1 MiB");
+        let (status, retry_after, body) = post(i).await;
+        match status {
+            200 => acked.push(body["command_id"].as_str().expect("an id").to_owned()),
+            503 => {
+                refused += 1;
+                assert!(retry_after, "a 503 says when to retry: {body}");
+                assert_eq!(body["code"], "unavailable", "{body}");
+                assert!(
+                    body["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("disk I/O error")),
+                    "the reason is named: {body}"
+                );
+            }
+            other => panic!("command {i} got {other}: {body}"),
+        }
+    }
+    assert!(
+        !acked.is_empty(),
+        "commands were taken before the disk filled"
+    );
+
+    // Space returns: the same process takes commands again.
+    let pid = child.id().expect("a pid").to_string();
+    let lifted = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--fsize=unlimited:"])
+        .status()
+        .expect("run prlimit");
+    assert!(lifted.success(), "prlimit lifted the limit");
+    for j in 0..20 {
+        let (status, _, body) = post(i + 1 + j).await;
+        assert_eq!(status, 200, "after space returned: {body}");
+        acked.push(body["command_id"].as_str().expect("an id").to_owned());
+    }
+    terminate(&child);
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("serve stops within 30 s of SIGTERM")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
+
+    let log = Log::open(LogOptions::sqlite_file(&dir.path().join("log.db")))
+        .await
+        .expect("open the log");
+    let events = log.read_all(0, u32::MAX).await.expect("read");
+    let committed: Vec<String> = events.iter().map(|e| e.command_id.to_string()).collect();
+    let unique: HashSet<&String> = committed.iter().collect();
+    assert_eq!(unique.len(), committed.len(), "no command twice");
+    for id in &acked {
+        assert!(
+            unique.contains(id),
+            "acknowledged command {id} is in the log"
+        );
+    }
+    assert_eq!(log.verify(|_| {}).await.expect("verify").broken, None);
+    log.shutdown().await;
 }
