@@ -169,7 +169,7 @@ impl Writes {
         let pending = self.pending(table);
         if let Some(key) = row.first().map(key_text) {
             // A change to this key made earlier in the batch found no row (an insert of
-            // a key that was there fails, below or at the flush): it changed nothing.
+            // a key that was there fails at the flush): it changed nothing.
             pending.changes.remove(&key);
             pending.inserted.insert(key, pending.rows.len());
         }

@@ -101,7 +101,7 @@ struct Fixture {
 impl Fixture {
     fn token(&self, who: Who) -> Option<String> {
         let app = &self.county.app;
-        let now = app.clock.now().timestamp().max(chrono_now());
+        let now = app.clock.now().timestamp().max(unix_now());
         let admin_claims =
             json!({"sub": "admin", "role": "committee_admin", "iat": now, "exp": now + 600});
         Some(match who {
@@ -137,7 +137,7 @@ impl Fixture {
     }
 }
 
-fn chrono_now() -> i64 {
+fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
