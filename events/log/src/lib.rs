@@ -25,6 +25,8 @@
 //! - `postgres`, `sqlite`: how each backend writes a batch; `read`: the readers, written
 //!   once for both; `row`: decoding a stored event.
 //! - `tail`: the live tail.
+//! - `keys`: the key store beside the log, which seals the personal details of people in
+//!   need and whose erasure destroys a person's key.
 //! - `migrations/{postgres,sqlite}`: the schema, including the triggers that refuse
 //!   `UPDATE` and `DELETE` on `events`.
 #![deny(missing_docs)]
@@ -33,6 +35,8 @@
 mod row;
 #[macro_use]
 mod read;
+#[macro_use]
+mod keys;
 pub mod append;
 pub mod error;
 mod postgres;
@@ -43,6 +47,7 @@ pub use append::{
     AppendLimits, AppendOutcome, AppendRequest, CommittedEvent, Head, NewEvent, StreamWrite,
 };
 pub use error::{AppendError, ExpectedVersion, InvalidAppend, LogError};
+pub use keys::StoredKey;
 
 use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Timestamp};
 use futures::Stream;
@@ -243,7 +248,9 @@ impl Log {
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(30));
+                    .busy_timeout(Duration::from_secs(30))
+                    // A destroyed person key is overwritten, not left in free pages.
+                    .pragma("secure_delete", "on");
                 let pool = connect_pool(&options, connect).await?;
                 let applied = sqlx::query_scalar(APPLIED).fetch_one(&pool).await.ok();
                 if !is_current(&SQLITE_MIGRATIONS, applied) {
@@ -346,6 +353,51 @@ impl Log {
         match &self.inner.db {
             Db::Postgres(pool) => postgres::recorded(pool, command_id).await,
             Db::Sqlite(pool) => sqlite::recorded(pool, command_id).await,
+        }
+    }
+
+    /// A person's key from the key store.
+    pub async fn person_key(&self, person_id: Uuid) -> Result<StoredKey, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::person_key(pool, person_id).await,
+            Db::Sqlite(pool) => sqlite::person_key(pool, person_id).await,
+        }
+    }
+
+    /// A person's key, made from `fresh` if they have none; [`StoredKey::Erased`] for a
+    /// person who was erased (no new key is made for them).
+    pub async fn person_key_or_create(
+        &self,
+        person_id: Uuid,
+        fresh: [u8; 32],
+    ) -> Result<StoredKey, LogError> {
+        let now = Timestamp::from_datetime(chrono::Utc::now());
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::person_key_or_create(pool, person_id, fresh, now).await,
+            Db::Sqlite(pool) => sqlite::person_key_or_create(pool, person_id, fresh, now).await,
+        }
+    }
+
+    /// Destroys a person's key: what it sealed can no longer be read. On SQLite the
+    /// write-ahead log is checkpointed and truncated after it, so the key's bytes leave
+    /// the WAL file too; on PostgreSQL the old row version remains until the table is
+    /// vacuumed and in WAL archives and backups until they expire (see RELIABILITY.md).
+    pub async fn erase_person_key(&self, person_id: Uuid) -> Result<(), LogError> {
+        let now = Timestamp::from_datetime(chrono::Utc::now());
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::erase_person_key(pool, person_id, now).await,
+            Db::Sqlite(pool) => {
+                sqlite::erase_person_key(pool, person_id, now).await?;
+                // Best effort: readers holding an old snapshot can keep the WAL from
+                // being truncated now; a later checkpoint overwrites it.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "checkpointing after an erasure failed");
+                }
+                Ok(())
+            }
         }
     }
 

@@ -135,6 +135,7 @@ pub(crate) async fn write_batch(
     Ok(plan)
 }
 
+person_keys!(PgPool);
 readers!(PgPool, PgConnection);
 
 /// Writes the plan's events, commands and stream versions and notifies, in one

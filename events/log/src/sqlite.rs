@@ -123,4 +123,5 @@ async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Er
     Ok(())
 }
 
+person_keys!(SqlitePool);
 readers!(SqlitePool, SqliteConnection);

@@ -184,6 +184,14 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
             get(wish_board),
         ),
         route(
+            "/api/v1/wishes/{wish_id}/beneficiary",
+            "The name and contact of a wish's beneficiary, to deliver it; a placeholder once the person is erased",
+            "the wish's publisher, the service centre, and while it is claimed or fulfilled its claimer and the secretaries of the claimer's branches",
+            &[("wish_id", "path", true, "the wish")],
+            JSON,
+            get(wish_beneficiary),
+        ),
+        route(
             "/api/v1/wishes/timings",
             "Time to claim and to fulfil (count, median, 90th percentile) by category and month of publication",
             "anyone",
@@ -458,6 +466,20 @@ struct WishQuery {
     status: Option<String>,
     limit: Option<u32>,
     min_position: Option<u64>,
+}
+
+/// Who a wish is for, for those who deliver it (read from the log and opened with the
+/// person's key: no read model holds personal details in clear).
+async fn wish_beneficiary(
+    State(state): State<AppState>,
+    Path(wish_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    let wish_id: uuid::Uuid = wish_id
+        .parse()
+        .map_err(|_| ApiError::field("wish_id", "must be a UUID"))?;
+    Ok(Json(state.commands.beneficiary(&principal, wish_id).await?))
 }
 
 /// The wish board: public, with the beneficiary never shown.

@@ -1,4 +1,4 @@
-//! `allweather token issue` and `allweather rules adopt`.
+//! `allweather token issue`, `allweather rules adopt` and `allweather erase beneficiary`.
 
 use crate::log_options;
 use allweather_api::{CommandOptions, CommandService, TokenKey};
@@ -143,6 +143,91 @@ pub(crate) async fn rules(
     };
     let document: serde_json::Value =
         toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;
+    let body = serde_json::json!({ "year": rules.year, "rules": document });
+    Ok(
+        match execute_as_admin(data_dir, database, options, "AdoptRules", None, body).await? {
+            Ok(reply) => {
+                println!(
+                    "adopted the rules for {} at position {}",
+                    rules.year, reply["position"]
+                );
+                ExitCode::SUCCESS
+            }
+            Err(detail) => {
+                eprintln!("the rules were not adopted: {detail}");
+                ExitCode::from(1)
+            }
+        },
+    )
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EraseCommand {
+    /// Erase a person in need: destroy the key their name and contact are sealed with,
+    /// in every wish published for them, and record the erasure as an event. Their
+    /// details become unreadable everywhere the log was copied; the log's chain still
+    /// verifies. Running it again after an interruption finishes the erasure.
+    Beneficiary {
+        /// The person (a wish's `beneficiary_id`; by default a wish's own id).
+        id: Uuid,
+        /// Why (the request or decision it carries out), recorded in the event.
+        #[arg(long)]
+        reason: String,
+        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
+        #[arg(long, env = "DATABASE_URL")]
+        database: Option<String>,
+    },
+}
+
+pub(crate) async fn erase(
+    command: EraseCommand,
+    data_dir: &Path,
+    options: CommandOptions,
+) -> anyhow::Result<ExitCode> {
+    let EraseCommand::Beneficiary {
+        id,
+        reason,
+        database,
+    } = command;
+    let body = serde_json::json!({ "beneficiary_id": id, "reason": reason });
+    // One key per person: a second run answers as the first, or finishes it.
+    let key = format!("erase-beneficiary-{id}");
+    Ok(
+        match execute_as_admin(
+            data_dir,
+            database,
+            options,
+            "EraseBeneficiary",
+            Some(&key),
+            body,
+        )
+        .await?
+        {
+            Ok(reply) => {
+                println!(
+                    "erased beneficiary {id}: their key is destroyed; the erasure is recorded at position {}",
+                    reply["position"]
+                );
+                ExitCode::SUCCESS
+            }
+            Err(detail) => {
+                eprintln!("beneficiary {id} was not erased: {detail}");
+                ExitCode::from(1)
+            }
+        },
+    )
+}
+
+/// Runs one command on the log as the CLI's committee administrator: the success body,
+/// or the problem's detail.
+async fn execute_as_admin(
+    data_dir: &Path,
+    database: Option<String>,
+    options: CommandOptions,
+    name: &str,
+    idempotency_key: Option<&str>,
+    body: serde_json::Value,
+) -> anyhow::Result<Result<serde_json::Value, String>> {
     let log = Log::open(log_options(data_dir, database, true)?).await?;
     let service = CommandService::new(log.clone(), options)?;
     // Whoever can run this command holds the data directory, and so the signing secret:
@@ -153,26 +238,15 @@ pub(crate) async fn rules(
         member_id: None,
         branch_id: None,
     };
-    let body = serde_json::json!({ "year": rules.year, "rules": document }).to_string();
     let outcome = service
-        .execute(&admin, "AdoptRules", None, body.as_bytes())
+        .execute(&admin, name, idempotency_key, body.to_string().as_bytes())
         .await;
     log.shutdown().await;
-    match outcome {
-        Ok(reply) => {
-            println!(
-                "adopted the rules for {} at position {}",
-                rules.year, reply["position"]
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let (_, problem) = e.problem();
-            eprintln!(
-                "the rules were not adopted: {}",
-                problem["detail"].as_str().unwrap_or("unknown error")
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
+    Ok(outcome.map_err(|e| {
+        let (_, problem) = e.problem();
+        problem["detail"]
+            .as_str()
+            .unwrap_or("unknown error")
+            .to_owned()
+    }))
 }

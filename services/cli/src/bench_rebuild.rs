@@ -156,6 +156,7 @@ async fn demo_county(path: &std::path::Path, members: usize) -> anyhow::Result<L
         log.clone(),
         CommandOptions {
             clock: Arc::new(move || command_clock.now()),
+            entropy: allweather_demo::entropy(options.seed),
             rate_limit: None,
             ..CommandOptions::default()
         },

@@ -34,6 +34,7 @@ pub(crate) async fn demo(
     let command_clock = clock.clone();
     let mut commands = command_options(options.county_offset);
     commands.clock = Arc::new(move || command_clock.now());
+    commands.entropy = allweather_demo::entropy(options.seed);
     // One issuer sends the whole year as fast as the log takes it.
     commands.rate_limit = None;
     let service = CommandService::new(log.clone(), commands)?;

@@ -206,6 +206,11 @@ enum Command {
         #[arg(long, conflicts_with = "database")]
         nats: Option<String>,
     },
+    /// Erase personal data (the law on personal information protection).
+    Erase {
+        #[command(subcommand)]
+        command: admin::EraseCommand,
+    },
     /// Check the log's integrity.
     Audit {
         #[command(subcommand)]
@@ -306,6 +311,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rules { command } => {
             admin::rules(command, &cli.data_dir, command_options(cli.county_offset)).await
+        }
+        Command::Erase { command } => {
+            admin::erase(command, &cli.data_dir, command_options(cli.county_offset)).await
         }
         Command::Demo {
             members,

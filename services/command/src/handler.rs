@@ -1,10 +1,12 @@
 //! Load, decide, append: the one path every command takes.
 
 use crate::problem::ApiError;
+use allweather_domain::personal::{self, PersonKey};
 use allweather_domain::{Command, Ctx, Decide, Event, Principal, Snapshot, State, World, decide};
 use allweather_events::{Catalog, Payload, StreamId, Timestamp};
 use allweather_log::{
-    AppendError, AppendOutcome, AppendRequest, ExpectedVersion, Log, NewEvent, StreamWrite,
+    AppendError, AppendOutcome, AppendRequest, ExpectedVersion, Log, NewEvent, StoredKey,
+    StreamWrite,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -27,6 +29,10 @@ const PAGE: u32 = 1_000;
 /// Where the time comes from: the wall clock, or a test's.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// Where keys and nonces come from: the operating system, or a seeded generator (the
+/// demo county, whose log must hash the same on every run).
+pub type Entropy = Arc<dyn Fn(&mut [u8]) -> anyhow::Result<()> + Send + Sync>;
+
 /// How commands are handled.
 #[derive(Clone)]
 pub struct CommandOptions {
@@ -38,6 +44,8 @@ pub struct CommandOptions {
     pub max_attempts: u32,
     /// The clock.
     pub clock: Clock,
+    /// Randomness for the keys and nonces that seal personal details.
+    pub entropy: Entropy,
     /// Longest the claim-expiry scheduler goes without looking at the clock.
     pub expiry_check: std::time::Duration,
     /// Commands a token may issue per second, and in a burst (`None`: no limit). The
@@ -61,6 +69,9 @@ impl Default for CommandOptions {
             cache_streams: 10_000,
             max_attempts: 5,
             clock: Arc::new(Utc::now),
+            entropy: Arc::new(|bytes| {
+                getrandom::fill(bytes).map_err(|e| anyhow::anyhow!("draw random bytes: {e}"))
+            }),
             expiry_check: std::time::Duration::from_secs(30),
             rate_limit: Some(RateLimit {
                 per_second: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
@@ -273,6 +284,12 @@ impl CommandService {
                 }
             };
             let request = append_request(&world, &decision, command_id, principal, now)?;
+            // An erasure destroys the key before its record is appended: the record never
+            // stands while the details can still be read. Destroying twice is harmless,
+            // so a retry after a failed append finishes the job.
+            for person in &decision.erase_keys {
+                log.erase_person_key(*person).await?;
+            }
             match log.append(request).await {
                 Ok(outcome) => {
                     if !outcome.replayed {
@@ -301,7 +318,7 @@ impl CommandService {
         }
     }
 
-    /// Decides `command`, loading the streams it asks for.
+    /// Decides `command`, bringing in the streams and keys it asks for.
     async fn decide(
         &self,
         command: &Command,
@@ -310,10 +327,19 @@ impl CommandService {
         Result<(World, allweather_domain::Decision), allweather_domain::DomainError>,
         ApiError,
     > {
+        self.resolve(|world| decide(world, command, ctx)).await
+    }
+
+    /// Runs `f` (a decision or a query of the domain) until it has every stream and key
+    /// it asks for.
+    async fn resolve<T>(
+        &self,
+        f: impl Fn(&World) -> Result<T, Decide>,
+    ) -> Result<Result<(World, T), allweather_domain::DomainError>, ApiError> {
         let mut world = World::new();
         for _ in 0..=MAX_STREAMS_PER_DECISION {
-            match decide(&world, command, ctx) {
-                Ok(decision) => return Ok(Ok((world, decision))),
+            match f(&world) {
+                Ok(answer) => return Ok(Ok((world, answer))),
                 Err(Decide::Refused(e)) => return Ok(Err(e)),
                 Err(Decide::Need(stream)) => {
                     if world.snapshot(&stream).is_some() {
@@ -325,9 +351,79 @@ impl CommandService {
                     let snapshot = self.load(&stream).await?;
                     world.insert(stream, snapshot);
                 }
+                Err(Decide::NeedKey { person_id, create }) => {
+                    if world.has_key(person_id) {
+                        return Err(anyhow::anyhow!(
+                            "decide asked again for the key of person {person_id}"
+                        )
+                        .into());
+                    }
+                    let key = self.person_key(person_id, create).await?;
+                    world.insert_key(person_id, key);
+                }
             }
         }
         Err(anyhow::anyhow!("a decision read more than {MAX_STREAMS_PER_DECISION} streams").into())
+    }
+
+    /// A person's key from the key store (made first if `create`), with a nonce drawn
+    /// for this decision alone.
+    async fn person_key(&self, person_id: Uuid, create: bool) -> Result<PersonKey, ApiError> {
+        let stored = if create {
+            self.inner
+                .log
+                .person_key_or_create(person_id, self.random()?)
+                .await?
+        } else {
+            self.inner.log.person_key(person_id).await?
+        };
+        Ok(match stored {
+            StoredKey::Missing => PersonKey::Unknown,
+            StoredKey::Erased => PersonKey::Erased,
+            StoredKey::Live(key) => PersonKey::Live {
+                key,
+                nonce: self.random()?,
+            },
+        })
+    }
+
+    /// The name and contact of a wish's beneficiary, for those who deliver it (the
+    /// domain says who: [`allweather_domain::wish::beneficiary`]); a placeholder once
+    /// the person is erased.
+    pub async fn beneficiary(
+        &self,
+        principal: &Principal,
+        wish_id: Uuid,
+    ) -> Result<Value, ApiError> {
+        let now = self.now();
+        let ctx = Ctx {
+            now,
+            today: now
+                .to_datetime()
+                .with_timezone(&self.inner.options.county_offset)
+                .date_naive(),
+            principal: principal.clone(),
+            new_id: wish_id,
+        };
+        let (_, sealed) = self
+            .resolve(|world| allweather_domain::wish::beneficiary(world, wish_id, &ctx))
+            .await??;
+        let details = match self.inner.log.person_key(sealed.person_id).await? {
+            StoredKey::Live(key) => {
+                Some(personal::open(&sealed, &key).context("open a beneficiary's details")?)
+            }
+            StoredKey::Erased | StoredKey::Missing => None,
+        };
+        Ok(match details {
+            Some(d) => json!({
+                "wish_id": wish_id, "beneficiary_id": sealed.person_id,
+                "name": d.name, "contact": d.contact, "erased": false,
+            }),
+            None => json!({
+                "wish_id": wish_id, "beneficiary_id": sealed.person_id,
+                "name": personal::ERASED, "contact": null, "erased": true,
+            }),
+        })
     }
 
     /// A stream's state: from the cache, brought up to date with the events after the
@@ -383,6 +479,13 @@ impl CommandService {
                 cache.put(stream.clone(), s.clone());
             }
         }
+    }
+
+    /// Random bytes for a key or a nonce.
+    fn random<const N: usize>(&self) -> Result<[u8; N], ApiError> {
+        let mut bytes = [0; N];
+        (self.inner.options.entropy)(&mut bytes)?;
+        Ok(bytes)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<StreamId, Snapshot>> {

@@ -30,5 +30,5 @@ pub mod problem;
 pub mod scheduler;
 
 pub use auth::{Claims, TokenKey};
-pub use handler::{Clock, CommandOptions, CommandService, RateLimit};
+pub use handler::{Clock, CommandOptions, CommandService, Entropy, RateLimit};
 pub use problem::ApiError;

@@ -18,7 +18,8 @@
 //! [`plan`] is pure: the same options give the same commands, with the same ids, times
 //! and idempotency keys. [`run`] sends them in time order with a simulated clock, so the
 //! same seed writes the same log, to the hash (given a log whose `recorded_at` follows
-//! the same [`SimClock`]).
+//! the same [`SimClock`], and a service whose keys and nonces come from [`entropy`] of
+//! the same seed).
 
 use allweather_command::auth::Claims;
 use allweather_command::{CommandService, TokenKey};
@@ -756,15 +757,14 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
             )
         };
         let id = p.id();
-        let beneficiary = format!(
-            "{}{}，{}社区{}号",
-            p.pick(&SURNAMES),
-            p.pick(&KINSHIP),
+        let beneficiary = format!("{}{}", p.pick(&SURNAMES), p.pick(&KINSHIP));
+        let contact = format!(
+            "{}社区{}号",
             p.pick(&COMMUNITIES),
             p.rng.random_range(1..200)
         );
         let deadline = published + Duration::days(20);
-        p.push(published, Who::Centre, "PublishWish", json!({"wish_id": id, "origin": origin, "title": title, "beneficiary": beneficiary, "category": category, "deadline": deadline.to_rfc3339()}));
+        p.push(published, Who::Centre, "PublishWish", json!({"wish_id": id, "origin": origin, "title": title, "beneficiary": beneficiary, "beneficiary_contact": contact, "category": category, "deadline": deadline.to_rfc3339()}));
         if p.chance(8) || claimers.is_empty() {
             continue; // never claimed
         }
@@ -985,6 +985,20 @@ impl Tokens<'_> {
         self.cache.insert(who, principal.clone());
         Ok(principal)
     }
+}
+
+/// Keys and nonces drawn from `seed`, for a service that must write the same log on
+/// every run: the beneficiaries of a demo county are invented, so their keys may be
+/// predictable; a real county's never are (the default draws from the operating system).
+pub fn entropy(seed: u64) -> allweather_command::Entropy {
+    use rand::RngCore as _;
+    let rng = std::sync::Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973));
+    Arc::new(move |bytes| {
+        rng.lock()
+            .map_err(|_| anyhow::anyhow!("the demo's key generator was poisoned"))?
+            .fill_bytes(bytes);
+        Ok(())
+    })
 }
 
 /// Sends `plan` through `service`, each command at its time on `clock`, telling

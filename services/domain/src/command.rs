@@ -218,8 +218,16 @@ commands! {
         origin: WishOrigin,
         /// What is wished for.
         title: String,
-        /// Who it is for.
+        /// The name of the person it is for (sealed under their own key; never shown
+        /// publicly).
         beneficiary: String,
+        /// How to reach them, for the member who delivers (sealed likewise).
+        #[serde(default)]
+        beneficiary_contact: Option<String>,
+        /// The person, when wishes for them were published before (default: a new
+        /// person, with the wish's id).
+        #[serde(default)]
+        beneficiary_id: Option<Uuid>,
         /// The category.
         category: Category,
         /// By when (RFC 3339).
@@ -396,6 +404,14 @@ commands! {
     CloseYear {
         /// The year.
         year: i32,
+    }
+    /// Erases a person in need: destroys the key their details are sealed with, so that
+    /// they become unreadable everywhere, and records the erasure (a committee admin).
+    EraseBeneficiary {
+        /// The person (a wish's `beneficiary_id`).
+        beneficiary_id: Uuid,
+        /// Why (the request or decision it carries out).
+        reason: String,
     }
 }
 

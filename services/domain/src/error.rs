@@ -58,6 +58,9 @@ rules! {
         NotTheClaimer,
         /// Only the publisher (or the service centre) confirms or cancels a wish.
         NotThePublisher,
+        /// A beneficiary's details are seen by the wish's publisher, the service centre,
+        /// the claimer and the secretaries of the claimer's branches only.
+        NotEntitledToPersonalData,
     ]
     NotFound: [
         /// No such branch.
@@ -76,6 +79,8 @@ rules! {
         CardNotIssued,
         /// No such concern on the household.
         ConcernNotFound,
+        /// No wish was ever published for this beneficiary.
+        BeneficiaryNotFound,
     ]
     Conflict: [
         /// The id is already taken by an earlier registration or launch.
@@ -120,6 +125,10 @@ rules! {
         YearAlreadyClosed,
         /// The member already holds this role or assignment.
         NothingChanges,
+        /// The beneficiary was erased: nothing more is recorded for them under that id.
+        BeneficiaryErased,
+        /// The beneficiary is already erased.
+        AlreadyErased,
     ]
     Invalid: [
         /// A text field is empty, too long or holds control characters.
@@ -208,6 +217,14 @@ pub enum Decide {
     Refused(DomainError),
     /// The state of this stream is needed: load it and decide again.
     Need(StreamId),
+    /// A person's key is needed (made first if `create` and there is none): bring it
+    /// into the world, with a fresh nonce, and decide again.
+    NeedKey {
+        /// The person.
+        person_id: uuid::Uuid,
+        /// Whether a key is to be made for a person who has none.
+        create: bool,
+    },
 }
 
 impl From<DomainError> for Decide {

@@ -2,6 +2,7 @@
 //! `event_type` and the struct is its payload (schema version 1); both are a contract.
 //! Quantities are integers (minutes, hundredths of a point), never floats.
 
+use crate::personal::Sealed;
 use crate::rules::Rules;
 use crate::values::{
     BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
@@ -201,8 +202,8 @@ events! {
         origin: WishOrigin,
         /// What is wished for.
         title: String,
-        /// Who it is for; never shown publicly.
-        beneficiary: String,
+        /// Who it is for: their name and contact, sealed under their own key.
+        beneficiary: Sealed,
         /// The category.
         category: Category,
         /// By when it should be fulfilled.
@@ -385,5 +386,13 @@ events! {
     YearClosed {
         /// The year.
         year: i32,
+    }
+    /// A person in need was erased: their key is destroyed and their details, sealed in
+    /// the wishes published for them, can no longer be read.
+    BeneficiaryErased {
+        /// Why (the request or decision it carries out).
+        reason: String,
+        /// The county's date of the erasure.
+        erased_on: NaiveDate,
     }
 }

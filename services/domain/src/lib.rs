@@ -11,7 +11,8 @@
 //! reads is not in the [`World`] it answers [`Decide::Need`], the handler loads that
 //! stream and decides again. Rules that span aggregates are kept exact by writing to
 //! small ledger streams in the same atomic append (a member-day's hours, a member's open
-//! claims), each at the version it was decided against.
+//! claims), each at the version it was decided against. A beneficiary's details are
+//! sealed with a key the handler brings the same way ([`Decide::NeedKey`]).
 //!
 //! ## Layout
 //! - [`ctx`]: the principal and the context a command is decided in.
@@ -25,6 +26,7 @@
 //! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`wish`] (with the
 //!   member's open-claims ledger), [`service`] (service records and the member-day
 //!   ledger), [`household`], [`campaign`], [`year`] (the year's rules and its closing).
+//! - [`personal`]: a beneficiary's details, sealed under their own key, and erasure.
 #![deny(missing_docs)]
 
 pub mod branch;
@@ -37,6 +39,7 @@ pub mod event;
 pub mod household;
 pub mod member;
 pub mod permissions;
+pub mod personal;
 pub mod rules;
 pub mod service;
 pub mod values;
@@ -101,6 +104,7 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
         C::CloseCampaign(c) => campaign::close(world, c, ctx),
         C::AdoptRules(c) => year::adopt_rules(world, c, ctx),
         C::CloseYear(c) => year::close_year(world, c, ctx),
+        C::EraseBeneficiary(c) => personal::erase(world, c, ctx),
     }
 }
 

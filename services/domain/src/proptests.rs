@@ -63,7 +63,7 @@ proptest! {
         let deadline = Timestamp::parse("2026-12-01T00:00:00Z").expect("deadline");
         let wishes: Vec<_> = (0..3).map(|_| {
             let id = s.id();
-            s.ok(centre(), C::PublishWish(PublishWish { wish_id: Some(id), origin: WishOrigin::MicroWish, title: "wish".into(), beneficiary: "someone".into(), category: Category::Festival, deadline }));
+            s.ok(centre(), C::PublishWish(PublishWish { wish_id: Some(id), origin: WishOrigin::MicroWish, title: "wish".into(), beneficiary: "someone".into(), beneficiary_contact: None, beneficiary_id: None, category: Category::Festival, deadline }));
             id
         }).collect();
         let mut records = Vec::new();

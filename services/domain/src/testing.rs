@@ -4,10 +4,12 @@
 use crate::command::*;
 use crate::error::{Decide, DomainError, Rule};
 use crate::event::Event;
+use crate::personal::{KEY_LEN, NONCE_LEN, PersonKey};
 use crate::world::{Decision, Snapshot, State, World};
 use crate::{Ctx, Principal, decide};
 use allweather_events::{Role, Timestamp};
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The county's date in the scene: 15 June 2026.
@@ -81,6 +83,8 @@ pub struct Scene {
     pub service_sec: Uuid,
     pub a: Uuid,
     pub emitted: Vec<(allweather_events::StreamId, Event)>,
+    /// The key store: each person's key, `None` once erased.
+    pub keys: HashMap<Uuid, Option<[u8; KEY_LEN]>>,
     next: u128,
 }
 
@@ -102,6 +106,7 @@ impl Scene {
             service_sec: Uuid::nil(),
             a: Uuid::nil(),
             emitted: Vec::new(),
+            keys: HashMap::new(),
             next: 0x1000,
         };
         let rules: serde_json::Value =
@@ -185,31 +190,15 @@ impl Scene {
     }
 
     /// Decides `command` as `who`; streams never written are loaded empty, as the
-    /// handler finds them in the log.
+    /// handler finds them in the log, and keys come from the scene's key store.
     pub fn when(&mut self, who: Principal, command: Command) -> When<'_> {
-        let ctx = Ctx {
-            now: self.now,
-            today: self.today,
-            principal: who,
-            new_id: self.id(),
-        };
+        let ctx = self.ctx(who);
         let before = self.world.clone();
-        let mut world = self.world.clone();
-        let result = loop {
-            match decide(&world, &command, &ctx) {
-                Ok(d) => break Ok(d),
-                Err(Decide::Refused(e)) => break Err(e),
-                Err(Decide::Need(stream)) => {
-                    assert!(
-                        world.snapshot(&stream).is_none(),
-                        "decide asked twice for {stream}"
-                    );
-                    let state = State::empty(&stream).expect("a domain stream");
-                    world.insert(stream, Snapshot { version: 0, state });
-                }
-            }
-        };
+        let result = self.resolve(|world| decide(world, &command, &ctx));
         if let Ok(decision) = &result {
+            for person in &decision.erase_keys {
+                self.keys.insert(*person, None);
+            }
             for (stream, events) in &decision.writes {
                 self.world.apply(stream, events);
                 self.emitted
@@ -220,6 +209,58 @@ impl Scene {
             scene: self,
             before,
             result,
+        }
+    }
+
+    /// The context of a command or query by `who` now.
+    pub fn ctx(&mut self, who: Principal) -> Ctx {
+        Ctx {
+            now: self.now,
+            today: self.today,
+            principal: who,
+            new_id: self.id(),
+        }
+    }
+
+    /// Runs `f` (a decision or a query) against the scene, bringing in what it asks for
+    /// as the handler does.
+    pub fn resolve<T>(
+        &mut self,
+        f: impl Fn(&World) -> Result<T, Decide>,
+    ) -> Result<T, DomainError> {
+        let mut world = self.world.clone();
+        loop {
+            match f(&world) {
+                Ok(d) => return Ok(d),
+                Err(Decide::Refused(e)) => return Err(e),
+                Err(Decide::Need(stream)) => {
+                    assert!(
+                        world.snapshot(&stream).is_none(),
+                        "decide asked twice for {stream}"
+                    );
+                    let state = State::empty(&stream).expect("a domain stream");
+                    world.insert(stream, Snapshot { version: 0, state });
+                }
+                Err(Decide::NeedKey { person_id, create }) => {
+                    assert!(
+                        !world.has_key(person_id),
+                        "decide asked twice for the key of {person_id}"
+                    );
+                    if create && !self.keys.contains_key(&person_id) {
+                        let mut key = [0; KEY_LEN];
+                        key[..16].copy_from_slice(person_id.as_bytes());
+                        self.keys.insert(person_id, Some(key));
+                    }
+                    let mut nonce = [0; NONCE_LEN];
+                    nonce[..16].copy_from_slice(self.id().as_bytes());
+                    let key = match self.keys.get(&person_id) {
+                        None => PersonKey::Unknown,
+                        Some(None) => PersonKey::Erased,
+                        Some(Some(key)) => PersonKey::Live { key: *key, nonce },
+                    };
+                    world.insert_key(person_id, key);
+                }
+            }
         }
     }
 }

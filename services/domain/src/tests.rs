@@ -2,9 +2,11 @@
 
 use crate::Command as C;
 use crate::command::*;
-use crate::error::Rule;
+use crate::error::{DomainError, Rule};
+use crate::event::Event;
 use crate::testing::*;
 use crate::values::*;
+use crate::{Principal, personal, wish};
 use allweather_events::Timestamp;
 use chrono::Days;
 use uuid::Uuid;
@@ -443,6 +445,8 @@ fn wish(s: &mut Scene) -> Uuid {
             origin: WishOrigin::MicroWish,
             title: "A school bag".into(),
             beneficiary: "Wang, 9".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
             category: Category::Festival,
             deadline,
         }),
@@ -559,11 +563,149 @@ fn a_wish_deadline_lies_in_the_future() {
             origin: WishOrigin::ServiceNeed,
             title: "Repair a roof".into(),
             beneficiary: "Zhao".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
             category: Category::CommunityService,
             deadline,
         }),
     )
     .then_refused(Rule::DeadlinePassed);
+}
+
+// ---- Beneficiaries --------------------------------------------------------------
+
+fn publish_for(s: &mut Scene, person: Option<Uuid>) -> Result<Uuid, DomainError> {
+    let id = s.id();
+    s.when(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin: WishOrigin::MicroWish,
+            title: "Rice and oil".into(),
+            beneficiary: "Li Guifang".into(),
+            beneficiary_contact: Some("Room 3, 12 East Street".into()),
+            beneficiary_id: person,
+            category: Category::Festival,
+            deadline: Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline"),
+        }),
+    )
+    .outcome()
+    .map(|_| id)
+}
+
+fn erase(person: Uuid) -> C {
+    C::EraseBeneficiary(EraseBeneficiary {
+        beneficiary_id: person,
+        reason: "her request of 20 June".into(),
+    })
+}
+
+#[test]
+fn a_beneficiary_enters_the_log_sealed_under_their_own_key() {
+    let mut s = Scene::county();
+    let w = publish_for(&mut s, None).expect("published");
+    let Some((_, Event::WishPublished(e))) = s.emitted.last() else {
+        panic!("no WishPublished");
+    };
+    let stored = serde_json::to_string(&e.beneficiary).expect("json");
+    assert!(
+        !stored.contains("Li Guifang") && !stored.contains("East Street"),
+        "{stored}"
+    );
+    // A beneficiary not named by id is a person of their own, with the wish's id.
+    assert_eq!(e.beneficiary.person_id, w);
+    let key = s.keys[&w].expect("a live key");
+    let details = personal::open(&e.beneficiary, &key).expect("opens");
+    assert_eq!(details.name, "Li Guifang");
+    assert_eq!(details.contact.as_deref(), Some("Room 3, 12 East Street"));
+}
+
+#[test]
+fn erasing_destroys_the_key_records_the_act_and_happens_once() {
+    let mut s = Scene::county();
+    let person = s.id();
+    publish_for(&mut s, Some(person)).expect("published");
+    publish_for(&mut s, Some(person)).expect("a second wish for the same person");
+    s.when(centre(), erase(person))
+        .then_refused(Rule::RoleNotPermitted);
+    s.when(admin(), erase(s.a))
+        .then_refused(Rule::BeneficiaryNotFound);
+    let d = s
+        .when(admin(), erase(person))
+        .then_emits(&["BeneficiaryErased"]);
+    assert_eq!(d.erase_keys, vec![person]);
+    assert_eq!(s.keys[&person], None, "the key is gone");
+    s.when(admin(), erase(person))
+        .then_refused(Rule::AlreadyErased);
+    assert_eq!(
+        publish_for(&mut s, Some(person)).map_err(|e| e.rule),
+        Err(Rule::BeneficiaryErased)
+    );
+}
+
+#[test]
+fn an_erasure_whose_key_went_but_whose_record_did_not_can_be_finished() {
+    let mut s = Scene::county();
+    let person = s.id();
+    publish_for(&mut s, Some(person)).expect("published");
+    // The key was destroyed, then the process died before the event was appended.
+    s.keys.insert(person, None);
+    s.when(admin(), erase(person))
+        .then_emits(&["BeneficiaryErased"]);
+}
+
+#[test]
+fn a_beneficiary_is_disclosed_to_those_who_deliver_and_no_one_else() {
+    let mut s = Scene::county();
+    let w = publish_for(&mut s, None).expect("published");
+    let b = s.member_of(s.unit, "2015-01-01");
+    let other_unit = s.branch("Tax Bureau branch", "unit");
+    let other_sec = s.member_of(other_unit, "2012-01-01");
+    s.ok(
+        admin(),
+        C::AppointSecretary(AppointSecretary {
+            branch_id: other_unit,
+            member_id: other_sec,
+        }),
+    );
+    let ask = |s: &mut Scene, who: Principal| {
+        let ctx = s.ctx(who);
+        s.resolve(|world| wish::beneficiary(world, w, &ctx))
+            .map(|sealed| sealed.person_id)
+            .map_err(|e| e.rule)
+    };
+    let (a, b) = (member(s.a), member(b));
+    let (service_sec, unit_sec) = (
+        secretary(s.service, s.service_sec),
+        secretary(s.unit, s.unit_sec),
+    );
+    let not = Err(Rule::NotEntitledToPersonalData);
+    assert_eq!(
+        ask(&mut s, centre()),
+        Ok(w),
+        "the service centre (the publisher)"
+    );
+    assert_eq!(ask(&mut s, a.clone()), not, "open: no claimer yet");
+    assert_eq!(ask(&mut s, auditor()), not);
+    s.ok(a.clone(), claim(w, s.a));
+    assert_eq!(ask(&mut s, a), Ok(w), "the claimer");
+    assert_eq!(ask(&mut s, b), not, "another member");
+    assert_eq!(
+        ask(&mut s, service_sec),
+        Ok(w),
+        "the claimer's service branch"
+    );
+    assert_eq!(ask(&mut s, unit_sec), Ok(w), "the claimer's unit branch");
+    assert_eq!(
+        ask(&mut s, secretary(other_unit, other_sec)),
+        not,
+        "a secretary of another branch"
+    );
+    assert_eq!(
+        ask(&mut s, admin()),
+        not,
+        "a committee admin who did not publish it"
+    );
 }
 
 // ---- Service hours --------------------------------------------------------------
@@ -907,6 +1049,8 @@ fn claims_need_the_year_rules_adopted() {
             origin: WishOrigin::MicroWish,
             title: "Winter coat".into(),
             beneficiary: "Sun".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
             category: Category::Festival,
             deadline,
         }),

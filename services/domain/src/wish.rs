@@ -11,6 +11,7 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member;
 use crate::permissions::{is_member, require_member, require_role, require_secretary};
+use crate::personal::{self, Sealed};
 use crate::values::{self, Category};
 use crate::world::{Decision, World, streams};
 use crate::year::rules_in_force;
@@ -56,6 +57,8 @@ pub struct Wish {
     pub deadline: Option<Timestamp>,
     /// The category.
     pub category: Option<Category>,
+    /// Who it is for, sealed.
+    pub beneficiary: Option<Sealed>,
 }
 
 impl Wish {
@@ -67,6 +70,7 @@ impl Wish {
                 self.publisher = e.publisher.clone();
                 self.deadline = Some(e.deadline);
                 self.category = Some(e.category);
+                self.beneficiary = Some(e.beneficiary.clone());
             }
             Event::WishClaimed(e) => {
                 self.status = WishStatus::Claimed {
@@ -154,6 +158,42 @@ fn require_claimer_or_secretary(
     .into())
 }
 
+/// The sealed details of a wish's beneficiary, for those who need them to deliver it:
+/// its publisher and the service centre, and while it is claimed or fulfilled, the
+/// claimer and the secretaries of the claimer's branches.
+pub fn beneficiary(world: &World, wish_id: Uuid, ctx: &Ctx) -> Result<Sealed, Decide> {
+    let wish = published(world, wish_id)?;
+    let sealed = || {
+        wish.beneficiary.clone().ok_or_else(|| {
+            Decide::from(DomainError::new(
+                Rule::WishNotFound,
+                format!("there is no wish {wish_id}"),
+            ))
+        })
+    };
+    if ctx.principal.role == Role::ServiceCentre || ctx.principal.subject == wish.publisher {
+        return sealed();
+    }
+    let refused = || {
+        Decide::from(DomainError::new(
+            Rule::NotEntitledToPersonalData,
+            format!(
+                "the beneficiary of wish {wish_id} is seen by its publisher, the service centre, its claimer and the secretaries of the claimer's branches only"
+            ),
+        ))
+    };
+    let (WishStatus::Claimed { member_id, .. } | WishStatus::Fulfilled { member_id }) = wish.status
+    else {
+        return Err(refused());
+    };
+    match require_claimer_or_secretary(world, ctx, member_id, "seeing a beneficiary") {
+        Ok(()) => sealed(),
+        Err(Decide::Refused(_)) => Err(refused()),
+        // A stream to load (the claimer's record, a branch) is a need, not a refusal.
+        Err(need) => Err(need),
+    }
+}
+
 /// Events closing the claimer's claim on `wish_id`, for their ledger.
 fn close_claim(
     world: &World,
@@ -184,11 +224,12 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
         || format!("wish {id} is already published"),
     )?;
     let title = values::text("title", &c.title, 200)?;
-    let beneficiary = values::text("beneficiary", &c.beneficiary, 200)?;
+    let details = personal::details(&c.beneficiary, c.beneficiary_contact.as_deref())?;
     ensure(c.deadline > ctx.now, Rule::DeadlinePassed, || {
         format!("the deadline {} is not in the future", c.deadline)
     })
     .map_err(|e| e.on("deadline"))?;
+    let beneficiary = personal::seal_for(world, c.beneficiary_id.unwrap_or(id), &details)?;
     Ok(Decision::to(
         stream,
         vec![Event::WishPublished(WishPublished {

@@ -2,7 +2,8 @@
 
 use crate::error::Decide;
 use crate::event::Event;
-use crate::{branch, campaign, dualcard, household, member, service, wish, year};
+use crate::personal::PersonKey;
+use crate::{branch, campaign, dualcard, household, member, personal, service, wish, year};
 use allweather_events::StreamId;
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -58,6 +59,11 @@ pub mod streams {
     /// `rules-{year}`
     pub fn rules(year: i32) -> StreamId {
         stream("rules", year)
+    }
+    /// `beneficiary-{person}`: a person in need named in wishes (only their erasure is
+    /// recorded here; their details travel sealed in the wishes).
+    pub fn beneficiary(person: Uuid) -> StreamId {
+        stream("beneficiary", person)
     }
 }
 
@@ -119,6 +125,7 @@ states! {
     Household(household::Household) = "household",
     Campaign(campaign::Campaign) = "campaign",
     Year(year::Year) = "rules",
+    Beneficiary(personal::Beneficiary) = "beneficiary",
 }
 
 /// A stream's state and the version it is at.
@@ -130,10 +137,12 @@ pub struct Snapshot {
     pub state: State,
 }
 
-/// The streams a decision reads, at the versions read.
+/// The streams a decision reads, at the versions read, and the keys of the people whose
+/// details it seals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct World {
     streams: HashMap<StreamId, Snapshot>,
+    keys: HashMap<Uuid, PersonKey>,
 }
 
 impl World {
@@ -145,6 +154,23 @@ impl World {
     /// Puts a stream's snapshot in (replacing what was there).
     pub fn insert(&mut self, stream: StreamId, snapshot: Snapshot) {
         self.streams.insert(stream, snapshot);
+    }
+
+    /// Puts a person's key in, as the key store holds it.
+    pub fn insert_key(&mut self, person_id: Uuid, key: PersonKey) {
+        self.keys.insert(person_id, key);
+    }
+
+    /// A person's key, or a request to bring it (made first if `create`).
+    pub fn key(&self, person_id: Uuid, create: bool) -> Result<&PersonKey, Decide> {
+        self.keys
+            .get(&person_id)
+            .ok_or(Decide::NeedKey { person_id, create })
+    }
+
+    /// Whether a person's key was brought in.
+    pub fn has_key(&self, person_id: Uuid) -> bool {
+        self.keys.contains_key(&person_id)
     }
 
     /// A stream's snapshot, if loaded.
@@ -189,6 +215,8 @@ pub struct Decision {
     /// Events per stream; the first stream is the aggregate the command created or
     /// acted on.
     pub writes: Vec<(StreamId, Vec<Event>)>,
+    /// People whose keys are destroyed before the events are appended.
+    pub erase_keys: Vec<Uuid>,
 }
 
 impl Decision {
@@ -196,7 +224,14 @@ impl Decision {
     pub fn to(stream: StreamId, events: Vec<Event>) -> Self {
         Decision {
             writes: vec![(stream, events)],
+            erase_keys: Vec::new(),
         }
+    }
+
+    /// And the destruction of a person's key, before the append.
+    pub fn erasing(mut self, person_id: Uuid) -> Self {
+        self.erase_keys.push(person_id);
+        self
     }
 
     /// The id of the aggregate the command created or acted on: the id part of its

@@ -20,4 +20,5 @@ allweather_test_support::on_both_backends!(
     live_events_stream_new_envelopes_and_resume_after_the_last_event_id,
     metrics_count_commands_batches_lag_and_stream_clients,
     the_openapi_document_lists_every_command_and_route_and_each_is_served,
+    a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_for_good,
 );

@@ -711,6 +711,7 @@ pub async fn the_openapi_document_lists_every_command_and_route_and_each_is_serv
         "/api/v1/assessments/{member_id}",
         "/api/v1/wishes",
         "/api/v1/wishes/timings",
+        "/api/v1/wishes/{wish_id}/beneficiary",
         "/api/v1/integrity/flags",
         "/api/v1/events",
     ] {
@@ -725,7 +726,8 @@ pub async fn the_openapi_document_lists_every_command_and_route_and_each_is_serv
         }
         let url = path
             .replace("{stream_id}", &format!("member-{member}"))
-            .replace("{member_id}", &member.to_string());
+            .replace("{member_id}", &member.to_string())
+            .replace("{wish_id}", &member.to_string());
         let r = app
             .client
             .get(format!("{}{url}", app.base))
@@ -762,5 +764,170 @@ pub async fn the_openapi_document_lists_every_command_and_route_and_each_is_serv
         schemas["commands"].as_object().map(|c| c.len()),
         Some(allweather_domain::Command::NAMES.len())
     );
+    app.stop().await;
+}
+
+pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_for_good(
+    app: TestApp,
+) {
+    app.adopt_rules(|_| {}).await;
+    let admin = app.admin();
+    let unit = app
+        .ok(
+            &admin,
+            "RegisterBranch",
+            json!({"name": "Water Bureau branch", "kind": "unit"}),
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let register =
+        |name: &str| json!({"name": name, "unit_branch_id": unit, "joined_on": "2015-03-01"});
+    let claimer: Uuid = app.ok(&admin, "RegisterMember", register("Li Ming")).await["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("member id");
+    let other: Uuid = app.ok(&admin, "RegisterMember", register("Zhou Hua")).await["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("member id");
+    let wish = json!({"origin": "micro_wish", "title": "A winter coat", "beneficiary": "Grandma Zhao",
+                      "beneficiary_contact": "Room 5, 12 East Street", "category": "festival",
+                      "deadline": "2026-12-01T00:00:00Z"});
+    let wish_id = app.ok(&app.centre(), "PublishWish", wish.clone()).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // The log (and so the mirror and every backup) holds only ciphertext.
+    let all = app.log.read_all(0, 1_000).await.expect("read");
+    let published = all
+        .iter()
+        .find(|e| e.event_type == "WishPublished")
+        .expect("WishPublished");
+    let stored = published.payload.as_str();
+    assert!(
+        !stored.contains("Zhao") && !stored.contains("East Street"),
+        "clear text in the log: {stored}"
+    );
+    let payload: Value = serde_json::from_str(stored).expect("json");
+    assert_eq!(
+        payload["beneficiary"]["person_id"],
+        wish_id.as_str(),
+        "a person of their own by default"
+    );
+
+    let path = format!("/api/v1/wishes/{wish_id}/beneficiary");
+    let (status, seen) = app.get_as(&app.centre(), &path).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        (&seen["name"], &seen["contact"], &seen["erased"]),
+        (
+            &json!("Grandma Zhao"),
+            &json!("Room 5, 12 East Street"),
+            &json!(false)
+        )
+    );
+    let (status, refused) = app.get_as(&app.member(claimer), &path).await;
+    assert_eq!(
+        (status, &refused["rule"]),
+        (403, &json!("NotEntitledToPersonalData")),
+        "before the claim: {refused}"
+    );
+    assert_eq!(
+        app.get_as(&app.token("auditor", None, None), &path).await.0,
+        403
+    );
+    assert_eq!(app.get(&path).await.0, 401, "no token");
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/wishes/not-a-uuid/beneficiary")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        app.get_as(
+            &admin,
+            &format!("/api/v1/wishes/{}/beneficiary", Uuid::now_v7())
+        )
+        .await
+        .0,
+        404
+    );
+
+    app.ok(
+        &app.member(claimer),
+        "ClaimWish",
+        json!({"wish_id": wish_id, "member_id": claimer}),
+    )
+    .await;
+    let (status, seen) = app.get_as(&app.member(claimer), &path).await;
+    assert_eq!(
+        (status, &seen["name"]),
+        (200, &json!("Grandma Zhao")),
+        "the claimer delivers it"
+    );
+    assert_eq!(
+        app.get_as(&app.member(other), &path).await.0,
+        403,
+        "another member"
+    );
+
+    // Erasure: only a committee admin; destroys the key; recorded as an event.
+    let erase = json!({"beneficiary_id": wish_id, "reason": "her request of 14 June"});
+    let r = app
+        .command(
+            Some(&app.centre()),
+            "EraseBeneficiary",
+            erase.to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let erased = app.ok(&admin, "EraseBeneficiary", erase.clone()).await;
+    assert_eq!(erased["events"][0]["event_type"], "BeneficiaryErased");
+    let person: Uuid = wish_id.parse().expect("uuid");
+    assert_eq!(
+        app.log.person_key(person).await.expect("key"),
+        allweather_log::StoredKey::Erased
+    );
+    let (status, seen) = app.get_as(&app.member(claimer), &path).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        (&seen["name"], &seen["contact"], &seen["erased"]),
+        (&json!("[erased]"), &Value::Null, &json!(true))
+    );
+    let r = app
+        .command(Some(&admin), "EraseBeneficiary", erase.to_string(), None)
+        .await;
+    assert_eq!((r.status, &r.body["rule"]), (409, &json!("AlreadyErased")));
+    let mut again = wish.clone();
+    again["beneficiary_id"] = json!(wish_id);
+    let r = app
+        .command(Some(&app.centre()), "PublishWish", again.to_string(), None)
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"]),
+        (409, &json!("BeneficiaryErased")),
+        "{}",
+        r.body
+    );
+    let r = app
+        .command(
+            Some(&admin),
+            "EraseBeneficiary",
+            json!({"beneficiary_id": other, "reason": "x"}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["rule"]),
+        (404, &json!("BeneficiaryNotFound"))
+    );
+
+    // The chain never needed the clear text: it still verifies.
+    let report = app.log.verify(|_| {}).await.expect("verify");
+    assert_eq!((report.verified, report.broken), (app.head().await.0, None));
     app.stop().await;
 }

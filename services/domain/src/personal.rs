@@ -1,0 +1,285 @@
+//! The personal data of people in need (a wish's beneficiary), and its erasure.
+//!
+//! A beneficiary's name and contact never enter the log in clear: they are sealed with
+//! XChaCha20-Poly1305 under a key of that person's own, which the key store (beside the
+//! log, never in it) keeps. The log holds only the ciphertext, and the hash chain covers
+//! it. Erasing a person destroys the key: everything sealed for them becomes unreadable
+//! everywhere it was copied (the log, the JetStream mirror, backups), while the chain,
+//! which never needed the clear text, still verifies.
+//!
+//! Sealing is pure computation: the handler brings the person's key and a fresh nonce
+//! into the [`World`] (asked for with [`Decide::NeedKey`]), as it brings streams.
+
+use crate::command::EraseBeneficiary;
+use crate::ctx::Ctx;
+use crate::error::{Decide, DomainError, Rule, ensure};
+use crate::event::{BeneficiaryErased, Event};
+use crate::permissions::require_role;
+use crate::values;
+use crate::world::{Decision, World, streams};
+use allweather_events::Role;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// Bytes of a person's key.
+pub const KEY_LEN: usize = 32;
+/// Bytes of a nonce.
+pub const NONCE_LEN: usize = 24;
+
+/// What is shown in place of an erased person's details.
+pub const ERASED: &str = "[erased]";
+
+/// A beneficiary's details, in clear (only ever in memory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Personal {
+    /// Their name.
+    pub name: String,
+    /// How to reach them (a phone number, an address), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// A person's details as events carry them: sealed under that person's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sealed {
+    /// The person, whose key seals the details (the associated data of the seal).
+    pub person_id: Uuid,
+    /// Base64url (unpadded) of a 24-byte nonce followed by the XChaCha20-Poly1305
+    /// ciphertext and tag of the details' JSON (`{"name", "contact"?}`).
+    pub sealed: String,
+}
+
+/// A person's key, as the key store holds it when a decision is made.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PersonKey {
+    /// No key was ever made for this person.
+    Unknown,
+    /// The key, with a nonce drawn for this decision alone.
+    Live {
+        /// The key.
+        key: [u8; KEY_LEN],
+        /// A fresh random nonce.
+        nonce: [u8; NONCE_LEN],
+    },
+    /// Destroyed by an erasure: what it sealed can no longer be read.
+    Erased,
+}
+
+impl fmt::Debug for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PersonKey::Unknown => "Unknown",
+            PersonKey::Live { .. } => "Live(…)",
+            PersonKey::Erased => "Erased",
+        })
+    }
+}
+
+/// Sealed details that could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the sealed details of person {0} do not open with their key")]
+pub struct Unreadable(pub Uuid);
+
+fn aad(person_id: Uuid) -> Vec<u8> {
+    [
+        b"allweather/beneficiary/v1/".as_slice(),
+        person_id.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Seals `details` for `person_id` under `key` with `nonce` (which must never be used
+/// twice with the same key: the handler draws a random one per decision).
+pub fn seal(
+    person_id: Uuid,
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    details: &Personal,
+) -> Sealed {
+    // Serialising two strings cannot fail, and XChaCha20-Poly1305 refuses only messages
+    // beyond 256 GiB: neither error can happen for details of at most a few hundred bytes.
+    let clear = serde_json::to_vec(details).unwrap_or_default();
+    let sealed = XChaCha20Poly1305::new(key.into())
+        .encrypt(
+            &XNonce::from(*nonce),
+            Payload {
+                msg: &clear,
+                aad: &aad(person_id),
+            },
+        )
+        .unwrap_or_default();
+    Sealed {
+        person_id,
+        sealed: URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()),
+    }
+}
+
+/// Opens sealed details with the person's key.
+pub fn open(sealed: &Sealed, key: &[u8; KEY_LEN]) -> Result<Personal, Unreadable> {
+    let bad = || Unreadable(sealed.person_id);
+    let bytes = URL_SAFE_NO_PAD.decode(&sealed.sealed).map_err(|_| bad())?;
+    if bytes.len() < NONCE_LEN {
+        return Err(bad());
+    }
+    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
+    let clear = XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: &aad(sealed.person_id),
+            },
+        )
+        .map_err(|_| bad())?;
+    serde_json::from_slice(&clear).map_err(|_| bad())
+}
+
+/// Checks a beneficiary's details as a command gives them.
+pub(crate) fn details(name: &str, contact: Option<&str>) -> Result<Personal, DomainError> {
+    Ok(Personal {
+        name: values::text("beneficiary", name, 200)?,
+        contact: contact
+            .map(|c| values::text("beneficiary_contact", c, 200))
+            .transpose()?,
+    })
+}
+
+/// Seals `details` for `person_id` with the key the handler brought, creating it if the
+/// person has none; refuses an erased person.
+pub(crate) fn seal_for(
+    world: &World,
+    person_id: Uuid,
+    details: &Personal,
+) -> Result<Sealed, Decide> {
+    match world.key(person_id, true)? {
+        PersonKey::Live { key, nonce } => Ok(seal(person_id, key, nonce, details)),
+        PersonKey::Erased => Err(DomainError::new(
+            Rule::BeneficiaryErased,
+            format!("beneficiary {person_id} was erased; a new wish for them needs a new id"),
+        )
+        .on("beneficiary_id")
+        .into()),
+        // A key asked for with `create` is never unknown once loaded.
+        PersonKey::Unknown => Err(Decide::NeedKey {
+            person_id,
+            create: true,
+        }),
+    }
+}
+
+/// A person whose key was destroyed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Beneficiary {
+    /// Whether the erasure was recorded.
+    pub erased: bool,
+}
+
+impl Beneficiary {
+    /// Evolve.
+    pub fn apply(&mut self, event: &Event) {
+        if let Event::BeneficiaryErased(_) = event {
+            self.erased = true;
+        }
+    }
+}
+
+pub(crate) fn erase(world: &World, c: &EraseBeneficiary, ctx: &Ctx) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "erasing a beneficiary")?;
+    let stream = streams::beneficiary(c.beneficiary_id);
+    let person: &Beneficiary = world.get(stream.clone())?;
+    ensure(!person.erased, Rule::AlreadyErased, || {
+        format!("beneficiary {} is already erased", c.beneficiary_id)
+    })?;
+    let reason = values::text("reason", &c.reason, 500)?;
+    ensure(
+        *world.key(c.beneficiary_id, false)? != PersonKey::Unknown,
+        Rule::BeneficiaryNotFound,
+        || {
+            format!(
+                "no wish was ever published for beneficiary {}",
+                c.beneficiary_id
+            )
+        },
+    )?;
+    // The key is destroyed before the event is appended: the record of an erasure is
+    // never there while the details are still readable.
+    Ok(Decision::to(
+        stream,
+        vec![Event::BeneficiaryErased(BeneficiaryErased {
+            reason,
+            erased_on: ctx.today,
+        })],
+    )
+    .erasing(c.beneficiary_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: [u8; KEY_LEN] = [7; KEY_LEN];
+
+    fn details() -> Personal {
+        Personal {
+            name: "王奶奶".into(),
+            contact: Some("138 0000 0000".into()),
+        }
+    }
+
+    #[test]
+    fn sealed_details_open_with_the_key_and_hide_the_clear_text() {
+        let person = Uuid::from_u128(1);
+        let sealed = seal(person, &KEY, &[1; NONCE_LEN], &details());
+        assert!(!sealed.sealed.contains("138"), "{sealed:?}");
+        assert_eq!(open(&sealed, &KEY), Ok(details()));
+    }
+
+    #[test]
+    fn another_key_another_person_or_a_changed_byte_do_not_open() {
+        let person = Uuid::from_u128(1);
+        let sealed = seal(person, &KEY, &[1; NONCE_LEN], &details());
+        assert_eq!(open(&sealed, &[8; KEY_LEN]), Err(Unreadable(person)));
+        let moved = Sealed {
+            person_id: Uuid::from_u128(2),
+            ..sealed.clone()
+        };
+        assert!(open(&moved, &KEY).is_err(), "bound to its person");
+        let mut tampered = sealed.sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = Sealed {
+            sealed: String::from_utf8(tampered).expect("ascii"),
+            ..sealed
+        };
+        assert!(open(&tampered, &KEY).is_err());
+        let garbage = Sealed {
+            person_id: person,
+            sealed: "!!".into(),
+        };
+        assert_eq!(open(&garbage, &KEY), Err(Unreadable(person)));
+    }
+
+    #[test]
+    fn two_nonces_give_two_ciphertexts() {
+        let person = Uuid::from_u128(1);
+        let a = seal(person, &KEY, &[1; NONCE_LEN], &details());
+        let b = seal(person, &KEY, &[2; NONCE_LEN], &details());
+        assert_ne!(a.sealed, b.sealed);
+    }
+
+    #[test]
+    fn a_key_never_prints() {
+        let key = PersonKey::Live {
+            key: KEY,
+            nonce: [1; NONCE_LEN],
+        };
+        assert_eq!(format!("{key:?}"), "Live(…)");
+    }
+}
