@@ -846,6 +846,114 @@ fn demo_writes_the_same_log_for_the_same_seed_and_a_rerun_repeats_nothing() {
     assert_ne!(head(&demo(other.path(), "6")), head(&first));
 }
 
+#[tokio::test]
+async fn erase_beneficiary_destroys_the_key_records_the_act_once_and_the_chain_still_verifies() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let demo = run(&[
+        "--data-dir",
+        data_dir,
+        "demo",
+        "--members",
+        "40",
+        "--seed",
+        "3",
+        "--year",
+        "2025",
+    ]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let file = dir.path().join("log.db");
+    let person = {
+        let log = Log::open(LogOptions::sqlite_file(&file))
+            .await
+            .expect("open");
+        let events = log.read_all(0, 100_000).await.expect("read");
+        let published = events
+            .iter()
+            .find(|e| e.event_type == "WishPublished")
+            .expect("the demo publishes wishes");
+        let payload: serde_json::Value =
+            serde_json::from_str(published.payload.as_str()).expect("json");
+        let person: Uuid = payload["beneficiary"]["person_id"]
+            .as_str()
+            .and_then(|p| p.parse().ok())
+            .expect("a sealed beneficiary");
+        assert!(matches!(
+            log.person_key(person).await.expect("key"),
+            allweather_log::StoredKey::Live(_)
+        ));
+        log.shutdown().await;
+        person
+    };
+    let erase = |id: &str| {
+        run(&[
+            "--data-dir",
+            data_dir,
+            "erase",
+            "beneficiary",
+            id,
+            "--reason",
+            "her daughter's request of 3 March",
+        ])
+    };
+    let first = erase(&person.to_string());
+    let said = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        said.starts_with(&format!(
+            "erased beneficiary {person}: their key is destroyed"
+        )),
+        "{said}"
+    );
+    let again = erase(&person.to_string());
+    assert!(again.status.success(), "a second run answers as the first");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        said,
+        "same position, nothing appended"
+    );
+    let unknown = erase(&Uuid::now_v7().to_string());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no wish was ever published for beneficiary"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let bad = erase("someone");
+    assert_eq!(bad.status.code(), Some(2), "not a UUID: a usage error");
+
+    let verify = run(&["--data-dir", data_dir, "audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let log = Log::open(LogOptions::sqlite_file(&file))
+        .await
+        .expect("open");
+    assert_eq!(
+        log.person_key(person).await.expect("key"),
+        allweather_log::StoredKey::Erased
+    );
+    let events = log.read_all(0, 100_000).await.expect("read");
+    let erasures: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == "BeneficiaryErased")
+        .map(|e| e.stream_id.as_str())
+        .collect();
+    assert_eq!(erasures, [format!("beneficiary-{person}")], "recorded once");
+    log.shutdown().await;
+}
+
 #[test]
 fn bench_rebuild_quick_reports_each_projector_against_a_raw_scan() {
     let db = tokio::runtime::Runtime::new()
