@@ -83,9 +83,18 @@ impl EventSource for LogSource {
 /// projector applied is acknowledged and skipped (a redelivery), and a gap (a consumer
 /// whose acks ran ahead of a rebuilt projector, a message the stream lost) is filled
 /// from the log before going on. Each message is checked against its own hash.
+///
+/// NATS going away is ridden out, not fatal: when a fetch fails, or a quiet one finds
+/// the consumer gone (the server down, the consumer or the whole stream lost with the
+/// server's store), the source answers no events, and on the next call follows the mirror again with the consumer created
+/// anew after what the projector applied — once the relay has created the stream again.
+/// A lost acknowledgement only means a redelivery, which is skipped.
 #[derive(Debug)]
 pub struct JetStreamSource {
-    consumer: jetstream::consumer::Consumer<pull::Config>,
+    js: jetstream::Context,
+    stream: String,
+    durable: String,
+    consumer: Option<jetstream::consumer::Consumer<pull::Config>>,
     log: Log,
     unacked: Vec<(u64, jetstream::Message)>,
 }
@@ -103,43 +112,56 @@ impl JetStreamSource {
         checkpoint: u64,
         log: Log,
     ) -> Result<JetStreamSource, SourceError> {
-        let js = jetstream::new(client);
-        let stream = js
-            .get_stream(stream)
+        let mut source = JetStreamSource {
+            js: jetstream::new(client),
+            stream: stream.to_owned(),
+            durable: format!("proj-{projector}"),
+            consumer: None,
+            log,
+            unacked: Vec::new(),
+        };
+        source.consumer = Some(source.consumer_after(checkpoint).await?);
+        Ok(source)
+    }
+
+    /// The projector's durable consumer, created to start after `after` if the stream
+    /// has none of that name.
+    async fn consumer_after(
+        &self,
+        after: u64,
+    ) -> Result<jetstream::consumer::Consumer<pull::Config>, SourceError> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
             .await
             .map_err(|e| SourceError::Nats(e.to_string()))?;
-        let durable = format!("proj-{projector}");
         let config = pull::Config {
-            durable_name: Some(durable.clone()),
+            durable_name: Some(self.durable.clone()),
             deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: checkpoint + 1,
+                start_sequence: after + 1,
             },
             ack_policy: AckPolicy::Explicit,
             max_ack_pending: MAX_ACK_PENDING,
             ack_wait: Duration::from_secs(60),
             ..pull::Config::default()
         };
-        let consumer = stream
-            .get_or_create_consumer(&durable, config)
+        stream
+            .get_or_create_consumer(&self.durable, config)
             .await
-            .map_err(|e| SourceError::Nats(e.to_string()))?;
-        Ok(JetStreamSource {
-            consumer,
-            log,
-            unacked: Vec::new(),
-        })
+            .map_err(|e| SourceError::Nats(e.to_string()))
     }
-}
 
-impl EventSource for JetStreamSource {
-    async fn next(
+    /// One fetch from `consumer`, gaps filled from the log.
+    async fn fetch(
         &mut self,
         after: u64,
         max: usize,
         wait: Duration,
     ) -> Result<Vec<Envelope>, SourceError> {
-        let mut batch = self
-            .consumer
+        let Some(consumer) = &self.consumer else {
+            return Ok(Vec::new());
+        };
+        let mut batch = consumer
             .fetch()
             .max_messages(max.max(1))
             .expires(wait.max(Duration::from_millis(100)))
@@ -156,10 +178,7 @@ impl EventSource for JetStreamSource {
                 .stream_sequence;
             if sequence <= last {
                 // Already applied (a redelivery, or filled from the log): acknowledge.
-                message
-                    .ack()
-                    .await
-                    .map_err(|e| SourceError::Nats(e.to_string()))?;
+                acknowledge(&message).await;
                 continue;
             }
             if sequence > last + 1 {
@@ -190,6 +209,60 @@ impl EventSource for JetStreamSource {
         }
         Ok(events)
     }
+}
+
+/// Acknowledges a message; a lost acknowledgement only brings a redelivery, which is
+/// skipped, so it is logged and not an error.
+async fn acknowledge(message: &jetstream::Message) {
+    if let Err(e) = message.ack().await {
+        tracing::debug!(error = %e, "an acknowledgement was lost; the message comes again and is skipped");
+    }
+}
+
+impl EventSource for JetStreamSource {
+    async fn next(
+        &mut self,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, SourceError> {
+        if self.consumer.is_none() {
+            match self.consumer_after(after).await {
+                Ok(consumer) => {
+                    tracing::info!(stream = %self.stream, consumer = %self.durable, after, "following the mirror again");
+                    self.consumer = Some(consumer);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "the mirror is not back yet");
+                    tokio::time::sleep(wait).await;
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        let fetched = match self.fetch(after, max, wait).await {
+            // A consumer the server lost with its store answers nothing rather than an
+            // error: a quiet fetch asks the server whether the consumer is still there.
+            Ok(events) if events.is_empty() => match &self.consumer {
+                Some(consumer) => match consumer.get_info().await {
+                    Ok(_) => Ok(events),
+                    Err(e) => Err(SourceError::Nats(e.to_string())),
+                },
+                None => Ok(events),
+            },
+            other => other,
+        };
+        match fetched {
+            Err(SourceError::Nats(e)) => {
+                // What was fetched but not applied comes again from the new consumer.
+                tracing::warn!(error = %e, stream = %self.stream, consumer = %self.durable, "lost the mirror; following it again after position {after} once it is back");
+                self.consumer = None;
+                self.unacked.clear();
+                tokio::time::sleep(wait).await;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
 
     async fn ack(&mut self, position: u64) -> Result<(), SourceError> {
         // Redeliveries may come out of order: pick by sequence, not by place.
@@ -198,10 +271,7 @@ impl EventSource for JetStreamSource {
             .partition(|(s, _)| *s <= position);
         self.unacked = keep;
         for (_, message) in done {
-            message
-                .ack()
-                .await
-                .map_err(|e| SourceError::Nats(e.to_string()))?;
+            acknowledge(&message).await;
         }
         Ok(())
     }

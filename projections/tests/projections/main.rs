@@ -74,6 +74,7 @@ allweather_test_support::on_both_backends!(
     a_rebuild_swaps_in_whole_while_queries_and_the_live_projector_go_on,
     after_a_random_county_year_every_rebuilt_read_model_equals_the_live_one,
     a_batch_of_writes_ends_as_one_statement_per_change_would,
+    jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_log,
 );
 
 /// Runs `projector` from `source` until it has applied `head`, or fails.
@@ -230,6 +231,119 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: 
         "{timings:?}"
     );
 
+    let _ = stop_relay.send(());
+    relay.await.expect("join").expect("relay");
+    log.shutdown().await;
+}
+
+/// Projectors following the mirror while the NATS server dies and comes back without
+/// its store (the stream and their durable consumers gone): they go on once the relay
+/// has refilled the stream, and their read models equal projections from the log.
+pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_log(world: World) {
+    let log = world.log().await;
+    let mut nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let settings = allweather_relay::RelaySettings::default();
+    let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = tokio::spawn(allweather_relay::run(
+        log.clone(),
+        client.clone(),
+        settings.clone(),
+        async {
+            let _ = relay_stopped.await;
+        },
+    ));
+    workload::county_year(&log).await;
+    let head = log.head().await.expect("head").position;
+    let js = async_nats::jetstream::new(client.clone());
+    let mirrored = |at: u64| {
+        let js = js.clone();
+        let stream = settings.stream.clone();
+        async move {
+            eventually(
+                "the mirror to hold the log",
+                Duration::from_secs(60),
+                || async {
+                    let mut stream = js.get_stream(&stream).await.ok()?;
+                    (stream.info().await.ok()?.state.last_sequence == at).then_some(())
+                },
+            )
+            .await;
+        }
+    };
+    mirrored(head).await;
+
+    let from_nats = world.store(1).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut running = Vec::new();
+    for projector in allweather_projections::all() {
+        let (progress_tx, progress) = runner::prepare(&from_nats, projector)
+            .await
+            .expect("prepare");
+        let source = JetStreamSource::new(
+            client.clone(),
+            &settings.stream,
+            projector.name(),
+            0,
+            log.clone(),
+        )
+        .await
+        .expect("consumer");
+        let (store, mut stopped) = (from_nats.clone(), stopped.clone());
+        let task = tokio::spawn(async move {
+            runner::run(&store, projector, source, &progress_tx, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        running.push((projector.name(), progress, task));
+    }
+    for (name, progress, _) in &running {
+        assert!(
+            progress.reached(head, Duration::from_secs(60)).await,
+            "{name} reached {head}"
+        );
+    }
+
+    // The server dies and its disk is lost; commands go on committing meanwhile.
+    nats.kill();
+    for entry in std::fs::read_dir(nats.store_dir()).expect("the store") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).expect("remove");
+        } else {
+            std::fs::remove_file(&path).expect("remove");
+        }
+    }
+    workload::more_branches(&log, 20).await;
+    nats.restart();
+    let head = log.head().await.expect("head").position;
+    mirrored(head).await;
+    for (name, progress, _) in &running {
+        assert!(
+            progress.reached(head, Duration::from_secs(60)).await,
+            "{name} followed the refilled mirror to {head}"
+        );
+    }
+    stop.send_replace(true);
+    for (name, _, task) in running {
+        task.await
+            .expect("join")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+
+    let from_log = world.store(0).await;
+    for projector in allweather_projections::all() {
+        project_to(&from_log, projector, LogSource::new(log.clone()), head)
+            .await
+            .expect("project from the log");
+        assert_eq!(
+            projector.dump(from_nats.pool()).await.expect("dump"),
+            projector.dump(from_log.pool()).await.expect("dump"),
+            "{} from the mirror that lost its store equals {0} from the log",
+            projector.name()
+        );
+    }
     let _ = stop_relay.send(());
     relay.await.expect("join").expect("relay");
     log.shutdown().await;

@@ -221,3 +221,18 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ranked
 }
+
+/// `n` more branches registered through the command path (after [`county_year`]).
+pub async fn more_branches(log: &Log, n: usize) {
+    let service = CommandService::new(log.clone(), CommandOptions::default()).expect("service");
+    let admin = principal(Role::CommitteeAdmin, None, None);
+    for i in 0..n {
+        run(
+            &service,
+            &admin,
+            "RegisterBranch",
+            json!({"name": format!("Branch {i} of the second half"), "kind": "unit"}),
+        )
+        .await;
+    }
+}
