@@ -812,7 +812,8 @@ pub async fn every_bad_command_is_refused_alike_over_http_and_nats_and_changes_n
     );
 
     // A replayed command (the same idempotency key) answers as the first did and writes
-    // nothing more, on either transport, whatever the body of the repeat.
+    // nothing more, on either transport, however its JSON is spaced or ordered; the key
+    // reused for a different body or another command is refused, 422, and writes nothing.
     let admin = app.admin();
     let body = json!({"name": "Replayed branch", "kind": "unit"}).to_string();
     let first = app
@@ -826,24 +827,51 @@ pub async fn every_bad_command_is_refused_alike_over_http_and_nats_and_changes_n
     assert_eq!(first.status, 200, "{}", first.body);
     let after_first = app.head().await;
     assert_eq!(after_first.0, before.0 + 1);
+    let reordered = r#"{ "kind": "unit",  "name": "Replayed branch" }"#;
     let again = app
-        .command(
-            Some(&admin),
-            "RegisterBranch",
-            body.clone(),
-            Some("replay-1"),
-        )
+        .command(Some(&admin), "RegisterBranch", reordered, Some("replay-1"))
         .await;
     let (status, over_nats) = nats
         .request(Some(&admin), "RegisterBranch", body, Some("replay-1"))
         .await;
-    let other_body = json!({"name": "Something else", "kind": "unit"}).to_string();
-    let (_, different) = nats
-        .request(Some(&admin), "RegisterBranch", other_body, Some("replay-1"))
-        .await;
     assert_eq!((again.status, &again.body), (200, &first.body));
     assert_eq!((status, &over_nats), (None, &first.body));
-    assert_eq!(different, first.body);
+    let other_body = json!({"name": "Something else", "kind": "unit"}).to_string();
+    let different = app
+        .command(
+            Some(&admin),
+            "RegisterBranch",
+            other_body.clone(),
+            Some("replay-1"),
+        )
+        .await;
+    assert_eq!(
+        (different.status, &different.body["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{}",
+        different.body
+    );
+    let (status, different) = nats
+        .request(Some(&admin), "RegisterBranch", other_body, Some("replay-1"))
+        .await;
+    assert_eq!(
+        (status.as_deref(), &different["code"]),
+        (Some("422"), &json!("idempotency_key_reused")),
+        "{different}"
+    );
+    let other_command = app
+        .command(
+            Some(&admin),
+            "RegisterMember",
+            json!({"name": "Wu Lei", "unit_branch_id": f.county.unit, "joined_on": "2018-09-01"})
+                .to_string(),
+            Some("replay-1"),
+        )
+        .await;
+    assert_eq!(
+        (other_command.status, &other_command.body["code"]),
+        (422, &json!("idempotency_key_reused"))
+    );
     assert_eq!(app.head().await, after_first, "a replay writes nothing");
     nats.stop().await;
 }

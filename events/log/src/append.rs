@@ -27,6 +27,10 @@ pub struct NewEvent {
 pub struct AppendRequest {
     /// Idempotency key: a repeat returns the first result and writes nothing.
     pub command_id: Uuid,
+    /// A digest of the request the command came from (its name and body), recorded with
+    /// the command and answered with every replay, so that a caller can tell a true
+    /// repeat from a different request under a reused key.
+    pub request_digest: Option<Hash>,
     /// Chain of causation.
     pub correlation_id: Uuid,
     /// Who issued the command.
@@ -150,6 +154,8 @@ pub struct AppendOutcome {
     pub events: Vec<CommittedEvent>,
     /// True when this was a repeat of an earlier command: nothing new was written.
     pub replayed: bool,
+    /// The request digest the command was first recorded with.
+    pub request_digest: Option<Hash>,
 }
 
 impl AppendOutcome {
@@ -190,6 +196,7 @@ impl Head {
 pub(crate) struct StoredCommand {
     pub stream_id: String,
     pub events: Vec<CommittedEvent>,
+    pub request_digest: Option<Hash>,
 }
 
 /// What the database said, read under the write lock, that a batch is decided against.
@@ -229,6 +236,7 @@ pub(crate) struct CommandRow {
     pub first_position: u64,
     pub last_position: u64,
     pub recorded_at: Timestamp,
+    pub request_digest: Option<Hash>,
 }
 
 /// The decided batch: each request's result, and the rows to write for those that commit.
@@ -380,11 +388,13 @@ pub(crate) fn plan(batch: &[AppendRequest], head: Head, loaded: &Loaded, now: Ti
                     first_position: committed[0].position,
                     last_position: position,
                     recorded_at,
+                    request_digest: req.request_digest,
                 });
                 Ok(AppendOutcome {
                     command_id: req.command_id,
                     events: committed,
                     replayed: false,
+                    request_digest: req.request_digest,
                 })
             }
         };
@@ -404,6 +414,7 @@ fn replay(req: &AppendRequest, stored: &StoredCommand) -> Result<AppendOutcome, 
         command_id: req.command_id,
         events: stored.events.clone(),
         replayed: true,
+        request_digest: stored.request_digest,
     })
 }
 
@@ -415,6 +426,7 @@ mod tests {
 
     fn req(command: u128, stream: &str, expected: ExpectedVersion, n: usize) -> AppendRequest {
         AppendRequest {
+            request_digest: None,
             command_id: Uuid::from_u128(command),
             correlation_id: Uuid::from_u128(command),
             actor: Actor {
@@ -495,6 +507,7 @@ mod tests {
     #[test]
     fn a_recorded_command_replays_and_a_reused_id_is_refused() {
         let stored = StoredCommand {
+            request_digest: None,
             stream_id: "probe-a".into(),
             events: vec![CommittedEvent {
                 event_id: Uuid::nil(),

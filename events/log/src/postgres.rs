@@ -33,7 +33,8 @@ macro_rules! lock_key {
 const BEGIN_LOCKED: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", lock_key!(), ")");
 
 /// The head, the batch's commands already recorded, and its streams' versions, in one
-/// round trip. `kind` 0 is the head, 1 a recorded command, 2 a stream.
+/// round trip. `kind` 0 is the head, 1 a recorded command (its request digest in the
+/// `hash` column), 2 a stream.
 ///
 /// Lookups here and in the write guard probe the primary keys once per id, in a
 /// `LATERAL … LIMIT 1` or a scalar subquery that the planner cannot flatten into a join:
@@ -45,7 +46,7 @@ const LOOKUPS: &str = "
            position AS a, 0::bigint AS b, hash, recorded_at_us
       FROM (SELECT position, hash, recorded_at_us FROM events ORDER BY position DESC LIMIT 1) h
     UNION ALL
-    SELECT 1, c.command_id, c.stream_id, c.first_position, c.last_position, NULL, NULL
+    SELECT 1, c.command_id, c.stream_id, c.first_position, c.last_position, c.request_digest, NULL
       FROM UNNEST($1::uuid[]) AS n(command_id)
       JOIN LATERAL (SELECT * FROM commands c WHERE c.command_id = n.command_id LIMIT 1) c ON true
     UNION ALL
@@ -110,17 +111,23 @@ pub(crate) async fn write_batch(
                 r.try_get::<String, _>(2)?,
                 r.try_get(3)?,
                 r.try_get(4)?,
+                crate::row::digest_from(r.try_get(5)?)?,
             )),
             _ => {
                 loaded.versions.insert(r.try_get(2)?, to_u64(r.try_get(3)?));
             }
         }
     }
-    for (command_id, stream_id, first, last) in replays {
+    for (command_id, stream_id, first, last, request_digest) in replays {
         let events = committed_between(&mut tx, first, last).await?;
-        loaded
-            .commands
-            .insert(command_id, StoredCommand { stream_id, events });
+        loaded.commands.insert(
+            command_id,
+            StoredCommand {
+                stream_id,
+                events,
+                request_digest,
+            },
+        );
     }
     let plan = append::plan(batch, head, &loaded, now);
     if !plan.events.is_empty() && !write(&mut tx, &plan).await? {
@@ -171,8 +178,8 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
                 $12::text[], $13::text[], $14::bytea[], $15::bytea[])
             WHERE (SELECT good FROM ok)
         ), cmd AS (
-            INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us)
-            SELECT * FROM UNNEST($16::uuid[], $17::text[], $18::bigint[], $19::bigint[], $20::bigint[])
+            INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us, request_digest)
+            SELECT c, s, f, l, r, NULLIF(d, '') FROM UNNEST($16::uuid[], $17::text[], $18::bigint[], $19::bigint[], $20::bigint[], $30::bytea[]) AS t(c, s, f, l, r, d)
             WHERE (SELECT good FROM ok)
         ), st AS (
             INSERT INTO streams (stream_id, version, last_position)
@@ -212,6 +219,12 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
     .bind(&plan.head.hash.0[..])
     .bind(plan.priors.keys().map(String::as_str).collect::<Vec<_>>())
     .bind(plan.priors.values().map(|v| to_i64(*v)).collect::<Vec<_>>())
+    // No digest is an empty array element, stored as NULL.
+    .bind(
+        c.iter()
+            .map(|c| c.request_digest.map_or_else(Vec::new, |d| d.0.to_vec()))
+            .collect::<Vec<Vec<u8>>>(),
+    )
     .fetch_one(&mut *conn)
     .await
 }

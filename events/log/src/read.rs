@@ -106,13 +106,14 @@ macro_rules! readers {
         ) -> Result<Option<$crate::append::AppendOutcome>, $crate::error::LogError> {
             use sqlx::Row as _;
             let mut conn = pool.acquire().await?;
-            let row = sqlx::query("SELECT first_position, last_position FROM commands WHERE command_id = $1")
+            let row = sqlx::query("SELECT first_position, last_position, request_digest FROM commands WHERE command_id = $1")
                 .bind(command_id)
                 .fetch_optional(&mut *conn)
                 .await?;
             let Some(row) = row else { return Ok(None) };
+            let request_digest = $crate::row::digest_from(row.try_get(2)?)?;
             let events = committed_between(&mut conn, row.try_get(0)?, row.try_get(1)?).await?;
-            Ok(Some($crate::append::AppendOutcome { command_id, events, replayed: true }))
+            Ok(Some($crate::append::AppendOutcome { command_id, events, replayed: true, request_digest }))
         }
 
         pub(crate) async fn stream_version(

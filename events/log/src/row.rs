@@ -72,3 +72,16 @@ pub(crate) fn to_u64(v: i64) -> u64 {
 pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+
+/// A stored request digest (NULL for a command recorded without one).
+pub(crate) fn digest_from(
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<allweather_events::Hash>, sqlx::Error> {
+    bytes
+        .map(|b| {
+            allweather_events::Hash::from_slice(&b).ok_or_else(|| {
+                sqlx::Error::Decode("a stored request digest is not 32 bytes".into())
+            })
+        })
+        .transpose()
+}

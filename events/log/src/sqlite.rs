@@ -26,7 +26,7 @@ pub(crate) async fn write_batch(
 
     let mut loaded = Loaded::default();
     let mut ids = QueryBuilder::<Sqlite>::new(
-        "SELECT command_id, stream_id, first_position, last_position FROM commands WHERE command_id IN ",
+        "SELECT command_id, stream_id, first_position, last_position, request_digest FROM commands WHERE command_id IN ",
     );
     push_list(&mut ids, batch.iter().map(|r| r.command_id));
     for r in ids.build().fetch_all(&mut *tx).await? {
@@ -36,6 +36,7 @@ pub(crate) async fn write_batch(
             StoredCommand {
                 stream_id: r.try_get(1)?,
                 events,
+                request_digest: crate::row::digest_from(r.try_get(4)?)?,
             },
         );
     }
@@ -97,14 +98,15 @@ async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Er
     }
     for chunk in plan.commands.chunks(ROWS_PER_INSERT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us) ",
+            "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us, request_digest) ",
         );
         q.push_values(chunk, |mut row, c| {
             row.push_bind(c.command_id)
                 .push_bind(c.stream_id.clone())
                 .push_bind(to_i64(c.first_position))
                 .push_bind(to_i64(c.last_position))
-                .push_bind(c.recorded_at.as_micros());
+                .push_bind(c.recorded_at.as_micros())
+                .push_bind(c.request_digest.map(|d| d.0.to_vec()));
         });
         q.build().execute(&mut *conn).await?;
     }

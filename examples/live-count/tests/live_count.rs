@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 async fn append(log: &Log, stream: &str, event_type: &str) {
     log.append(AppendRequest {
+        request_digest: None,
         command_id: Uuid::now_v7(),
         correlation_id: Uuid::now_v7(),
         actor: Actor {

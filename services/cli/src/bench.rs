@@ -491,6 +491,7 @@ async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<
         let stream_id = StreamId::parse(format!("bench-{c}"))?;
         let requests: Vec<AppendRequest> = (0..per_caller)
             .map(|v| AppendRequest {
+                request_digest: None,
                 command_id: Uuid::now_v7(),
                 correlation_id: Uuid::now_v7(),
                 actor: actor(),

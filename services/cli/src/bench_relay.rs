@@ -184,6 +184,7 @@ async fn fill(log: &Log, n: usize) -> anyhow::Result<()> {
                 let stream_id = StreamId::parse(format!("bench-{c}"))?;
                 for i in 0..count {
                     log.append(AppendRequest {
+                        request_digest: None,
                         command_id: Uuid::now_v7(),
                         correlation_id: Uuid::now_v7(),
                         actor: Actor {

@@ -3,7 +3,7 @@
 use crate::problem::ApiError;
 use allweather_domain::personal::{self, PersonKey};
 use allweather_domain::{Command, Ctx, Decide, Event, Principal, Snapshot, State, World, decide};
-use allweather_events::{Catalog, Payload, StreamId, Timestamp};
+use allweather_events::{Catalog, Hash, Payload, StreamId, Timestamp};
 use allweather_log::{
     AppendError, AppendOutcome, AppendRequest, ExpectedVersion, Log, NewEvent, StoredKey,
     StreamWrite,
@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, FixedOffset, Utc};
 use lru::LruCache;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
@@ -243,12 +244,13 @@ impl CommandService {
         let command = Command::parse(name, body)
             .map_err(|e| ApiError::field(e.field, e.message))?
             .ok_or_else(|| ApiError::NotFound(format!("there is no command named {name:?}")))?;
+        let digest = request_digest(name, body);
         let log = &self.inner.log;
         // Only a caller's key can repeat: a command without one has a fresh id, and
         // looking it up would cost a round trip per command for nothing.
         let repeatable = idempotency_key.is_some();
         if repeatable && let Some(first) = log.recorded(command_id).await? {
-            return Ok(reply(&first));
+            return repeat(&first, digest);
         }
         // A new aggregate's id: the command id when that is a UUID v7 (the id a client
         // chose by its key), else a fresh v7. A repeat of the same command that races the
@@ -278,12 +280,13 @@ impl CommandService {
                     // The same command may have committed meanwhile (a repeat racing the
                     // first): then it answers as the first did.
                     if repeatable && let Some(first) = log.recorded(command_id).await? {
-                        return Ok(reply(&first));
+                        return repeat(&first, digest);
                     }
                     return Err(refusal.into());
                 }
             };
-            let request = append_request(&world, &decision, command_id, principal, now)?;
+            let mut request = append_request(&world, &decision, command_id, principal, now)?;
+            request.request_digest = Some(digest);
             // An erasure destroys the key before its record is appended: the record never
             // stands while the details can still be read. Destroying twice is harmless,
             // so a retry after a failed append finishes the job.
@@ -291,10 +294,9 @@ impl CommandService {
                 log.erase_person_key(*person).await?;
             }
             match log.append(request).await {
+                Ok(outcome) if outcome.replayed => return repeat(&outcome, digest),
                 Ok(outcome) => {
-                    if !outcome.replayed {
-                        self.remember(world, &decision);
-                    }
+                    self.remember(world, &decision);
                     return Ok(reply(&outcome));
                 }
                 Err(AppendError::VersionConflict { stream_id, .. })
@@ -309,7 +311,7 @@ impl CommandService {
                 }
                 Err(e @ AppendError::CommandIdReused { .. }) => {
                     return match log.recorded(command_id).await? {
-                        Some(first) => Ok(reply(&first)),
+                        Some(first) => repeat(&first, digest),
                         None => Err(e.into()),
                     };
                 }
@@ -556,6 +558,7 @@ fn append_request(
         .next()
         .ok_or_else(|| anyhow::anyhow!("a decision without events"))?;
     Ok(AppendRequest {
+        request_digest: None,
         command_id,
         correlation_id: command_id,
         actor: allweather_events::Actor {
@@ -567,6 +570,32 @@ fn append_request(
         events: first.events,
         also: writes.collect(),
     })
+}
+
+/// A digest of a request: its command name and its body as JSON with sorted keys (the
+/// body has been parsed, so it is JSON), so that spacing and key order do not count.
+fn request_digest(name: &str, body: &[u8]) -> Hash {
+    let body = serde_json::from_slice::<Value>(body)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| body.to_vec());
+    let mut sha = sha2::Sha256::new();
+    sha.update(name.as_bytes());
+    sha.update([0]);
+    sha.update(&body);
+    Hash(sha.finalize().into())
+}
+
+/// The answer to a repeated key: the first request's answer if this is the same request;
+/// refused if the key first came with another command or body (a client's bug that a
+/// silent replay would hide).
+fn repeat(first: &AppendOutcome, digest: Hash) -> Result<Value, ApiError> {
+    match first.request_digest {
+        Some(recorded) if recorded != digest => Err(ApiError::KeyReused(format!(
+            "the idempotency key of command {} was first used for a different request (another command or body); a new request needs a new key",
+            first.command_id
+        ))),
+        _ => Ok(reply(first)),
+    }
 }
 
 /// The API's success body for an append (first or replayed).
@@ -616,6 +645,23 @@ mod tests {
     use allweather_domain::Decision;
     use allweather_domain::world::streams;
     use allweather_events::Role;
+
+    #[test]
+    fn a_request_digest_ignores_spacing_and_key_order_but_not_the_body_or_the_command() {
+        let a = request_digest("RegisterBranch", br#"{"name":"A","kind":"unit"}"#);
+        assert_eq!(
+            a,
+            request_digest("RegisterBranch", br#"{ "kind": "unit",  "name": "A" }"#)
+        );
+        assert_ne!(
+            a,
+            request_digest("RegisterBranch", br#"{"name":"B","kind":"unit"}"#)
+        );
+        assert_ne!(
+            a,
+            request_digest("RegisterMember", br#"{"name":"A","kind":"unit"}"#)
+        );
+    }
 
     #[test]
     fn every_stream_a_decision_read_is_a_condition_of_its_append() {

@@ -54,6 +54,10 @@ pub enum ApiError {
     /// The domain refused the command: 403, 404, 409 or 422 by the rule broken.
     #[error(transparent)]
     Refused(#[from] DomainError),
+    /// An idempotency key already answered a different request (another command or
+    /// body). 422.
+    #[error("{0}")]
+    KeyReused(String),
     /// The token sent more commands than its rate allows. 429.
     #[error("too many commands from this token; retry in {retry_after} s")]
     TooManyRequests {
@@ -129,6 +133,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
                 "Refused by a rule",
+            ),
+            ApiError::KeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency key reused",
             ),
             ApiError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -153,6 +153,7 @@ pub fn stream(name: &str) -> StreamId {
 
 pub fn request(stream_id: &StreamId, expected: ExpectedVersion, n: usize) -> AppendRequest {
     AppendRequest {
+        request_digest: None,
         command_id: Uuid::now_v7(),
         correlation_id: Uuid::now_v7(),
         actor: Actor {

@@ -13,7 +13,7 @@ allweather_test_support::on_both_backends!(
     sqlite = TestApp::sqlite().await;
     health_reports_the_head_of_the_log,
     a_command_is_committed_and_its_stream_reads_back_with_full_envelopes,
-    a_repeated_idempotency_key_returns_the_first_response_and_appends_nothing,
+    a_repeated_idempotency_key_returns_the_first_response_and_appends_nothing_and_a_reused_one_is_refused,
     every_refused_request_gets_its_status_and_code_and_changes_nothing,
     an_event_of_unknown_type_on_read_is_an_opaque_500,
     every_command_of_the_domain_is_served_and_reads_its_body,

@@ -83,7 +83,7 @@ pub async fn a_command_is_committed_and_its_stream_reads_back_with_full_envelope
     app.stop().await;
 }
 
-pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_nothing(
+pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_nothing_and_a_reused_one_is_refused(
     app: TestApp,
 ) {
     let admin = app.admin();
@@ -117,6 +117,32 @@ pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_n
     );
     assert_eq!(storm[0].body["command_id"], key);
     assert_eq!(app.head().await.0, 2, "one event per distinct key");
+
+    // One key sent at once with two different bodies: one body wins and its repeats get
+    // its answer; the other body's requests are refused, whichever path (recorded before,
+    // the same batch, a racing batch) found the first.
+    let key = Uuid::now_v7().to_string();
+    let calls = (0..12).map(|i| {
+        let body = if i % 2 == 0 {
+            branch("left")
+        } else {
+            branch("right")
+        };
+        app.command(Some(&admin), "RegisterBranch", body, Some(&key))
+    });
+    let storm = futures::future::join_all(calls).await;
+    let won: Vec<&Value> = storm
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| &r.body)
+        .collect();
+    let refused = storm
+        .iter()
+        .filter(|r| r.status == 422 && r.body["code"] == "idempotency_key_reused")
+        .count();
+    assert_eq!((won.len(), refused), (6, 6), "{storm:?}");
+    assert!(won.iter().all(|b| *b == won[0]));
+    assert_eq!(app.head().await.0, 3, "one more event");
     app.stop().await;
 }
 
@@ -423,6 +449,7 @@ pub async fn an_event_of_unknown_type_on_read_is_an_opaque_500(app: TestApp) {
     let stream_id = StreamId::parse("probe-future").expect("stream");
     app.log
         .append(AppendRequest {
+            request_digest: None,
             command_id: Uuid::now_v7(),
             correlation_id: Uuid::now_v7(),
             actor: Actor {

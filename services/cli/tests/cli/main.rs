@@ -265,6 +265,7 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
 async fn append_probes(log: &Log, n: usize) {
     for i in 0..n {
         log.append(AppendRequest {
+            request_digest: None,
             command_id: Uuid::now_v7(),
             correlation_id: Uuid::now_v7(),
             actor: Actor {

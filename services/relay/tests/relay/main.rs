@@ -20,6 +20,7 @@ async fn append_many(log: &Log, tag: &str, n: usize) {
             tokio::spawn(async move {
                 for i in 0..count {
                     log.append(AppendRequest {
+                        request_digest: None,
                         command_id: Uuid::now_v7(),
                         correlation_id: Uuid::now_v7(),
                         actor: Actor {
