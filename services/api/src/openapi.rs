@@ -93,7 +93,7 @@ fn build() -> Value {
         "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"},
-            "code": {"type": "string", "enum": ["malformed", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "invalid", "rate_limited", "unavailable", "internal"]},
+            "code": {"type": "string", "enum": ["malformed", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "invalid", "idempotency_key_reused", "rate_limited", "unavailable", "internal"]},
             "rule": {"type": "string", "description": "the rule of the programme that refused the command"},
             "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
         },
@@ -121,7 +121,10 @@ fn build() -> Value {
             "conflict: already claimed, already signed, a duplicate",
         ),
         ("413", "too_large: the body is too large"),
-        ("422", "invalid: a rule of the programme"),
+        (
+            "422",
+            "invalid: a rule of the programme; idempotency_key_reused: the key first came with another request",
+        ),
         (
             "429",
             "rate_limited: over this token's command rate; see Retry-After",
