@@ -2,12 +2,13 @@
 //! started again on the same data. Nothing it acknowledged is lost, nothing is counted
 //! twice (also when clients retry what got no answer), the chain verifies, and every
 //! read model it projected equals a clean rebuild from the log. And the disk filling up
-//! under the embedded SQLite log, then space coming back.
+//! under the embedded SQLite log, then space coming back. And a projector process killed
+//! in the middle of its catch-up from the JetStream mirror.
 
 use super::{BIN, serve, spawn_reading, terminate, token};
 use allweather_log::{Log, LogOptions};
-use allweather_projections::{ReadStore, replay};
-use allweather_test_support::{TestDatabase, eventually};
+use allweather_projections::{Projector as _, ReadStore, replay};
+use allweather_test_support::{NatsServer, TestDatabase, eventually};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -346,5 +347,119 @@ async fn a_full_disk_refuses_commands_with_503_and_the_service_recovers_when_spa
         );
     }
     assert_eq!(log.verify(|_| {}).await.expect("verify").broken, None);
+    log.shutdown().await;
+}
+
+/// A projector process following the JetStream mirror, killed with SIGKILL in the middle
+/// of its catch-up (again and again), then started once more: it resumes from its
+/// checkpoint on its durable consumer, and its read model equals a rebuild from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jetstream_projector_killed_mid_catch_up_resumes_and_equals_a_rebuild() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data_dir = dir.path().to_str().expect("utf-8").to_owned();
+    let demo = std::process::Command::new(BIN)
+        .args([
+            "--data-dir",
+            &data_dir,
+            "demo",
+            "--members",
+            "150",
+            "--seed",
+            "2",
+        ])
+        .args(["--year", "2025"])
+        .output()
+        .expect("run the demo");
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let log = Log::open(LogOptions::sqlite_file(&dir.path().join("log.db")))
+        .await
+        .expect("open the log");
+    let head = log.head().await.expect("head").position;
+
+    let nats = NatsServer::start();
+    let spawn = |args: &[&str]| {
+        tokio::process::Command::new(BIN)
+            .args(["--data-dir", &data_dir])
+            .args(args)
+            .args(["--nats", &nats.url()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn")
+    };
+    let relay = spawn(&["relay"]);
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    eventually(
+        "the mirror to hold the log",
+        Duration::from_secs(120),
+        || async {
+            let mut stream = js.get_stream("AW_EVENTS").await.ok()?;
+            (stream.info().await.ok()?.state.last_sequence == head).then_some(())
+        },
+    )
+    .await;
+
+    let store = ReadStore::open(&format!(
+        "sqlite://{}",
+        dir.path().join("read.db").display()
+    ))
+    .await
+    .expect("the read store");
+    let checkpoint = || async { store.checkpoint("scorecard").await.unwrap_or(0) };
+    let (mut at, mut midway) = (0, 0);
+    while at < head && midway < 3 {
+        let mut projector = spawn(&["projector", "scorecard"]);
+        let before = at;
+        eventually(
+            "the projector to commit a batch",
+            Duration::from_secs(60),
+            || async { (checkpoint().await > before).then_some(()) },
+        )
+        .await;
+        projector.start_kill().expect("SIGKILL");
+        projector.wait().await.expect("wait");
+        at = checkpoint().await;
+        if at < head {
+            midway += 1;
+        }
+    }
+    assert!(
+        midway > 0,
+        "no kill landed before the head ({head}): the catch-up was too quick to test"
+    );
+
+    let mut projector = spawn(&["projector", "scorecard"]);
+    eventually(
+        "the projector to reach the head",
+        Duration::from_secs(120),
+        || async { (checkpoint().await == head).then_some(()) },
+    )
+    .await;
+    terminate(&projector);
+    let exit = tokio::time::timeout(Duration::from_secs(30), projector.wait())
+        .await
+        .expect("the projector stops within 30 s of SIGTERM")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
+    drop(relay);
+
+    let scorecard = allweather_projections::scorecard::Scorecard;
+    let rebuilt = ReadStore::scratch().await.expect("a scratch store");
+    allweather_projections::runner::prepare(&rebuilt, &scorecard)
+        .await
+        .expect("prepare");
+    replay(&rebuilt, &scorecard, &log, |_| true, |_| {})
+        .await
+        .expect("replay");
+    assert_eq!(
+        scorecard.dump(store.pool()).await.expect("dump"),
+        scorecard.dump(rebuilt.pool()).await.expect("dump"),
+        "the scorecard, killed {midway} times mid-way, equals a rebuild"
+    );
     log.shutdown().await;
 }
