@@ -77,6 +77,33 @@ allweather_test_support::on_both_backends!(
     jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_log,
 );
 
+/// The relay, mirroring a log into JetStream in-process until stopped.
+struct Relay {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), allweather_relay::RelayError>>,
+}
+
+impl Relay {
+    fn start(log: &Log, client: &async_nats::Client) -> (allweather_relay::RelaySettings, Relay) {
+        let settings = allweather_relay::RelaySettings::default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(allweather_relay::run(
+            log.clone(),
+            client.clone(),
+            settings.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (settings, Relay { stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("join").expect("relay");
+    }
+}
+
 /// Runs `projector` from `source` until it has applied `head`, or fails.
 async fn project_to(
     store: &ReadStore,
@@ -118,16 +145,7 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: 
 
     let nats = NatsServer::start();
     let client = async_nats::connect(nats.url()).await.expect("connect");
-    let settings = allweather_relay::RelaySettings::default();
-    let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = tokio::spawn(allweather_relay::run(
-        log.clone(),
-        client.clone(),
-        settings.clone(),
-        async {
-            let _ = relay_stopped.await;
-        },
-    ));
+    let (settings, relay) = Relay::start(&log, &client);
     let js = async_nats::jetstream::new(client.clone());
     eventually(
         "the mirror to hold the whole log",
@@ -231,8 +249,7 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: 
         "{timings:?}"
     );
 
-    let _ = stop_relay.send(());
-    relay.await.expect("join").expect("relay");
+    relay.stop().await;
     log.shutdown().await;
 }
 
@@ -243,16 +260,7 @@ pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_l
     let log = world.log().await;
     let mut nats = NatsServer::start();
     let client = async_nats::connect(nats.url()).await.expect("connect");
-    let settings = allweather_relay::RelaySettings::default();
-    let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = tokio::spawn(allweather_relay::run(
-        log.clone(),
-        client.clone(),
-        settings.clone(),
-        async {
-            let _ = relay_stopped.await;
-        },
-    ));
+    let (settings, relay) = Relay::start(&log, &client);
     workload::county_year(&log).await;
     let head = log.head().await.expect("head").position;
     let js = async_nats::jetstream::new(client.clone());
@@ -306,15 +314,8 @@ pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_l
     }
 
     // The server dies and its disk is lost; commands go on committing meanwhile.
-    nats.kill();
-    for entry in std::fs::read_dir(nats.store_dir()).expect("the store") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            std::fs::remove_dir_all(&path).expect("remove");
-        } else {
-            std::fs::remove_file(&path).expect("remove");
-        }
-    }
+    // The disk under JetStream is lost: the server comes back with no stream at all.
+    nats.kill_and_lose_store();
     workload::more_branches(&log, 20).await;
     nats.restart();
     let head = log.head().await.expect("head").position;
@@ -344,8 +345,7 @@ pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_l
             projector.name()
         );
     }
-    let _ = stop_relay.send(());
-    relay.await.expect("join").expect("relay");
+    relay.stop().await;
     log.shutdown().await;
 }
 

@@ -174,6 +174,20 @@ impl CommandService {
         Timestamp::from_datetime((self.inner.options.clock)())
     }
 
+    /// The context a command or query of `principal` is decided in, now.
+    fn ctx(&self, principal: &Principal, new_id: Uuid) -> Ctx {
+        let now = self.now();
+        Ctx {
+            now,
+            today: now
+                .to_datetime()
+                .with_timezone(&self.inner.options.county_offset)
+                .date_naive(),
+            principal: principal.clone(),
+            new_id,
+        }
+    }
+
     /// Runs the command `name` with its JSON `body` for `principal`; the answer is the
     /// API's success body. Counted by command and outcome.
     pub async fn execute(
@@ -264,16 +278,8 @@ impl CommandService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let now = self.now();
-            let ctx = Ctx {
-                now,
-                today: now
-                    .to_datetime()
-                    .with_timezone(&self.inner.options.county_offset)
-                    .date_naive(),
-                principal: principal.clone(),
-                new_id,
-            };
+            let ctx = self.ctx(principal, new_id);
+            let now = ctx.now;
             let (world, decision) = match self.decide(&command, &ctx).await? {
                 Ok(decided) => decided,
                 Err(refusal) => {
@@ -397,16 +403,7 @@ impl CommandService {
         principal: &Principal,
         wish_id: Uuid,
     ) -> Result<Value, ApiError> {
-        let now = self.now();
-        let ctx = Ctx {
-            now,
-            today: now
-                .to_datetime()
-                .with_timezone(&self.inner.options.county_offset)
-                .date_naive(),
-            principal: principal.clone(),
-            new_id: wish_id,
-        };
+        let ctx = self.ctx(principal, wish_id);
         let (_, sealed) = self
             .resolve(|world| allweather_domain::wish::beneficiary(world, wish_id, &ctx))
             .await??;

@@ -276,6 +276,20 @@ impl NatsServer {
         }
     }
 
+    /// Kills the server and loses its store, as when its disk is lost: started again,
+    /// it knows no stream and no consumer.
+    pub fn kill_and_lose_store(&mut self) {
+        self.kill();
+        for entry in std::fs::read_dir(self.store.path()).expect("the store") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).expect("remove");
+            } else {
+                std::fs::remove_file(&path).expect("remove");
+            }
+        }
+    }
+
     /// Starts the server again on the same port with the same store.
     pub fn restart(&mut self) {
         self.kill();

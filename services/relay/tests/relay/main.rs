@@ -211,16 +211,8 @@ async fn a_nats_server_that_lost_its_store_is_refilled_from_the_log() {
     append_many(&log, "before", 500).await;
     wait_for_mirror(&nats, 500).await;
 
-    nats.kill();
     // The disk under JetStream is lost: the server comes back with no stream at all.
-    for entry in std::fs::read_dir(nats.store_dir()).expect("the store") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            std::fs::remove_dir_all(&path).expect("remove");
-        } else {
-            std::fs::remove_file(&path).expect("remove");
-        }
-    }
+    nats.kill_and_lose_store();
     append_many(&log, "during", 300).await;
     nats.restart();
 
