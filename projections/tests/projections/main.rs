@@ -98,6 +98,25 @@ impl Relay {
         (settings, Relay { stop, task })
     }
 
+    /// Waits until the mirror's last sequence is `head`.
+    async fn mirrored(
+        &self,
+        client: &async_nats::Client,
+        settings: &allweather_relay::RelaySettings,
+        head: u64,
+    ) {
+        let js = async_nats::jetstream::new(client.clone());
+        eventually(
+            &format!("the mirror to hold the log to {head}"),
+            Duration::from_secs(60),
+            || async {
+                let mut stream = js.get_stream(&settings.stream).await.ok()?;
+                (stream.info().await.ok()?.state.last_sequence == head).then_some(())
+            },
+        )
+        .await;
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.expect("join").expect("relay");
@@ -146,16 +165,7 @@ pub async fn the_log_and_the_jetstream_mirror_build_the_same_read_models(world: 
     let nats = NatsServer::start();
     let client = async_nats::connect(nats.url()).await.expect("connect");
     let (settings, relay) = Relay::start(&log, &client);
-    let js = async_nats::jetstream::new(client.clone());
-    eventually(
-        "the mirror to hold the whole log",
-        Duration::from_secs(60),
-        || async {
-            let mut stream = js.get_stream(&settings.stream).await.ok()?;
-            (stream.info().await.ok()?.state.last_sequence == head).then_some(())
-        },
-    )
-    .await;
+    relay.mirrored(&client, &settings, head).await;
     let from_nats = world.store(1).await;
     for projector in allweather_projections::all() {
         let source = JetStreamSource::new(
@@ -263,23 +273,7 @@ pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_l
     let (settings, relay) = Relay::start(&log, &client);
     workload::county_year(&log).await;
     let head = log.head().await.expect("head").position;
-    let js = async_nats::jetstream::new(client.clone());
-    let mirrored = |at: u64| {
-        let js = js.clone();
-        let stream = settings.stream.clone();
-        async move {
-            eventually(
-                "the mirror to hold the log",
-                Duration::from_secs(60),
-                || async {
-                    let mut stream = js.get_stream(&stream).await.ok()?;
-                    (stream.info().await.ok()?.state.last_sequence == at).then_some(())
-                },
-            )
-            .await;
-        }
-    };
-    mirrored(head).await;
+    relay.mirrored(&client, &settings, head).await;
 
     let from_nats = world.store(1).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -319,7 +313,7 @@ pub async fn jetstream_projectors_ride_out_nats_losing_its_store_and_equal_the_l
     workload::more_branches(&log, 20).await;
     nats.restart();
     let head = log.head().await.expect("head").position;
-    mirrored(head).await;
+    relay.mirrored(&client, &settings, head).await;
     for (name, progress, _) in &running {
         assert!(
             progress.reached(head, Duration::from_secs(60)).await,
