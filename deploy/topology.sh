@@ -96,18 +96,20 @@ nats=$(printf 'nats://127.0.0.1:%s,' "${client_ports[@]}"); nats=${nats%,}
 log "NATS cluster on ports ${client_ports[*]}"
 
 # The processes of the topology.
-aw() { "$bin" --data-dir "$work/data" --nats-replicas 3 "$@"; }
+# An array, not a function: a function run in the background is a subshell, and killing
+# the subshell's pid would leave the process it started running after this script.
+aw=("$bin" --data-dir "$work/data" --nats-replicas 3)
 mkdir -p "$work/data"
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export ALLWEATHER_TOKEN_SECRET=$secret
-start relay aw relay --nats "$nats" --database "$database"
+start relay "${aw[@]}" relay --nats "$nats" --database "$database"
 for p in leaderboard wishes integrity scorecard; do
-  start "projector-$p" aw projector "$p" --nats "$nats" --database "$database"
+  start "projector-$p" "${aw[@]}" projector "$p" --nats "$nats" --database "$database"
 done
 log "the relay and four projectors running"
 
 # The demo county, through the command path, into the shared log.
-aw demo --members "$members" --seed "$seed" --year "$year" --database "$database" >"$work/demo.out" \
+"${aw[@]}" demo --members "$members" --seed "$seed" --year "$year" --database "$database" >"$work/demo.out" \
   || fail "the demo failed"
 grep -q " 0 refused" "$work/demo.out" || fail "the demo had refusals: $(cat "$work/demo.out")"
 head_line=$(grep '^log: ' "$work/demo.out")
@@ -120,7 +122,7 @@ log "demo: $head_line"
 serve_ports=()
 for i in 1 2; do
   port=$(free_port); serve_ports+=("$port")
-  start "serve-$i" aw serve --listen "127.0.0.1:$port" --database "$database" --nats "$nats" --no-relay --no-projectors
+  start "serve-$i" "${aw[@]}" serve --listen "127.0.0.1:$port" --database "$database" --nats "$nats" --no-relay --no-projectors
 done
 for p in "${serve_ports[@]}"; do wait_port "$p" || fail "a command service did not start"; done
 log "two command services on ports ${serve_ports[*]}"
@@ -129,7 +131,7 @@ log "two command services on ports ${serve_ports[*]}"
 # The mirror holds the whole log, and agrees with it.
 verified=
 for _ in $(seq 120); do
-  if aw audit verify --database "$database" --nats "$nats" >"$work/audit.out" 2>&1; then verified=1; break; fi
+  if "${aw[@]}" audit verify --database "$database" --nats "$nats" >"$work/audit.out" 2>&1; then verified=1; break; fi
   sleep 0.5
 done
 [ -n "$verified" ] || fail "audit verify --nats did not pass: $(cat "$work/audit.out")"
@@ -142,7 +144,7 @@ embedded_port=$(free_port)
 start embedded "$bin" --data-dir "$work/embedded" serve --listen "127.0.0.1:$embedded_port"
 wait_port "$embedded_port" || fail "the embedded service did not start"
 
-token=$(aw token issue --role auditor)
+token=$("${aw[@]}" token issue --role auditor)
 etoken=$("$bin" --data-dir "$work/embedded" token issue --role auditor)
 member=$(psql -X -A -t "$database" -c "SELECT member_id FROM sc_members ORDER BY member_id LIMIT 1")
 queries=(

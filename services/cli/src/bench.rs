@@ -454,14 +454,16 @@ where
         q.build().execute(&mut *tx).await?;
         if rows == RawRows::SameAsTheLog {
             let mut q = QueryBuilder::<DB>::new(
-                "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us) ",
+                "INSERT INTO commands (command_id, stream_id, first_position, last_position, recorded_at_us, request_digest) ",
             );
             q.push_values(chunk, |mut row, e| {
+                // A digest's 32 bytes, as the command path records with every command.
                 row.push_bind(e.command_id)
                     .push_bind(e.stream_id.to_string())
                     .push_bind(e.position as i64)
                     .push_bind(e.position as i64)
-                    .push_bind(e.recorded_at.as_micros());
+                    .push_bind(e.recorded_at.as_micros())
+                    .push_bind(e.hash.0.to_vec());
             });
             q.build().execute(&mut *tx).await?;
             let mut q =
@@ -491,7 +493,11 @@ async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<
         let stream_id = StreamId::parse(format!("bench-{c}"))?;
         let requests: Vec<AppendRequest> = (0..per_caller)
             .map(|v| AppendRequest {
-                request_digest: None,
+                // The command path records a digest of every request.
+                request_digest: Some(allweather_events::Hash::chain(
+                    &allweather_events::Hash::GENESIS,
+                    format!("{c}/{v}").as_bytes(),
+                )),
                 command_id: Uuid::now_v7(),
                 correlation_id: Uuid::now_v7(),
                 actor: actor(),
