@@ -1,7 +1,7 @@
 //! The key store beside the log: one key per person in need, whose personal details are
 //! sealed with it before they enter the log, and whose erasure destroys it. The table
-//! (`person_keys`) is the one place in the database that is updated in place, and it
-//! holds no event: the log's chain never depends on it.
+//! (`person_keys`) is updated in place and holds no event: the log's chain never depends
+//! on it.
 
 /// A person's key as the store holds it.
 #[derive(Clone, PartialEq, Eq)]

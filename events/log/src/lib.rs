@@ -388,13 +388,18 @@ impl Log {
             Db::Postgres(pool) => postgres::erase_person_key(pool, person_id, now).await,
             Db::Sqlite(pool) => {
                 sqlite::erase_person_key(pool, person_id, now).await?;
-                // Best effort: readers holding an old snapshot can keep the WAL from
-                // being truncated now; a later checkpoint overwrites it.
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(pool)
+                // Best effort: a reader holding an old snapshot keeps the WAL from being
+                // truncated now (SQLite says so in the result, `busy`, not as an error);
+                // a later checkpoint overwrites it.
+                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(pool)
                     .await
                 {
-                    tracing::warn!(error = %e, "checkpointing after an erasure failed");
+                    Ok((0, _, _)) => {}
+                    Ok(_) => tracing::warn!(
+                        "the write-ahead log could not be truncated after an erasure (a reader was active); the old page holding the destroyed key stays in it until a later checkpoint"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "checkpointing after an erasure failed"),
                 }
                 Ok(())
             }

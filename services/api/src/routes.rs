@@ -474,12 +474,14 @@ async fn wish_beneficiary(
     State(state): State<AppState>,
     Path(wish_id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
     let wish_id: uuid::Uuid = wish_id
         .parse()
         .map_err(|_| ApiError::field("wish_id", "must be a UUID"))?;
-    Ok(Json(state.commands.beneficiary(&principal, wish_id).await?))
+    let details = state.commands.beneficiary(&principal, wish_id).await?;
+    // Personal details: no cache on the way may keep them.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(details)))
 }
 
 /// The wish board: public, with the beneficiary never shown.

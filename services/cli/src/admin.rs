@@ -153,8 +153,8 @@ pub(crate) async fn rules(
                 );
                 ExitCode::SUCCESS
             }
-            Err(detail) => {
-                eprintln!("the rules were not adopted: {detail}");
+            Err(problem) => {
+                eprintln!("the rules were not adopted: {}", detail(&problem));
                 ExitCode::from(1)
             }
         },
@@ -165,12 +165,15 @@ pub(crate) async fn rules(
 pub(crate) enum EraseCommand {
     /// Erase a person in need: destroy the key their name and contact are sealed with,
     /// in every wish published for them, and record the erasure as an event. Their
-    /// details become unreadable everywhere the log was copied; the log's chain still
-    /// verifies. Running it again after an interruption finishes the erasure.
+    /// details become unreadable in the log and its JetStream mirror (and in database
+    /// backups once those expire, since they hold the keys too); the log's chain still
+    /// verifies. Running it again after an interruption finishes the erasure; running it
+    /// for a person already erased says so and succeeds.
     Beneficiary {
         /// The person (a wish's `beneficiary_id`; by default a wish's own id).
         id: Uuid,
-        /// Why (the request or decision it carries out), recorded in the event.
+        /// Why (the request or decision it carries out), recorded in the event in clear
+        /// for good: name no one in it.
         #[arg(long)]
         reason: String,
         /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
@@ -210,8 +213,16 @@ pub(crate) async fn erase(
                 );
                 ExitCode::SUCCESS
             }
-            Err(detail) => {
-                eprintln!("beneficiary {id} was not erased: {detail}");
+            // Erased before (by this command with another reason, or over the API).
+            Err(problem)
+                if problem["rule"] == "AlreadyErased"
+                    || problem["code"] == "idempotency_key_reused" =>
+            {
+                println!("beneficiary {id} was already erased");
+                ExitCode::SUCCESS
+            }
+            Err(problem) => {
+                eprintln!("beneficiary {id} was not erased: {}", detail(&problem));
                 ExitCode::from(1)
             }
         },
@@ -219,7 +230,7 @@ pub(crate) async fn erase(
 }
 
 /// Runs one command on the log as the CLI's committee administrator: the success body,
-/// or the problem's detail.
+/// or the problem body.
 async fn execute_as_admin(
     data_dir: &Path,
     database: Option<String>,
@@ -227,7 +238,7 @@ async fn execute_as_admin(
     name: &str,
     idempotency_key: Option<&str>,
     body: serde_json::Value,
-) -> anyhow::Result<Result<serde_json::Value, String>> {
+) -> anyhow::Result<Result<serde_json::Value, serde_json::Value>> {
     let log = Log::open(log_options(data_dir, database, true)?).await?;
     let service = CommandService::new(log.clone(), options)?;
     // Whoever can run this command holds the data directory, and so the signing secret:
@@ -242,11 +253,10 @@ async fn execute_as_admin(
         .execute(&admin, name, idempotency_key, body.to_string().as_bytes())
         .await;
     log.shutdown().await;
-    Ok(outcome.map_err(|e| {
-        let (_, problem) = e.problem();
-        problem["detail"]
-            .as_str()
-            .unwrap_or("unknown error")
-            .to_owned()
-    }))
+    Ok(outcome.map_err(|e| e.problem().1))
+}
+
+/// A problem's detail, for a person.
+fn detail(problem: &serde_json::Value) -> &str {
+    problem["detail"].as_str().unwrap_or("unknown error")
 }

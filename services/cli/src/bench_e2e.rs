@@ -274,11 +274,19 @@ async fn measure(
         progress.reached(head, Duration::from_secs(60)).await,
         "the projector did not reach position {head}"
     );
+    // The projector's progress reached the head; the watcher that stamps each position
+    // it reaches and the live subscriber may still be on their way to it.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while delivered.lock().map(|m| m.len()).unwrap_or(0) < head as usize {
+    let stamped = || {
+        applied
+            .lock()
+            .map(|v| v.last().map_or(0, |(p, _)| *p))
+            .unwrap_or(0)
+    };
+    while delivered.lock().map(|m| m.len()).unwrap_or(0) < head as usize || stamped() < head {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the live subscriber missed events"
+            "the live subscriber or the projector's watcher missed events"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

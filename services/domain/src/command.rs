@@ -406,11 +406,13 @@ commands! {
         year: i32,
     }
     /// Erases a person in need: destroys the key their details are sealed with, so that
-    /// they become unreadable everywhere, and records the erasure (a committee admin).
+    /// they become unreadable in the log and its mirror, and records the erasure (a
+    /// committee admin).
     EraseBeneficiary {
         /// The person (a wish's `beneficiary_id`).
         beneficiary_id: Uuid,
-        /// Why (the request or decision it carries out).
+        /// Why (the request or decision it carries out). It stays in the log in clear:
+        /// it names no one.
         reason: String,
     }
 }

@@ -4,8 +4,9 @@
 //! XChaCha20-Poly1305 under a key of that person's own, which the key store (beside the
 //! log, never in it) keeps. The log holds only the ciphertext, and the hash chain covers
 //! it. Erasing a person destroys the key: everything sealed for them becomes unreadable
-//! everywhere it was copied (the log, the JetStream mirror, backups), while the chain,
-//! which never needed the clear text, still verifies.
+//! in the log and every copy of it (the JetStream mirror, an export), while the chain,
+//! which never needed the clear text, still verifies. A backup of the database holds the
+//! keys too, and reads the details until it expires.
 //!
 //! Sealing is pure computation: the handler brings the person's key and a fresh nonce
 //! into the [`World`] (asked for with [`Decide::NeedKey`]), as it brings streams.
@@ -31,17 +32,26 @@ pub const KEY_LEN: usize = 32;
 /// Bytes of a nonce.
 pub const NONCE_LEN: usize = 24;
 
+/// The fields of a command body that carry a person's details in clear.
+pub const FIELDS: &[&str] = &["beneficiary", "beneficiary_contact"];
+
 /// What is shown in place of an erased person's details.
 pub const ERASED: &str = "[erased]";
 
-/// A beneficiary's details, in clear (only ever in memory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A beneficiary's details, in clear (only ever in memory; never printed).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Personal {
     /// Their name.
     pub name: String,
     /// How to reach them (a phone number, an address), if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+}
+
+impl fmt::Debug for Personal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Personal(…)")
+    }
 }
 
 /// A person's details as events carry them: sealed under that person's key.
@@ -103,8 +113,9 @@ pub fn seal(
     details: &Personal,
 ) -> Sealed {
     // Serialising two strings cannot fail, and XChaCha20-Poly1305 refuses only messages
-    // beyond 256 GiB: neither error can happen for details of at most a few hundred bytes.
-    let clear = serde_json::to_vec(details).unwrap_or_default();
+    // beyond 256 GiB: neither error can happen for details of at most a few hundred bytes,
+    // and a seal without its content must never be stored in their place.
+    let clear = serde_json::to_vec(details).expect("two strings serialise as JSON");
     let sealed = XChaCha20Poly1305::new(key.into())
         .encrypt(
             &XNonce::from(*nonce),
@@ -113,7 +124,7 @@ pub fn seal(
                 aad: &aad(person_id),
             },
         )
-        .unwrap_or_default();
+        .expect("XChaCha20-Poly1305 seals a message of a few hundred bytes");
     Sealed {
         person_id,
         sealed: URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()),
@@ -203,13 +214,15 @@ pub(crate) fn erase(world: &World, c: &EraseBeneficiary, ctx: &Ctx) -> Result<De
         Rule::BeneficiaryNotFound,
         || {
             format!(
-                "no wish was ever published for beneficiary {}",
+                "no wish was published for beneficiary {} (no key was ever made for them)",
                 c.beneficiary_id
             )
         },
     )?;
     // The key is destroyed before the event is appended: the record of an erasure is
-    // never there while the details are still readable.
+    // never there while the details are still readable. (A key is made before its wish is
+    // appended, so a person whose only publish was refused after that has a key and no
+    // wish; erasing them destroys that key, which sealed nothing in the log.)
     Ok(Decision::to(
         stream,
         vec![Event::BeneficiaryErased(BeneficiaryErased {

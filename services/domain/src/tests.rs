@@ -655,6 +655,22 @@ fn an_erasure_whose_key_went_but_whose_record_did_not_can_be_finished() {
 }
 
 #[test]
+fn a_publish_that_found_the_key_before_an_erasure_committed_is_refused_by_the_record() {
+    let mut s = Scene::county();
+    let person = s.id();
+    publish_for(&mut s, Some(person)).expect("published");
+    let key = s.keys[&person];
+    s.ok(admin(), erase(person));
+    // The publish loaded the key before the erasure destroyed it; the recorded erasure
+    // (a condition of its append) still refuses it.
+    s.keys.insert(person, key);
+    assert_eq!(
+        publish_for(&mut s, Some(person)).map_err(|e| e.rule),
+        Err(Rule::BeneficiaryErased)
+    );
+}
+
+#[test]
 fn a_beneficiary_is_disclosed_to_those_who_deliver_and_no_one_else() {
     let mut s = Scene::county();
     let w = publish_for(&mut s, None).expect("published");

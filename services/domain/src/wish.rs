@@ -229,7 +229,15 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
         format!("the deadline {} is not in the future", c.deadline)
     })
     .map_err(|e| e.on("deadline"))?;
-    let beneficiary = personal::seal_for(world, c.beneficiary_id.unwrap_or(id), &details)?;
+    let person = c.beneficiary_id.unwrap_or(id);
+    // Read as a condition of the append: an erasure that commits first makes this
+    // publish decide again, and be refused.
+    let record: &personal::Beneficiary = world.get(streams::beneficiary(person))?;
+    ensure(!record.erased, Rule::BeneficiaryErased, || {
+        format!("beneficiary {person} was erased; a new wish for them needs a new id")
+    })
+    .map_err(|e| e.on("beneficiary_id"))?;
+    let beneficiary = personal::seal_for(world, person, &details)?;
     Ok(Decision::to(
         stream,
         vec![Event::WishPublished(WishPublished {

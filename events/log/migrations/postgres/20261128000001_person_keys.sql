@@ -1,6 +1,6 @@
 -- The keys that seal the personal details of people in need (a wish's beneficiary).
 -- Beside the log, never in it: destroying a key (an erasure) makes what it sealed
--- unreadable everywhere the log was copied, while the log itself stays untouched.
+-- unreadable in the log and its mirror, while the log itself stays untouched.
 -- A destroyed key leaves its row (key NULL), so that no new key is ever made for an
 -- erased person.
 CREATE TABLE person_keys (

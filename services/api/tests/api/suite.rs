@@ -848,6 +848,18 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
     let path = format!("/api/v1/wishes/{wish_id}/beneficiary");
     let (status, seen) = app.get_as(&app.centre(), &path).await;
     assert_eq!(status, 200, "{seen}");
+    let cache = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.centre())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        cache.headers()["cache-control"],
+        "no-store",
+        "no cache keeps them"
+    );
     assert_eq!(
         (&seen["name"], &seen["contact"], &seen["erased"]),
         (

@@ -921,11 +921,24 @@ async fn erase_beneficiary_destroys_the_key_records_the_act_once_and_the_chain_s
         said,
         "same position, nothing appended"
     );
+    let other_reason = run(&[
+        "--data-dir",
+        data_dir,
+        "erase",
+        "beneficiary",
+        &person.to_string(),
+        "--reason",
+        "a second request",
+    ]);
+    assert!(other_reason.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&other_reason.stdout),
+        format!("beneficiary {person} was already erased\n")
+    );
     let unknown = erase(&Uuid::now_v7().to_string());
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&unknown.stderr)
-            .contains("no wish was ever published for beneficiary"),
+        String::from_utf8_lossy(&unknown.stderr).contains("no wish was published for beneficiary"),
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );
