@@ -1,5 +1,6 @@
-//! `allweather bench append`: appends per second through the log with 1, 8 and 64
-//! concurrent callers, beside two raw baselines measured in the same run on the same
+//! `allweather bench`: every section in one run, into one Markdown table and one JSON
+//! file; and `allweather bench append`: appends per second through the log with 1, 8, 64
+//! and 256 concurrent callers, beside two raw baselines measured in the same run on the same
 //! database, both plain multi-row `INSERT`s on one connection, 100 events per
 //! transaction, with none of the log's logic (no lock, no head read, no version or
 //! idempotency check, hashes computed before the clock starts):
@@ -24,14 +25,27 @@ use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, QueryBui
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// The benchmarks.
+/// `allweather bench`: every section, or one of them.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    all: AllArgs,
+}
+
+/// The benchmarks, one by one.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Appends/s through the log with 1, 8 and 64 callers against raw batched INSERTs.
+    /// Appends/s through the log with 1, 8, 64 and 256 callers against raw batched INSERTs.
     Append(AppendArgs),
+    /// Commands/s and latency over HTTP for a realistic mix at 64 clients, and a claim
+    /// storm of 1,000 clients on 100 wishes.
+    Commands(crate::bench_commands::CommandsArgs),
     /// Events/s from the log to acknowledged in JetStream against raw pipelined publishes.
     Relay(crate::bench_relay::RelayArgs),
     /// End-to-end latency at a steady rate: command accepted → event delivered to a live
@@ -40,6 +54,38 @@ pub enum BenchCommand {
     /// Events/s of each projector's rebuild of a demo county's year, and of all together,
     /// against a raw scan and decode of the same log.
     Rebuild(crate::bench_rebuild::RebuildArgs),
+    /// The same single-event command workload through allweather and through cqrs-es
+    /// with postgres-es, on the same PostgreSQL, with 1 and 64 callers.
+    Peer(crate::bench_peer::PeerArgs),
+    /// Peak memory of `serve` rebuilding a demo county's read models, and holding them.
+    Memory(crate::bench_memory::MemoryArgs),
+}
+
+/// Options of `allweather bench` with no subcommand: every section that the servers
+/// given allow (PostgreSQL for the peer, NATS for the relay and end to end).
+#[derive(Debug, clap::Args)]
+struct AllArgs {
+    /// A PostgreSQL server on which the bench may create and drop scratch databases.
+    #[arg(long, env = "DATABASE_URL")]
+    database: Option<String>,
+    /// A NATS server with JetStream (streams are created and deleted).
+    #[arg(long, env = "ALLWEATHER_NATS")]
+    nats: Option<String>,
+    /// The peer bench's program (default: built from services/cli/peer with cargo).
+    #[arg(long, env = "ALLWEATHER_PEER")]
+    peer: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// One section of the report: its table and its JSON rows.
+pub(crate) struct Section {
+    /// The file name part and JSON key (`append`, `relay`, …).
+    pub(crate) name: &'static str,
+    /// The heading.
+    pub(crate) title: &'static str,
+    pub(crate) markdown: String,
+    pub(crate) json: serde_json::Value,
 }
 
 /// Options of `bench append`.
@@ -64,7 +110,7 @@ pub(crate) struct RunArgs {
     runs: Option<usize>,
     /// Also write bench-NAME.md and bench-NAME.json into this directory.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -73,21 +119,18 @@ impl RunArgs {
         self.runs.unwrap_or(if self.quick { 1 } else { 3 }).max(1)
     }
 
-    /// Prints the table, and writes it and the JSON rows into `--out` if given.
-    pub(crate) fn report(
-        &self,
-        name: &str,
-        markdown: &str,
-        json: &serde_json::Value,
-    ) -> anyhow::Result<()> {
-        println!("{markdown}");
+    /// Prints the section's table, and writes it and its JSON rows into `--out` as
+    /// `bench-NAME.md` and `bench-NAME.json` if given.
+    pub(crate) fn report(&self, section: &Section) -> anyhow::Result<()> {
+        println!("{}", section.markdown);
         let Some(dir) = &self.out else { return Ok(()) };
+        let name = section.name;
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::write(dir.join(format!("bench-{name}.md")), markdown)
+        std::fs::write(dir.join(format!("bench-{name}.md")), &section.markdown)
             .with_context(|| format!("write bench-{name}.md"))?;
         std::fs::write(
             dir.join(format!("bench-{name}.json")),
-            serde_json::to_vec_pretty(json)?,
+            serde_json::to_vec_pretty(&section.json)?,
         )
         .with_context(|| format!("write bench-{name}.json"))
     }
@@ -96,23 +139,149 @@ impl RunArgs {
 /// Rows per transaction of the raw baseline.
 const RAW_BATCH: usize = 100;
 /// Concurrent callers measured.
-const CALLERS: [usize; 3] = [1, 8, 64];
+const CALLERS: [usize; 4] = [1, 8, 64, 256];
 
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Append(args) => append(args).await,
-        BenchCommand::Relay(args) => crate::bench_relay::run(args).await,
-        BenchCommand::Rebuild(args) => crate::bench_rebuild::run(args).await,
-        BenchCommand::E2e(args) => crate::bench_e2e::run(args).await,
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        None => all(args.all).await,
+        Some(BenchCommand::Append(args)) => {
+            let section = append(args.database.as_deref(), &args.run).await?;
+            args.run.report(&section)
+        }
+        Some(BenchCommand::Commands(args)) => crate::bench_commands::run(args).await,
+        Some(BenchCommand::Relay(args)) => crate::bench_relay::run(args).await,
+        Some(BenchCommand::Rebuild(args)) => crate::bench_rebuild::run(args).await,
+        Some(BenchCommand::E2e(args)) => crate::bench_e2e::run(args).await,
+        Some(BenchCommand::Peer(args)) => crate::bench_peer::run(args).await,
+        Some(BenchCommand::Memory(args)) => crate::bench_memory::run(args).await,
     }
 }
 
-async fn append(args: AppendArgs) -> anyhow::Result<()> {
-    let runs = args.run.runs();
-    let scale = if args.run.quick { 10 } else { 1 };
+/// Every section the servers given allow, one after another, into `bench.md` and
+/// `bench.json` in `--out` (default `bench-out`).
+async fn all(args: AllArgs) -> anyhow::Result<()> {
+    let run = &args.run;
+    let started = Instant::now();
+    let mut sections = Vec::new();
+    let mut skipped = Vec::new();
+    let steps = 7;
+    let mut step = 0;
+    let mut next = |name: &str| {
+        step += 1;
+        eprintln!(
+            "[{step}/{steps}] {name} ({:.0} s so far)",
+            started.elapsed().as_secs_f64()
+        );
+    };
+    let database = args.database.as_deref();
+
+    next("append");
+    sections.push(append(database, run).await?);
+    next("peer");
+    let peer = match database {
+        Some(url) => {
+            let (section, at_64) =
+                crate::bench_peer::section(url, args.peer.as_deref(), run).await?;
+            sections.push(section);
+            Some(at_64)
+        }
+        None => {
+            skipped.push("peer (no --database)");
+            None
+        }
+    };
+    next("commands");
+    let clients = crate::bench_commands::CLIENTS;
+    sections.push(crate::bench_commands::section(database, clients, peer, run).await?);
+    next("relay");
+    match &args.nats {
+        Some(nats) => sections.push(crate::bench_relay::section(nats, run).await?),
+        None => skipped.push("relay (no --nats)"),
+    }
+    next("end to end");
+    match &args.nats {
+        Some(nats) => sections.push(
+            crate::bench_e2e::section(nats, database, crate::bench_e2e::RATE, None, run).await?,
+        ),
+        None => skipped.push("end to end (no --nats)"),
+    }
+    next("rebuild");
+    sections.push(crate::bench_rebuild::section(database, None, run).await?);
+    next("memory");
+    sections.push(crate::bench_memory::section(None, run).await?);
+
+    let seconds = started.elapsed().as_secs_f64();
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let machine = machine();
+    let mut markdown = format!(
+        "# allweather bench\n\n`{command}`\n\n{machine}; {} repetitions of each measurement{}; {seconds:.0} s in all.\n",
+        run.runs(),
+        if run.quick {
+            ", --quick (a smoke check, not a measurement)"
+        } else {
+            ""
+        },
+    );
+    for name in &skipped {
+        let _ = writeln!(markdown, "\nNot measured: {name}.");
+    }
+    for s in &sections {
+        let _ = write!(markdown, "\n## {}\n\n{}\n", s.title, s.markdown);
+    }
+    let json = json!({
+        "command": command, "machine": machine, "quick": run.quick, "runs": run.runs(),
+        "seconds": seconds, "skipped": skipped,
+        "sections": sections.iter().map(|s| (s.name.to_owned(), s.json.clone())).collect::<serde_json::Map<_, _>>(),
+    });
+    println!("{markdown}");
+    let dir = run
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-out"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::write(dir.join("bench.md"), &markdown).context("write bench.md")?;
+    std::fs::write(dir.join("bench.json"), serde_json::to_vec_pretty(&json)?)
+        .context("write bench.json")?;
+    eprintln!(
+        "wrote {} and {}",
+        dir.join("bench.md").display(),
+        dir.join("bench.json").display()
+    );
+    Ok(())
+}
+
+/// The CPU, its cores and the memory of this machine, from `/proc`.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "an unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or_else(String::new, |kb| {
+            format!(", {:.0} GiB", kb as f64 / 1024.0 / 1024.0)
+        });
+    format!("{cpu}, {cores} cores{memory}")
+}
+
+async fn append(database: Option<&str>, run: &RunArgs) -> anyhow::Result<Section> {
+    let runs = run.runs();
+    let scale = if run.quick { 10 } else { 1 };
     let mut backends = vec![Backend::Sqlite];
-    match &args.database {
-        Some(url) => backends.push(Backend::Postgres(url.clone())),
+    match database {
+        Some(url) => backends.push(Backend::Postgres(url.to_owned())),
         None => eprintln!("no --database given: measuring SQLite only"),
     }
 
@@ -127,11 +296,16 @@ async fn append(args: AppendArgs) -> anyhow::Result<()> {
         let (raw_events, log_events) = match backend {
             Backend::Sqlite => (
                 100_000 / scale,
-                [2_000 / scale, 20_000 / scale, 50_000 / scale],
+                [
+                    2_000 / scale,
+                    20_000 / scale,
+                    50_000 / scale,
+                    60_000 / scale,
+                ],
             ),
             Backend::Postgres(_) => (
                 50_000 / scale,
-                [1_000 / scale, 8_000 / scale, 30_000 / scale],
+                [1_000 / scale, 8_000 / scale, 30_000 / scale, 40_000 / scale],
             ),
         };
         let mut raw = [None, None];
@@ -195,8 +369,12 @@ async fn append(args: AppendArgs) -> anyhow::Result<()> {
             }))
             .collect::<Vec<_>>()
     );
-    args.run.report("append", &table(&rows, runs), &json)?;
-    Ok(())
+    Ok(Section {
+        name: "append",
+        title: "Append: events/s through the log against raw batched INSERTs",
+        markdown: table(&rows, runs),
+        json,
+    })
 }
 
 /// What a raw baseline inserts.
@@ -253,6 +431,25 @@ fn table(rows: &[Row], runs: usize) -> String {
         );
     }
     out
+}
+
+/// The `q`-quantile (nearest rank) of `sorted`, in ms.
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
+}
+
+/// p50, p99 and the maximum of `latencies`, in ms.
+pub(crate) fn summary(mut latencies: Vec<Duration>) -> [f64; 3] {
+    latencies.sort();
+    [
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.99),
+        quantile(&latencies, 1.0),
+    ]
 }
 
 pub(crate) async fn repeat<F, Fut>(

@@ -9,7 +9,7 @@
 //! of its own. An event delivered before its command's reply reached the caller counts as
 //! 0 ms.
 
-use crate::bench::{Backend, RunArgs, Scratch};
+use crate::bench::{Backend, RunArgs, Scratch, Section, summary};
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
 use allweather_events::Role;
@@ -36,7 +36,7 @@ pub struct E2eArgs {
     #[arg(long, env = "DATABASE_URL")]
     database: Option<String>,
     /// Commands per second offered.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = RATE)]
     rate: u32,
     /// Seconds of load per run (default 10; 2 with --quick).
     #[arg(long)]
@@ -56,24 +56,47 @@ struct Figures {
     applied: [f64; 3],
 }
 
+/// Commands per second offered by default: the target's rate.
+pub(crate) const RATE: u32 = 1000;
+
 pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
-    let runs = args.run.runs();
-    let seconds = args.seconds.unwrap_or(if args.run.quick { 2 } else { 10 });
-    let client = async_nats::connect(args.nats.as_str())
+    let section = section(
+        &args.nats,
+        args.database.as_deref(),
+        args.rate,
+        args.seconds,
+        &args.run,
+    )
+    .await?;
+    args.run.report(&section)
+}
+
+/// Latency from command accepted to subscriber and to read model, at `rate` commands/s
+/// for `seconds` (default 10; 2 with --quick).
+pub(crate) async fn section(
+    nats: &str,
+    database: Option<&str>,
+    rate: u32,
+    seconds: Option<u64>,
+    run: &RunArgs,
+) -> anyhow::Result<Section> {
+    let runs = run.runs();
+    let seconds = seconds.unwrap_or(if run.quick { 2 } else { 10 });
+    let client = async_nats::connect(nats)
         .await
-        .with_context(|| format!("connect to NATS at {}", args.nats))?;
-    let backend = match &args.database {
-        Some(url) => Backend::Postgres(url.clone()),
+        .with_context(|| format!("connect to NATS at {nats}"))?;
+    let backend = match database {
+        Some(url) => Backend::Postgres(url.to_owned()),
         None => Backend::Sqlite,
     };
     let bar = indicatif::ProgressBar::new(runs as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs of {msg}")
             .context("progress bar template")?,
     );
-    bar.set_message(format!("{seconds} s at {} commands/s", args.rate));
+    bar.set_message(format!("{seconds} s at {} commands/s", rate));
     let mut all = Vec::new();
     for _ in 0..runs {
-        all.push(measure(&client, &backend, args.rate, seconds).await?);
+        all.push(measure(&client, &backend, rate, seconds).await?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -88,7 +111,7 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
          | latency from command accepted to | p50 ms (median of {runs}) | p99 ms (median) | p99 min | p99 max | max ms (median) |\n\
          |---|---:|---:|---:|---:|---:|\n",
         backend.name(),
-        args.rate,
+        rate,
         achieved.0,
     );
     let mut rows = Vec::new();
@@ -114,31 +137,18 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
             p50.0, p99.0, p99.1, p99.2, max.0
         );
         rows.push(
-            json!({"workload": name, "backend": backend.name(), "rate_offered": args.rate,
+            json!({"workload": name, "backend": backend.name(), "rate_offered": rate,
                          "rate_accepted": achieved.0, "seconds": seconds, "runs": runs,
                          "p50_ms": p50.0, "p99_ms": p99.0, "p99_min_ms": p99.1, "p99_max_ms": p99.2,
                          "max_ms": max.0}),
         );
     }
-    args.run.report("e2e", &markdown, &json!(rows))
-}
-
-/// The `q`-quantile (nearest rank) of `sorted`, in ms.
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
-}
-
-fn summary(mut latencies: Vec<Duration>) -> [f64; 3] {
-    latencies.sort();
-    [
-        quantile(&latencies, 0.5),
-        quantile(&latencies, 0.99),
-        quantile(&latencies, 1.0),
-    ]
+    Ok(Section {
+        name: "e2e",
+        title: "End to end: command accepted → event downstream, at a steady rate",
+        markdown,
+        json: json!(rows),
+    })
 }
 
 async fn measure(

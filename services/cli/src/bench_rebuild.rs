@@ -7,7 +7,7 @@
 //! SQLite) and, for PostgreSQL, its rows copied into a scratch database. Each rebuild goes
 //! into a fresh read store on the same backend and is repeated; medians with min and max.
 
-use crate::bench::{Backend, Rate, RawRows, RunArgs, Scratch, raw_insert, repeat};
+use crate::bench::{Backend, Rate, RawRows, RunArgs, Scratch, Section, raw_insert, repeat};
 use allweather_api::{CommandOptions, CommandService, TokenKey};
 use allweather_demo::{DemoOptions, SimClock};
 use allweather_domain::Event;
@@ -43,10 +43,19 @@ struct Row {
 }
 
 pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
-    let runs = args.run.runs();
-    let members = args
-        .members
-        .unwrap_or(if args.run.quick { 200 } else { 2_000 });
+    let section = section(args.database.as_deref(), args.members, &args.run).await?;
+    args.run.report(&section)
+}
+
+/// Each projector's rebuild of a county of `members` (default 2,000; 200 with --quick),
+/// and all four together, against a raw scan and decode.
+pub(crate) async fn section(
+    database: Option<&str>,
+    members: Option<usize>,
+    run: &RunArgs,
+) -> anyhow::Result<Section> {
+    let runs = run.runs();
+    let members = members.unwrap_or(if run.quick { 200 } else { 2_000 });
     let county = tempfile::tempdir().context("create a temporary directory")?;
     let started = Instant::now();
     let source = demo_county(&county.path().join("log.db"), members).await?;
@@ -57,9 +66,9 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let mut backends = vec![(Backend::Sqlite, source.clone(), None)];
-    match &args.database {
+    match database {
         Some(url) => {
-            let backend = Backend::Postgres(url.clone());
+            let backend = Backend::Postgres(url.to_owned());
             let scratch = Scratch::create(&backend).await?;
             let log = Log::open(LogOptions::new(scratch.url.clone())).await?;
             let pool = log
@@ -132,7 +141,12 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         "events_per_s": r.rate.median, "min": r.rate.min, "max": r.rate.max, "runs": runs,
         "raw_scan_per_s": r.baseline, "ratio": r.rate.median / r.baseline,
     })).collect::<Vec<_>>());
-    args.run.report("rebuild", &markdown, &json)
+    Ok(Section {
+        name: "rebuild",
+        title: "Rebuild: events/s of each projector against a raw scan and decode",
+        markdown,
+        json,
+    })
 }
 
 /// Generates the demo county of `members` into a new SQLite log at `path`.

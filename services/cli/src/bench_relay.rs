@@ -9,7 +9,7 @@
 //! can run against a shared server. Completion is observed on the stream's republished
 //! subjects, so both sides are timed to the same event: the last message stored.
 
-use crate::bench::{Rate, RunArgs, payload, repeat, synthetic_chain};
+use crate::bench::{Rate, RunArgs, Section, payload, repeat, synthetic_chain};
 use allweather_events::{Actor, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_relay::{RelaySettings, message, stream_config};
@@ -33,11 +33,17 @@ pub struct RelayArgs {
 }
 
 pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
-    let runs = args.run.runs();
-    let n = if args.run.quick { 2_000 } else { 20_000 };
-    let client = async_nats::connect(args.nats.as_str())
+    let section = section(&args.nats, &args.run).await?;
+    args.run.report(&section)
+}
+
+/// The relay against raw pipelined publishes.
+pub(crate) async fn section(nats: &str, run: &RunArgs) -> anyhow::Result<Section> {
+    let runs = run.runs();
+    let n = if run.quick { 2_000 } else { 20_000 };
+    let client = async_nats::connect(nats)
         .await
-        .with_context(|| format!("connect to NATS at {}", args.nats))?;
+        .with_context(|| format!("connect to NATS at {nats}"))?;
     let bar = indicatif::ProgressBar::new(2 * runs as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .context("progress bar template")?,
@@ -68,12 +74,12 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
         json!({"workload": name, "events_per_s": r.median, "min": r.min, "max": r.max,
                "ratio": r.median / raw.median, "runs": runs, "events": n})
     };
-    args.run.report(
-        "relay",
-        &markdown,
-        &json!([row("raw", raw), row("relay", relay)]),
-    )?;
-    Ok(())
+    Ok(Section {
+        name: "relay",
+        title: "Relay: events/s from the log to acknowledged in JetStream",
+        markdown,
+        json: json!([row("raw", raw), row("relay", relay)]),
+    })
 }
 
 /// A stream and prefix of the measurement's own.

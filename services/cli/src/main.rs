@@ -6,7 +6,11 @@
 //! ## Layout
 //! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
 //! - `admin`: `token issue` and `rules adopt`.
-//! - `bench`: `allweather bench append`, throughput against raw baselines;
+//! - `bench`: `allweather bench`, every section into one report; `bench append`,
+//!   throughput against raw baselines;
+//!   `bench_commands`: `allweather bench commands`, a realistic mix and a claim storm over HTTP;
+//!   `bench_peer`: `allweather bench peer`, the same workload through cqrs-es/postgres-es;
+//!   `bench_memory`: `allweather bench memory`, peak RSS of `serve` rebuilding and holding a county;
 //!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes;
 //!   `bench_rebuild`: `allweather bench rebuild`, projector rebuilds against a raw scan;
 //!   `bench_e2e`: `allweather bench e2e`, latency from command to subscriber and read model.
@@ -16,7 +20,10 @@
 
 mod admin;
 mod bench;
+mod bench_commands;
 mod bench_e2e;
+mod bench_memory;
+mod bench_peer;
 mod bench_rebuild;
 mod bench_relay;
 mod demo;
@@ -216,11 +223,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Measure throughput against raw baselines measured in the same run.
-    Bench {
-        #[command(subcommand)]
-        command: bench::BenchCommand,
-    },
+    /// Measure every headline figure against its baseline, in one run or section by section.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -365,8 +369,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mirror = nats.map(|url| (url, cli.mirror.settings()));
             verify(log_options(&cli.data_dir, database, false)?, mirror).await
         }
-        Command::Bench { command } => {
-            bench::run(command).await?;
+        Command::Bench(args) => {
+            bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -287,22 +287,165 @@ async fn append_probes(log: &Log, n: usize) {
     }
 }
 
-/// Runs `allweather bench KIND … --quick --out DIR`; returns its JSON rows and its table.
-fn quick_bench(args: &[&str]) -> (serde_json::Value, String) {
+#[test]
+fn bench_quick_runs_every_section_into_one_report() {
+    // The CI smoke check of `allweather bench`: every section runs and reports its rows
+    // with their baselines and ratios. It asserts nothing about speed.
+    let db = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(TestDatabase::create());
+    let nats = NatsServer::start();
     let out = tempfile::tempdir().expect("tempdir");
-    let mut all = vec!["bench"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--quick", "--out", out.path().to_str().expect("utf-8")]);
-    let result = run(&all);
+    let nats_url = nats.url();
+    let result = run(&[
+        "bench",
+        "--quick",
+        "--database",
+        db.url(),
+        "--nats",
+        &nats_url,
+        "--out",
+        out.path().to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    let markdown = std::fs::read_to_string(out.path().join("bench.md")).expect("bench.md");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("bench.json")).expect("json"))
+            .expect("bench.json");
+    assert_eq!(json["skipped"], serde_json::json!([]), "{markdown}");
+    let sections = &json["sections"];
+    let positive = |v: &serde_json::Value| v.as_f64().is_some_and(|r| r > 0.0);
+
+    // Append: 2 raw baselines + 4 caller counts, on SQLite and PostgreSQL.
+    let append = sections["append"].as_array().expect("append rows");
+    assert_eq!(append.len(), 12, "{markdown}");
+    for row in append {
+        for field in ["events_per_s", "ratio", "ratio_to_same_rows"] {
+            assert!(positive(&row[field]), "{field}: {row}");
+        }
+    }
     assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+        markdown.contains("| PostgreSQL | log append, 256 callers |"),
+        "{markdown}"
     );
-    let name = format!("bench-{}.json", args[0]);
-    let json = serde_json::from_slice(&std::fs::read(out.path().join(name)).expect("json file"))
-        .expect("json");
-    (json, String::from_utf8_lossy(&result.stdout).into_owned())
+
+    // Peer: both sides at 1 and 64 callers.
+    let peer = sections["peer"].as_array().expect("peer rows");
+    assert_eq!(peer.len(), 2, "{markdown}");
+    for row in peer {
+        assert!(positive(&row["peer"]["commands_per_s"]), "{row}");
+        assert!(positive(&row["allweather"]["commands_per_s"]), "{row}");
+        assert!(positive(&row["ratio"]), "{row}");
+    }
+
+    // Commands: the mix against the peer, and a storm with one winner per wish.
+    let commands = &sections["commands"];
+    assert!(positive(&commands["mix"]["commands_per_s"]), "{commands}");
+    assert!(positive(&commands["mix"]["ratio_to_peer"]), "{commands}");
+    for name in [
+        "LogServiceHours",
+        "VerifyServiceHours",
+        "ClaimWish",
+        "FulfilWish",
+        "SignDualCard",
+    ] {
+        assert!(
+            commands["mix"]["by_command"][name]["count"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{name}: {commands}"
+        );
+    }
+    let storm = &commands["storm"];
+    assert_eq!(storm["answers"]["200 claimed"], storm["wishes"], "{storm}");
+    let answered: u64 = storm["answers"]
+        .as_object()
+        .expect("answers")
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert_eq!(Some(answered), storm["clients"].as_u64(), "{storm}");
+
+    // Relay: raw publishes and the relay.
+    let relay = sections["relay"].as_array().expect("relay rows");
+    assert_eq!(relay.len(), 2, "{markdown}");
+    assert!(
+        relay.iter().all(|r| positive(&r["events_per_s"])),
+        "{markdown}"
+    );
+
+    // End to end: to a live subscriber and to a projector.
+    let e2e = sections["e2e"].as_array().expect("e2e rows");
+    assert_eq!(e2e.len(), 2, "{markdown}");
+    for row in e2e {
+        let (p50, p99, max) = (
+            row["p50_ms"].as_f64().unwrap_or(-1.0),
+            row["p99_ms"].as_f64().unwrap_or(-1.0),
+            row["max_ms"].as_f64().unwrap_or(-1.0),
+        );
+        assert!(0.0 <= p50 && p50 <= p99 && p99 <= max, "{row}");
+        assert!(positive(&row["rate_accepted"]), "{row}");
+    }
+
+    // Rebuild: the raw scan, each projector and all four, on both backends.
+    let rebuild = sections["rebuild"].as_array().expect("rebuild rows");
+    for backend in ["SQLite", "PostgreSQL"] {
+        for workload in [
+            "raw scan + decode",
+            "rebuild leaderboard",
+            "rebuild wishes",
+            "rebuild integrity",
+            "rebuild scorecard",
+            "rebuild all four at once",
+        ] {
+            assert!(
+                rebuild
+                    .iter()
+                    .any(|r| r["backend"] == backend && r["workload"] == workload),
+                "{backend} {workload}: {markdown}"
+            );
+        }
+    }
+    for row in rebuild {
+        assert!(
+            positive(&row["events_per_s"]) && positive(&row["ratio"]),
+            "{row}"
+        );
+        assert!(row["events"].as_u64().is_some_and(|n| n > 500), "{row}");
+    }
+
+    // Memory: serve rebuilding and holding the county.
+    let memory = &sections["memory"];
+    for phase in ["rebuild", "holding"] {
+        assert!(
+            memory[phase]["peak_rss_bytes"]
+                .as_u64()
+                .is_some_and(|b| b > 1 << 20),
+            "{memory}"
+        );
+    }
+    assert!(
+        memory["events"].as_u64().is_some_and(|n| n > 500),
+        "{memory}"
+    );
+
+    // A peer program that is not there is named, and nothing runs.
+    let missing = run(&[
+        "bench",
+        "peer",
+        "--database",
+        db.url(),
+        "--peer",
+        "/nonexistent/peer",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("there is no peer program at /nonexistent/peer"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
 }
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -351,35 +494,6 @@ async fn audit_verify_prints_count_and_head_and_names_the_first_tampered_positio
     let missing = run(&["--data-dir", "/nonexistent/allweather", "audit", "verify"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no log at"));
-}
-
-#[test]
-fn bench_append_quick_reports_every_row_with_its_ratio() {
-    let db = tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(TestDatabase::create());
-    let (json, table) = quick_bench(&["append", "--database", db.url()]);
-    let rows = json.as_array().expect("rows");
-    assert_eq!(
-        rows.len(),
-        10,
-        "2 raw baselines + 3 caller counts, on SQLite and PostgreSQL"
-    );
-    for row in rows {
-        assert!(
-            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
-            "{row}"
-        );
-        assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
-        assert!(
-            row["ratio_to_same_rows"].as_f64().is_some_and(|r| r > 0.0),
-            "{row}"
-        );
-    }
-    assert!(
-        table.contains("| PostgreSQL | log append, 64 callers |"),
-        "{table}"
-    );
 }
 
 async fn stream_messages(nats: &NatsServer) -> Option<u64> {
@@ -500,20 +614,6 @@ async fn the_relay_command_mirrors_an_existing_log_and_stops_on_sigterm() {
         stdout.contains("mirror: 40 messages match the log (log head 40)"),
         "{stdout}"
     );
-}
-
-#[test]
-fn bench_relay_quick_reports_the_relay_against_raw_publishes() {
-    let nats = NatsServer::start();
-    let (json, _) = quick_bench(&["relay", "--nats", &nats.url()]);
-    let rows = json.as_array().expect("rows");
-    assert_eq!(rows.len(), 2, "raw and relay");
-    for row in rows {
-        assert!(
-            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
-            "{row}"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -969,47 +1069,6 @@ async fn erase_beneficiary_destroys_the_key_records_the_act_once_and_the_chain_s
 }
 
 #[test]
-fn bench_rebuild_quick_reports_each_projector_against_a_raw_scan() {
-    let db = tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(TestDatabase::create());
-    let (json, table) = quick_bench(&["rebuild", "--members", "30", "--database", db.url()]);
-    let rows = json.as_array().expect("rows");
-    let workloads: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["backend"].as_str().unwrap_or(""),
-                r["workload"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
-    for backend in ["SQLite", "PostgreSQL"] {
-        for workload in [
-            "raw scan + decode",
-            "rebuild leaderboard",
-            "rebuild wishes",
-            "rebuild integrity",
-            "rebuild scorecard",
-            "rebuild all four at once",
-        ] {
-            assert!(
-                workloads.contains(&(backend, workload)),
-                "{backend} {workload}: {table}"
-            );
-        }
-    }
-    for row in rows {
-        assert!(
-            row["events_per_s"].as_f64().is_some_and(|r| r > 0.0),
-            "{row}"
-        );
-        assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
-        assert!(row["events"].as_u64().is_some_and(|n| n > 500), "{row}");
-    }
-}
-
-#[test]
 fn the_distributed_topology_on_loopback_equals_an_embedded_run() {
     // deploy/topology.sh: three NATS nodes, PostgreSQL, the relay and four projectors as
     // processes of their own, the demo through the command path, two command services;
@@ -1035,24 +1094,4 @@ fn the_distributed_topology_on_loopback_equals_an_embedded_run() {
             && stdout.contains("audit verify --nats passed; read models equal the embedded run"),
         "{stdout}"
     );
-}
-
-#[test]
-fn bench_e2e_quick_reports_latency_to_a_subscriber_and_to_a_projector() {
-    let nats = NatsServer::start();
-    let (json, table) = quick_bench(&["e2e", "--nats", &nats.url(), "--rate", "200"]);
-    let rows = json.as_array().expect("rows");
-    assert_eq!(rows.len(), 2, "{table}");
-    for row in rows {
-        let (p50, p99, max) = (
-            row["p50_ms"].as_f64().unwrap_or(-1.0),
-            row["p99_ms"].as_f64().unwrap_or(-1.0),
-            row["max_ms"].as_f64().unwrap_or(-1.0),
-        );
-        assert!(0.0 <= p50 && p50 <= p99 && p99 <= max, "{row}");
-        assert!(
-            row["rate_accepted"].as_f64().is_some_and(|r| r > 0.0),
-            "{row}"
-        );
-    }
 }
