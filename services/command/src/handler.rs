@@ -276,12 +276,21 @@ impl CommandService {
             Uuid::now_v7()
         };
         let mut attempt = 0;
+        // The first decision trusts the cached states without reading the log: every
+        // stream it read is a condition of its append, so a state another process has
+        // moved on from fails the append (a version conflict), and the command is decided
+        // again on states read from the log. A refusal is only ever given from those.
+        let mut fresh = false;
         loop {
             attempt += 1;
             let ctx = self.ctx(principal, new_id);
             let now = ctx.now;
-            let (world, decision) = match self.decide(&command, &ctx).await? {
+            let (world, decision) = match self.decide(&command, &ctx, fresh).await? {
                 Ok(decided) => decided,
+                Err(_) if !fresh => {
+                    fresh = true;
+                    continue;
+                }
                 Err(refusal) => {
                     // The same command may have committed meanwhile (a repeat racing the
                     // first): then it answers as the first did.
@@ -309,6 +318,7 @@ impl CommandService {
                     if attempt < self.inner.options.max_attempts =>
                 {
                     tracing::debug!(%stream_id, attempt, "version conflict; deciding again");
+                    fresh = true;
                 }
                 Err(AppendError::VersionConflict { stream_id, .. }) => {
                     return Err(ApiError::Conflict(format!(
@@ -326,23 +336,28 @@ impl CommandService {
         }
     }
 
-    /// Decides `command`, bringing in the streams and keys it asks for.
+    /// Decides `command`, bringing in the streams and keys it asks for: read from the
+    /// log when `fresh`, else taken from the cache as they are when it holds them.
     async fn decide(
         &self,
         command: &Command,
         ctx: &Ctx,
+        fresh: bool,
     ) -> Result<
         Result<(World, allweather_domain::Decision), allweather_domain::DomainError>,
         ApiError,
     > {
-        self.resolve(|world| decide(world, command, ctx)).await
+        self.resolve(|world| decide(world, command, ctx), fresh)
+            .await
     }
 
     /// Runs `f` (a decision or a query of the domain) until it has every stream and key
-    /// it asks for.
+    /// it asks for; streams are read from the log when `fresh`, else taken from the cache
+    /// when it holds them.
     async fn resolve<T>(
         &self,
         f: impl Fn(&World) -> Result<T, Decide>,
+        fresh: bool,
     ) -> Result<Result<(World, T), allweather_domain::DomainError>, ApiError> {
         let mut world = World::new();
         for _ in 0..=MAX_STREAMS_PER_DECISION {
@@ -356,7 +371,15 @@ impl CommandService {
                         )
                         .into());
                     }
-                    let snapshot = self.load(&stream).await?;
+                    let cached = if fresh {
+                        None
+                    } else {
+                        self.cache().get(&stream).cloned()
+                    };
+                    let snapshot = match cached {
+                        Some(snapshot) => snapshot,
+                        None => self.load(&stream).await?,
+                    };
                     world.insert(stream, snapshot);
                 }
                 Err(Decide::NeedKey { person_id, create }) => {
@@ -405,7 +428,10 @@ impl CommandService {
     ) -> Result<Value, ApiError> {
         let ctx = self.ctx(principal, wish_id);
         let (_, sealed) = self
-            .resolve(|world| allweather_domain::wish::beneficiary(world, wish_id, &ctx))
+            .resolve(
+                |world| allweather_domain::wish::beneficiary(world, wish_id, &ctx),
+                true,
+            )
             .await??;
         let details = match self.inner.log.person_key(sealed.person_id).await? {
             StoredKey::Live(key) => {
@@ -839,6 +865,63 @@ mod cache_tests {
         };
         assert_eq!(b.name, "from the cache");
         assert!(b.site_years.contains(&2025), "the new event was applied");
+        log.shutdown().await;
+    }
+    #[tokio::test]
+    async fn a_decision_on_a_stale_cached_state_fails_its_append_and_is_decided_on_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(LogOptions::sqlite_file(&dir.path().join("log.db")))
+            .await
+            .unwrap();
+        let service = CommandService::new(log.clone(), CommandOptions::default()).unwrap();
+        let other = CommandService::new(log.clone(), CommandOptions::default()).unwrap();
+        let admin = Principal {
+            subject: "admin".into(),
+            role: Role::CommitteeAdmin,
+            member_id: None,
+            branch_id: None,
+        };
+        let branch = Uuid::now_v7();
+        let designate =
+            format!(r#"{{"branch_id":"{branch}","year":2025,"level":"county"}}"#).into_bytes();
+
+        // A refusal from the cache is not final: `service` caches the branch as not yet
+        // registered, `other` registers it, and `service`'s next command on it is accepted.
+        let refused = service
+            .execute(&admin, "DesignateDemonstrationSite", None, &designate)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, ApiError::Refused(_)), "{refused:?}");
+        let stream = streams::branch(branch);
+        assert_eq!(service.cache().peek(&stream).map(|s| s.version), Some(0));
+        other
+            .execute(
+                &admin,
+                "RegisterBranch",
+                None,
+                format!(r#"{{"branch_id":"{branch}","name":"Water Bureau","kind":"unit"}}"#)
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        service
+            .execute(&admin, "DesignateDemonstrationSite", None, &designate)
+            .await
+            .unwrap();
+        assert_eq!(log.head().await.unwrap().position, 2);
+
+        // A success from the cache is not final either: `other`'s cache still holds the
+        // branch before the designation, and designating again is refused, from the log.
+        assert_eq!(other.cache().peek(&stream).map(|s| s.version), Some(1));
+        let again = other
+            .execute(&admin, "DesignateDemonstrationSite", None, &designate)
+            .await
+            .unwrap_err();
+        let ApiError::Refused(e) = &again else {
+            panic!("a refusal, not {again:?}")
+        };
+        assert_eq!(e.rule, allweather_domain::Rule::SiteAlreadyDesignated);
+        assert_eq!(log.head().await.unwrap().position, 2, "nothing appended");
         log.shutdown().await;
     }
 }
