@@ -213,8 +213,9 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let machine = machine();
+    let servers = servers(database, args.nats.as_deref()).await;
     let mut markdown = format!(
-        "# allweather bench\n\n`{command}`\n\n{machine}; {} repetitions of each measurement{}; {seconds:.0} s in all.\n",
+        "# allweather bench\n\n`{command}`\n\n{machine}; {servers}; {} repetitions of each measurement{}; {seconds:.0} s in all.\n",
         run.runs(),
         if run.quick {
             ", --quick (a smoke check, not a measurement)"
@@ -229,7 +230,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
         let _ = write!(markdown, "\n## {}\n\n{}\n", s.title, s.markdown);
     }
     let json = json!({
-        "command": command, "machine": machine, "quick": run.quick, "runs": run.runs(),
+        "command": command, "machine": machine, "servers": servers, "quick": run.quick, "runs": run.runs(),
         "seconds": seconds, "skipped": skipped,
         "sections": sections.iter().map(|s| (s.name.to_owned(), s.json.clone())).collect::<serde_json::Map<_, _>>(),
     });
@@ -248,6 +249,43 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
         dir.join("bench.json").display()
     );
     Ok(())
+}
+
+/// The servers measured against: their kind, version and address (no credentials).
+async fn servers(database: Option<&str>, nats: Option<&str>) -> String {
+    let sqlite = async {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .ok()?;
+        sqlx::query_scalar::<_, String>("SELECT sqlite_version()")
+            .fetch_one(&mut conn)
+            .await
+            .ok()
+    }
+    .await
+    .unwrap_or_default();
+    let mut said = vec![format!("SQLite {sqlite}")];
+    if let Some(url) = database {
+        let version = async {
+            let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
+            sqlx::query_scalar::<_, String>("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await
+                .ok()
+        }
+        .await
+        .unwrap_or_default();
+        let at = PgConnectOptions::from_str(url)
+            .map(|o| format!("{}:{}", o.get_host(), o.get_port()))
+            .unwrap_or_default();
+        said.push(format!("PostgreSQL {version} at {at}"));
+    }
+    if let Some(url) = nats
+        && let Ok(client) = async_nats::connect(url).await
+    {
+        said.push(format!("nats-server {}", client.server_info().version));
+    }
+    said.join(", ")
 }
 
 /// The CPU, its cores and the memory of this machine, from `/proc`.

@@ -7,7 +7,9 @@
 //!   `VerifyServiceHours`, and `ClaimWish` then `FulfilWish`, and `SignDualCard`, a tenth
 //!   each; every command must be accepted;
 //! - **a claim storm**: 1,000 members each claim one of 100 open wishes at the same
-//!   moment; exactly one claim per wish must win, the rest are refused as already claimed.
+//!   moment; exactly one claim per wish must win, the rest are refused as already claimed;
+//! - **the peer's workload over HTTP**: `RecordBranchMeeting` (one event per command) from
+//!   the same clients, as `bench peer` runs it in-process on both sides.
 //!
 //! The county (32 branches, the mix's members with their cards and secretaries, the
 //! wishes, the storm's members) is set up through the command service before the clock
@@ -84,6 +86,9 @@ struct Figures {
     storm: [f64; 3],
     /// Storm answers by status and code.
     storm_answers: BTreeMap<String, usize>,
+    /// The peer's workload over HTTP: commands/s, and latency p50, p99, max (ms).
+    meetings_rate: f64,
+    meetings: [f64; 3],
 }
 
 /// The mix at `clients` clients and the claim storm, against `baseline` (the peer's
@@ -138,6 +143,9 @@ pub(crate) async fn section(
     let storm_rate = median(&|f| f.storm_rate);
     let (mix_p50, mix_p99) = (median(&|f| f.mix[0]), median(&|f| f.mix[1]));
     let (storm_p50, storm_p99) = (median(&|f| f.storm[0]), median(&|f| f.storm[1]));
+    let meetings_rate = median(&|f| f.meetings_rate);
+    let (meetings_p50, meetings_p99) = (median(&|f| f.meetings[0]), median(&|f| f.meetings[1]));
+    let meetings_count = clients * per_client;
     let vs =
         |rate: f64| baseline.map_or_else(|| "–".to_owned(), |b| format!("{:.1}×", rate / b.median));
     let baseline_text = baseline.map_or_else(
@@ -173,6 +181,16 @@ pub(crate) async fn section(
         storm_p99.median,
         vs(storm_rate.median)
     );
+    let _ = writeln!(
+        markdown,
+        "| the peer's workload over HTTP: RecordBranchMeeting, {clients} clients, {meetings_count} commands | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} |",
+        meetings_rate.median,
+        meetings_rate.min,
+        meetings_rate.max,
+        meetings_p50.median,
+        meetings_p99.median,
+        vs(meetings_rate.median)
+    );
     let last = all.last().context("no run")?;
     let mix_names: Vec<String> = last
         .by_name
@@ -199,6 +217,9 @@ pub(crate) async fn section(
                 "by_command": last.by_name.iter().map(|(k, (n, p50, p99))| (k.to_string(), json!({"count": n, "p50_ms": p50, "p99_ms": p99}))).collect::<serde_json::Map<_, _>>()},
         "storm": {"clients": storm_clients, "wishes": storm_wishes, "answers_per_s": storm_rate.median, "min": storm_rate.min, "max": storm_rate.max,
                   "p50_ms": storm_p50.median, "p99_ms": storm_p99.median, "answers": last.storm_answers},
+        "meetings": {"commands": meetings_count, "commands_per_s": meetings_rate.median, "min": meetings_rate.min, "max": meetings_rate.max,
+                     "p50_ms": meetings_p50.median, "p99_ms": meetings_p99.median,
+                     "ratio_to_peer": baseline.map(|b| meetings_rate.median / b.median)},
     });
     Ok(Section {
         name: "commands",
@@ -279,6 +300,7 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     });
     let (mix_rate, mix, by_name) = mix(&http, &county, shape).await?;
     let (storm_rate, storm, storm_answers) = storm(&http, &county).await?;
+    let (meetings_rate, meetings) = meetings(&service, &http, shape).await?;
 
     let _ = stop.send(());
     served.await.context("the service panicked")??;
@@ -293,6 +315,8 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
         storm_rate,
         storm,
         storm_answers,
+        meetings_rate,
+        meetings,
     })
 }
 
@@ -412,6 +436,65 @@ async fn set_up(service: &CommandService, shape: &Shape) -> anyhow::Result<Count
         .collect();
     all_accepted(service, publish).await?;
     Ok(county)
+}
+
+/// The peer's workload over HTTP: branches registered first (untimed), at most about 20
+/// meetings each, no two clients on one branch; then each client records as many
+/// meetings as it sent mix commands, one after another, as a committee admin. Commands/s and the latency summary.
+async fn meetings(
+    service: &CommandService,
+    http: &Arc<Http>,
+    shape: &Shape,
+) -> anyhow::Result<(f64, [f64; 3])> {
+    let per_client = shape.per_client;
+    let branches: Vec<Uuid> = (0..shape.clients * per_client.div_ceil(20))
+        .map(|_| Uuid::now_v7())
+        .collect();
+    all_accepted(
+        service,
+        branches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                (
+                    "RegisterBranch",
+                    json!({"branch_id": b, "name": format!("meeting branch {i}"), "kind": "unit"}),
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    let token = Arc::new(http.token(Role::CommitteeAdmin, None, None)?);
+    let branches = Arc::new(branches);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..shape.clients)
+        .map(|c| {
+            let (http, token, branches) = (http.clone(), token.clone(), branches.clone());
+            let clients = shape.clients;
+            tokio::spawn(async move {
+                let mine: Vec<&Uuid> = branches.iter().skip(c).step_by(clients).collect();
+                let mut latencies = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let body = json!({"branch_id": mine[i % mine.len()], "date": "2026-11-30",
+                                      "topic": "monthly branch meeting", "attendees": 12});
+                    let (status, code, took) =
+                        http.command(&token, "RecordBranchMeeting", &body).await?;
+                    anyhow::ensure!(
+                        status == 200,
+                        "RecordBranchMeeting was refused with {status} ({code})"
+                    );
+                    latencies.push(took);
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.context("a client panicked")??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok((latencies.len() as f64 / elapsed, summary(latencies)))
 }
 
 /// The HTTP client of the load, and the tokens it presents.

@@ -339,7 +339,8 @@ fn bench_quick_runs_every_section_into_one_report() {
         assert!(positive(&row["ratio"]), "{row}");
     }
 
-    // Commands: the mix against the peer, and a storm with one winner per wish.
+    // Commands: the mix and the peer's workload over HTTP against the peer, and a storm
+    // with one winner per wish.
     let commands = &sections["commands"];
     assert!(positive(&commands["mix"]["commands_per_s"]), "{commands}");
     assert!(positive(&commands["mix"]["ratio_to_peer"]), "{commands}");
@@ -357,6 +358,10 @@ fn bench_quick_runs_every_section_into_one_report() {
             "{name}: {commands}"
         );
     }
+    assert!(
+        positive(&commands["meetings"]["ratio_to_peer"]),
+        "{commands}"
+    );
     let storm = &commands["storm"];
     assert_eq!(storm["answers"]["200 claimed"], storm["wishes"], "{storm}");
     let answered: u64 = storm["answers"]
