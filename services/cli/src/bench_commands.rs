@@ -302,10 +302,12 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     let (storm_rate, storm, storm_answers) = storm(&http, &county).await?;
     let (meetings_rate, meetings) = meetings(&service, &http, shape).await?;
 
+    // The client's idle connections keep the service's state (its pools) alive: they go
+    // first, then the service, then the last handle on the log (its commit listener), so
+    // that nothing is connected to the scratch database when it is dropped.
+    drop(http);
     let _ = stop.send(());
     served.await.context("the service panicked")??;
-    // The last handle on the log: dropping it stops its commit listener before the
-    // scratch database goes.
     drop(service);
     scratch.remove().await?;
     Ok(Figures {

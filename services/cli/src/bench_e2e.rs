@@ -331,6 +331,9 @@ async fn measure(
         .context("delete the stream")?;
     log.shutdown().await;
     store.pool().close().await;
+    // The last handles on the log: dropping them stops its commit listener before the
+    // scratch database goes.
+    drop((service, log));
     scratch.remove().await?;
     Ok(Figures {
         achieved: accepted.len() as f64 / elapsed,

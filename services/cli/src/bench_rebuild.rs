@@ -112,6 +112,8 @@ pub(crate) async fn section(
     bar.finish_and_clear();
     for (_, log, scratch) in backends {
         log.shutdown().await;
+        // The last handle on a scratch database's log: its commit listener stops first.
+        drop(log);
         if let Some(scratch) = scratch {
             scratch.remove().await?;
         }
