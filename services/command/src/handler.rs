@@ -867,6 +867,7 @@ mod cache_tests {
         assert!(b.site_years.contains(&2025), "the new event was applied");
         log.shutdown().await;
     }
+
     #[tokio::test]
     async fn a_decision_on_a_stale_cached_state_fails_its_append_and_is_decided_on_the_log() {
         let dir = tempfile::tempdir().unwrap();
