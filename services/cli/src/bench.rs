@@ -180,10 +180,10 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     next("peer");
     let peer = match database {
         Some(url) => {
-            let (section, at_64) =
+            let (section, baseline) =
                 crate::bench_peer::section(url, args.peer.as_deref(), run).await?;
             sections.push(section);
-            Some(at_64)
+            Some(baseline)
         }
         None => {
             skipped.push("peer (no --database)");

@@ -42,8 +42,8 @@ pub struct PeerArgs {
     run: RunArgs,
 }
 
-/// Concurrent callers measured.
-const CALLERS: [usize; 2] = [1, 64];
+/// Concurrent callers measured: one, and as many as the commands bench's clients.
+const CALLERS: [usize; 2] = [1, crate::bench_commands::CLIENTS];
 /// Most meetings per branch.
 const PER_BRANCH: usize = 20;
 
@@ -58,8 +58,8 @@ fn commands(callers: usize, quick: bool) -> usize {
     (callers * per_caller).max(if quick { 100 } else { 1_000 })
 }
 
-/// Both sides at 1 and 64 callers; also answers the peer's rate at 64 callers, the
-/// baseline of the commands bench.
+/// Both sides at 1 and 64 callers; also answers the peer's rate at 64 callers (the
+/// commands bench's clients), that bench's baseline.
 pub(crate) async fn section(
     database: &str,
     peer: Option<&Path>,
@@ -72,15 +72,15 @@ pub(crate) async fn section(
             .context("progress bar template")?,
     );
     let mut rows = Vec::new();
-    let mut peer_at_64 = None;
+    let mut peer_at_clients = None;
     for callers in CALLERS {
         let n = commands(callers, run.quick);
         bar.set_message(format!("cqrs-es, {callers} callers"));
         let peer = repeat(runs, &bar, || peer_rate(&program, database, callers, n)).await?;
         bar.set_message(format!("allweather, {callers} callers"));
         let ours = repeat(runs, &bar, || allweather_rate(database, callers, n)).await?;
-        if callers == 64 {
-            peer_at_64 = Some(peer);
+        if callers == crate::bench_commands::CLIENTS {
+            peer_at_clients = Some(peer);
         }
         rows.push((callers, n, peer, ours));
     }
@@ -115,10 +115,9 @@ pub(crate) async fn section(
         markdown,
         json,
     };
-    Ok((
-        section,
-        peer_at_64.context("the peer was not measured at 64 callers")?,
-    ))
+    let baseline =
+        peer_at_clients.context("the peer was not measured at the commands bench's clients")?;
+    Ok((section, baseline))
 }
 
 /// The peer's commands/s at `callers` callers: the commands bench's baseline.
