@@ -208,21 +208,25 @@ pub(crate) struct Loaded {
 
 impl Loaded {
     /// The state a batch is speculatively decided against before the lock is taken: every
-    /// stream at the version its first request expects, no command recorded yet. `None`
-    /// when a request expects any version, which cannot be assumed. The assumption is
-    /// checked under the lock by [`Plan::priors`] before anything is written.
-    pub fn assumed(batch: &[AppendRequest]) -> Option<Loaded> {
+    /// stream at the version `known` holds for it (the writer's own knowledge of the
+    /// database, see `postgres::Known`), else at the version its first request expects; no
+    /// command recorded yet. `None` when a request expects any version of a stream not
+    /// known, which cannot be assumed. What was assumed rather than known is checked under
+    /// the lock by [`Plan::priors`] before anything is written.
+    pub fn assumed(batch: &[AppendRequest], known: &HashMap<String, u64>) -> Option<Loaded> {
         let mut loaded = Loaded::default();
         for (stream, expected, _) in batch.iter().flat_map(AppendRequest::writes) {
-            let prior = match expected {
-                ExpectedVersion::NoStream => 0,
-                ExpectedVersion::Exact(v) => v,
-                ExpectedVersion::Any => return None,
+            let stream = stream.as_str();
+            if loaded.versions.contains_key(stream) {
+                continue;
+            }
+            let prior = match (known.get(stream), expected) {
+                (Some(&v), _) => v,
+                (None, ExpectedVersion::NoStream) => 0,
+                (None, ExpectedVersion::Exact(v)) => v,
+                (None, ExpectedVersion::Any) => return None,
             };
-            loaded
-                .versions
-                .entry(stream.as_str().to_owned())
-                .or_insert(prior);
+            loaded.versions.insert(stream.to_owned(), prior);
         }
         Some(loaded)
     }
@@ -541,7 +545,7 @@ mod tests {
             req(2, "probe-a", ExpectedVersion::Exact(9), 1),
             req(3, "probe-b", ExpectedVersion::NoStream, 1),
         ];
-        let assumed = Loaded::assumed(&batch).expect("speculable");
+        let assumed = Loaded::assumed(&batch, &HashMap::new()).expect("speculable");
         assert_eq!(
             assumed.versions,
             HashMap::from([("probe-a".into(), 4), ("probe-b".into(), 0)])
@@ -556,7 +560,43 @@ mod tests {
             Err(AppendError::VersionConflict { actual: 5, .. })
         ));
         assert_eq!(plan.next_head().position, 2);
-        assert!(Loaded::assumed(&[req(4, "probe-c", ExpectedVersion::Any, 1)]).is_none());
+        assert!(
+            Loaded::assumed(
+                &[req(4, "probe-c", ExpectedVersion::Any, 1)],
+                &HashMap::new()
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_known_version_is_assumed_over_what_a_request_expects_and_decides_it_exactly() {
+        let known = HashMap::from([("probe-a".to_owned(), 7), ("probe-c".to_owned(), 2)]);
+        let batch = [
+            req(1, "probe-a", ExpectedVersion::Exact(4), 1),
+            req(2, "probe-b", ExpectedVersion::Exact(3), 1),
+            req(3, "probe-c", ExpectedVersion::Any, 1),
+        ];
+        let assumed = Loaded::assumed(&batch, &known).expect("speculable: probe-c is known");
+        assert_eq!(
+            assumed.versions,
+            HashMap::from([
+                ("probe-a".into(), 7),
+                ("probe-b".into(), 3),
+                ("probe-c".into(), 2)
+            ])
+        );
+        let plan = plan(&batch, Head::EMPTY, &assumed, Timestamp::from_micros(1));
+        assert!(matches!(
+            plan.results[0],
+            Err(AppendError::VersionConflict {
+                actual: 7,
+                expected: ExpectedVersion::Exact(4),
+                ..
+            })
+        ));
+        assert_eq!(plan.streams.get("probe-b"), Some(&(4, 1)));
+        assert_eq!(plan.streams.get("probe-c"), Some(&(3, 2)));
     }
 
     #[test]

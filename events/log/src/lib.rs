@@ -147,15 +147,17 @@ enum Db {
 /// and replaced after any error, since a failed batch may have broken it.
 #[derive(Debug)]
 enum WriterConnection {
-    /// With the head as of this connection's last commit, for speculative batches.
-    Postgres(PoolConnection<Postgres>, Option<Head>),
+    /// With what its own commits tell of the database, for speculative batches.
+    Postgres(PoolConnection<Postgres>, postgres::Known),
     Sqlite(PoolConnection<Sqlite>),
 }
 
 impl Db {
     async fn writer(&self) -> Result<WriterConnection, sqlx::Error> {
         Ok(match self {
-            Db::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?, None),
+            Db::Postgres(pool) => {
+                WriterConnection::Postgres(pool.acquire().await?, postgres::Known::default())
+            }
             Db::Sqlite(pool) => WriterConnection::Sqlite(pool.acquire().await?),
         })
     }
@@ -175,8 +177,8 @@ impl WriterConnection {
         now: Timestamp,
     ) -> Result<append::Plan, sqlx::Error> {
         match self {
-            WriterConnection::Postgres(conn, head) => {
-                postgres::write_batch(conn, batch, now, head).await
+            WriterConnection::Postgres(conn, known) => {
+                postgres::write_batch(conn, batch, now, known).await
             }
             WriterConnection::Sqlite(conn) => sqlite::write_batch(conn, batch, now).await,
         }

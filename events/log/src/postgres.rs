@@ -13,6 +13,7 @@ use crate::row::{to_i64, to_u64};
 use allweather_events::{Envelope, Timestamp};
 use sqlx::postgres::{PgConnection, PgListener, PgPool};
 use sqlx::{Connection as _, Row};
+use std::collections::HashMap;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -54,28 +55,59 @@ const LOOKUPS: &str = "
       FROM UNNEST($2::text[]) AS n(stream_id)
       JOIN LATERAL (SELECT * FROM streams s WHERE s.stream_id = n.stream_id LIMIT 1) s ON true";
 
+/// What a writer knows of the database from its own work: the head its last commit left,
+/// and the version of every stream it has written, or read under the lock, since it last
+/// found the head moved by another writer. While the database's head is still `head`, no
+/// other writer has appended (positions are gapless and written under the lock), so these
+/// versions are the database's own.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    head: Option<Head>,
+    versions: HashMap<String, u64>,
+}
+
+/// At most this many streams' versions are kept; past it the writer starts over (and
+/// reads, or has the guard check, the versions it needs again).
+const KNOWN_STREAMS: usize = 100_000;
+
+impl Known {
+    /// Records a committed plan, and the versions it was decided against under the lock.
+    fn committed(&mut self, plan: &Plan, read: HashMap<String, u64>) {
+        if self.versions.len() + read.len() + plan.streams.len() > KNOWN_STREAMS {
+            self.versions.clear();
+        }
+        self.versions.extend(read);
+        self.versions
+            .extend(plan.streams.iter().map(|(s, &(v, _))| (s.clone(), v)));
+        self.head = Some(plan.next_head());
+    }
+}
+
 /// Writes one batch.
 ///
-/// When the appender knows the head from its own last commit (`known_head`), the batch
-/// is decided *before* the lock is taken, against that head and the versions its
-/// requests expect, and written by one guarded statement in a transaction of its own,
-/// which takes the lock, and writes nothing unless the assumptions hold. The hashing and
-/// the lookups so leave the critical section, and a batch costs one round trip. If
-/// another process appended meanwhile, or a request conflicts, nothing is written and the
-/// batch is decided again under the lock, from what the database holds.
+/// When the writer knows the head from its own last commit (see [`Known`]), the batch is
+/// decided *before* the lock is taken, against that head, the stream versions it knows and,
+/// for other streams, the versions their requests expect; it is written by one guarded
+/// statement in a transaction of its own, which takes the lock, and writes nothing unless
+/// the head is still that one and the streams not known are at the versions expected. The
+/// hashing and the lookups so leave the critical section, and a batch costs one round
+/// trip. If another process appended meanwhile, or an expectation does not hold, nothing is
+/// written and the batch is decided again under the lock, from what the database holds.
 pub(crate) async fn write_batch(
     conn: &mut PgConnection,
     batch: &[AppendRequest],
     now: Timestamp,
-    known_head: &mut Option<Head>,
+    known: &mut Known,
 ) -> Result<Plan, sqlx::Error> {
-    if let (Some(head), Some(assumed)) = (*known_head, Loaded::assumed(batch)) {
+    if let Some(head) = known.head
+        && let Some(assumed) = Loaded::assumed(batch, &known.versions)
+    {
         let plan = append::plan(batch, head, &assumed, now);
         if !plan.events.is_empty() {
             // One statement, its own transaction: one round trip and one flush.
-            match write(conn, &plan).await {
+            match write(conn, &plan, &known.versions).await {
                 Ok(true) => {
-                    *known_head = Some(plan.next_head());
+                    known.committed(&plan, HashMap::new());
                     return Ok(plan);
                 }
                 Ok(false) => {}
@@ -129,8 +161,13 @@ pub(crate) async fn write_batch(
             },
         );
     }
+    if known.head != Some(head) {
+        // Another writer appended: what this one knew of other streams may be stale.
+        known.versions.clear();
+    }
     let plan = append::plan(batch, head, &loaded, now);
-    if !plan.events.is_empty() && !write(&mut tx, &plan).await? {
+    // Every stream is checked here too, though just read under the lock.
+    if !plan.events.is_empty() && !write(&mut tx, &plan, &HashMap::new()).await? {
         // Decided under the lock from what was just read: the guard cannot fail unless
         // something outside the log's rules is writing to its tables.
         return Err(sqlx::Error::Protocol(
@@ -138,7 +175,7 @@ pub(crate) async fn write_batch(
         ));
     }
     tx.commit().await?;
-    *known_head = Some(plan.next_head());
+    known.committed(&plan, loaded.versions);
     Ok(plan)
 }
 
@@ -148,11 +185,22 @@ readers!(PgPool, PgConnection);
 /// Writes the plan's events, commands and stream versions and notifies, in one
 /// statement that holds the log's lock (taken here if the transaction has not taken it),
 /// if the plan's assumptions hold. The guard checks that the head is the one the plan
-/// chains from and that no stream is at another version than the plan assumed; a command
+/// chains from and that no stream outside `known` is at another version than the plan
+/// assumed (the head being the writer's own, those in `known` are as it knows); a command
 /// id recorded meanwhile (or, for a speculative plan, a position or stream version taken
 /// after the guard's snapshot) is refused by the keys instead, and the statement fails
 /// whole. Returns whether it wrote.
-async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error> {
+async fn write(
+    conn: &mut PgConnection,
+    plan: &Plan,
+    known: &HashMap<String, u64>,
+) -> Result<bool, sqlx::Error> {
+    let (checked, priors): (Vec<&str>, Vec<i64>) = plan
+        .priors
+        .iter()
+        .filter(|(s, _)| !known.contains_key(s.as_str()))
+        .map(|(s, &v)| (s.as_str(), to_i64(v)))
+        .unzip();
     let e = &plan.events;
     let col = |f: fn(&Envelope) -> i64| e.iter().map(f).collect::<Vec<i64>>();
     let text = |f: fn(&Envelope) -> &str| e.iter().map(f).collect::<Vec<&str>>();
@@ -217,8 +265,8 @@ async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<bool, sqlx::Error
     .bind(last.to_string())
     .bind(to_i64(plan.head.position))
     .bind(&plan.head.hash.0[..])
-    .bind(plan.priors.keys().map(String::as_str).collect::<Vec<_>>())
-    .bind(plan.priors.values().map(|v| to_i64(*v)).collect::<Vec<_>>())
+    .bind(checked)
+    .bind(priors)
     // No digest is an empty array element, stored as NULL.
     .bind(
         c.iter()

@@ -17,6 +17,7 @@ allweather_test_support::on_both_backends!(
     update_and_delete_on_events_are_refused_by_the_database,
     a_stale_expected_version_is_a_version_conflict_and_writes_nothing,
     of_two_appends_expecting_the_same_version_exactly_one_commits,
+    an_appender_acts_on_no_stale_version_after_another_appender_wrote,
     a_repeated_command_returns_the_first_result_and_writes_nothing,
     concurrent_repeats_of_one_command_across_appenders_write_once,
     verify_names_the_first_tampered_position,

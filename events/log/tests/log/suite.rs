@@ -2,7 +2,7 @@
 
 use crate::world::{World, request, stream};
 use allweather_events::Payload;
-use allweather_log::{AppendError, ExpectedVersion, InvalidAppend, Log};
+use allweather_log::{AppendError, ExpectedVersion, InvalidAppend, Log, StreamWrite};
 use allweather_test_support::eventually;
 use futures::StreamExt;
 use std::collections::HashSet;
@@ -187,6 +187,66 @@ pub async fn of_two_appends_expecting_the_same_version_exactly_one_commits(world
         );
     }
     assert_chain_valid(&log, 40).await;
+}
+
+/// An appender decides its next batches on the stream versions its own commits left; a
+/// write by another appender (another process) must make it look again.
+pub async fn an_appender_acts_on_no_stale_version_after_another_appender_wrote(world: World) {
+    let (a, b) = (world.open().await, world.open().await);
+    let (s, t) = (stream("known-s"), stream("known-t"));
+    a.append(request(&s, ExpectedVersion::NoStream, 1))
+        .await
+        .expect("a creates s");
+    a.append(request(&t, ExpectedVersion::NoStream, 1))
+        .await
+        .expect("a creates t");
+    b.append(request(&s, ExpectedVersion::Exact(1), 2))
+        .await
+        .expect("b writes s to v3");
+    // `a` last saw s at 1: it must not act on that.
+    match a.append(request(&s, ExpectedVersion::Exact(1), 1)).await {
+        Err(AppendError::VersionConflict { actual: 3, .. }) => {}
+        other => panic!("a stale expectation must conflict at the true version: {other:?}"),
+    }
+    let any = a
+        .append(request(&s, ExpectedVersion::Any, 1))
+        .await
+        .expect("a appends to s at any version");
+    assert_eq!(
+        (any.position(), any.events[0].stream_version),
+        (5, 4),
+        "after b's two events"
+    );
+    // A stream only `a` wrote, after b moved the head.
+    let next = a
+        .append(request(&t, ExpectedVersion::Exact(1), 1))
+        .await
+        .expect("a appends to t");
+    assert_eq!((next.position(), next.events[0].stream_version), (6, 2));
+    // And `b`, which saw none of a's later writes, the same.
+    match b.append(request(&s, ExpectedVersion::Exact(3), 1)).await {
+        Err(AppendError::VersionConflict { actual: 4, .. }) => {}
+        other => panic!("b's stale expectation must conflict: {other:?}"),
+    }
+    // A condition writes no event, so no key would catch a stale version of it: b moves s
+    // on, a writes t (its head is its own again), then a's condition on s must be checked.
+    b.append(request(&s, ExpectedVersion::Exact(4), 1))
+        .await
+        .expect("b writes s to v5");
+    a.append(request(&t, ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("a writes t to v3");
+    let mut conditioned = request(&stream("known-u"), ExpectedVersion::NoStream, 1);
+    conditioned.also.push(StreamWrite {
+        stream_id: s.clone(),
+        expected_version: ExpectedVersion::Exact(4),
+        events: vec![],
+    });
+    match a.append(conditioned).await {
+        Err(AppendError::VersionConflict { actual: 5, .. }) => {}
+        other => panic!("a stale condition must conflict: {other:?}"),
+    }
+    assert_chain_valid(&a, 8).await;
 }
 
 pub async fn a_repeated_command_returns_the_first_result_and_writes_nothing(world: World) {
@@ -423,7 +483,6 @@ pub async fn reopening_continues_the_chain(world: World) {
 pub async fn an_append_to_several_streams_commits_whole_or_not_at_all_and_may_hold_conditions(
     world: World,
 ) {
-    use allweather_log::StreamWrite;
     let log = world.open().await;
     let (main, guard) = (stream("main"), stream("guard"));
     let mut first = request(&main, ExpectedVersion::NoStream, 1);
