@@ -722,12 +722,21 @@ async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<
     let per_caller = (total / callers).max(1);
     // Like the raw rows, the requests are built before the clock starts: what is timed
     // is the log's work (validation, the appender, hashing, the database), not the
-    // callers' making of payloads.
-    let mut workloads = Vec::with_capacity(callers);
-    for c in 0..callers {
-        let stream_id = StreamId::parse(format!("bench-{c}"))?;
-        let requests: Vec<AppendRequest> = (0..per_caller)
-            .map(|v| AppendRequest {
+    // callers' making of payloads. They are built as a live service makes them, in the
+    // order they are sent (round by round): command ids (UUID v7) and times of occurrence
+    // rise with it, so that the log's UUID keys (`commands`, and `events.event_id`, which
+    // is derived from the time of occurrence) take ordered inserts, as the raw rows' ids do.
+    let occurred_from = Timestamp::from_datetime(chrono::Utc::now()).as_micros();
+    let streams = (0..callers)
+        .map(|c| StreamId::parse(format!("bench-{c}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut workloads: Vec<Vec<AppendRequest>> = (0..callers)
+        .map(|_| Vec::with_capacity(per_caller))
+        .collect();
+    for v in 0..per_caller {
+        for (c, (stream_id, requests)) in streams.iter().zip(&mut workloads).enumerate() {
+            let sent = (v * callers + c) as i64;
+            requests.push(AppendRequest {
                 // The command path records a digest of every request.
                 request_digest: Some(allweather_events::Hash::chain(
                     &allweather_events::Hash::GENESIS,
@@ -741,13 +750,13 @@ async fn measure_log(url: &str, callers: usize, total: usize) -> anyhow::Result<
                 events: vec![NewEvent {
                     event_type: "ServiceHoursLogged".into(),
                     schema_version: 1,
-                    occurred_at: Timestamp::from_micros(0),
+                    // A millisecond apart: one UUID v7 time stamp each.
+                    occurred_at: Timestamp::from_micros(occurred_from + sent * 1000),
                     payload: payload(v),
                 }],
                 also: vec![],
-            })
-            .collect();
-        workloads.push(requests);
+            });
+        }
     }
     let start = Instant::now();
     let tasks: Vec<_> = workloads
