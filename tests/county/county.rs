@@ -24,6 +24,7 @@ allweather_test_support::on_both_backends!(
     integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verification,
     a_members_assessment_shows_each_criterion_with_its_evidence_now_and_as_of_before,
     branches_are_ranked_by_the_years_weights_and_bad_queries_are_refused,
+    an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay_until_the_log_moves,
 );
 
 /// A small county: the 2026 rules, a unit branch and a service branch with their
@@ -1018,5 +1019,79 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
         );
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
     }
+    county.app.stop().await;
+}
+
+/// How many scorecards the service has replayed for as-of queries.
+async fn asof_replays(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("allweather_asof_replays_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no allweather_asof_replays_total in:\n{text}"))
+}
+
+/// The rankings are public and an as-of query costs a replay of the log: a point once
+/// replayed is answered from the kept replay — also to many callers at once — for as long
+/// as it is what a new replay would give.
+pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay_until_the_log_moves(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let hours = |date: &str| json!({"member_id": county.member, "date": date, "hours": 3, "category": "cleanup", "activity": "river bank"});
+    let first = app
+        .ok(
+            &app.member(county.member),
+            "LogServiceHours",
+            hours("2026-06-01"),
+        )
+        .await["position"]
+        .as_u64()
+        .expect("position");
+    assert_eq!(asof_replays(app).await, 0);
+
+    // A past position never changes: eight callers at once, then one more, one replay.
+    let at = format!("/api/v1/rankings/branches?year=2026&as_of_position={first}");
+    let answers = futures::future::join_all((0..8).map(|_| app.get(&at))).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body, &answers[0].1);
+        assert_eq!(body["position"], first, "{body}");
+    }
+    assert_eq!(app.get(&at).await.1, answers[0].1);
+    assert_eq!(asof_replays(app).await, 1);
+
+    // A day not yet over holds while the log stands still, and is replayed once it moves.
+    let to_come = "/api/v1/rankings/branches?year=2026&as_of=2099-12-31";
+    let (status, before) = app.get(to_come).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["position"], first, "{before}");
+    assert_eq!(app.get(to_come).await.1, before);
+    assert_eq!(asof_replays(app).await, 2);
+    let second = app
+        .ok(
+            &app.member(county.member),
+            "LogServiceHours",
+            hours("2026-06-02"),
+        )
+        .await["position"]
+        .as_u64()
+        .expect("position");
+    let (status, after) = app.get(to_come).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["position"], second, "{after}");
+    assert_eq!(asof_replays(app).await, 3);
+    // The past position is still answered from what was kept.
+    assert_eq!(app.get(&at).await.1, answers[0].1);
+    assert_eq!(asof_replays(app).await, 3);
     county.app.stop().await;
 }

@@ -6,9 +6,9 @@ use crate::problem::ApiError;
 use crate::routes::{reach, read_error};
 use allweather_domain::rules::Rules;
 use allweather_events::{Role, Timestamp};
+use allweather_projections::ReadStore;
 use allweather_projections::assessment::{self, Measure};
 use allweather_projections::scorecard::{self, AsOf};
-use allweather_projections::{ReadStore, runner::ProjectionError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -53,7 +53,7 @@ impl JudgementQuery {
 
 /// The scorecard a query reads, and the position it reflects: the live one (once it has
 /// applied `min_position`), or one replayed from the log up to the position or the end of
-/// the county's day asked for.
+/// the county's day asked for (see [`crate::replays`]).
 async fn scorecard_for(state: &AppState, q: &JudgementQuery) -> Result<(ReadStore, u64), ApiError> {
     let as_of = match (q.as_of_position, q.as_of) {
         (Some(p), _) => AsOf::Position(p),
@@ -87,11 +87,10 @@ async fn scorecard_for(state: &AppState, q: &JudgementQuery) -> Result<(ReadStor
             format!("the log ends at position {head}"),
         ));
     }
-    scorecard::scratch(state.commands.log(), as_of, |_| {})
+    state
+        .replays
+        .scorecard(state.commands.log(), as_of, head)
         .await
-        .map_err(|e: ProjectionError| {
-            ApiError::Internal(anyhow::Error::new(e).context("replay the scorecard"))
-        })
 }
 
 /// The rules `year` is judged by, as of the scorecard read.

@@ -20,6 +20,7 @@
 mod judgement;
 mod metrics;
 mod openapi;
+mod replays;
 mod routes;
 
 pub use allweather_command::problem;
@@ -64,6 +65,8 @@ pub(crate) struct AppState {
     /// Turns true when the service begins to stop: endless responses (SSE) end then.
     pub stopping: watch::Receiver<bool>,
     pub metrics: metrics::Metrics,
+    /// The scorecards replayed for as-of queries.
+    pub replays: Arc<replays::Replays>,
 }
 
 impl AppState {
@@ -128,6 +131,7 @@ impl App {
                 read,
                 progress: Arc::new(progress),
                 stopping: stopping_rx,
+                replays: Arc::new(replays::Replays::new(metrics.asof_replays.clone())),
                 metrics,
             },
             projectors,

@@ -1,12 +1,12 @@
 //! `/metrics` in the Prometheus text format: commands by name and outcome, append batch
-//! sizes and latencies, the log's head, each projector's lag (head − applied), and the
-//! live event-stream clients. One registry per application, so tests never share one.
+//! sizes and latencies, the log's head, each projector's lag (head − applied), the
+//! live event-stream clients and the scorecards replayed for as-of queries. One registry per application, so tests never share one.
 
 use allweather_command::CommandService;
 use allweather_log::{BatchObserver, BatchStats};
 use allweather_projections::Progress;
 use anyhow::Context as _;
-use prometheus::{Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     /// Open `GET /api/v1/events` streams.
     pub sse_clients: IntGauge,
     relay_lag: IntGauge,
+    /// Scorecards replayed for as-of queries.
+    pub asof_replays: IntCounter,
     mirror: Option<(async_nats::jetstream::Context, String)>,
 }
 
@@ -62,12 +64,17 @@ impl Metrics {
             "allweather_relay_lag",
             "Events committed to the log and not yet in the JetStream mirror (-1: the mirror cannot be read)",
         )?;
+        let asof_replays = IntCounter::new(
+            "allweather_asof_replays_total",
+            "Scorecards replayed from the log for queries as of a past position or day",
+        )?;
         for collector in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(batch_seconds.clone()),
             Box::new(head.clone()),
             Box::new(projector_lag.clone()),
             Box::new(sse_clients.clone()),
+            Box::new(asof_replays.clone()),
         ] {
             registry.register(collector).context("register a metric")?;
         }
@@ -79,6 +86,7 @@ impl Metrics {
             projector_lag,
             sse_clients,
             relay_lag,
+            asof_replays,
             mirror: None,
         })
     }

@@ -48,13 +48,13 @@ const AS_OF: [(&str, &str, bool, &str); 2] = [
         "as_of_position",
         "query",
         false,
-        "judge as the log stood at this position (replayed)",
+        "judge as the log stood at this position (replayed, one replay at a time; 503 when busy)",
     ),
     (
         "as_of",
         "query",
         false,
-        "judge as the log stood at the end of this county day, YYYY-MM-DD (replayed)",
+        "judge as the log stood at the end of this county day, YYYY-MM-DD (replayed, one replay at a time; 503 when busy)",
     ),
 ];
 

@@ -1,0 +1,120 @@
+//! The scratch scorecards that as-of queries read.
+//!
+//! A query as of a past position or day is answered from a scorecard replayed from the
+//! log up to that point: a pass over the log (under a second for a county-year). The
+//! branch rankings are public, so an anonymous caller could otherwise have the service
+//! replay the log as often as it asks. Replays therefore run one at a time (a caller
+//! waits its turn, for a while, then is told to come back: 503 with `Retry-After`), and
+//! the last few are kept and answered from while they still hold.
+
+use crate::problem::ApiError;
+use allweather_log::Log;
+use allweather_projections::ReadStore;
+use allweather_projections::runner::ProjectionError;
+use allweather_projections::scorecard::{self, AsOf};
+use prometheus::IntCounter;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How many replayed scorecards are kept (each a county-year's facts, in memory).
+const KEEP: usize = 3;
+
+/// Longest a query waits for another's replay to finish before it is refused.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A kept replay.
+#[derive(Debug)]
+struct Kept {
+    as_of: AsOf,
+    /// While the log's head is here the replay is what a new one would give; `None` when
+    /// it always will be (the log up to a position, or up to an event that occurred after
+    /// the day asked for, never changes).
+    while_head: Option<u64>,
+    store: ReadStore,
+    reached: u64,
+}
+
+/// The as-of replays of one application.
+#[derive(Debug)]
+pub(crate) struct Replays {
+    gate: Semaphore,
+    kept: Mutex<VecDeque<Kept>>,
+    count: IntCounter,
+}
+
+impl Replays {
+    /// Counts each replay run in `count`.
+    pub(crate) fn new(count: IntCounter) -> Replays {
+        Replays {
+            gate: Semaphore::new(1),
+            kept: Mutex::new(VecDeque::with_capacity(KEEP)),
+            count,
+        }
+    }
+
+    /// The scorecard as of `as_of` and the last position it reflects, while the log's head
+    /// is `head`: a kept one if it still holds, else a new replay, once no other runs.
+    pub(crate) async fn scorecard(
+        &self,
+        log: &Log,
+        as_of: AsOf,
+        head: u64,
+    ) -> Result<(ReadStore, u64), ApiError> {
+        if let Some(found) = self.find(as_of, head) {
+            return Ok(found);
+        }
+        let _turn = tokio::time::timeout(WAIT, self.gate.acquire())
+            .await
+            .map_err(|_| {
+                ApiError::Unavailable(
+                    "the service is busy replaying the log for other as-of queries; retry shortly"
+                        .into(),
+                )
+            })?
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("the replay gate")))?;
+        // Another query may have replayed the same point while this one waited.
+        if let Some(found) = self.find(as_of, head) {
+            return Ok(found);
+        }
+        let (store, reached) =
+            scorecard::scratch(log, as_of, |_| {})
+                .await
+                .map_err(|e: ProjectionError| {
+                    ApiError::Internal(anyhow::Error::new(e).context("replay the scorecard"))
+                })?;
+        self.count.inc();
+        let while_head = match as_of {
+            AsOf::Position(_) => None,
+            // Stopped short of the head: at an event that occurred after the point.
+            AsOf::Before(_) if reached < head => None,
+            AsOf::Before(_) | AsOf::Head => Some(reached),
+        };
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.retain(|k| k.as_of != as_of);
+        if kept.len() == KEEP {
+            kept.pop_front();
+        }
+        kept.push_back(Kept {
+            as_of,
+            while_head,
+            store: store.clone(),
+            reached,
+        });
+        Ok((store, reached))
+    }
+
+    fn find(&self, as_of: AsOf, head: u64) -> Option<(ReadStore, u64)> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.iter()
+            .find(|k| k.as_of == as_of && k.while_head.is_none_or(|h| h == head))
+            .map(|k| (k.store.clone(), k.reached))
+    }
+}
