@@ -1024,15 +1024,7 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
 
 /// How many scorecards the service has replayed for as-of queries.
 async fn asof_replays(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("allweather_asof_replays_total "))
         .and_then(|v| v.parse().ok())

@@ -40,6 +40,8 @@ struct Kept {
 #[derive(Debug)]
 pub(crate) struct Replays {
     gate: Semaphore,
+    /// Longest a query waits for its turn.
+    wait: Duration,
     kept: Mutex<VecDeque<Kept>>,
     count: IntCounter,
 }
@@ -49,6 +51,7 @@ impl Replays {
     pub(crate) fn new(count: IntCounter) -> Replays {
         Replays {
             gate: Semaphore::new(1),
+            wait: WAIT,
             kept: Mutex::new(VecDeque::with_capacity(KEEP)),
             count,
         }
@@ -65,7 +68,7 @@ impl Replays {
         if let Some(found) = self.find(as_of, head) {
             return Ok(found);
         }
-        let _turn = tokio::time::timeout(WAIT, self.gate.acquire())
+        let _turn = tokio::time::timeout(self.wait, self.gate.acquire())
             .await
             .map_err(|_| {
                 ApiError::Unavailable(
@@ -116,5 +119,36 @@ impl Replays {
         kept.iter()
             .find(|k| k.as_of == as_of && k.while_head.is_none_or(|h| h == head))
             .map(|k| (k.store.clone(), k.reached))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allweather_log::LogOptions;
+    use allweather_test_support::TestSqlite;
+
+    #[tokio::test]
+    async fn a_query_that_waits_too_long_for_its_turn_is_told_to_come_back_and_replays_nothing() {
+        let file = TestSqlite::create();
+        let log = Log::open(LogOptions::new(file.url())).await.expect("log");
+        let count = IntCounter::new("replays", "replays").expect("counter");
+        let replays = Replays {
+            wait: Duration::from_millis(50),
+            ..Replays::new(count.clone())
+        };
+        let turn = replays.gate.acquire().await.expect("the gate");
+        match replays.scorecard(&log, AsOf::Position(1), 1).await {
+            Err(ApiError::Unavailable(m)) => assert!(m.contains("busy"), "{m}"),
+            other => panic!("a query kept waiting must get 503: {other:?}"),
+        }
+        assert_eq!(count.get(), 0);
+        drop(turn);
+        replays
+            .scorecard(&log, AsOf::Head, 0)
+            .await
+            .expect("once its turn comes, the replay runs");
+        assert_eq!(count.get(), 1);
+        log.shutdown().await;
     }
 }

@@ -257,6 +257,18 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs `/metrics`: the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the metrics text")
+    }
+
     /// GETs `path` with a bearer token.
     pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
         let r = self

@@ -645,15 +645,7 @@ pub async fn metrics_count_commands_batches_lag_and_stream_clients(app: TestApp)
             "/api/v1/leaderboards/volunteers?year=2026&min_position={position}"
         ))
         .await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     for line in [
         "allweather_commands_total{command=\"RegisterBranch\",outcome=\"ok\"} 1",
         "allweather_commands_total{command=\"RegisterBranch\",outcome=\"malformed\"} 1",
