@@ -1039,16 +1039,15 @@ pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay
 ) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let hours = |date: &str| json!({"member_id": county.member, "date": date, "hours": 3, "category": "cleanup", "activity": "river bank"});
-    let first = app
-        .ok(
-            &app.member(county.member),
-            "LogServiceHours",
-            hours("2026-06-01"),
-        )
-        .await["position"]
-        .as_u64()
-        .expect("position");
+    // Logs three hours on `date`; returns the reply's position.
+    let log_hours = async |date: &str| {
+        let body = json!({"member_id": county.member, "date": date, "hours": 3, "category": "cleanup", "activity": "river bank"});
+        app.ok(&app.member(county.member), "LogServiceHours", body)
+            .await["position"]
+            .as_u64()
+            .expect("position")
+    };
+    let first = log_hours("2026-06-01").await;
     assert_eq!(asof_replays(app).await, 0);
 
     // A past position never changes: eight callers at once, then one more, one replay.
@@ -1069,15 +1068,7 @@ pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay
     assert_eq!(before["position"], first, "{before}");
     assert_eq!(app.get(to_come).await.1, before);
     assert_eq!(asof_replays(app).await, 2);
-    let second = app
-        .ok(
-            &app.member(county.member),
-            "LogServiceHours",
-            hours("2026-06-02"),
-        )
-        .await["position"]
-        .as_u64()
-        .expect("position");
+    let second = log_hours("2026-06-02").await;
     let (status, after) = app.get(to_come).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["position"], second, "{after}");
