@@ -1,13 +1,15 @@
 //! The year-end assessment of each member and the ranking of the branches: pure functions
 //! of a year's facts ([`Book`]) and that year's [`Rules`], with no I/O. The live read
 //! model, the queries *as of* a position or a date and the annual reassessment all judge
-//! through these two functions, so a rule of judgement lives here and nowhere else.
+//! through these functions, so a rule of judgement lives here and nowhere else.
 //!
-//! **A member's outcome** is the rating their verified service points reach under the
-//! rules' thresholds, lowered to the card's rating once both sides of the dual card are
-//! signed, and held at *basically qualified* at best while the year has no community
-//! feedback or a due anniversary was not observed. It is final (`complete`) once the card
-//! is complete.
+//! **A member's assessment** states every criterion — its value, what the rules require,
+//! whether it is met and the log positions behind it — beside the judgements people
+//! recorded: the card's two opinions and stars, and the unit branch's appraisal as it
+//! stands. It never rates the member. Where a recorded judgement and the evidence
+//! disagree ([`disagreements`]) it says so, in a sentence with the positions behind both:
+//! "appraised excellent; service points 12.00 of the 60.00 the rules expect behind
+//! excellent". People decide what follows.
 //!
 //! **A branch's score** (0–100) is the sum of the rules' ranking weights, each times how
 //! far the branch reached on that criterion (0–1): hours per member and wishes fulfilled
@@ -17,7 +19,7 @@
 //! ties by branch id.
 
 use allweather_domain::rules::Rules;
-use allweather_domain::values::{Category, Rating, Side};
+use allweather_domain::values::{Capacity, Category, Rating, Side};
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -52,8 +54,12 @@ pub struct MemberFacts {
     pub anniversary: Option<u64>,
     /// Community feedback: (quarter, position).
     pub feedback: Vec<(u32, u64)>,
-    /// Signed sides of the card: (side, rating, position).
-    pub sides: Vec<(Side, Rating, u64)>,
+    /// The signed sides of the card, in the order signed.
+    pub sides: Vec<Opinion>,
+    /// The community side's stars and where they were awarded.
+    pub stars: Option<(u32, u64)>,
+    /// The unit branch's appraisal as it stands, if one was recorded.
+    pub appraisal: Option<AppraisalFacts>,
     /// Where wishes they fulfilled were confirmed.
     pub wishes: Vec<u64>,
     /// Where their visits to paired households were recorded.
@@ -72,10 +78,67 @@ impl MemberFacts {
             anniversary: None,
             feedback: Vec::new(),
             sides: Vec::new(),
+            stars: None,
+            appraisal: None,
             wishes: Vec::new(),
             visits: Vec::new(),
         }
     }
+}
+
+/// One side's signed opinion of the member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opinion {
+    /// Which side.
+    pub side: Side,
+    /// The opinion written.
+    pub opinion: Rating,
+    /// The signer's remarks (none for a side signed before remarks were kept in the
+    /// read model).
+    pub remarks: Option<String>,
+    /// In which capacity it was signed (likewise).
+    pub capacity: Option<Capacity>,
+    /// Where it was signed.
+    pub position: u64,
+}
+
+/// How an appraisal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// As the unit branch recorded it.
+    Recorded,
+    /// Confirmed by the committee.
+    Confirmed,
+    /// Overturned by the committee.
+    Overturned,
+}
+
+impl Settled {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Settled::Recorded => "recorded",
+            Settled::Confirmed => "confirmed",
+            Settled::Overturned => "overturned",
+        }
+    }
+}
+
+/// The member-year's appraisal as it stands, with what it stands on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppraisalFacts {
+    /// The appraisal that stands.
+    pub rating: Rating,
+    /// Who settled it last.
+    pub settled: Settled,
+    /// The log position of the evidence the unit branch made it on.
+    pub basis_position: u64,
+    /// The unit branch's remarks.
+    pub remarks: String,
+    /// The committee's reason, when it overturned the appraisal.
+    pub reason: Option<String>,
+    /// The positions of every recording, confirmation and overturning, in order.
+    pub positions: Vec<u64>,
 }
 
 /// A verified service record as it stands (after any correction).
@@ -126,8 +189,6 @@ pub enum Measure {
     Count(u64),
     /// A share in basis points (10,000 = all), shown as a fraction.
     Share(u64),
-    /// A rating, if given.
-    Rating(Option<Rating>),
 }
 
 impl Measure {
@@ -137,7 +198,6 @@ impl Measure {
             Measure::Hundredths(h) => json!(h as f64 / 100.0),
             Measure::Count(n) => json!(n),
             Measure::Share(bp) => json!(bp as f64 / 10_000.0),
-            Measure::Rating(r) => r.map_or(Value::Null, |r| json!(r)),
         }
     }
 }
@@ -148,8 +208,6 @@ impl fmt::Display for Measure {
             Measure::Hundredths(h) => write!(f, "{}.{:02}", h / 100, h % 100),
             Measure::Count(n) => write!(f, "{n}"),
             Measure::Share(bp) => write!(f, "{}.{:02}%", bp / 100, bp % 100),
-            Measure::Rating(Some(r)) => write!(f, "{}", rating_name(r)),
-            Measure::Rating(None) => write!(f, "none"),
         }
     }
 }
@@ -174,53 +232,168 @@ pub struct Criterion {
     pub evidence: Vec<u64>,
 }
 
-/// A member's assessment for a year.
+/// A member's assessment for a year: the evidence and the judgements people recorded,
+/// side by side. No rating of the system's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
     /// The member.
     pub member_id: String,
     /// Their name.
     pub name: String,
-    /// The outcome.
-    pub outcome: Rating,
-    /// Whether both sides of the card are signed (the outcome is then final).
+    /// Whether both sides of the card are signed.
     pub complete: bool,
     /// Every criterion.
     pub criteria: Vec<Criterion>,
+    /// The card's signed opinions, in the order signed.
+    pub opinions: Vec<Opinion>,
+    /// The community side's stars and where they were awarded.
+    pub stars: Option<(u32, u64)>,
+    /// The appraisal as it stands.
+    pub appraisal: Option<AppraisalFacts>,
+    /// Every disagreement between a recorded judgement and the evidence.
+    pub disagreements: Vec<Disagreement>,
 }
 
-fn order(r: Rating) -> u8 {
-    match r {
-        Rating::Excellent => 3,
-        Rating::Qualified => 2,
-        Rating::BasicallyQualified => 1,
-        Rating::Unqualified => 0,
-    }
+/// A recorded judgement that the evidence, or another judgement it rests on, does not
+/// bear out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    /// Whose judgement: `appraisal`, `community_opinion` or `unit_opinion`.
+    pub judgement: &'static str,
+    /// The rating it gave.
+    pub rating: Rating,
+    /// What it disagrees with: a criterion's name, or the other judgement's.
+    pub with: &'static str,
+    /// The disagreement in a sentence.
+    pub statement: String,
+    /// The positions of the judgement and of the evidence it disagrees with.
+    pub evidence: Vec<u64>,
 }
 
-fn lower(a: Rating, b: Rating) -> Rating {
-    if order(a) <= order(b) { a } else { b }
+fn qualified_or_above(r: Rating) -> bool {
+    matches!(r, Rating::Excellent | Rating::Qualified)
 }
 
-/// The rating `points` (hundredths) reach under `rules`.
-fn points_rating(rules: &Rules, points: u64) -> Rating {
+/// The points the rules expect behind `rating` (none behind `unqualified`).
+fn expected_points(rules: &Rules, rating: Rating) -> Option<u64> {
     let [excellent, qualified, basically] = rules.rating_thresholds_hundredths.map(u64::from);
-    if points >= excellent {
-        Rating::Excellent
-    } else if points >= qualified {
-        Rating::Qualified
-    } else if points >= basically {
-        Rating::BasicallyQualified
-    } else {
-        Rating::Unqualified
+    match rating {
+        Rating::Excellent => Some(excellent),
+        Rating::Qualified => Some(qualified),
+        Rating::BasicallyQualified => Some(basically),
+        Rating::Unqualified => None,
     }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Community => "community_opinion",
+        Side::Unit => "unit_opinion",
+    }
+}
+
+/// Where each recorded judgement (the card's two opinions, the appraisal) and the
+/// evidence disagree, under `rules`:
+/// - it gives a rating the points do not reach (fewer service points than the rules
+///   expect behind that rating);
+/// - it rates the member qualified or above while a requirement is not met;
+/// - it rates the member basically qualified or unqualified while every requirement is
+///   met;
+/// - the appraisal differs from an opinion on the card, which is its main reference.
+pub fn disagreements(
+    criteria: &[Criterion],
+    points: u64,
+    opinions: &[Opinion],
+    appraisal: Option<&AppraisalFacts>,
+    rules: &Rules,
+) -> Vec<Disagreement> {
+    let mut judgements: Vec<(&'static str, &'static str, Rating, u64)> = opinions
+        .iter()
+        .map(|o| {
+            let who = match o.side {
+                Side::Community => "community side's opinion",
+                Side::Unit => "unit side's opinion",
+            };
+            (side_name(o.side), who, o.opinion, o.position)
+        })
+        .collect();
+    if let Some(a) = appraisal {
+        let at = a.positions.last().copied().unwrap_or(a.basis_position);
+        judgements.push(("appraisal", "appraised", a.rating, at));
+    }
+    let service = criteria.iter().find(|c| c.name == "service_points");
+    let mut found = Vec::new();
+    for (judgement, who, rating, at) in judgements {
+        let r = rating_name(rating);
+        let mut say = |with: &'static str, statement: String, evidence: &[u64]| {
+            let mut positions = vec![at];
+            positions.extend_from_slice(evidence);
+            found.push(Disagreement {
+                judgement,
+                rating,
+                with,
+                statement,
+                evidence: sorted(positions),
+            });
+        };
+        if let Some(expected) = expected_points(rules, rating).filter(|e| points < *e) {
+            say(
+                "service_points",
+                format!(
+                    "{who} {r}; service points {} of the {} the rules expect behind {r}",
+                    Measure::Hundredths(points),
+                    Measure::Hundredths(expected)
+                ),
+                service.map_or(&[][..], |c| &c.evidence),
+            );
+        }
+        // The card's own signatures are not evidence against the opinions on it.
+        let unmet: Vec<&Criterion> = criteria
+            .iter()
+            .filter(|c| c.passed == Some(false) && c.name != "service_points")
+            .filter(|c| judgement == "appraisal" || c.name != "dual_card")
+            .collect();
+        if qualified_or_above(rating) {
+            for c in &unmet {
+                say(
+                    c.name,
+                    format!("{who} {r}; {} not met ({})", c.name, describe(c)),
+                    &c.evidence,
+                );
+            }
+        } else if unmet.is_empty() && service.is_none_or(|c| c.passed != Some(false)) {
+            say(
+                "requirements",
+                format!("{who} {r}; every requirement of the year is met"),
+                service.map_or(&[][..], |c| &c.evidence),
+            );
+        }
+        if judgement == "appraisal" {
+            for o in opinions.iter().filter(|o| o.opinion != rating) {
+                say(
+                    side_name(o.side),
+                    format!(
+                        "{who} {r}; the {} on the card is {}",
+                        match o.side {
+                            Side::Community => "community side's opinion",
+                            Side::Unit => "unit side's opinion",
+                        },
+                        rating_name(o.opinion)
+                    ),
+                    &[o.position],
+                );
+            }
+        }
+    }
+    found
 }
 
 fn met(value: u64, required: u64) -> Option<bool> {
     Some(value >= required)
 }
 
-/// Judges `member` for `year` under `rules`.
+/// The assessment of `member` for `year` under `rules`: the criteria, the judgements
+/// people recorded, and where they disagree.
 pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -> Assessment {
     let points: u64 = member
         .records
@@ -235,30 +408,7 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
     let anniversary_due = u64::from(member.joined_on.year() < year);
     let anniversary = u64::from(member.anniversary.is_some());
     let quarters: BTreeSet<u32> = member.feedback.iter().map(|(q, _)| *q).collect();
-    let sides: BTreeMap<&'static str, Rating> = member
-        .sides
-        .iter()
-        .map(|(side, rating, _)| {
-            let side = match side {
-                Side::Community => "community",
-                Side::Unit => "unit",
-            };
-            (side, *rating)
-        })
-        .collect();
-    let complete = sides.len() == 2;
-    let card_rating = complete
-        .then(|| sides.values().copied().reduce(lower))
-        .flatten();
-
-    let by_points = points_rating(rules, points);
-    let mut outcome = by_points;
-    if let Some(card) = card_rating {
-        outcome = lower(outcome, card);
-    }
-    if quarters.is_empty() || anniversary < anniversary_due {
-        outcome = lower(outcome, Rating::BasicallyQualified);
-    }
+    let sides: BTreeSet<&'static str> = member.sides.iter().map(|o| side_name(o.side)).collect();
     let evidence = |xs: &[(u32, u64)]| xs.iter().map(|(_, p)| *p).collect::<Vec<_>>();
     let criteria = vec![
         Criterion {
@@ -267,13 +417,6 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
             required: Some(Measure::Hundredths(threshold)),
             passed: met(points, threshold),
             evidence: sorted(record_evidence),
-        },
-        Criterion {
-            name: "points_rating",
-            value: Measure::Rating(Some(by_points)),
-            required: None,
-            passed: None,
-            evidence: Vec::new(),
         },
         Criterion {
             name: "anniversary",
@@ -294,14 +437,14 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
             value: Measure::Count(sides.len() as u64),
             required: Some(Measure::Count(2)),
             passed: met(sides.len() as u64, 2),
-            evidence: sorted(member.sides.iter().map(|(_, _, p)| *p)),
+            evidence: sorted(member.sides.iter().map(|o| o.position)),
         },
         Criterion {
-            name: "card_rating",
-            value: Measure::Rating(card_rating),
+            name: "stars",
+            value: Measure::Count(member.stars.map_or(0, |(n, _)| u64::from(n))),
             required: None,
             passed: None,
-            evidence: sorted(member.sides.iter().map(|(_, _, p)| *p)),
+            evidence: member.stars.map(|(_, p)| p).into_iter().collect(),
         },
         Criterion {
             name: "wishes_fulfilled",
@@ -318,12 +461,22 @@ pub fn assess(year: i32, member_id: &str, member: &MemberFacts, rules: &Rules) -
             evidence: sorted(member.visits.iter().copied()),
         },
     ];
+    let disagreements = disagreements(
+        &criteria,
+        points,
+        &member.sides,
+        member.appraisal.as_ref(),
+        rules,
+    );
     Assessment {
         member_id: member_id.to_owned(),
         name: member.name.clone(),
-        outcome,
-        complete,
+        complete: sides.len() == 2,
         criteria,
+        opinions: member.sides.clone(),
+        stars: member.stars,
+        appraisal: member.appraisal.clone(),
+        disagreements,
     }
 }
 
@@ -406,7 +559,7 @@ pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
         .collect();
     for member in book.members.values() {
         let minutes: u64 = member.records.iter().map(|r| u64::from(r.minutes)).sum();
-        let sides: HashSet<Side> = member.sides.iter().map(|(s, _, _)| *s).collect();
+        let sides: HashSet<Side> = member.sides.iter().map(|o| o.side).collect();
         let branches: BTreeSet<&str> = std::iter::once(member.unit_branch_id.as_str())
             .chain(member.service_branch_id.as_deref())
             .collect();
@@ -520,7 +673,8 @@ fn share_or_full(part: u64, required: u64) -> u64 {
     }
 }
 
-/// A member whose outcome, or a branch whose rank, differs under other rules.
+/// A member whose criteria, or the judgements the evidence contradicts, differ under
+/// other rules; or a branch whose rank does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// `member` or `branch`.
@@ -529,12 +683,18 @@ pub struct Change {
     pub id: String,
     /// Their name.
     pub name: String,
-    /// The outcome or rank under the rules in force.
+    /// Under the rules in force: a member's requirements met and disagreements, or a
+    /// branch's rank.
     pub before: String,
-    /// The outcome or rank under the other rules.
+    /// The same under the other rules.
     pub after: String,
     /// Each criterion that differs: its name, old and new value.
     pub criteria: Vec<(&'static str, String, String)>,
+    /// Each recorded opinion or appraisal the evidence contradicts under the other rules
+    /// and not under those in force, as a sentence.
+    pub contradicted: Vec<String>,
+    /// Each one contradicted under the rules in force and no longer under the other rules.
+    pub reconciled: Vec<String>,
 }
 
 /// What judging a year under other rules changes.
@@ -544,7 +704,7 @@ pub struct Comparison {
     pub members: usize,
     /// Branches ranked.
     pub branches: usize,
-    /// Members whose outcome changed.
+    /// Members for whom a criterion's verdict or a contradicted judgement changed.
     pub members_changed: usize,
     /// Branches whose rank changed.
     pub branches_changed: usize,
@@ -577,9 +737,22 @@ fn standing(s: &Standing) -> String {
     format!("rank {} (score {})", s.rank, Measure::Hundredths(s.score))
 }
 
+/// A member's standing under one set of rules, in words: requirements met and
+/// judgements contradicted.
+fn summary(a: &Assessment) -> String {
+    let required = a.criteria.iter().filter(|c| c.passed.is_some()).count();
+    let met = a.criteria.iter().filter(|c| c.passed == Some(true)).count();
+    format!(
+        "{met} of {required} requirements met; {} disagreement(s)",
+        a.disagreements.len()
+    )
+}
+
 /// Judges the book's year under the rules `in_force` and under `proposed`, and names
-/// every member whose outcome and every branch whose rank differs, with the criteria
-/// that differ.
+/// every member for whom a criterion's verdict flips or a recorded opinion or appraisal
+/// comes to be contradicted by the evidence, or no longer is — with the criteria that
+/// differ — and every branch whose rank changes, with the criteria that differ. It
+/// never rates a member.
 pub fn compare(book: &Book, in_force: &Rules, proposed: &Rules) -> Comparison {
     let mut changes = Vec::new();
     for (id, member) in &book.members {
@@ -587,21 +760,40 @@ pub fn compare(book: &Book, in_force: &Rules, proposed: &Rules) -> Comparison {
             assess(book.year, id, member, in_force),
             assess(book.year, id, member, proposed),
         );
-        if old.outcome != new.outcome {
-            let criteria = old
-                .criteria
+        let criteria: Vec<(&'static str, String, String)> = old
+            .criteria
+            .iter()
+            .zip(&new.criteria)
+            .filter(|(a, b)| (a.value, a.required, a.passed) != (b.value, b.required, b.passed))
+            .map(|(a, b)| (a.name, describe(a), describe(b)))
+            .collect();
+        let statements = |a: &Assessment| -> BTreeSet<String> {
+            a.disagreements
                 .iter()
-                .zip(&new.criteria)
-                .filter(|(a, b)| (a.value, a.required, a.passed) != (b.value, b.required, b.passed))
-                .map(|(a, b)| (a.name, describe(a), describe(b)))
-                .collect();
+                .map(|d| d.statement.clone())
+                .collect()
+        };
+        let (was, now) = (statements(&old), statements(&new));
+        let contradicted: Vec<String> = now.difference(&was).cloned().collect();
+        let reconciled: Vec<String> = was.difference(&now).cloned().collect();
+        // A requirement raised for everyone is no news about a member it changes
+        // nothing for: a member is listed when a verdict flips or a judgement's standing
+        // against the evidence does.
+        let verdicts_flip = old
+            .criteria
+            .iter()
+            .zip(&new.criteria)
+            .any(|(a, b)| a.passed != b.passed);
+        if verdicts_flip || !contradicted.is_empty() || !reconciled.is_empty() {
             changes.push(Change {
                 kind: "member",
                 id: id.clone(),
                 name: member.name.clone(),
-                before: rating_name(old.outcome),
-                after: rating_name(new.outcome),
+                before: summary(&old),
+                after: summary(&new),
                 criteria,
+                contradicted,
+                reconciled,
             });
         }
     }
@@ -639,6 +831,8 @@ pub fn compare(book: &Book, in_force: &Rules, proposed: &Rules) -> Comparison {
                 before: standing(old),
                 after: standing(new),
                 criteria,
+                contradicted: Vec::new(),
+                reconciled: Vec::new(),
             })
         })
         .collect();
@@ -685,59 +879,112 @@ mod tests {
             .expect("the criterion is listed")
     }
 
+    fn opinion(side: Side, opinion: Rating, position: u64) -> Opinion {
+        Opinion {
+            side,
+            opinion,
+            remarks: Some("ok".into()),
+            capacity: Some(Capacity::Secretary),
+            position,
+        }
+    }
+
+    fn appraised(rating: Rating, at: u64) -> AppraisalFacts {
+        AppraisalFacts {
+            rating,
+            settled: Settled::Recorded,
+            basis_position: at - 1,
+            remarks: "democratic appraisal".into(),
+            reason: None,
+            positions: vec![at],
+        }
+    }
+
+    fn statements(a: &Assessment) -> Vec<&str> {
+        a.disagreements
+            .iter()
+            .map(|d| d.statement.as_str())
+            .collect()
+    }
+
     #[test]
-    fn points_decide_the_rating_and_the_records_are_the_evidence() {
+    fn the_criteria_carry_their_evidence_and_no_rating_is_derived() {
         let mut m = member("u");
-        // 20 h of central work at 2 points an hour: 40 points, the qualified threshold.
+        // 20 h of central work at 2 points an hour: 40 points, the threshold.
         m.records.push(record(Category::CentralWork, 1200, 10));
         m.feedback.push((1, 20));
         m.anniversary = Some(30);
         let a = assess(2026, "m", &m, &rules());
-        assert_eq!(a.outcome, Rating::Qualified);
         assert!(!a.complete);
         let points = criterion(&a, "service_points");
         assert_eq!(points.value, Measure::Hundredths(4000));
         assert_eq!(points.passed, Some(true));
         assert_eq!(points.evidence, vec![10, 11]);
+        // Nothing recorded by people: nothing to disagree with, and nothing rated.
+        assert!(a.disagreements.is_empty(), "{:?}", a.disagreements);
+        assert!(a.appraisal.is_none() && a.opinions.is_empty());
+        assert!(
+            a.criteria
+                .iter()
+                .all(|c| !c.name.contains("rating") && c.name != "outcome"),
+            "{:?}",
+            a.criteria
+        );
     }
 
     #[test]
-    fn no_feedback_or_a_missed_anniversary_holds_the_outcome_at_basically_qualified() {
+    fn an_appraisal_the_points_do_not_reach_is_named_with_both_positions() {
         let mut m = member("u");
-        m.records.push(record(Category::CentralWork, 3600, 10));
-        m.anniversary = Some(30);
-        let a = assess(2026, "m", &m, &rules());
-        assert_eq!(a.outcome, Rating::BasicallyQualified);
-        assert_eq!(criterion(&a, "community_feedback").passed, Some(false));
-
-        m.feedback.push((2, 40));
-        m.anniversary = None;
-        let a = assess(2026, "m", &m, &rules());
-        assert_eq!(a.outcome, Rating::BasicallyQualified);
-        assert_eq!(criterion(&a, "anniversary").passed, Some(false));
-
-        // Joined this year: no anniversary is due yet.
-        m.joined_on = date("2026-02-01");
-        let a = assess(2026, "m", &m, &rules());
-        assert_eq!(a.outcome, Rating::Excellent);
-        assert_eq!(criterion(&a, "anniversary").passed, Some(true));
-    }
-
-    #[test]
-    fn a_complete_card_caps_the_outcome_at_its_lower_side() {
-        let mut m = member("u");
-        m.records.push(record(Category::CentralWork, 3600, 10));
+        // 6 h of cleanup: 6 points, of 40 required and 60 expected behind excellent.
+        m.records.push(record(Category::Cleanup, 360, 10));
         m.feedback.push((1, 20));
         m.anniversary = Some(30);
-        m.sides.push((Side::Unit, Rating::Excellent, 50));
+        m.appraisal = Some(appraised(Rating::Excellent, 90));
         let a = assess(2026, "m", &m, &rules());
-        assert_eq!((a.outcome, a.complete), (Rating::Excellent, false));
-        m.sides.push((Side::Community, Rating::Qualified, 60));
-        let a = assess(2026, "m", &m, &rules());
-        assert_eq!((a.outcome, a.complete), (Rating::Qualified, true));
         assert_eq!(
-            criterion(&a, "card_rating").value,
-            Measure::Rating(Some(Rating::Qualified))
+            statements(&a),
+            [
+                "appraised excellent; service points 6.00 of the 60.00 the rules expect behind excellent",
+                "appraised excellent; dual_card not met (0 of 2, not met)",
+            ]
+        );
+        assert_eq!(a.disagreements[0].evidence, vec![10, 11, 90]);
+        // The appraisal stands as people recorded it.
+        assert_eq!(
+            a.appraisal.as_ref().map(|p| p.rating),
+            Some(Rating::Excellent)
+        );
+    }
+
+    #[test]
+    fn opinions_are_compared_with_each_requirement_and_the_appraisal_with_the_card() {
+        let mut m = member("u");
+        m.records.push(record(Category::CentralWork, 3600, 10));
+        m.anniversary = Some(30);
+        // No community feedback this year, yet the unit side writes "qualified".
+        m.sides.push(opinion(Side::Unit, Rating::Qualified, 50));
+        m.sides
+            .push(opinion(Side::Community, Rating::Excellent, 60));
+        m.appraisal = Some(appraised(Rating::Excellent, 70));
+        let a = assess(2026, "m", &m, &rules());
+        assert!(a.complete);
+        assert_eq!(
+            statements(&a),
+            [
+                "unit side's opinion qualified; community_feedback not met (0 of 1, not met)",
+                "community side's opinion excellent; community_feedback not met (0 of 1, not met)",
+                "appraised excellent; community_feedback not met (0 of 1, not met)",
+                "appraised excellent; the unit side's opinion on the card is qualified",
+            ]
+        );
+        // An unfavourable judgement of a member who met every requirement is named too.
+        m.feedback.push((2, 40));
+        m.appraisal = Some(appraised(Rating::Unqualified, 80));
+        let a = assess(2026, "m", &m, &rules());
+        assert!(
+            statements(&a).contains(&"appraised unqualified; every requirement of the year is met"),
+            "{:?}",
+            statements(&a)
         );
         assert_eq!(criterion(&a, "dual_card").evidence, vec![50, 60]);
     }
@@ -800,14 +1047,15 @@ mod tests {
         served.records.push(record(Category::Cleanup, 45 * 60, 1));
         served.feedback.push((1, 5));
         served.anniversary = Some(6);
+        served.appraisal = Some(appraised(Rating::Qualified, 9));
         book.members.insert("m1".into(), served);
         let rules = rules();
         let same = compare(&book, &rules, &rules);
         assert_eq!((same.members, same.branches), (1, 2));
         assert!(same.changes.is_empty(), "{:?}", same.changes);
 
-        // 45 points: qualified at a threshold of 40, basically qualified at 50; and a
-        // ranking on the quiz alone puts b1 first.
+        // 45 points: the threshold met at 40, not at 50, where the rules also expect 50
+        // behind "qualified"; and a ranking on the quiz alone puts b1 first.
         let mut stricter = rules.clone();
         stricter.rating_thresholds_hundredths = [7000, 5000, 2000];
         stricter.annual_threshold_hundredths = 5000;
@@ -819,23 +1067,28 @@ mod tests {
         let m = &c.changes[0];
         assert_eq!(
             (m.kind, m.before.as_str(), m.after.as_str()),
-            ("member", "qualified", "basically_qualified")
+            (
+                "member",
+                "3 of 4 requirements met; 1 disagreement(s)",
+                "2 of 4 requirements met; 2 disagreement(s)"
+            )
         );
         assert_eq!(
             m.criteria,
+            [(
+                "service_points",
+                "45.00 of 40.00, met".to_owned(),
+                "45.00 of 50.00, not met".to_owned()
+            )]
+        );
+        // The appraisal the new evidence contradicts is named; no new rating is given.
+        assert_eq!(
+            m.contradicted,
             [
-                (
-                    "service_points",
-                    "45.00 of 40.00, met".to_owned(),
-                    "45.00 of 50.00, not met".to_owned()
-                ),
-                (
-                    "points_rating",
-                    "qualified".to_owned(),
-                    "basically_qualified".to_owned()
-                ),
+                "appraised qualified; service points 45.00 of the 50.00 the rules expect behind qualified"
             ]
         );
+        assert!(m.reconciled.is_empty());
         let b1 = &c.changes[1];
         assert_eq!(
             (b1.id.as_str(), b1.before.as_str()),

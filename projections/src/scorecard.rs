@@ -1,24 +1,25 @@
 //! The scorecard: the facts every year-end judgement stands on — members and their
 //! branches, verified service records as they stand after corrections, anniversaries,
-//! community feedback, signed card sides, confirmed wishes, household visits, branch
-//! meetings, activities and quiz results, and each year's rules — each row with the log
-//! positions that show it. Assessments and rankings are judged from these rows at query
+//! community feedback, the card's signed opinions and stars, appraisals, confirmed
+//! wishes, household visits, branch meetings, activities and quiz results, and each
+//! year's rules — each row with the log positions that show it. Assessments and rankings are judged from these rows at query
 //! time by [`crate::assessment`], under the year's rules in force or, for a
 //! reassessment, under others. A scratch scorecard replayed from the log up to a position
 //! answers *as of* that position.
 
-use crate::assessment::{Book, BranchFacts, MemberFacts, Record};
+use crate::assessment::{AppraisalFacts, Book, BranchFacts, MemberFacts, Opinion, Record, Settled};
 use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
 use allweather_domain::Event;
 use allweather_domain::rules::Rules;
-use allweather_domain::values::stored_name;
+use allweather_domain::values::{Capacity, Rating, Side, stored_name};
 use allweather_events::{Envelope, Timestamp};
 use allweather_log::Log;
 use chrono::Datelike;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 use sqlx::{AnyPool, Row};
 
 /// The projector's name.
@@ -130,7 +131,7 @@ fn mark(
     )
 }
 
-/// The member and year of a card's stream id (`{member}-{year}`).
+/// The member and year of a card's or an appraisal's stream id (`{member}-{year}`).
 fn card_of(id: &str) -> Option<(&str, i32)> {
     let (member, year) = id.rsplit_once('-')?;
     Some((member, year.parse().ok()?))
@@ -236,8 +237,47 @@ impl Projector for Scorecard {
                 }
                 Event::DualCardSigned(e) => {
                     if let Some((member, year)) = card_of(id) {
-                        let detail = format!("{}:{}", stored_name(&e.side), stored_name(&e.rating));
-                        mark(w, envelope, "side", member, year, &detail)?;
+                        let detail = json!({"side": e.side, "opinion": e.opinion,
+                                            "remarks": e.remarks, "capacity": e.capacity});
+                        mark(w, envelope, "side", member, year, &detail.to_string())?;
+                    }
+                }
+                Event::StarsAwarded(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        mark(w, envelope, "stars", member, year, &e.stars.to_string())?;
+                    }
+                }
+                Event::AppraisalRecorded(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        let detail = json!({"rating": e.rating, "basis_position": e.basis_position,
+                                            "remarks": e.remarks});
+                        mark(w, envelope, "appraisal", member, year, &detail.to_string())?;
+                    }
+                }
+                Event::AppraisalConfirmed(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        let detail = json!({"rating": e.rating});
+                        mark(
+                            w,
+                            envelope,
+                            "appraisal_confirmed",
+                            member,
+                            year,
+                            &detail.to_string(),
+                        )?;
+                    }
+                }
+                Event::AppraisalOverturned(e) => {
+                    if let Some((member, year)) = card_of(id) {
+                        let detail = json!({"rating": e.rating, "reason": e.reason});
+                        mark(
+                            w,
+                            envelope,
+                            "appraisal_overturned",
+                            member,
+                            year,
+                            &detail.to_string(),
+                        )?;
                     }
                 }
                 Event::BranchMeetingRecorded(e) => {
@@ -339,6 +379,51 @@ fn named<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, sqlx::Error> 
         .map_err(|_| corrupt(format_args!("{what} {text:?}")))
 }
 
+/// What an appraisal mark holds.
+#[derive(serde::Deserialize)]
+struct MarkedAppraisal {
+    rating: Rating,
+    basis_position: Option<u64>,
+    remarks: Option<String>,
+    reason: Option<String>,
+}
+
+fn json_detail<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| corrupt(format_args!("{what} {text:?}: {e}")))
+}
+
+/// A signed side as marked: JSON with its remarks and capacity, or, as scorecards built
+/// before those were kept hold it, `side:opinion`.
+fn opinion(detail: &str, position: u64) -> Result<Opinion, sqlx::Error> {
+    #[derive(serde::Deserialize)]
+    struct Marked {
+        side: Side,
+        opinion: Rating,
+        remarks: String,
+        capacity: Capacity,
+    }
+    if detail.starts_with('{') {
+        let m: Marked = json_detail(detail, "a card side")?;
+        return Ok(Opinion {
+            side: m.side,
+            opinion: m.opinion,
+            remarks: Some(m.remarks),
+            capacity: Some(m.capacity),
+            position,
+        });
+    }
+    let (side, rating) = detail
+        .split_once(':')
+        .ok_or_else(|| corrupt(format_args!("a card side {detail:?}")))?;
+    Ok(Opinion {
+        side: named(side, "side")?,
+        opinion: named(rating, "rating")?,
+        remarks: None,
+        capacity: None,
+        position,
+    })
+}
+
 fn at(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -433,12 +518,36 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
             match kind.as_str() {
                 "anniversary" => m.anniversary = Some(position),
                 "feedback" => m.feedback.push((parse(&detail, "quarter")?, position)),
-                "side" => {
-                    let (side, rating) = detail
-                        .split_once(':')
-                        .ok_or_else(|| corrupt(format_args!("a card side {detail:?}")))?;
-                    m.sides
-                        .push((named(side, "side")?, named(rating, "rating")?, position));
+                "side" => m.sides.push(opinion(&detail, position)?),
+                "stars" => m.stars = Some((parse(&detail, "stars")?, position)),
+                "appraisal" => {
+                    let d: MarkedAppraisal = json_detail(&detail, "an appraisal")?;
+                    let mut positions = m.appraisal.take().map(|a| a.positions).unwrap_or_default();
+                    positions.push(position);
+                    m.appraisal = Some(AppraisalFacts {
+                        rating: d.rating,
+                        settled: Settled::Recorded,
+                        basis_position: d.basis_position.unwrap_or(0),
+                        remarks: d.remarks.unwrap_or_default(),
+                        reason: None,
+                        positions,
+                    });
+                }
+                "appraisal_confirmed" | "appraisal_overturned" => {
+                    let d: MarkedAppraisal = json_detail(&detail, "an appraisal")?;
+                    let Some(a) = m.appraisal.as_mut() else {
+                        return Err(corrupt(format_args!(
+                            "a committee decision at {position} on no recorded appraisal"
+                        )));
+                    };
+                    a.rating = d.rating;
+                    a.positions.push(position);
+                    if kind == "appraisal_confirmed" {
+                        a.settled = Settled::Confirmed;
+                    } else {
+                        a.settled = Settled::Overturned;
+                        a.reason = d.reason;
+                    }
                 }
                 "wish" => m.wishes.push(position),
                 "visit" => m.visits.push(position),

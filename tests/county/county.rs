@@ -16,6 +16,7 @@ allweather_test_support::on_both_backends!(
     a_festival_claim_storm_has_exactly_one_winner_per_wish,
     hours_are_verified_by_the_members_service_secretary_and_refused_for_another,
     a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature,
+    the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one,
     a_closed_year_refuses_new_hours,
     a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances,
     the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
@@ -342,23 +343,21 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
     let sign = |side: &str, rating: &str| {
         json!({"member_id": county.member, "year": 2026, "side": side, "rating": rating, "remarks": "serves her street every month"}).to_string()
     };
-    let r = app
-        .command(
-            Some(&county.service_secretary()),
-            "SignDualCard",
-            sign("community", "excellent"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (r.status, &r.body["rule"]),
-        (422, &json!("QualifiedRatingNeedsFeedback")),
-        "{:?}",
-        r.body
-    );
     let feedback = json!({"member_id": county.member, "year": 2026, "quarter": 2, "note": "helped at the convenience centre"});
     app.ok(&app.centre(), "RecordCommunityFeedback", feedback)
         .await;
+    // The unit side reads what the community recorded before it signs.
+    let (status, read) = app
+        .get_as(
+            &county.unit_secretary(),
+            &format!("/api/v1/cards/{}?year=2026", county.member),
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(
+        read["community"]["feedback"][0]["note"],
+        "helped at the convenience centre"
+    );
     let r = app
         .command(
             Some(&county.unit_secretary()),
@@ -413,6 +412,306 @@ pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(
     county.app.stop().await;
 }
 
+/// The year's end as a county runs it, for 2025: the committee issues every card in one
+/// command, the community side records feedback and stars, the unit side reads them and
+/// both sides write their opinions (a deputy for a secretary's own card), the unit branch
+/// appraises, the committee overturns one appraisal, and the year closes once every
+/// member has one or is named without. No answer carries a rating the system made.
+pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app: TestApp) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let admin = app.admin();
+    app.adopt_rules_for(2025, |_| {}).await;
+    let (member, service_sec, unit_sec) = (county.member, county.service_sec, county.unit_sec);
+
+    // Cards for everyone in one command: the unit secretary has no service branch.
+    let bulk = json!({"year": 2025, "all_members": true}).to_string();
+    let refused = app
+        .command(
+            Some(&county.unit_secretary()),
+            "IssueDualCard",
+            bulk.clone(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["rule"]),
+        (403, &json!("RoleNotPermitted"))
+    );
+    let first = app
+        .command(
+            Some(&admin),
+            "IssueDualCard",
+            bulk.clone(),
+            Some("cards-2025"),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let mut issued: Vec<Uuid> =
+        serde_json::from_value(first.body["issued"].clone()).expect("issued ids");
+    issued.sort();
+    let mut expected = vec![member, service_sec];
+    expected.sort();
+    assert_eq!(issued, expected, "{}", first.body);
+    assert_eq!(first.body["skipped"][0]["member_id"], json!(unit_sec));
+    assert_eq!(first.body["skipped"][0]["rule"], "NoServiceBranch");
+    let head = app.head().await;
+    let again = app
+        .command(
+            Some(&admin),
+            "IssueDualCard",
+            bulk.clone(),
+            Some("cards-2025"),
+        )
+        .await;
+    assert_eq!(
+        (again.status, &again.body["issued"]),
+        (200, &first.body["issued"])
+    );
+    let other_key = app
+        .command(
+            Some(&admin),
+            "IssueDualCard",
+            bulk,
+            Some("cards-2025-again"),
+        )
+        .await;
+    assert_eq!(other_key.body["issued"], json!([]), "{}", other_key.body);
+    assert_eq!(
+        other_key.body["skipped"].as_array().map(|s| s
+            .iter()
+            .filter(|x| x["rule"] == "CardAlreadyIssued")
+            .count()),
+        Some(2)
+    );
+    assert_eq!(
+        app.head().await,
+        head,
+        "a repeated bulk issue appends nothing"
+    );
+
+    // The year's service, verified by the community.
+    let record = id(&app
+        .ok(
+            &app.member(member),
+            "LogServiceHours",
+            json!({"member_id": member, "date": "2025-05-10", "hours": 6, "category": "cleanup", "activity": "Spring Festival clean-up"}),
+        )
+        .await);
+    app.ok(
+        &county.service_secretary(),
+        "VerifyServiceHours",
+        json!({"record_id": record}),
+    )
+    .await;
+    // The community side: feedback and stars, then its opinion.
+    let sec = county.service_secretary();
+    app.ok(
+        &sec,
+        "RecordCommunityFeedback",
+        json!({"member_id": member, "year": 2025, "quarter": 1, "note": "led the clean-up of the lane"}),
+    )
+    .await;
+    app.ok(
+        &sec,
+        "AwardStars",
+        json!({"member_id": member, "year": 2025, "stars": 4, "reason": "organised the clean-up"}),
+    )
+    .await;
+    let card = format!("/api/v1/cards/{member}?year=2025");
+    let (status, read) = app.get_as(&county.unit_secretary(), &card).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(
+        (
+            &read["community"]["feedback"][0]["note"],
+            &read["community"]["stars"]["stars"]
+        ),
+        (&json!("led the clean-up of the lane"), &json!(4)),
+        "the unit secretary reads the community side: {read}"
+    );
+    let outsider = county.register("Zhao Lei", "2016-03-03").await;
+    let (status, _) = app.get_as(&app.member(outsider), &card).await;
+    assert_eq!(status, 403, "another member does not read the card");
+    let sign = |side: &str, opinion: &str, who: Uuid| json!({"member_id": who, "year": 2025, "side": side, "opinion": opinion, "remarks": "serves her lane"});
+    app.ok(&sec, "SignDualCard", sign("community", "excellent", member))
+        .await;
+    app.ok(
+        &county.unit_secretary(),
+        "SignDualCard",
+        sign("unit", "qualified", member),
+    )
+    .await;
+    // The service secretary's own card: their deputy signs the community side.
+    let deputy = county.register("Sun Li", "2012-02-02").await;
+    county.assign(deputy).await;
+    app.ok(
+        &admin,
+        "AppointDeputy",
+        json!({"branch_id": county.service, "member_id": deputy}),
+    )
+    .await;
+    let own = app
+        .command(
+            Some(&sec),
+            "SignDualCard",
+            sign("community", "excellent", service_sec).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (own.status, &own.body["rule"]),
+        (403, &json!("OwnCardNotSignable"))
+    );
+    app.ok(
+        &app.secretary(county.service, deputy),
+        "SignDualCard",
+        sign("community", "qualified", service_sec),
+    )
+    .await;
+    let (_, theirs) = app
+        .get_as(&admin, &format!("/api/v1/cards/{service_sec}?year=2025"))
+        .await;
+    assert_eq!(
+        (
+            &theirs["community"]["signed"]["capacity"],
+            &theirs["community"]["signed"]["signer_id"]
+        ),
+        (&json!("deputy"), &json!(deputy)),
+        "{theirs}"
+    );
+
+    // The unit branch appraises, citing the head it saw; the committee overturns one.
+    let basis = app.head().await.0;
+    let appraisal = app
+        .ok(
+            &county.unit_secretary(),
+            "RecordAppraisal",
+            json!({"member_id": member, "year": 2025, "rating": "excellent", "basis_position": basis, "remarks": "democratic appraisal of 20 December"}),
+        )
+        .await;
+    let at = appraisal["position"].as_u64().expect("position");
+    let path = format!("/api/v1/assessments/{member}?year=2025&min_position={at}");
+    let (status, assessment) = app.get_as(&admin, &path).await;
+    assert_eq!(status, 200, "{assessment}");
+    assert_eq!(assessment.get("outcome"), None, "{assessment}");
+    assert_eq!(
+        (
+            &assessment["appraisal"]["rating"],
+            &assessment["appraisal"]["settled"],
+            &assessment["appraisal"]["basis_position"]
+        ),
+        (&json!("excellent"), &json!("recorded"), &json!(basis))
+    );
+    assert_eq!(assessment["card"]["stars"]["stars"], 4);
+    let statements: Vec<&str> = assessment["disagreements"]
+        .as_array()
+        .expect("disagreements")
+        .iter()
+        .filter_map(|d| d["statement"].as_str())
+        .collect();
+    assert!(
+        statements.contains(
+            &"appraised excellent; service points 6.00 of the 60.00 the rules expect behind excellent"
+        ),
+        "{statements:?}"
+    );
+    assert!(
+        statements
+            .contains(&"appraised excellent; the unit side's opinion on the card is qualified"),
+        "{statements:?}"
+    );
+    let beyond = app
+        .command(
+            Some(&county.unit_secretary()),
+            "RecordAppraisal",
+            json!({"member_id": service_sec, "year": 2025, "rating": "qualified", "basis_position": basis + 1000, "remarks": "appraised"}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (beyond.status, &beyond.body["rule"]),
+        (422, &json!("BasisPositionUnknown"))
+    );
+    app.ok(
+        &county.unit_secretary(),
+        "RecordAppraisal",
+        json!({"member_id": service_sec, "year": 2025, "rating": "qualified", "basis_position": basis, "remarks": "appraised"}),
+    )
+    .await;
+    let overturned = app
+        .ok(
+            &admin,
+            "OverturnAppraisal",
+            json!({"member_id": member, "year": 2025, "rating": "qualified", "reason": "six hours of service do not carry excellent"}),
+        )
+        .await["position"]
+        .as_u64()
+        .expect("position");
+    let path = format!("/api/v1/assessments/{member}?year=2025&min_position={overturned}");
+    let (_, assessment) = app.get_as(&admin, &path).await;
+    assert_eq!(
+        (
+            &assessment["appraisal"]["rating"],
+            &assessment["appraisal"]["settled"]
+        ),
+        (&json!("qualified"), &json!("overturned")),
+        "{assessment}"
+    );
+
+    // Closing: the unit secretary, the outsider and the deputy have no appraisal.
+    let close = |without: Value| json!({"year": 2025, "without_appraisal": without}).to_string();
+    let refused = app
+        .command(
+            Some(&admin),
+            "CloseYear",
+            json!({"year": 2025}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["rule"]),
+        (422, &json!("MembersWithoutAppraisal")),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&unit_sec.to_string())),
+        "{}",
+        refused.body
+    );
+    // The unit secretary's own appraisal is recorded by a committee admin.
+    app.ok(
+        &admin,
+        "RecordAppraisal",
+        json!({"member_id": unit_sec, "year": 2025, "rating": "qualified", "basis_position": basis, "remarks": "by the committee, the secretary being the member"}),
+    )
+    .await;
+    let closed = app
+        .command(
+            Some(&admin),
+            "CloseYear",
+            close(json!([outsider, deputy])),
+            None,
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let late = app
+        .command(
+            Some(&county.unit_secretary()),
+            "RecordAppraisal",
+            json!({"member_id": outsider, "year": 2025, "rating": "qualified", "basis_position": basis, "remarks": "late"}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (late.status, &late.body["rule"]),
+        (422, &json!("YearClosed"))
+    );
+    county.app.stop().await;
+}
+
 pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
@@ -437,8 +736,14 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
         "a year is closed once it is over: {:?}",
         not_over.body
     );
-    app.ok(&app.admin(), "CloseYear", json!({"year": 2025}))
-        .await;
+    // Nobody was appraised for 2025: the committee closes it naming every member.
+    let everyone = [county.unit_sec, county.service_sec, county.member];
+    app.ok(
+        &app.admin(),
+        "CloseYear",
+        json!({"year": 2025, "without_appraisal": everyone}),
+    )
+    .await;
     let before = app.head().await;
     let r = app
         .command(
@@ -887,10 +1192,21 @@ pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and
         .await;
     assert_eq!(status, 200, "{now}");
     assert_eq!(now["position"], last, "{now}");
-    // 40 points reach "qualified"; the card's lower side is "qualified" too.
+    // The system rates no one: the card's two opinions stand as written, and where
+    // one is not borne out by the evidence it says so.
+    assert_eq!(now.get("outcome"), None, "{now}");
+    assert_eq!(now["complete"], true, "{now}");
     assert_eq!(
-        (&now["outcome"], &now["complete"]),
-        (&json!("qualified"), &json!(true)),
+        (
+            &now["card"]["community"]["opinion"],
+            &now["card"]["unit"]["opinion"]
+        ),
+        (&json!("excellent"), &json!("qualified")),
+        "{now}"
+    );
+    assert_eq!(
+        now["disagreements"][0]["statement"],
+        "community side's opinion excellent; service points 40.00 of the 60.00 the rules expect behind excellent",
         "{now}"
     );
     let points = criterion(&now, "service_points");
@@ -903,7 +1219,6 @@ pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and
         verified.iter().all(|p| evidence.contains(p)),
         "{evidence:?} holds the verifications {verified:?}"
     );
-    assert_eq!(criterion(&now, "card_rating")["value"], "qualified");
     assert_eq!(criterion(&now, "anniversary")["passed"], true);
     assert_eq!(criterion(&now, "community_feedback")["passed"], true);
 
@@ -916,11 +1231,8 @@ pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and
         .await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(before["position"], verified[1] - 1);
-    assert_eq!(
-        (&before["outcome"], &before["complete"]),
-        (&json!("basically_qualified"), &json!(false)),
-        "{before}"
-    );
+    assert_eq!(before["complete"], false, "{before}");
+    assert_eq!(before["card"]["unit"], Value::Null, "{before}");
     assert_eq!(criterion(&before, "service_points")["value"], 20.0);
     // As of a county day: the day before anything happened had no rules yet.
     let (status, body) = app

@@ -416,6 +416,14 @@ impl Log {
         }
     }
 
+    /// The id of every stream of `aggregate` (the part after `{aggregate}-`), in order.
+    pub async fn stream_ids(&self, aggregate: &str) -> Result<Vec<String>, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::stream_ids(pool, aggregate).await,
+            Db::Sqlite(pool) => sqlite::stream_ids(pool, aggregate).await,
+        }
+    }
+
     /// Every event after `after` as it commits, in order, exactly once, without end.
     pub fn tail(
         &self,
@@ -485,6 +493,12 @@ impl Log {
     /// process makes or hears of (PostgreSQL `NOTIFY`).
     pub fn subscribe_head(&self) -> watch::Receiver<u64> {
         self.inner.head.subscribe()
+    }
+
+    /// The head position as this process last saw it commit (no round trip; another
+    /// process's later commits may not be in it yet: [`Log::head`] reads the database).
+    pub fn known_head(&self) -> u64 {
+        *self.inner.head.borrow()
     }
 }
 

@@ -99,6 +99,25 @@ macro_rules! readers {
             rows.iter().map($crate::row::envelope).collect()
         }
 
+        /// The id part of every stream of `aggregate` (`member-{id}` → `{id}`), in order.
+        pub(crate) async fn stream_ids(
+            pool: &$pool,
+            aggregate: &str,
+        ) -> Result<Vec<String>, $crate::error::LogError> {
+            // Aggregate names are lowercase words: no `%` or `_` to escape. (A scan of
+            // `streams`, for the rare command that needs every member.)
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT stream_id FROM streams WHERE stream_id LIKE $1 ORDER BY stream_id",
+            )
+            .bind(format!("{aggregate}-%"))
+            .fetch_all(pool)
+            .await?;
+            Ok(ids
+                .into_iter()
+                .filter_map(|s| s.split_once('-').map(|(_, id)| id.to_owned()))
+                .collect())
+        }
+
         /// The outcome of a command already recorded, if it is.
         pub(crate) async fn recorded(
             pool: &$pool,

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::problem::ApiError;
 use crate::routes::{reach, read_error};
 use allweather_domain::rules::Rules;
+use allweather_domain::values::Side;
 use allweather_events::{Role, Timestamp};
 use allweather_projections::ReadStore;
 use allweather_projections::assessment::{self, Measure};
@@ -191,6 +192,12 @@ pub(crate) async fn member_assessment(
     }
     let rules = rules_of(&store, q.year).await?;
     let a = assessment::assess(q.year, &id, member, &rules);
+    Ok(Json(assessment_json(&a, q.year, position)))
+}
+
+/// An assessment as the API answers it: the criteria, the judgements people recorded
+/// and their disagreements with the evidence. No rating of the system's own.
+pub(crate) fn assessment_json(a: &assessment::Assessment, year: i32, position: u64) -> Value {
     let criteria: Vec<Value> = a
         .criteria
         .iter()
@@ -200,8 +207,33 @@ pub(crate) async fn member_assessment(
                    "passed": c.passed, "evidence": c.evidence})
         })
         .collect();
-    Ok(Json(json!({
-        "member_id": a.member_id, "name": a.name, "year": q.year, "position": position,
-        "outcome": a.outcome, "complete": a.complete, "criteria": criteria,
-    })))
+    let opinion = |side| {
+        a.opinions.iter().find(|o| o.side == side).map(|o| {
+            json!({"opinion": o.opinion, "remarks": o.remarks, "capacity": o.capacity,
+                   "position": o.position})
+        })
+    };
+    let appraisal = a.appraisal.as_ref().map(|p| {
+        json!({"rating": p.rating, "settled": p.settled.name(), "basis_position": p.basis_position,
+               "remarks": p.remarks, "reason": p.reason, "positions": p.positions})
+    });
+    let disagreements: Vec<Value> = a
+        .disagreements
+        .iter()
+        .map(|d| {
+            json!({"judgement": d.judgement, "rating": d.rating, "with": d.with,
+                   "statement": d.statement, "evidence": d.evidence})
+        })
+        .collect();
+    json!({
+        "member_id": a.member_id, "name": a.name, "year": year, "position": position,
+        "complete": a.complete, "criteria": criteria,
+        "card": {
+            "community": opinion(Side::Community),
+            "unit": opinion(Side::Unit),
+            "stars": a.stars.map(|(stars, at)| json!({"stars": stars, "position": at})),
+        },
+        "appraisal": appraisal,
+        "disagreements": disagreements,
+    })
 }

@@ -154,7 +154,7 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
         ),
         route(
             "/api/v1/assessments/{member_id}",
-            "A member's assessment: each criterion with its value, requirement, verdict and evidence (log positions); the outcome",
+            "A member's assessment: each criterion with its value, requirement, verdict and evidence (log positions); the card's two opinions and stars and the standing appraisal, as people recorded them; and every disagreement between a recorded judgement and the evidence. Never a rating of the system's own",
             "committee admins, auditors, the member, and the secretaries of the member's branches",
             &[
                 ("member_id", "path", true, "the member"),
@@ -165,6 +165,14 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
             ],
             JSON,
             get(crate::judgement::member_assessment),
+        ),
+        route(
+            "/api/v1/cards/{member_id}",
+            "A member's dual card of a year as both sides recorded it: the community side's quarterly feedback, stars and opinion, and the unit side's opinion, each with who signed and in which capacity (read from the log)",
+            "the member, the secretaries and deputies of the member's branches, the service centre, committee admins and auditors",
+            &[("member_id", "path", true, "the member"), YEAR],
+            JSON,
+            get(member_card),
         ),
         route(
             "/api/v1/wishes",
@@ -482,6 +490,33 @@ async fn wish_beneficiary(
     let details = state.commands.beneficiary(&principal, wish_id).await?;
     // Personal details: no cache on the way may keep them.
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(details)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardQuery {
+    year: i32,
+}
+
+/// A member's card of a year, for those the domain lets read it: the unit side reads
+/// what the community side recorded before it signs.
+async fn member_card(
+    State(state): State<AppState>,
+    Path(member_id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<CardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    let member_id: uuid::Uuid = member_id
+        .parse()
+        .map_err(|_| ApiError::field("member_id", "must be a UUID"))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if !(2000..=2100).contains(&q.year) {
+        return Err(ApiError::field("year", "must be 2000 to 2100"));
+    }
+    let card = state.commands.card(&principal, member_id, q.year).await?;
+    // What one person wrote of another: no cache on the way may keep it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(card)))
 }
 
 /// The wish board: public, with the beneficiary never shown.

@@ -1,8 +1,9 @@
 //! `allweather reassess --year Y --rules FILE [--csv OUT]`: the annual reassessment.
 //! Replays the whole log into a scratch scorecard (nothing is written to the log or the
 //! read models), judges the year under the rules in force and under FILE, and reports
-//! every member whose outcome and every branch whose rank would change, with the
-//! criteria that change.
+//! every member whose criteria would change — with each recorded opinion or appraisal
+//! the new evidence contradicts, or no longer contradicts — and every branch whose rank
+//! would change, with the criteria that change. It never gives a member a rating.
 
 use crate::admin::read_rules;
 use allweather_log::Log;
@@ -92,7 +93,11 @@ fn report(
         c.branches,
         started.elapsed().as_secs_f64()
     )?;
-    writeln!(out, "members whose outcome changed: {}", c.members_changed)?;
+    writeln!(
+        out,
+        "members whose criteria or contradicted judgements changed: {}",
+        c.members_changed
+    )?;
     writeln!(out, "branches whose rank changed: {}", c.branches_changed)?;
     for change in &c.changes {
         writeln!(
@@ -103,12 +108,20 @@ fn report(
         for (criterion, old, new) in &change.criteria {
             writeln!(out, "    {criterion}: {old} -> {new}")?;
         }
+        for statement in &change.contradicted {
+            writeln!(out, "    now contradicted: {statement}")?;
+        }
+        for statement in &change.reconciled {
+            writeln!(out, "    no longer contradicted: {statement}")?;
+        }
     }
     Ok(())
 }
 
-/// One row per changed criterion of each change (or one row, with empty criterion
-/// columns, for a change no single criterion explains).
+/// One row per changed criterion of each change, and one per judgement it newly
+/// contradicts (criterion `contradicts`, the sentence as the new value) or no longer
+/// contradicts (`no_longer_contradicts`, the sentence as the old value); one row with
+/// empty criterion columns for a change none of these explains.
 fn write_csv(path: &Path, c: &Comparison) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
@@ -129,15 +142,28 @@ fn write_csv(path: &Path, c: &Comparison) -> anyhow::Result<()> {
             &change.before,
             &change.after,
         ];
-        if change.criteria.is_empty() {
+        let rows = change
+            .criteria
+            .iter()
+            .map(|(criterion, old, new)| (*criterion, old.as_str(), new.as_str()))
+            .chain(
+                change
+                    .contradicted
+                    .iter()
+                    .map(|s| ("contradicts", "", s.as_str())),
+            )
+            .chain(
+                change
+                    .reconciled
+                    .iter()
+                    .map(|s| ("no_longer_contradicts", s.as_str(), "")),
+            )
+            .collect::<Vec<_>>();
+        if rows.is_empty() {
             w.write_record(head.iter().copied().chain(["", "", ""]))?;
         }
-        for (criterion, old, new) in &change.criteria {
-            w.write_record(
-                head.iter()
-                    .copied()
-                    .chain([*criterion, old.as_str(), new.as_str()]),
-            )?;
+        for (criterion, old, new) in rows {
+            w.write_record(head.iter().copied().chain([criterion, old, new]))?;
         }
     }
     w.flush()?;

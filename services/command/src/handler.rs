@@ -174,8 +174,9 @@ impl CommandService {
         Timestamp::from_datetime((self.inner.options.clock)())
     }
 
-    /// The context a command or query of `principal` is decided in, now.
-    fn ctx(&self, principal: &Principal, new_id: Uuid) -> Ctx {
+    /// The context a command or query of `principal` is decided in, now, with the log's
+    /// head at `head`.
+    fn ctx(&self, principal: &Principal, new_id: Uuid, head: u64) -> Ctx {
         let now = self.now();
         Ctx {
             now,
@@ -184,6 +185,7 @@ impl CommandService {
                 .with_timezone(&self.inner.options.county_offset)
                 .date_naive(),
             principal: principal.clone(),
+            head,
             new_id,
         }
     }
@@ -259,6 +261,13 @@ impl CommandService {
             .map_err(|e| ApiError::field(e.field, e.message))?
             .ok_or_else(|| ApiError::NotFound(format!("there is no command named {name:?}")))?;
         let digest = request_digest(name, body);
+        if let Command::IssueDualCard(c) = &command
+            && c.member_id.is_none()
+        {
+            return self
+                .issue_cards_in_bulk(principal, command_id, c.year)
+                .await;
+        }
         let log = &self.inner.log;
         // Only a caller's key can repeat: a command without one has a fresh id, and
         // looking it up would cost a round trip per command for nothing.
@@ -283,7 +292,14 @@ impl CommandService {
         let mut fresh = false;
         loop {
             attempt += 1;
-            let ctx = self.ctx(principal, new_id);
+            // The head as this process knows it, and read from the database when deciding
+            // afresh (another process may have committed what a command cites).
+            let head = if fresh {
+                log.head().await?.position
+            } else {
+                log.known_head()
+            };
+            let ctx = self.ctx(principal, new_id, head);
             let now = ctx.now;
             let (world, decision) = match self.decide(&command, &ctx, fresh).await? {
                 Ok(decided) => decided,
@@ -371,16 +387,37 @@ impl CommandService {
                         )
                         .into());
                     }
-                    let cached = if fresh {
-                        None
-                    } else {
-                        self.cache().get(&stream).cloned()
-                    };
-                    let snapshot = match cached {
-                        Some(snapshot) => snapshot,
-                        None => self.load(&stream).await?,
-                    };
+                    let snapshot = self.snapshot(&stream, fresh).await?;
                     world.insert(stream, snapshot);
+                }
+                Err(Decide::NeedIndex(aggregate)) => {
+                    if world.index(aggregate).is_ok() {
+                        return Err(anyhow::anyhow!(
+                            "decide asked again for the index of {aggregate}"
+                        )
+                        .into());
+                    }
+                    let ids = self
+                        .inner
+                        .log
+                        .stream_ids(aggregate)
+                        .await?
+                        .iter()
+                        .filter_map(|id| id.parse().ok())
+                        .collect();
+                    world.insert_index(aggregate, ids);
+                }
+                Err(Decide::NeedAll(streams)) => {
+                    for stream in streams {
+                        if world.snapshot(&stream).is_some() {
+                            return Err(anyhow::anyhow!(
+                                "decide asked again for loaded stream {stream}"
+                            )
+                            .into());
+                        }
+                        let snapshot = self.snapshot(&stream, fresh).await?;
+                        world.insert(stream, snapshot);
+                    }
                 }
                 Err(Decide::NeedKey { person_id, create }) => {
                     if world.has_key(person_id) {
@@ -395,6 +432,108 @@ impl CommandService {
             }
         }
         Err(anyhow::anyhow!("a decision read more than {MAX_STREAMS_PER_DECISION} streams").into())
+    }
+
+    /// A stream's state for a decision: read from the log when `fresh`, else the cached
+    /// one as it is when the cache holds it.
+    async fn snapshot(&self, stream: &StreamId, fresh: bool) -> Result<Snapshot, ApiError> {
+        let cached = if fresh {
+            None
+        } else {
+            self.cache().get(stream).cloned()
+        };
+        match cached {
+            Some(snapshot) => Ok(snapshot),
+            None => self.load(stream).await,
+        }
+    }
+
+    /// `IssueDualCard` with `all_members`: a committee admin's one request, decided as
+    /// one `IssueDualCard` per registered member, each under a command id derived from
+    /// the request's and the member's (so a repeat of the request repeats each and
+    /// appends nothing). A member the rules refuse a card (one already issued, no
+    /// service branch) is skipped and reported with the rule.
+    async fn issue_cards_in_bulk(
+        &self,
+        principal: &Principal,
+        command_id: Uuid,
+        year: i32,
+    ) -> Result<Value, ApiError> {
+        let head = self.inner.log.known_head();
+        allweather_domain::dualcard::may_issue_in_bulk(&self.ctx(principal, command_id, head))?;
+        let mut issued = Vec::new();
+        let mut skipped = Vec::new();
+        let mut events = Vec::new();
+        let mut position = 0;
+        for id in self.inner.log.stream_ids("member").await? {
+            let Ok(member_id) = id.parse::<Uuid>() else {
+                continue;
+            };
+            let key = Uuid::new_v5(&command_id, member_id.as_bytes()).to_string();
+            let body = json!({"member_id": member_id, "year": year}).to_string();
+            match Box::pin(self.run(principal, "IssueDualCard", Some(&key), body.as_bytes())).await
+            {
+                Ok(reply) => {
+                    issued.push(member_id);
+                    position = position.max(reply["position"].as_u64().unwrap_or(0));
+                    if let Value::Array(e) = &reply["events"] {
+                        events.extend(e.iter().cloned());
+                    }
+                }
+                Err(ApiError::Refused(e)) => skipped.push(json!({
+                    "member_id": member_id, "rule": e.rule.name(), "detail": e.detail,
+                })),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({
+            "command_id": command_id, "position": position, "id": "", "events": events,
+            "issued": issued, "skipped": skipped,
+        }))
+    }
+
+    /// Member `member_id`'s dual card of `year` as both sides recorded it, for those the
+    /// domain lets read it ([`allweather_domain::dualcard::read`]), with the log position
+    /// it reflects at least.
+    pub async fn card(
+        &self,
+        principal: &Principal,
+        member_id: Uuid,
+        year: i32,
+    ) -> Result<Value, ApiError> {
+        let head = self.inner.log.head().await?.position;
+        let ctx = self.ctx(principal, member_id, head);
+        let (_, card) = self
+            .resolve(
+                |world| allweather_domain::dualcard::read(world, member_id, year, &ctx).cloned(),
+                true,
+            )
+            .await??;
+        let side = |key| {
+            card.signed
+                .get(&key)
+                .map(|s: &allweather_domain::dualcard::Signature| {
+                    json!({"opinion": s.opinion, "remarks": s.remarks, "signer_id": s.signer_id,
+                       "capacity": s.capacity})
+                })
+        };
+        use allweather_domain::dualcard::SideKey;
+        let feedback: Vec<Value> = card
+            .feedback
+            .iter()
+            .map(|(quarter, note)| json!({"quarter": quarter, "note": note}))
+            .collect();
+        Ok(json!({
+            "member_id": member_id, "year": year, "position": head,
+            "unit_branch_id": card.unit_branch_id, "service_branch_id": card.service_branch_id,
+            "community": {
+                "feedback": feedback,
+                "stars": card.stars.as_ref().map(|(n, reason)| json!({"stars": n, "reason": reason})),
+                "signed": side(SideKey::Community),
+            },
+            "unit": {"signed": side(SideKey::Unit)},
+            "complete": card.complete,
+        }))
     }
 
     /// A person's key from the key store (made first if `create`), with a nonce drawn
@@ -426,7 +565,7 @@ impl CommandService {
         principal: &Principal,
         wish_id: Uuid,
     ) -> Result<Value, ApiError> {
-        let ctx = self.ctx(principal, wish_id);
+        let ctx = self.ctx(principal, wish_id, self.inner.log.known_head());
         let (_, sealed) = self
             .resolve(
                 |world| allweather_domain::wish::beneficiary(world, wish_id, &ctx),
@@ -552,7 +691,7 @@ fn append_request(
             .map(|e| {
                 Ok(NewEvent {
                     event_type: e.event_type().to_owned(),
-                    schema_version: 1,
+                    schema_version: e.schema_version(),
                     occurred_at: now,
                     payload: Payload::from_value(&e.payload())
                         .with_context(|| format!("encode {}", e.event_type()))?,

@@ -1,11 +1,11 @@
 //! Branches: registration, the secretary, meetings, activities, the quiz, demonstration sites.
 
 use crate::command::{
-    AppointSecretary, DesignateDemonstrationSite, RecordBranchMeeting, RecordQuizResult,
-    RegisterBranch,
+    AppointDeputy, AppointSecretary, DesignateDemonstrationSite, RecordBranchMeeting,
+    RecordQuizResult, RegisterBranch, VacateSecretary,
 };
 use crate::ctx::Ctx;
-use crate::error::{Decide, Rule, ensure};
+use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member::Member;
 use crate::permissions::{require_role, require_secretary};
@@ -25,8 +25,10 @@ pub struct Branch {
     pub name: String,
     /// Its kind.
     pub kind: Option<BranchKind>,
-    /// The appointed secretary.
+    /// The appointed secretary (none while the post is vacant).
     pub secretary: Option<Uuid>,
+    /// The appointed deputy secretary.
+    pub deputy: Option<Uuid>,
     /// Years with a quiz result.
     pub quiz_years: BTreeSet<i32>,
     /// Years designated a demonstration site.
@@ -42,7 +44,14 @@ impl Branch {
                 self.name = e.name.clone();
                 self.kind = Some(e.kind);
             }
-            Event::SecretaryAppointed(e) => self.secretary = Some(e.member_id),
+            Event::SecretaryAppointed(e) => {
+                self.secretary = Some(e.member_id);
+                if self.deputy == Some(e.member_id) {
+                    self.deputy = None;
+                }
+            }
+            Event::SecretaryVacated(_) => self.secretary = None,
+            Event::DeputyAppointed(e) => self.deputy = Some(e.member_id),
             Event::QuizResultRecorded(e) => {
                 self.quiz_years.insert(e.year);
             }
@@ -119,6 +128,68 @@ pub(crate) fn appoint_secretary(
     Ok(Decision::to(
         streams::branch(c.branch_id),
         vec![Event::SecretaryAppointed(SecretaryAppointed {
+            member_id: c.member_id,
+        })],
+    ))
+}
+
+pub(crate) fn vacate_secretary(
+    world: &World,
+    c: &VacateSecretary,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "vacating a secretary post")?;
+    let branch = existing(world, c.branch_id)?;
+    let Some(secretary) = branch.secretary else {
+        return Err(DomainError::new(
+            Rule::NothingChanges,
+            format!(
+                "the secretary post of branch {} is already vacant",
+                c.branch_id
+            ),
+        )
+        .into());
+    };
+    Ok(Decision::to(
+        streams::branch(c.branch_id),
+        vec![Event::SecretaryVacated(SecretaryVacated {
+            member_id: secretary,
+        })],
+    ))
+}
+
+pub(crate) fn appoint_deputy(
+    world: &World,
+    c: &AppointDeputy,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    require_role(
+        ctx,
+        &[Role::CommitteeAdmin],
+        "appointing a deputy secretary",
+    )?;
+    let branch = existing(world, c.branch_id)?;
+    let member = crate::member::existing(world, c.member_id)?;
+    ensure(belongs(member, c.branch_id), Rule::NotABranchMember, || {
+        format!(
+            "member {} does not belong to branch {}",
+            c.member_id, c.branch_id
+        )
+    })
+    .map_err(|e| e.on("member_id"))?;
+    ensure(
+        branch.deputy != Some(c.member_id) && branch.secretary != Some(c.member_id),
+        Rule::NothingChanges,
+        || {
+            format!(
+                "member {} is already the secretary or the deputy of branch {}",
+                c.member_id, c.branch_id
+            )
+        },
+    )?;
+    Ok(Decision::to(
+        streams::branch(c.branch_id),
+        vec![Event::DeputyAppointed(DeputyAppointed {
             member_id: c.member_id,
         })],
     ))

@@ -54,13 +54,31 @@ macro_rules! commands {
             /// Reads the command `name` from its JSON body; `Ok(None)` when there is no
             /// such command.
             pub fn parse(name: &str, body: &[u8]) -> Result<Option<Command>, MalformedBody> {
-                Ok(Some(match name {
+                let command = match name {
                     $(stringify!($name) => Command::$name(parse(body)?),)*
                     _ => return Ok(None),
-                }))
+                };
+                command.check_shape()?;
+                Ok(Some(command))
             }
         }
     };
+}
+
+impl Command {
+    /// Refuses a body whose fields, each well-formed, do not make one command: a card
+    /// for one member or for all, not both nor neither.
+    fn check_shape(&self) -> Result<(), MalformedBody> {
+        if let Command::IssueDualCard(c) = self
+            && c.member_id.is_some() == c.all_members.unwrap_or(false)
+        {
+            return Err(MalformedBody {
+                field: "member_id".into(),
+                message: "give member_id, or all_members: true, not both".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Reads a JSON body into `T`, naming the field at fault when it cannot.
@@ -100,6 +118,19 @@ commands! {
     }
     /// Appoints a member of the branch its secretary (committee admin).
     AppointSecretary {
+        /// The branch.
+        branch_id: Uuid,
+        /// The member.
+        member_id: Uuid,
+    }
+    /// Leaves the branch's secretary post vacant (committee admin).
+    VacateSecretary {
+        /// The branch.
+        branch_id: Uuid,
+    }
+    /// Appoints a member of the branch its deputy secretary, who acts where the secretary
+    /// is the member concerned or the post is vacant (committee admin).
+    AppointDeputy {
         /// The branch.
         branch_id: Uuid,
         /// The member.
@@ -179,12 +210,18 @@ commands! {
         /// A real reflection.
         reflection: String,
     }
-    /// Issues the member's dual card for a year (a secretary of either branch, or a committee admin).
+    /// Issues a member's dual card for a year (a secretary of either branch, or a
+    /// committee admin), or with `all_members` every registered member's that has none
+    /// yet (a committee admin; members already holding one are skipped and reported).
     IssueDualCard {
-        /// The member.
-        member_id: Uuid,
+        /// The member (or `all_members`).
+        #[serde(default)]
+        member_id: Option<Uuid>,
         /// The year.
         year: i32,
+        /// Every registered member (instead of `member_id`).
+        #[serde(default)]
+        all_members: Option<bool>,
     }
     /// Records the community's quarterly feedback on the card (the service branch's secretary or the service centre).
     RecordCommunityFeedback {
@@ -197,7 +234,22 @@ commands! {
         /// The feedback.
         note: String,
     }
-    /// Signs one side of the card (the secretary of that side's branch).
+    /// Awards the member stars for the year (评星), the community side (the secretary of
+    /// the member's service or temporary branch; its deputy or a committee admin where
+    /// the secretary is the member or the post is vacant).
+    AwardStars {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// 1 to the year's rules' scale.
+        stars: u32,
+        /// Why.
+        reason: String,
+    }
+    /// Signs one side of the card with that branch's opinion of the member (the secretary
+    /// of that side's branch; its deputy or a committee admin where the secretary is the
+    /// member or the post is vacant; never the member).
     SignDualCard {
         /// The member.
         member_id: Uuid,
@@ -205,10 +257,44 @@ commands! {
         year: i32,
         /// Which side.
         side: Side,
-        /// The rating.
-        rating: Rating,
+        /// The branch's opinion of the member (`rating` is accepted for it too).
+        #[serde(alias = "rating")]
+        opinion: Rating,
         /// Remarks.
         remarks: String,
+    }
+    /// Records the unit branch's annual appraisal of the member (the unit branch's
+    /// secretary; its deputy or a committee admin where the secretary is the member or
+    /// the post is vacant).
+    RecordAppraisal {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// The appraisal.
+        rating: Rating,
+        /// The log position of the evidence the appraisal was made on.
+        basis_position: u64,
+        /// The appraisers' remarks.
+        remarks: String,
+    }
+    /// Confirms the standing appraisal (committee admin).
+    ConfirmAppraisal {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+    }
+    /// Overturns the standing appraisal with another (committee admin).
+    OverturnAppraisal {
+        /// The member.
+        member_id: Uuid,
+        /// The year.
+        year: i32,
+        /// The appraisal that stands instead.
+        rating: Rating,
+        /// Why.
+        reason: String,
     }
     /// Publishes a wish (the service centre, a secretary or a committee admin).
     PublishWish {
@@ -400,10 +486,15 @@ commands! {
         /// The rules document (the TOML file's content, as JSON).
         rules: serde_json::Value,
     }
-    /// Closes the year (committee admin).
+    /// Closes the year (committee admin): once every member has a standing appraisal,
+    /// or listing those who have none.
     CloseYear {
         /// The year.
         year: i32,
+        /// The members closed without an appraisal, named explicitly (every member
+        /// without one must be listed).
+        #[serde(default)]
+        without_appraisal: Option<Vec<Uuid>>,
     }
     /// Erases a person in need: destroys the key their details are sealed with, so that
     /// they become unreadable in the log and its mirror, and records the erasure (a

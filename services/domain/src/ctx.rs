@@ -26,6 +26,9 @@ pub struct Ctx {
     pub today: NaiveDate,
     /// Who issues the command.
     pub principal: Principal,
+    /// The position of the log's head as the handler last knew it (an appraisal cites a
+    /// position up to it).
+    pub head: u64,
     /// The id of an aggregate the command creates when the body names none (a UUID v7:
     /// the command id when the caller's idempotency key is one, so a repeat lands on the
     /// same stream).

@@ -1,31 +1,54 @@
-//! The dual management card (双重管理证) of a member-year, signed by both branches.
+//! The dual management card (双重管理证) of a member-year: the community side (quarterly
+//! feedback, stars and its opinion, by the member's service or temporary branch) and the
+//! unit side (its opinion, by the member's unit branch). Each side sees what the other
+//! recorded ([`read`]); the card carries the two opinions people wrote and never a rating
+//! of its own.
 
-use crate::command::{IssueDualCard, RecordCommunityFeedback, SignDualCard};
+use crate::command::{AwardStars, IssueDualCard, RecordCommunityFeedback, SignDualCard};
 use crate::ctx::Ctx;
 use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member;
-use crate::permissions::require_secretary;
-use crate::values::{self, Rating, Side};
+use crate::permissions::{act_for_branch, may_read_member, require_role, require_secretary};
+use crate::values::{self, Capacity, Rating, Side};
 use crate::world::{Decision, World, streams};
-use crate::year::open_year;
+use crate::year::{open_year, rules_in_force};
 use allweather_events::Role;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// A card's state.
+/// A card's state: everything both sides recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DualCard {
     /// Issued (the stream exists).
     pub issued: bool,
     /// Whose card.
     pub member_id: Option<Uuid>,
-    /// Feedback by quarter.
+    /// The unit branch when the card was issued.
+    pub unit_branch_id: Option<Uuid>,
+    /// The service branch when the card was issued.
+    pub service_branch_id: Option<Uuid>,
+    /// The community's feedback, by quarter.
     pub feedback: BTreeMap<u32, String>,
-    /// Ratings given, by side.
-    pub signed: BTreeMap<SideKey, Rating>,
+    /// Stars awarded and why.
+    pub stars: Option<(u32, String)>,
+    /// The signed sides.
+    pub signed: BTreeMap<SideKey, Signature>,
     /// Both sides signed.
     pub complete: bool,
+}
+
+/// A signed side of the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The branch's opinion of the member.
+    pub opinion: Rating,
+    /// The signer's remarks.
+    pub remarks: String,
+    /// The member who signed (none for a committee admin without one).
+    pub signer_id: Option<Uuid>,
+    /// In which capacity.
+    pub capacity: Capacity,
 }
 
 /// A side, as a map key.
@@ -53,25 +76,27 @@ impl DualCard {
             Event::DualCardIssued(e) => {
                 self.issued = true;
                 self.member_id = Some(e.member_id);
+                self.unit_branch_id = Some(e.unit_branch_id);
+                self.service_branch_id = Some(e.service_branch_id);
             }
             Event::CommunityFeedbackRecorded(e) => {
                 self.feedback.insert(e.quarter, e.note.clone());
             }
+            Event::StarsAwarded(e) => self.stars = Some((e.stars, e.reason.clone())),
             Event::DualCardSigned(e) => {
-                self.signed.insert(e.side.into(), e.rating);
+                self.signed.insert(
+                    e.side.into(),
+                    Signature {
+                        opinion: e.opinion,
+                        remarks: e.remarks.clone(),
+                        signer_id: e.signer_id,
+                        capacity: e.capacity,
+                    },
+                );
             }
             Event::DualCardCompleted(_) => self.complete = true,
             _ => {}
         }
-    }
-}
-
-fn rank(r: Rating) -> u8 {
-    match r {
-        Rating::Excellent => 3,
-        Rating::Qualified => 2,
-        Rating::BasicallyQualified => 1,
-        Rating::Unqualified => 0,
     }
 }
 
@@ -84,8 +109,59 @@ fn issued(world: &World, member_id: Uuid, year: i32) -> Result<&DualCard, Decide
     Ok(card)
 }
 
+/// The member's service branch now (the community side is written by the community the
+/// member reports to when it is written: a member who moved is judged by their new one).
+fn service_branch(world: &World, member_id: Uuid) -> Result<Uuid, Decide> {
+    member::existing(world, member_id)?
+        .service_branch
+        .ok_or_else(|| {
+            DomainError::new(
+                Rule::NoServiceBranch,
+                format!("member {member_id} has no service branch to write the community side"),
+            )
+            .into()
+        })
+}
+
+/// Member `member_id`'s card of `year`, for those who may read it
+/// ([`may_read_member`]): the unit side reads what the community side recorded before
+/// it signs, and the member reads both.
+pub fn read<'w>(
+    world: &'w World,
+    member_id: Uuid,
+    year: i32,
+    ctx: &Ctx,
+) -> Result<&'w DualCard, Decide> {
+    // The right to read is decided before anything says whether the card exists.
+    ensure(
+        may_read_member(world, ctx, member_id)?,
+        Rule::RoleNotPermitted,
+        || {
+            format!(
+                "member {member_id}'s card is read by the member, the secretaries and deputies of their branches, the service centre, the committee and its auditors"
+            )
+        },
+    )?;
+    issued(world, member_id, year)
+}
+
+/// Refuses a bulk issue of cards to anyone but a committee admin; the handler then
+/// issues each member's card as its own decision of [`IssueDualCard`].
+pub fn may_issue_in_bulk(ctx: &Ctx) -> Result<(), DomainError> {
+    require_role(ctx, &[Role::CommitteeAdmin], "issuing every member's card")
+}
+
 pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decision, Decide> {
-    let m = member::existing(world, c.member_id)?;
+    let Some(member_id) = c.member_id else {
+        // The API plans a bulk issue as one decision per member (see `may_issue_in_bulk`).
+        return Err(DomainError::new(
+            Rule::OutOfRange,
+            "a bulk issue is decided one member at a time",
+        )
+        .on("all_members")
+        .into());
+    };
+    let m = member::existing(world, member_id)?;
     if ctx.principal.role != Role::CommitteeAdmin {
         require_secretary(world, ctx, &m.branches(), "issuing a dual card")?;
     }
@@ -94,25 +170,19 @@ pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decis
     let (Some(unit), Some(service)) = (m.unit_branch, m.service_branch) else {
         return Err(DomainError::new(
             Rule::NoServiceBranch,
-            format!(
-                "member {} has no service branch to sign the community side",
-                c.member_id
-            ),
+            format!("member {member_id} has no service branch to sign the community side"),
         )
         .into());
     };
-    let stream = streams::dualcard(c.member_id, c.year);
+    let stream = streams::dualcard(member_id, c.year);
     let card: &DualCard = world.get(stream.clone())?;
     ensure(!card.issued, Rule::CardAlreadyIssued, || {
-        format!(
-            "member {} already has a dual card for {}",
-            c.member_id, c.year
-        )
+        format!("member {member_id} already has a dual card for {}", c.year)
     })?;
     Ok(Decision::to(
         stream.clone(),
         vec![Event::DualCardIssued(DualCardIssued {
-            member_id: c.member_id,
+            member_id,
             year: c.year,
             unit_branch_id: unit,
             service_branch_id: service,
@@ -127,15 +197,15 @@ pub(crate) fn record_feedback(
 ) -> Result<Decision, Decide> {
     let card = issued(world, c.member_id, c.year)?;
     if ctx.principal.role != Role::ServiceCentre {
-        // The member's service branch now: a member who moved is judged by their new community.
-        let branches: Vec<Uuid> = member::existing(world, c.member_id)?
-            .service_branch
-            .into_iter()
-            .collect();
-        let secretary = require_secretary(world, ctx, &branches, "recording community feedback")?;
-        ensure(secretary != c.member_id, Rule::OwnCardNotSignable, || {
-            "nobody records feedback on their own card".into()
-        })?;
+        let branch = service_branch(world, c.member_id)?;
+        act_for_branch(
+            world,
+            ctx,
+            branch,
+            c.member_id,
+            Rule::OwnCardNotSignable,
+            "recording community feedback",
+        )?;
     }
     open_year(world, c.year)?;
     ensure((1..=4).contains(&c.quarter), Rule::OutOfRange, || {
@@ -156,9 +226,8 @@ pub(crate) fn record_feedback(
         },
     )?;
     let note = values::text("note", &c.note, 2_000)?;
-    let stream = streams::dualcard(c.member_id, c.year);
     Ok(Decision::to(
-        stream.clone(),
+        streams::dualcard(c.member_id, c.year),
         vec![Event::CommunityFeedbackRecorded(
             CommunityFeedbackRecorded {
                 quarter: c.quarter,
@@ -168,30 +237,69 @@ pub(crate) fn record_feedback(
     ))
 }
 
+pub(crate) fn award_stars(world: &World, c: &AwardStars, ctx: &Ctx) -> Result<Decision, Decide> {
+    let card = issued(world, c.member_id, c.year)?;
+    let branch = service_branch(world, c.member_id)?;
+    let (capacity, awarded_by) = act_for_branch(
+        world,
+        ctx,
+        branch,
+        c.member_id,
+        Rule::OwnCardNotSignable,
+        "awarding stars",
+    )?;
+    let rules = rules_in_force(world, c.year)?;
+    ensure(
+        (1..=rules.max_stars).contains(&c.stars),
+        Rule::OutOfRange,
+        || {
+            format!(
+                "stars run from 1 to {} in {}, got {}",
+                rules.max_stars, c.year, c.stars
+            )
+        },
+    )
+    .map_err(|e| e.on("stars"))?;
+    ensure(card.stars.is_none(), Rule::StarsAlreadyAwarded, || {
+        format!(
+            "member {} was already awarded stars for {}",
+            c.member_id, c.year
+        )
+    })?;
+    let reason = values::text("reason", &c.reason, 1_000)?;
+    Ok(Decision::to(
+        streams::dualcard(c.member_id, c.year),
+        vec![Event::StarsAwarded(StarsAwarded {
+            stars: c.stars,
+            reason,
+            awarded_by,
+            capacity,
+        })],
+    ))
+}
+
 pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decision, Decide> {
     let card = issued(world, c.member_id, c.year)?;
     // Each side is signed by the member's branch now: a member who moved during the year
     // is signed for by the branch they report to when the card is signed.
     let m = member::existing(world, c.member_id)?;
-    let branch = match c.side {
-        Side::Community => m.service_branch,
-        Side::Unit => m.unit_branch,
+    let (branch, side_name) = match c.side {
+        Side::Community => (m.service_branch, "the community side"),
+        Side::Unit => (m.unit_branch, "the unit side"),
     };
-    let branches: Vec<Uuid> = branch.into_iter().collect();
-    let side_name = match c.side {
-        Side::Community => "the community side",
-        Side::Unit => "the unit side",
-    };
-    let secretary = require_secretary(
+    let branch = branch.ok_or_else(|| {
+        DomainError::new(
+            Rule::NoServiceBranch,
+            format!("member {} has no branch to sign {side_name}", c.member_id),
+        )
+    })?;
+    let (capacity, signer_id) = act_for_branch(
         world,
         ctx,
-        &branches,
-        &format!("signing {side_name} of a dual card"),
-    )?;
-    ensure(
-        secretary != c.member_id && ctx.principal.member_id != Some(c.member_id),
+        branch,
+        c.member_id,
         Rule::OwnCardNotSignable,
-        || "nobody signs their own dual card".into(),
+        &format!("signing {side_name} of a dual card"),
     )?;
     open_year(world, c.year)?;
     ensure(
@@ -204,36 +312,20 @@ pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decisio
             )
         },
     )?;
-    ensure(
-        !c.rating.is_qualified_or_above() || !card.feedback.is_empty(),
-        Rule::QualifiedRatingNeedsFeedback,
-        || {
-            format!(
-                "member {} has no community feedback in {}, so cannot be rated qualified or above",
-                c.member_id, c.year
-            )
-        },
-    )
-    .map_err(|e| e.on("rating"))?;
     let remarks = values::text("remarks", &c.remarks, 2_000)?;
     let mut events = vec![Event::DualCardSigned(DualCardSigned {
         side: c.side,
-        rating: c.rating,
+        opinion: c.opinion,
         remarks,
-        signer_id: secretary,
+        signer_id,
+        capacity,
     })];
     let other = match c.side {
         Side::Community => SideKey::Unit,
         Side::Unit => SideKey::Community,
     };
-    if let Some(&other_rating) = card.signed.get(&other) {
-        let rating = if rank(other_rating) < rank(c.rating) {
-            other_rating
-        } else {
-            c.rating
-        };
-        events.push(Event::DualCardCompleted(DualCardCompleted { rating }));
+    if card.signed.contains_key(&other) {
+        events.push(Event::DualCardCompleted(DualCardCompleted {}));
     }
-    let stream = streams::dualcard(c.member_id, c.year);
-    Ok(Decision::to(stream.clone(), events))
+    Ok(Decision::to(streams::dualcard(c.member_id, c.year), events))
 }

@@ -46,8 +46,10 @@ rules! {
         NotTheMember,
         /// Only the appointed secretary of the branch concerned may do this.
         NotTheBranchSecretary,
-        /// Nobody signs their own dual card.
+        /// Nobody signs their own dual card, records its feedback or awards themself stars.
         OwnCardNotSignable,
+        /// Nobody records, confirms or overturns their own appraisal.
+        OwnAppraisalNotRecordable,
         /// Nobody verifies or rejects their own service hours.
         OwnHoursNotVerifiable,
         /// Entries over 8 hours are verified by a committee administrator only.
@@ -79,6 +81,8 @@ rules! {
         CardNotIssued,
         /// No such concern on the household.
         ConcernNotFound,
+        /// No appraisal has been recorded for this member-year.
+        AppraisalNotRecorded,
         /// No wish was ever published for this beneficiary.
         BeneficiaryNotFound,
     ]
@@ -103,6 +107,10 @@ rules! {
         CardAlreadyComplete,
         /// One community feedback per quarter.
         FeedbackAlreadyRecorded,
+        /// Stars are awarded once per card.
+        StarsAlreadyAwarded,
+        /// The committee confirmed or overturned the appraisal: the committee changes it.
+        AppraisalSettledByCommittee,
         /// One quiz result per branch-year.
         QuizAlreadyRecorded,
         /// One demonstration-site designation per branch-year.
@@ -157,8 +165,11 @@ rules! {
         NotABranchMember,
         /// The member has no service branch.
         NoServiceBranch,
-        /// Rating a member qualified or above needs community feedback that year.
-        QualifiedRatingNeedsFeedback,
+        /// An appraisal cites a position the log holds (1 to its head).
+        BasisPositionUnknown,
+        /// A year closes once every member has a standing appraisal, or with those who
+        /// have none listed, exactly.
+        MembersWithoutAppraisal,
         /// A member holds at most the rules' number of open claims.
         OpenClaimLimitReached,
         /// The wish's deadline has passed, or is not in the future.
@@ -217,6 +228,11 @@ pub enum Decide {
     Refused(DomainError),
     /// The state of this stream is needed: load it and decide again.
     Need(StreamId),
+    /// The id of every stream of this aggregate is needed (e.g. every member, to close
+    /// a year): list them into the world and decide again.
+    NeedIndex(&'static str),
+    /// The state of every one of these streams is needed: load them and decide again.
+    NeedAll(Vec<StreamId>),
     /// A person's key is needed (made first if `create` and there is none): bring it
     /// into the world, with a fresh nonce, and decide again.
     NeedKey {

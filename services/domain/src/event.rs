@@ -1,11 +1,15 @@
 //! Every event of the programme: past-tense facts. The variant name is the stored
-//! `event_type` and the struct is its payload (schema version 1); both are a contract.
+//! `event_type` and the struct is its payload at the type's current schema version; both
+//! are a contract. A payload whose shape changes gets the next schema version
+//! (`Name @ 2 [upcaster]`) and an upcaster in [`crate::upcast`] that lifts what earlier
+//! releases stored: stored bytes are never rewritten.
 //! Quantities are integers (minutes, hundredths of a point), never floats.
 
 use crate::personal::Sealed;
 use crate::rules::Rules;
+use crate::upcast;
 use crate::values::{
-    BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
+    BranchKind, CampaignKind, Capacity, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
 };
 use allweather_events::{EventSpec, Timestamp};
 use chrono::{NaiveDate, NaiveTime};
@@ -13,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 macro_rules! events {
-    ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
+    (@version) => { 1 };
+    (@version $v:literal) => { $v };
+    ($($(#[doc = $doc:literal])+ $name:ident $(@ $version:literal [$($up:path),+])? { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
         $(
             $(#[doc = $doc])+
             #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -30,10 +36,15 @@ macro_rules! events {
         impl Event {
             /// Every stored type name, with its current schema version.
             pub const SPECS: &'static [EventSpec] = &[
-                $(EventSpec { event_type: stringify!($name), schema_version: 1, upcasters: &[] },)*
+                $(EventSpec {
+                    event_type: stringify!($name),
+                    schema_version: events!(@version $($version)?),
+                    upcasters: &[$($($up),+)?],
+                },)*
             ];
 
-            /// The JSON Schema of every event type's payload (schema version 1), by name.
+            /// The JSON Schema of every event type's payload (its current schema version),
+            /// by name.
             pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
                 vec![$((stringify!($name), schemars::schema_for!($name).to_value()),)*]
             }
@@ -41,6 +52,11 @@ macro_rules! events {
             /// The stored type name.
             pub fn event_type(&self) -> &'static str {
                 match self { $(Event::$name(_) => stringify!($name),)* }
+            }
+
+            /// The schema version the event is written at (its type's current one).
+            pub fn schema_version(&self) -> u32 {
+                match self { $(Event::$name(_) => events!(@version $($version)?),)* }
             }
         }
     };
@@ -90,6 +106,18 @@ events! {
     /// A member was appointed secretary of the branch.
     SecretaryAppointed {
         /// The new secretary.
+        member_id: Uuid,
+    }
+    /// The branch's secretary post fell vacant (a normal state: the deputy or the
+    /// committee acts for the branch meanwhile).
+    SecretaryVacated {
+        /// The secretary who held the post.
+        member_id: Uuid,
+    }
+    /// A member of the branch was appointed its deputy secretary: they act where the
+    /// secretary is the member concerned or the post is vacant.
+    DeputyAppointed {
+        /// The deputy.
         member_id: Uuid,
     }
     /// The branch held a meeting.
@@ -180,21 +208,61 @@ events! {
         /// The feedback.
         note: String,
     }
-    /// A side of the card was signed with a rating.
-    DualCardSigned {
+    /// The community side awarded the member stars for the year (评星).
+    StarsAwarded {
+        /// How many, on the year's rules' scale.
+        stars: u32,
+        /// Why.
+        reason: String,
+        /// The member who awarded them (none for a committee admin without one).
+        awarded_by: Option<Uuid>,
+        /// In which capacity.
+        capacity: Capacity,
+    }
+    /// A side of the card was signed with that branch's opinion of the member. Version 1
+    /// named the opinion `rating` and was always signed by the secretary.
+    DualCardSigned @ 2 [upcast::dual_card_signed_v1] {
         /// Which side.
         side: Side,
-        /// The rating.
-        rating: Rating,
+        /// The branch's opinion of the member.
+        opinion: Rating,
         /// The signer's remarks.
         remarks: String,
-        /// The secretary who signed.
-        signer_id: Uuid,
+        /// The member who signed (none for a committee admin without one).
+        signer_id: Option<Uuid>,
+        /// In which capacity: the branch's secretary, its deputy or a committee admin.
+        capacity: Capacity,
     }
-    /// Both sides are signed.
-    DualCardCompleted {
-        /// The lower of the two ratings.
+    /// Both sides are signed. Version 1 carried the lower of the two opinions as the
+    /// card's "rating", a rating no person gave; it is no longer read.
+    DualCardCompleted @ 2 [upcast::dual_card_completed_v1] {}
+    /// The member's unit branch recorded its annual appraisal of the member (after its
+    /// democratic appraisal, 民主评议): the standing appraisal until changed.
+    AppraisalRecorded {
+        /// The appraisal given.
         rating: Rating,
+        /// The log position of the evidence it was made on (the head the appraisers saw).
+        basis_position: u64,
+        /// The appraisers' remarks.
+        remarks: String,
+        /// The member who recorded it (none for a committee admin without one).
+        appraiser_id: Option<Uuid>,
+        /// In which capacity.
+        capacity: Capacity,
+    }
+    /// The committee confirmed the standing appraisal.
+    AppraisalConfirmed {
+        /// The appraisal confirmed.
+        rating: Rating,
+    }
+    /// The committee overturned the standing appraisal: `rating` now stands.
+    AppraisalOverturned {
+        /// The appraisal it overturned.
+        previous: Rating,
+        /// The appraisal that now stands.
+        rating: Rating,
+        /// Why.
+        reason: String,
     }
     /// A wish was published for members to claim.
     WishPublished {
@@ -378,14 +446,18 @@ events! {
         closed_on: NaiveDate,
     }
     /// The year's rules were adopted (again, if adopted before: the latest is in force).
-    RulesAdopted {
+    /// Version 1 had no scale of stars (the programme's 1 to 5).
+    RulesAdopted @ 2 [upcast::rules_adopted_v1] {
         /// The rules.
         rules: Rules,
     }
-    /// The year was closed: it accepts no new facts.
-    YearClosed {
+    /// The year was closed: it accepts no new facts. Version 1 predates appraisals.
+    YearClosed @ 2 [upcast::year_closed_v1] {
         /// The year.
         year: i32,
+        /// The members the committee closed the year without a standing appraisal for,
+        /// by name of the command (none for a year closed before appraisals were kept).
+        without_appraisal: Option<Vec<Uuid>>,
     }
     /// A person in need was erased: their key is destroyed and their details, sealed in
     /// the wishes published for them, can no longer be read.

@@ -23,12 +23,18 @@
 //! - [`event`]: every event, and its stored name and payload.
 //! - [`world`]: stream ids, states, [`World`], [`Decision`].
 //! - [`permissions`]: who may act, in one place.
-//! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`wish`] (with the
+//! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`appraisal`], [`wish`] (with the
 //!   member's open-claims ledger), [`service`] (service records and the member-day
 //!   ledger), [`household`], [`campaign`], [`year`] (the year's rules and its closing).
 //! - [`personal`]: a beneficiary's details, sealed under their own key, and erasure.
+//! - [`upcast`]: what lifts payloads earlier releases stored to today's schema versions.
+//!
+//! The programme's people rate members (the card's two opinions, the unit branch's
+//! appraisal); the domain records those decisions with who made them and in which
+//! capacity, and never derives a rating of its own.
 #![deny(missing_docs)]
 
+pub mod appraisal;
 pub mod branch;
 pub mod campaign;
 pub mod command;
@@ -42,6 +48,7 @@ pub mod permissions;
 pub mod personal;
 pub mod rules;
 pub mod service;
+pub mod upcast;
 pub mod values;
 pub mod wish;
 pub mod world;
@@ -64,6 +71,8 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
     match command {
         C::RegisterBranch(c) => branch::register(world, c, ctx),
         C::AppointSecretary(c) => branch::appoint_secretary(world, c, ctx),
+        C::VacateSecretary(c) => branch::vacate_secretary(world, c, ctx),
+        C::AppointDeputy(c) => branch::appoint_deputy(world, c, ctx),
         C::RecordBranchMeeting(c) => branch::record_meeting(world, c, ctx, false),
         C::RecordBranchActivity(c) => {
             let c = command::RecordBranchMeeting {
@@ -82,7 +91,11 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
         C::ObserveAnniversary(c) => member::observe_anniversary(world, c, ctx),
         C::IssueDualCard(c) => dualcard::issue(world, c, ctx),
         C::RecordCommunityFeedback(c) => dualcard::record_feedback(world, c, ctx),
+        C::AwardStars(c) => dualcard::award_stars(world, c, ctx),
         C::SignDualCard(c) => dualcard::sign(world, c, ctx),
+        C::RecordAppraisal(c) => appraisal::record(world, c, ctx),
+        C::ConfirmAppraisal(c) => appraisal::confirm(world, c, ctx),
+        C::OverturnAppraisal(c) => appraisal::overturn(world, c, ctx),
         C::PublishWish(c) => wish::publish(world, c, ctx),
         C::ClaimWish(c) => wish::claim(world, c, ctx),
         C::ReleaseWish(c) => wish::release(world, c, ctx),

@@ -5,6 +5,8 @@
 use crate::branch::Branch;
 use crate::ctx::Ctx;
 use crate::error::{Decide, DomainError, Rule};
+use crate::member;
+use crate::values::Capacity;
 use crate::world::{World, streams};
 use allweather_events::Role;
 use uuid::Uuid;
@@ -94,4 +96,72 @@ pub(crate) fn require_secretary(
         ),
     )
     .into())
+}
+
+/// Who acts for branch `branch_id` on a matter of member `subject` (their card, stars,
+/// appraisal): the branch's appointed secretary; where the secretary is `subject` or the
+/// post is vacant, its deputy (a `secretary` token of the branch naming the deputy) or a
+/// committee admin. Never `subject` themself, who is refused by `own`. Answers the
+/// capacity and the acting member (none for a committee admin without one).
+pub(crate) fn act_for_branch(
+    world: &World,
+    ctx: &Ctx,
+    branch_id: Uuid,
+    subject: Uuid,
+    own: Rule,
+    what: &str,
+) -> Result<(Capacity, Option<Uuid>), Decide> {
+    let me = ctx.principal.member_id;
+    if me == Some(subject) {
+        return Err(DomainError::new(own, format!("nobody does {what} for themself")).into());
+    }
+    let branch: &Branch = world.get(streams::branch(branch_id))?;
+    let stands_in = branch.secretary.is_none() || branch.secretary == Some(subject);
+    match ctx.principal.role {
+        Role::Secretary if ctx.principal.branch_id == Some(branch_id) && me.is_some() => {
+            if me == branch.secretary {
+                return Ok((Capacity::Secretary, me));
+            }
+            if stands_in && me == branch.deputy {
+                return Ok((Capacity::Deputy, me));
+            }
+        }
+        Role::CommitteeAdmin if stands_in => return Ok((Capacity::CommitteeAdmin, me)),
+        _ => {}
+    }
+    Err(DomainError::new(
+        Rule::NotTheBranchSecretary,
+        format!(
+            "{what} is done by the appointed secretary of branch {branch_id}; its deputy or a committee admin acts only where the secretary is the member concerned or the post is vacant"
+        ),
+    )
+    .into())
+}
+
+/// Whether the principal may read what concerns member `member_id` (their card, their
+/// assessment): the committee, its auditors, the member, the service centre for the
+/// community side it records, and the secretary or deputy of the member's unit or service
+/// branch as the branches' streams stand now.
+pub fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool, Decide> {
+    Ok(match ctx.principal.role {
+        Role::CommitteeAdmin | Role::Auditor | Role::ServiceCentre => true,
+        Role::Member => ctx.principal.member_id == Some(member_id),
+        Role::Secretary => {
+            if ctx.principal.member_id == Some(member_id) {
+                return Ok(true);
+            }
+            let member = member::existing(world, member_id)?;
+            let mut allowed = false;
+            for b in member.branches() {
+                if ctx.principal.branch_id != Some(b) {
+                    continue;
+                }
+                let branch: &Branch = world.get(streams::branch(b))?;
+                let me = ctx.principal.member_id;
+                allowed |= me.is_some() && (me == branch.secretary || me == branch.deputy);
+            }
+            allowed
+        }
+        Role::System => false,
+    })
 }

@@ -23,8 +23,22 @@ pub struct RulesDocument {
     pub ranking: RankingWeights,
     /// Volunteer leaderboards.
     pub leaderboard: LeaderboardDoc,
-    /// Minimum annual points for each rating.
+    /// The points the programme expects behind each opinion or appraisal.
     pub rating: RatingDoc,
+    /// The scale of stars (optional; the programme's 1 to 5 by default).
+    #[serde(default)]
+    pub stars: Option<StarsDoc>,
+}
+
+/// The programme's scale of stars, when a rules file names none.
+pub const DEFAULT_MAX_STARS: u32 = 5;
+
+/// `[stars]`: the community side's stars (评星).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarsDoc {
+    /// Most stars a member may be awarded; awards run from 1 to this.
+    pub max: u32,
 }
 
 /// `[service]`
@@ -83,7 +97,9 @@ pub struct LeaderboardDoc {
     pub visibility: Visibility,
 }
 
-/// `[rating]`: minimum annual points for each rating.
+/// `[rating]`: the service points the programme expects behind each opinion or
+/// appraisal. People rate; where a recorded opinion or appraisal stands on fewer points
+/// than these, the assessment names the disagreement. Nothing is rated from them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RatingDoc {
@@ -116,8 +132,11 @@ pub struct Rules {
     pub ranking_weights: RankingWeights,
     /// Who may see volunteer leaderboards.
     pub leaderboard_visibility: Visibility,
-    /// Hundredths of a point for `excellent`, `qualified`, `basically_qualified`.
+    /// Hundredths of a point expected behind `excellent`, `qualified`,
+    /// `basically_qualified`.
     pub rating_thresholds_hundredths: [u32; 3],
+    /// Most stars a member may be awarded (from 1).
+    pub max_stars: u32,
 }
 
 /// One problem with a rules document.
@@ -306,6 +325,13 @@ impl RulesDocument {
                     .into(),
             });
         }
+        let max_stars = self.stars.map_or(DEFAULT_MAX_STARS, |s| s.max);
+        if !(1..=10).contains(&max_stars) {
+            problems.push(RulesProblem {
+                field: "stars.max".into(),
+                message: format!("must be 1 to 10, got {max_stars}"),
+            });
+        }
         if !problems.is_empty() {
             return Err(RulesError(problems));
         }
@@ -320,6 +346,7 @@ impl RulesDocument {
             ranking_weights: w,
             leaderboard_visibility: self.leaderboard.visibility,
             rating_thresholds_hundredths: ratings,
+            max_stars,
         })
     }
 }

@@ -218,6 +218,8 @@ impl Scene {
             now: self.now,
             today: self.today,
             principal: who,
+            // The scene's log holds what it emitted: positions 1 to that many.
+            head: self.emitted.len() as u64,
             new_id: self.id(),
         }
     }
@@ -240,6 +242,25 @@ impl Scene {
                     );
                     let state = State::empty(&stream).expect("a domain stream");
                     world.insert(stream, Snapshot { version: 0, state });
+                }
+                Err(Decide::NeedIndex(aggregate)) => {
+                    let ids = self
+                        .world
+                        .streams()
+                        .filter(|(id, snap)| id.aggregate() == aggregate && snap.version > 0)
+                        .filter_map(|(id, _)| id.id().parse().ok())
+                        .collect();
+                    world.insert_index(aggregate, ids);
+                }
+                Err(Decide::NeedAll(streams)) => {
+                    for stream in streams {
+                        assert!(
+                            world.snapshot(&stream).is_none(),
+                            "decide asked twice for {stream}"
+                        );
+                        let state = State::empty(&stream).expect("a domain stream");
+                        world.insert(stream, Snapshot { version: 0, state });
+                    }
                 }
                 Err(Decide::NeedKey { person_id, create }) => {
                     assert!(

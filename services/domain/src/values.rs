@@ -83,7 +83,22 @@ pub enum Side {
     Unit,
 }
 
-/// A rating given on a side of the card.
+/// In which capacity a person acted for a branch: its appointed secretary, its deputy
+/// (where the secretary is the member concerned or the post is vacant), or a committee
+/// admin (likewise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capacity {
+    /// The branch's appointed secretary.
+    Secretary,
+    /// The branch's deputy secretary.
+    Deputy,
+    /// A committee administrator.
+    CommitteeAdmin,
+}
+
+/// A rating given by people: an opinion on a side of the card, or an appraisal. The
+/// system records and compares these; it never derives one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {

@@ -3,7 +3,9 @@
 use crate::error::Decide;
 use crate::event::Event;
 use crate::personal::PersonKey;
-use crate::{branch, campaign, dualcard, household, member, personal, service, wish, year};
+use crate::{
+    appraisal, branch, campaign, dualcard, household, member, personal, service, wish, year,
+};
 use allweather_events::StreamId;
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -55,6 +57,10 @@ pub mod streams {
     /// `campaign-{id}`
     pub fn campaign(id: Uuid) -> StreamId {
         stream("campaign", id)
+    }
+    /// `appraisal-{member}-{year}`
+    pub fn appraisal(member: Uuid, year: i32) -> StreamId {
+        stream("appraisal", format!("{member}-{year}"))
     }
     /// `rules-{year}`
     pub fn rules(year: i32) -> StreamId {
@@ -125,6 +131,7 @@ states! {
     Household(household::Household) = "household",
     Campaign(campaign::Campaign) = "campaign",
     Year(year::Year) = "rules",
+    Appraisal(appraisal::Appraisal) = "appraisal",
     Beneficiary(personal::Beneficiary) = "beneficiary",
 }
 
@@ -143,6 +150,7 @@ pub struct Snapshot {
 pub struct World {
     streams: HashMap<StreamId, Snapshot>,
     keys: HashMap<Uuid, PersonKey>,
+    indexes: HashMap<&'static str, Vec<Uuid>>,
 }
 
 impl World {
@@ -166,6 +174,34 @@ impl World {
         self.keys
             .get(&person_id)
             .ok_or(Decide::NeedKey { person_id, create })
+    }
+
+    /// Puts the ids of every stream of `aggregate` in, as the log lists them.
+    pub fn insert_index(&mut self, aggregate: &'static str, ids: Vec<Uuid>) {
+        self.indexes.insert(aggregate, ids);
+    }
+
+    /// The ids of every stream of `aggregate`, or a request to list them. (A list is not
+    /// a condition of the append: a stream begun after it was read is not in it.)
+    pub fn index(&self, aggregate: &'static str) -> Result<&[Uuid], Decide> {
+        self.indexes
+            .get(aggregate)
+            .map(Vec::as_slice)
+            .ok_or(Decide::NeedIndex(aggregate))
+    }
+
+    /// Refuses to go on until every one of `streams` is loaded, asking for all the
+    /// missing ones at once.
+    pub fn need_all(&self, streams: impl IntoIterator<Item = StreamId>) -> Result<(), Decide> {
+        let missing: Vec<StreamId> = streams
+            .into_iter()
+            .filter(|s| !self.streams.contains_key(s))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Decide::NeedAll(missing))
+        }
     }
 
     /// Whether a person's key was brought in.

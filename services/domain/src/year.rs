@@ -10,6 +10,8 @@ use crate::values;
 use crate::world::{Decision, World, streams};
 use allweather_events::Role;
 use chrono::{Datelike, NaiveDate};
+use std::collections::BTreeSet;
+use uuid::Uuid;
 
 /// A year's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,8 +103,41 @@ pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Deci
     ensure(c.year < ctx.today.year(), Rule::YearNotOver, || {
         format!("{} is not over yet (today is {})", c.year, ctx.today)
     })?;
+    // Every member has a standing appraisal, or the committee names exactly those who
+    // have none: a year is never closed past an appraisal nobody noticed was missing.
+    let missing = crate::appraisal::missing(world, c.year)?;
+    let listed: BTreeSet<Uuid> = c.without_appraisal.iter().flatten().copied().collect();
+    let missing_set: BTreeSet<Uuid> = missing.iter().copied().collect();
+    let unlisted: Vec<String> = missing_set
+        .difference(&listed)
+        .map(Uuid::to_string)
+        .collect();
+    ensure(unlisted.is_empty(), Rule::MembersWithoutAppraisal, || {
+        format!(
+            "{} member(s) have no standing appraisal for {}: {}; record theirs, or list them in without_appraisal",
+            unlisted.len(),
+            c.year,
+            unlisted.join(", ")
+        )
+    })
+    .map_err(|e| e.on("without_appraisal"))?;
+    let extra: Vec<String> = listed
+        .difference(&missing_set)
+        .map(Uuid::to_string)
+        .collect();
+    ensure(extra.is_empty(), Rule::MembersWithoutAppraisal, || {
+        format!(
+            "without_appraisal lists member(s) who have a standing appraisal for {} or are not due one: {}",
+            c.year,
+            extra.join(", ")
+        )
+    })
+    .map_err(|e| e.on("without_appraisal"))?;
     Ok(Decision::to(
         streams::rules(c.year),
-        vec![Event::YearClosed(YearClosed { year: c.year })],
+        vec![Event::YearClosed(YearClosed {
+            year: c.year,
+            without_appraisal: Some(missing),
+        })],
     ))
 }

@@ -335,13 +335,19 @@ impl TestApp {
 
     /// Adopts `rules/2026.toml`, with `changes` applied to the document.
     pub async fn adopt_rules(&self, changes: impl FnOnce(&mut Value)) {
+        self.adopt_rules_for(2026, changes).await;
+    }
+
+    /// Adopts `rules/2026.toml` as the rules of `year`, with `changes` applied.
+    pub async fn adopt_rules_for(&self, year: i32, changes: impl FnOnce(&mut Value)) {
         let text = include_str!("../../../rules/2026.toml");
         let mut rules: Value = toml::from_str(text).expect("rules/2026.toml");
+        rules["year"] = serde_json::json!(year);
         changes(&mut rules);
         self.ok(
             &self.admin(),
             "AdoptRules",
-            serde_json::json!({ "year": 2026, "rules": rules }),
+            serde_json::json!({ "year": year, "rules": rules }),
         )
         .await;
     }

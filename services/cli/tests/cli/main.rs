@@ -1,6 +1,7 @@
 //! The `allweather` binary as an operator runs it: a real process, real signals.
 
 mod faults;
+mod old_log;
 
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
@@ -774,6 +775,9 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
     .await;
     let centre = principal(Role::ServiceCentre, None, None);
     command(&service, &centre, "RecordCommunityFeedback", serde_json::json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the water checks"})).await;
+    // The unit branch's post is vacant: the committee records the appraisal.
+    let basis = log.head().await.expect("head").position;
+    command(&service, &admin, "RecordAppraisal", serde_json::json!({"member_id": member, "year": 2026, "rating": "qualified", "basis_position": basis, "remarks": "democratic appraisal"})).await;
     let head = log.head().await.expect("head").position;
     log.shutdown().await;
     drop(log);
@@ -798,7 +802,9 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
         "{stdout}"
     );
     assert!(
-        stdout.contains("members whose outcome changed: 0\nbranches whose rank changed: 0\n"),
+        stdout.contains(
+            "members whose criteria or contradicted judgements changed: 0\nbranches whose rank changed: 0\n"
+        ),
         "{stdout}"
     );
 
@@ -831,17 +837,27 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
         String::from_utf8_lossy(&changed.stderr)
     );
     assert!(
-        stdout.contains("members whose outcome changed: 1\n"),
+        stdout.contains("members whose criteria or contradicted judgements changed: 1\n"),
         "{stdout}"
     );
+    // No rating of the system's: the criteria that change, and the appraisal people
+    // recorded that the evidence now contradicts.
+    let (before, after) = (
+        "3 of 4 requirements met; 1 disagreement(s)",
+        "2 of 4 requirements met; 2 disagreement(s)",
+    );
     assert!(
-        stdout.contains(&format!(
-            "member Wang Fang ({member}): qualified -> basically_qualified"
-        )),
+        stdout.contains(&format!("member Wang Fang ({member}): {before} -> {after}")),
         "{stdout}"
     );
     assert!(
         stdout.contains("    service_points: 40.00 of 40.00, met -> 40.00 of 50.00, not met"),
+        "{stdout}"
+    );
+    let contradicted =
+        "appraised qualified; service points 40.00 of the 50.00 the rules expect behind qualified";
+    assert!(
+        stdout.contains(&format!("    now contradicted: {contradicted}")),
         "{stdout}"
     );
     let rows = std::fs::read_to_string(&csv).expect("csv");
@@ -853,8 +869,12 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
     assert_eq!(
         lines[1],
         format!(
-            "member,{member},Wang Fang,qualified,basically_qualified,service_points,\"40.00 of 40.00, met\",\"40.00 of 50.00, not met\""
+            "member,{member},Wang Fang,{before},{after},service_points,\"40.00 of 40.00, met\",\"40.00 of 50.00, not met\""
         )
+    );
+    assert_eq!(
+        lines[2],
+        format!("member,{member},Wang Fang,{before},{after},contradicts,,{contradicted}")
     );
     assert_eq!(lines.len(), 3, "{rows}");
 

@@ -1,0 +1,83 @@
+//! Upcasters: each lifts a payload an earlier release stored to the next schema version
+//! of its type, on read. Stored bytes are never rewritten; a log written before a change
+//! still verifies (its hashes cover the bytes as stored) and projects (through these).
+
+use serde_json::{Value, json};
+
+fn object(v: &mut Value) -> Result<&mut serde_json::Map<String, Value>, String> {
+    v.as_object_mut()
+        .ok_or_else(|| "the payload is not an object".to_owned())
+}
+
+/// `DualCardSigned` v1 → v2: the opinion was named `rating`, and every card was signed
+/// by the appointed secretary of the side's branch.
+pub fn dual_card_signed_v1(mut v: Value) -> Result<Value, String> {
+    let fields = object(&mut v)?;
+    let opinion = fields.remove("rating").ok_or("rating missing")?;
+    fields.insert("opinion".into(), opinion);
+    fields.insert("capacity".into(), json!("secretary"));
+    Ok(v)
+}
+
+/// `DualCardCompleted` v1 → v2: the lower of the two opinions, which v1 stored as the
+/// card's rating, is a rating no person gave; it is left unread.
+pub fn dual_card_completed_v1(mut v: Value) -> Result<Value, String> {
+    object(&mut v)?.remove("rating");
+    Ok(v)
+}
+
+/// `RulesAdopted` v1 → v2: rules adopted before stars had a scale award 1 to 5, the
+/// programme's scale.
+pub fn rules_adopted_v1(mut v: Value) -> Result<Value, String> {
+    let rules = object(&mut v)?.get_mut("rules").ok_or("rules missing")?;
+    object(rules)?.insert("max_stars".into(), json!(crate::rules::DEFAULT_MAX_STARS));
+    Ok(v)
+}
+
+/// `YearClosed` v1 → v2: a year closed before appraisals were kept names no members
+/// closed without one (null: not recorded, rather than an empty list).
+pub fn year_closed_v1(mut v: Value) -> Result<Value, String> {
+    object(&mut v)?.insert("without_appraisal".into(), Value::Null);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    #[test]
+    fn a_version_1_signature_reads_as_the_secretarys_opinion() {
+        let v1 = json!({"side": "unit", "rating": "qualified", "remarks": "ok",
+                        "signer_id": "0196a1d2-0000-7000-8000-000000000001"});
+        let e = Event::from_stored("DualCardSigned", dual_card_signed_v1(v1).expect("lifts"))
+            .expect("a v2 payload");
+        let Event::DualCardSigned(e) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (e.opinion, e.capacity),
+            (
+                crate::values::Rating::Qualified,
+                crate::values::Capacity::Secretary
+            )
+        );
+        assert!(e.signer_id.is_some());
+    }
+
+    #[test]
+    fn a_version_1_completion_drops_the_computed_rating() {
+        let lifted = dual_card_completed_v1(json!({"rating": "qualified"})).expect("lifts");
+        assert_eq!(lifted, json!({}));
+        assert!(Event::from_stored("DualCardCompleted", lifted).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_old_payload_is_named_not_defaulted() {
+        assert_eq!(
+            dual_card_signed_v1(json!({"side": "unit"})),
+            Err("rating missing".to_owned())
+        );
+        assert!(rules_adopted_v1(json!([])).is_err());
+    }
+}
