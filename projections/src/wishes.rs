@@ -1,5 +1,6 @@
-//! The wish board: every wish with where it stands and when it moved, and the time to
-//! claim and to fulfil as distributions (median, 90th percentile) by category and month.
+//! The wish board: every wish with where it stands, its places taken and when it moved,
+//! and the time to claim and to fulfil as distributions (median, 90th percentile) by
+//! category and month.
 //! The beneficiary is never copied here: the board is public, the person in need is not.
 
 use crate::runner::Projector;
@@ -28,8 +29,23 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS wb_wishes (
         claimed_at_us   BIGINT,
         first_claim_us  BIGINT,
         fulfilled_at_us BIGINT,
-        deadline_us     BIGINT NOT NULL
+        deadline_us     BIGINT NOT NULL,
+        volunteers      BIGINT NOT NULL,
+        claims          BIGINT NOT NULL,
+        fulfilled       BIGINT NOT NULL,
+        confirmed       BIGINT NOT NULL
     )"];
+
+/// Where a wish stands, from its places: open while a place is free, claimed while every
+/// place is taken and some claim is open, fulfilled once every taken place is delivered,
+/// confirmed once every place is confirmed. (A micro-wish has one place.)
+const RESTATUS: &str = "UPDATE wb_wishes SET status = CASE
+        WHEN status = 'cancelled' THEN 'cancelled'
+        WHEN confirmed >= volunteers THEN 'confirmed'
+        WHEN claims + fulfilled + confirmed < volunteers THEN 'open'
+        WHEN claims > 0 THEN 'claimed'
+        ELSE 'fulfilled' END
+     WHERE wish_id = $1";
 
 /// The wish board projector.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,8 +78,9 @@ impl Projector for WishBoard {
                     // belongs to that month.
                     let month = e.published_on;
                     sqlx::query(
-                        "INSERT INTO wb_wishes (wish_id, title, category, origin, status, month, published_at_us, deadline_us)
-                         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
+                        "INSERT INTO wb_wishes (wish_id, title, category, origin, status, month, published_at_us, deadline_us,
+                                                volunteers, claims, fulfilled, confirmed)
+                         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, 0, 0, 0)",
                     )
                     .bind(id)
                     .bind(&e.title)
@@ -72,40 +89,47 @@ impl Projector for WishBoard {
                     .bind(format!("{:04}-{:02}", month.year(), month.month()))
                     .bind(at)
                     .bind(e.deadline.as_micros())
-                    .execute(conn)
+                    .bind(i64::from(e.volunteers))
+                    .execute(&mut *conn)
                     .await?;
+                    return Ok(());
                 }
                 Event::WishClaimed(e) => {
-                    set("UPDATE wb_wishes SET status = 'claimed', claimed_by = $2, claimed_at_us = $3,
+                    // Who holds the claim is shown for a wish of one place.
+                    set("UPDATE wb_wishes SET claims = claims + 1,
+                         claimed_by = CASE WHEN volunteers = 1 THEN $2 ELSE NULL END, claimed_at_us = $3,
                          first_claim_us = COALESCE(first_claim_us, $3) WHERE wish_id = $1")
                     .bind(e.member_id.to_string())
                     .bind(at)
-                    .execute(conn)
+                    .execute(&mut *conn)
                     .await?;
                 }
                 Event::WishReleased(_) | Event::WishClaimExpired(_) => {
-                    set("UPDATE wb_wishes SET status = 'open', claimed_by = NULL, claimed_at_us = NULL WHERE wish_id = $1")
-                        .execute(conn)
+                    set("UPDATE wb_wishes SET claims = claims - 1, claimed_by = NULL, claimed_at_us = NULL WHERE wish_id = $1")
+                        .execute(&mut *conn)
                         .await?;
                 }
                 Event::WishFulfilled(_) => {
-                    set("UPDATE wb_wishes SET status = 'fulfilled', fulfilled_at_us = $2 WHERE wish_id = $1")
-                        .bind(at)
-                        .execute(conn)
-                        .await?;
+                    set("UPDATE wb_wishes SET claims = claims - 1, fulfilled = fulfilled + 1, fulfilled_at_us = $2
+                         WHERE wish_id = $1")
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 Event::WishConfirmed(_) => {
-                    set("UPDATE wb_wishes SET status = 'confirmed' WHERE wish_id = $1")
-                        .execute(conn)
+                    set("UPDATE wb_wishes SET fulfilled = fulfilled - 1, confirmed = confirmed + 1 WHERE wish_id = $1")
+                        .execute(&mut *conn)
                         .await?;
                 }
                 Event::WishCancelled(_) => {
-                    set("UPDATE wb_wishes SET status = 'cancelled', claimed_by = NULL, claimed_at_us = NULL WHERE wish_id = $1")
-                        .execute(conn)
-                        .await?;
+                    set("UPDATE wb_wishes SET status = 'cancelled', claims = 0, claimed_by = NULL, claimed_at_us = NULL
+                         WHERE wish_id = $1")
+                    .execute(&mut *conn)
+                    .await?;
                 }
-                _ => {}
+                _ => return Ok(()),
             }
+            set(RESTATUS).execute(conn).await?;
             Ok(())
         })
     }
@@ -117,7 +141,8 @@ impl Projector for WishBoard {
                 "SELECT wish_id, title, category, origin, status, month, CAST(published_at_us AS TEXT),
                         COALESCE(claimed_by, ''), COALESCE(CAST(claimed_at_us AS TEXT), ''),
                         COALESCE(CAST(first_claim_us AS TEXT), ''), COALESCE(CAST(fulfilled_at_us AS TEXT), ''),
-                        CAST(deadline_us AS TEXT)
+                        CAST(deadline_us AS TEXT), CAST(volunteers AS TEXT), CAST(claims AS TEXT),
+                        CAST(fulfilled AS TEXT), CAST(confirmed AS TEXT)
                    FROM wb_wishes ORDER BY wish_id",
         ))
     }
@@ -134,8 +159,12 @@ pub struct WishLine {
     pub category: String,
     /// `open`, `claimed`, `fulfilled`, `confirmed` or `cancelled`.
     pub status: String,
-    /// The member holding the claim, while claimed.
+    /// The member holding the claim, while a wish of one place is claimed.
     pub claimed_by: Option<String>,
+    /// How many members it takes.
+    pub volunteers: i64,
+    /// Places taken: open claims, and parts fulfilled or confirmed.
+    pub taken: i64,
     /// When it was published (µs).
     pub published_at_us: i64,
     /// When the current claim was taken (µs).
@@ -149,7 +178,8 @@ pub async fn board(
     limit: u32,
 ) -> Result<Vec<WishLine>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT wish_id, title, category, status, claimed_by, published_at_us, claimed_at_us FROM wb_wishes
+        "SELECT wish_id, title, category, status, claimed_by, published_at_us, claimed_at_us,
+                volunteers, claims + fulfilled + confirmed FROM wb_wishes
           WHERE ($1 = '' OR status = $1) ORDER BY published_at_us DESC, wish_id LIMIT $2",
     )
     .bind(status.unwrap_or_default().to_owned())
@@ -166,6 +196,8 @@ pub async fn board(
                 claimed_by: r.try_get(4)?,
                 published_at_us: r.try_get(5)?,
                 claimed_at_us: r.try_get(6)?,
+                volunteers: r.try_get(7)?,
+                taken: r.try_get(8)?,
             })
         })
         .collect()

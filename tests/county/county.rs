@@ -14,6 +14,7 @@ allweather_test_support::on_both_backends!(
     sqlite = TestApp::sqlite().await;
     a_branch_secretary_registers_members_and_no_other_secretary_can,
     a_festival_claim_storm_has_exactly_one_winner_per_wish,
+    a_storm_of_500_claims_on_a_need_for_20_seats_exactly_20,
     hours_are_verified_by_the_members_service_secretary_and_refused_for_another,
     a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature,
     the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one,
@@ -209,6 +210,63 @@ pub async fn a_festival_claim_storm_has_exactly_one_winner_per_wish(app: TestApp
         app.count("WishClaimed").await - before,
         10,
         "the log holds exactly 10 WishClaimed"
+    );
+    county.app.stop().await;
+}
+
+/// The veteran's case: an urgent need asks for many volunteers. 500 members claim it at
+/// once; exactly 20 win, the rest are told every place is taken, and the board says so.
+pub async fn a_storm_of_500_claims_on_a_need_for_20_seats_exactly_20(app: TestApp) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let need = id(&app
+        .ok(
+            &app.centre(),
+            "PublishWish",
+            json!({
+                "origin": "service_need", "title": "Move the veteran's household before the flood",
+                "beneficiary": "Old Liu, No. 8 River Lane", "category": "community_service",
+                "deadline": "2026-07-01T00:00:00+08:00", "volunteers": 20,
+            }),
+        )
+        .await);
+    let mut members = Vec::new();
+    for i in 0..500 {
+        members.push(
+            county
+                .register(&format!("Volunteer {i}"), "2015-01-01")
+                .await,
+        );
+    }
+    let tokens: Vec<String> = members.iter().map(|m| app.member(*m)).collect();
+    let answers = futures::future::join_all(members.iter().zip(&tokens).map(|(m, token)| {
+        let body = json!({"wish_id": need, "member_id": m}).to_string();
+        app.command(Some(token), "ClaimWish", body, None)
+    }))
+    .await;
+    let won = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(won, 20, "exactly as many winners as places");
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            (r.status, &r.body["rule"]),
+            (409, &json!("WishAlreadyClaimed")),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(app.count("WishClaimed").await, 20);
+    let last = app.head().await.0;
+    let (status, board) = app
+        .get(&format!(
+            "/api/v1/wishes?status=claimed&min_position={last}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    let line = &board["wishes"][0];
+    assert_eq!(
+        (&line["wish_id"], &line["volunteers"], &line["taken"]),
+        (&json!(need), &json!(20), &json!(20)),
+        "{board}"
     );
     county.app.stop().await;
 }

@@ -550,7 +550,8 @@ async fn wish_board(
             let at = |us: i64| allweather_events::Timestamp::from_micros(us).to_string();
             json!({
                 "wish_id": w.wish_id, "title": w.title, "category": w.category, "status": w.status,
-                "claimed_by": w.claimed_by, "published_at": at(w.published_at_us),
+                "claimed_by": w.claimed_by, "volunteers": w.volunteers, "taken": w.taken,
+                "published_at": at(w.published_at_us),
                 "claimed_at": w.claimed_at_us.map(at),
             })
         })

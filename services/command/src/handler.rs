@@ -41,8 +41,13 @@ pub struct CommandOptions {
     pub county_offset: FixedOffset,
     /// Stream states kept in memory.
     pub cache_streams: usize,
-    /// Decisions tried per command before a version conflict is given to the caller.
+    /// Decisions tried per command before a version conflict is given to the caller...
     pub max_attempts: u32,
+    /// ...or, for as long as this lasts since the command arrived, as many as it takes.
+    /// Every conflict means another command on the same stream committed: under a storm
+    /// of claims on a need for many volunteers, each round seats one more, so a claim
+    /// keeps its turn until the places are taken (then it is refused by the rule).
+    pub conflict_budget: std::time::Duration,
     /// The clock.
     pub clock: Clock,
     /// Randomness for the keys and nonces that seal personal details.
@@ -69,6 +74,7 @@ impl Default for CommandOptions {
             county_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
             cache_streams: 10_000,
             max_attempts: 5,
+            conflict_budget: std::time::Duration::from_secs(10),
             clock: Arc::new(Utc::now),
             entropy: Arc::new(|bytes| {
                 getrandom::fill(bytes).map_err(|e| anyhow::anyhow!("draw random bytes: {e}"))
@@ -88,6 +94,7 @@ impl fmt::Debug for CommandOptions {
             .field("county_offset", &self.county_offset)
             .field("cache_streams", &self.cache_streams)
             .field("max_attempts", &self.max_attempts)
+            .field("conflict_budget", &self.conflict_budget)
             .field("expiry_check", &self.expiry_check)
             .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
@@ -285,6 +292,7 @@ impl CommandService {
             Uuid::now_v7()
         };
         let mut attempt = 0;
+        let arrived = std::time::Instant::now();
         // The first decision trusts the cached states without reading the log: every
         // stream it read is a condition of its append, so a state another process has
         // moved on from fails the append (a version conflict), and the command is decided
@@ -331,7 +339,8 @@ impl CommandService {
                     return Ok(reply(&outcome));
                 }
                 Err(AppendError::VersionConflict { stream_id, .. })
-                    if attempt < self.inner.options.max_attempts =>
+                    if attempt < self.inner.options.max_attempts
+                        || arrived.elapsed() < self.inner.options.conflict_budget =>
                 {
                     tracing::debug!(%stream_id, attempt, "version conflict; deciding again");
                     fresh = true;

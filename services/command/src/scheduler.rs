@@ -7,6 +7,7 @@
 //! released, fulfilled or expired, or has not yet run out.
 
 use crate::CommandService;
+use allweather_domain::event::{WishClaimExpired, WishFulfilled, WishReleased};
 use allweather_domain::{Event, Principal};
 use allweather_events::{Role, Timestamp};
 use futures::StreamExt;
@@ -28,6 +29,9 @@ pub fn principal() -> Principal {
     }
 }
 
+/// A claim: the wish and its claimer.
+type ClaimKey = (Uuid, Uuid);
+
 /// An open claim: when it runs out, and the position of the claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Open {
@@ -38,7 +42,7 @@ struct Open {
 /// Runs until `shutdown` completes.
 pub async fn run(service: CommandService, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut open: BTreeMap<Uuid, Open> = BTreeMap::new();
+    let mut open: BTreeMap<ClaimKey, Open> = BTreeMap::new();
     let mut after = 0;
     loop {
         let mut tail = Box::pin(service.log().tail(after));
@@ -84,7 +88,7 @@ fn wish_id(envelope: &allweather_events::Envelope) -> Option<Uuid> {
 /// Notes claims opening and closing.
 fn follow(
     service: &CommandService,
-    open: &mut BTreeMap<Uuid, Open>,
+    open: &mut BTreeMap<ClaimKey, Open>,
     envelope: &allweather_events::Envelope,
 ) {
     let Some(wish) = wish_id(envelope) else {
@@ -98,26 +102,24 @@ fn follow(
     match event {
         Some(Event::WishClaimed(e)) => {
             open.insert(
-                wish,
+                (wish, e.member_id),
                 Open {
                     expires_at: e.expires_at,
                     claimed_at: envelope.position,
                 },
             );
         }
-        Some(
-            Event::WishReleased(_)
-            | Event::WishFulfilled(_)
-            | Event::WishClaimExpired(_)
-            | Event::WishCancelled(_),
-        ) => {
-            open.remove(&wish);
+        Some(Event::WishReleased(WishReleased { member_id }))
+        | Some(Event::WishClaimExpired(WishClaimExpired { member_id }))
+        | Some(Event::WishFulfilled(WishFulfilled { member_id, .. })) => {
+            open.remove(&(wish, member_id));
         }
+        Some(Event::WishCancelled(_)) => open.retain(|(w, _), _| *w != wish),
         _ => {}
     }
 }
 
-fn next_nap(service: &CommandService, open: &BTreeMap<Uuid, Open>) -> Duration {
+fn next_nap(service: &CommandService, open: &BTreeMap<ClaimKey, Open>) -> Duration {
     // The longest nap is bounded: the service's clock need not be the wall's.
     let longest = service.options().expiry_check;
     let now = service.now().as_micros();
@@ -130,30 +132,30 @@ fn next_nap(service: &CommandService, open: &BTreeMap<Uuid, Open>) -> Duration {
 }
 
 /// Issues `ExpireClaim` for every claim past its limit; false if one could not be issued.
-async fn expire_due(service: &CommandService, open: &mut BTreeMap<Uuid, Open>) -> bool {
+async fn expire_due(service: &CommandService, open: &mut BTreeMap<ClaimKey, Open>) -> bool {
     let now = service.now();
-    let due: Vec<(Uuid, Open)> = open
+    let due: Vec<(ClaimKey, Open)> = open
         .iter()
         .filter(|(_, o)| o.expires_at <= now)
-        .map(|(w, o)| (*w, *o))
+        .map(|(k, o)| (*k, *o))
         .collect();
-    for (wish, claim) in due {
+    for ((wish, member), claim) in due {
         let key = format!("expire-{wish}-{}", claim.claimed_at);
-        let body = serde_json::json!({ "wish_id": wish }).to_string();
+        let body = serde_json::json!({ "wish_id": wish, "member_id": member }).to_string();
         match service
             .execute(&principal(), "ExpireClaim", Some(&key), body.as_bytes())
             .await
         {
             Ok(_) => {
-                tracing::info!(%wish, "released a claim past the rules' limit");
-                open.remove(&wish);
+                tracing::info!(%wish, %member, "released a claim past the rules' limit");
+                open.remove(&(wish, member));
             }
             Err(crate::ApiError::Refused(e)) => {
                 // Released, fulfilled or expired meanwhile (the log will say so), or not
                 // yet due by the rules: either way nothing to do now.
                 tracing::debug!(%wish, reason = %e, "claim not expired");
                 if e.rule != allweather_domain::Rule::ClaimNotExpired {
-                    open.remove(&wish);
+                    open.remove(&(wish, member));
                 }
             }
             Err(e) => {

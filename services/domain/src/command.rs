@@ -318,6 +318,9 @@ commands! {
         category: Category,
         /// By when (RFC 3339).
         deadline: Timestamp,
+        /// How many members a service need takes (1 to 500; a micro-wish takes one).
+        #[serde(default)]
+        volunteers: Option<u32>,
     }
     /// Claims an open wish (the member).
     ClaimWish {
@@ -333,14 +336,18 @@ commands! {
         /// The claimer.
         member_id: Uuid,
     }
-    /// Marks a claimed wish fulfilled (the claimer, or a secretary of the claimer's branch).
+    /// Marks a claimer's part of a wish fulfilled (the claimer, or a secretary of the
+    /// claimer's branch).
     FulfilWish {
         /// The wish.
         wish_id: Uuid,
         /// What shows it was done.
         evidence: String,
+        /// The claimer (by default the principal's own claim, or the only claim).
+        #[serde(default)]
+        member_id: Option<Uuid>,
     }
-    /// Confirms delivery of a fulfilled wish (its publisher or the service centre).
+    /// Confirms the delivery of every part fulfilled (its publisher or the service centre).
     ConfirmWish {
         /// The wish.
         wish_id: Uuid,
@@ -352,10 +359,13 @@ commands! {
         /// Why.
         reason: String,
     }
-    /// Releases a claim past the rules' limit (the scheduler, or a committee admin).
+    /// Releases claims past the rules' limit (the scheduler, or a committee admin).
     ExpireClaim {
         /// The wish.
         wish_id: Uuid,
+        /// The claimer (by default every claim on the wish that has run out).
+        #[serde(default)]
+        member_id: Option<Uuid>,
     }
     /// Logs service hours (the member self-reports; an organiser, the service centre or a committee admin enters for others).
     LogServiceHours {

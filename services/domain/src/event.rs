@@ -264,8 +264,8 @@ events! {
         /// Why.
         reason: String,
     }
-    /// A wish was published for members to claim.
-    WishPublished {
+    /// A wish was published for members to claim. Version 1 took one claimer.
+    WishPublished @ 2 [upcast::wish_published_v1] {
         /// A micro-wish or a service need.
         origin: WishOrigin,
         /// What is wished for.
@@ -280,6 +280,9 @@ events! {
         publisher: String,
         /// The county's date of publication (its month is the wish board's month).
         published_on: NaiveDate,
+        /// How many members it takes: 1 for a micro-wish, as many as a service need
+        /// asks for.
+        volunteers: u32,
     }
     /// A member claimed the wish.
     WishClaimed {

@@ -63,7 +63,7 @@ proptest! {
         let deadline = Timestamp::parse("2026-12-01T00:00:00Z").expect("deadline");
         let wishes: Vec<_> = (0..3).map(|_| {
             let id = s.id();
-            s.ok(centre(), C::PublishWish(PublishWish { wish_id: Some(id), origin: WishOrigin::MicroWish, title: "wish".into(), beneficiary: "someone".into(), beneficiary_contact: None, beneficiary_id: None, category: Category::Festival, deadline }));
+            s.ok(centre(), C::PublishWish(PublishWish { wish_id: Some(id), origin: WishOrigin::MicroWish, title: "wish".into(), beneficiary: "someone".into(), beneficiary_contact: None, beneficiary_id: None, category: Category::Festival, deadline, volunteers: None }));
             id
         }).collect();
         let mut records = Vec::new();
@@ -71,8 +71,8 @@ proptest! {
             let (who, cmd): (Principal, C) = match op {
                 Op::Claim(w, m) => (member(members[m]), C::ClaimWish(ClaimWish { wish_id: wishes[w], member_id: members[m] })),
                 Op::Release(w, m) => (member(members[m]), C::ReleaseWish(ReleaseWish { wish_id: wishes[w], member_id: members[m] })),
-                Op::Fulfil(w, m) => (member(members[m]), C::FulfilWish(FulfilWish { wish_id: wishes[w], evidence: "done".into() })),
-                Op::Expire(w) => (system(), C::ExpireClaim(ExpireClaim { wish_id: wishes[w] })),
+                Op::Fulfil(w, m) => (member(members[m]), C::FulfilWish(FulfilWish { wish_id: wishes[w], evidence: "done".into(), member_id: None })),
+                Op::Expire(w) => (system(), C::ExpireClaim(ExpireClaim { wish_id: wishes[w], member_id: None })),
                 Op::Wait(h) => {
                     s.now = Timestamp::from_micros(s.now.as_micros() + i64::from(h) * 3_600_000_000);
                     continue;
@@ -132,7 +132,7 @@ proptest! {
             let ledger = s.world.snapshot(&streams::claims(m)).and_then(|x| crate::wish::Claims::of(&x.state)).cloned().unwrap_or_default();
             let held: std::collections::BTreeSet<_> = wishes.iter().copied().filter(|w| {
                 s.world.snapshot(&streams::wish(*w)).and_then(|x| crate::wish::Wish::of(&x.state))
-                    .is_some_and(|wish| matches!(wish.status, crate::wish::WishStatus::Claimed { member_id, .. } if member_id == m))
+                    .is_some_and(|wish| wish.claims.contains_key(&m))
             }).collect();
             prop_assert_eq!(ledger.open, held);
         }

@@ -459,6 +459,7 @@ fn wish(s: &mut Scene) -> Uuid {
             beneficiary_id: None,
             category: Category::Festival,
             deadline,
+            volunteers: None,
         }),
     );
     id
@@ -498,6 +499,7 @@ fn a_member_holds_a_bounded_number_of_open_claims() {
         C::FulfilWish(FulfilWish {
             wish_id: wishes[0],
             evidence: "delivered with photo".into(),
+            member_id: None,
         }),
     );
     s.when(member(s.a), claim(wishes[3], s.a))
@@ -512,6 +514,7 @@ fn only_the_claimer_or_a_secretary_fulfils() {
     let fulfil = C::FulfilWish(FulfilWish {
         wish_id: w,
         evidence: "delivered".into(),
+        member_id: None,
     });
     s.when(member(s.unit_sec), fulfil.clone())
         .then_refused(Rule::NotTheClaimer);
@@ -527,7 +530,10 @@ fn a_claim_expires_only_past_the_rules_limit() {
     let mut s = Scene::county();
     let w = wish(&mut s);
     s.ok(member(s.a), claim(w, s.a));
-    let expire = C::ExpireClaim(ExpireClaim { wish_id: w });
+    let expire = C::ExpireClaim(ExpireClaim {
+        wish_id: w,
+        member_id: None,
+    });
     s.when(system(), expire.clone())
         .then_refused(Rule::ClaimNotExpired);
     s.when(member(s.a), expire.clone())
@@ -553,6 +559,7 @@ fn a_wish_is_confirmed_by_its_publisher_once_fulfilled() {
         C::FulfilWish(FulfilWish {
             wish_id: w,
             evidence: "delivered".into(),
+            member_id: None,
         }),
     );
     s.when(member(s.a), confirm.clone())
@@ -577,6 +584,7 @@ fn a_wish_deadline_lies_in_the_future() {
             beneficiary_id: None,
             category: Category::CommunityService,
             deadline,
+            volunteers: None,
         }),
     )
     .then_refused(Rule::DeadlinePassed);
@@ -597,6 +605,7 @@ fn publish_for(s: &mut Scene, person: Option<Uuid>) -> Result<Uuid, DomainError>
             beneficiary_id: person,
             category: Category::Festival,
             deadline: Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline"),
+            volunteers: None,
         }),
     )
     .outcome()
@@ -1087,6 +1096,7 @@ fn claims_need_the_year_rules_adopted() {
             beneficiary_id: None,
             category: Category::Festival,
             deadline,
+            volunteers: None,
         }),
     );
     s.when(member(s.a), claim(id, s.a))
@@ -1235,6 +1245,7 @@ fn a_second_fulfilment_or_confirmation_is_a_conflict() {
     let fulfil = C::FulfilWish(FulfilWish {
         wish_id: w,
         evidence: "delivered".into(),
+        member_id: None,
     });
     s.ok(member(s.a), fulfil.clone());
     let e = s
@@ -1637,4 +1648,138 @@ fn a_card_goes_to_one_member_or_to_all_never_both_nor_neither() {
         Command::parse("SignDualCard", old.as_bytes()),
         Ok(Some(Command::SignDualCard(c))) if c.opinion == Rating::Qualified
     ));
+}
+
+// ---- Service needs for many volunteers ------------------------------------------------
+
+fn need(s: &mut Scene, volunteers: u32, origin: WishOrigin) -> Result<Uuid, DomainError> {
+    let id = s.id();
+    s.when(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin,
+            title: "Carry the veteran's furniture to the new flat".into(),
+            beneficiary: "Old Liu".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::CommunityService,
+            deadline: Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline"),
+            volunteers: Some(volunteers),
+        }),
+    )
+    .outcome()
+    .map(|_| id)
+}
+
+#[test]
+fn a_micro_wish_takes_one_claimer_and_a_need_as_many_as_it_asks_for() {
+    let mut s = Scene::county();
+    for (volunteers, origin) in [
+        (2, WishOrigin::MicroWish),
+        (0, WishOrigin::ServiceNeed),
+        (501, WishOrigin::ServiceNeed),
+    ] {
+        let e = need(&mut s, volunteers, origin).expect_err("refused");
+        assert_eq!(
+            (e.rule, e.field),
+            (Rule::OutOfRange, Some("volunteers")),
+            "{volunteers} for {origin:?}"
+        );
+    }
+    let w = need(&mut s, 2, WishOrigin::ServiceNeed).expect("published");
+    let (b, c) = (
+        s.member_of(s.unit, "2012-01-01"),
+        s.member_of(s.unit, "2013-01-01"),
+    );
+    s.when(member(s.a), claim(w, s.a))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+    s.when(member(s.a), claim(w, s.a))
+        .then_refused(Rule::WishAlreadyClaimed);
+    s.when(member(b), claim(w, b))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+    let e = s
+        .when(member(c), claim(w, c))
+        .then_refused(Rule::WishAlreadyClaimed);
+    assert!(e.detail.contains("all 2 places"), "{e}");
+    // A place given back is a place to take.
+    s.ok(
+        member(b),
+        C::ReleaseWish(ReleaseWish {
+            wish_id: w,
+            member_id: b,
+        }),
+    );
+    s.when(member(c), claim(w, c))
+        .then_emits(&["WishClaimed", "ClaimOpened"]);
+}
+
+#[test]
+fn each_volunteer_fulfils_their_part_and_the_publisher_confirms_what_was_delivered() {
+    let mut s = Scene::county();
+    let w = need(&mut s, 2, WishOrigin::ServiceNeed).expect("published");
+    let b = s.member_of(s.unit, "2012-01-01");
+    s.ok(member(s.a), claim(w, s.a));
+    s.ok(member(b), claim(w, b));
+    let fulfil = |m: Option<Uuid>| {
+        C::FulfilWish(FulfilWish {
+            wish_id: w,
+            evidence: "carried, photo kept".into(),
+            member_id: m,
+        })
+    };
+    // A secretary acting for a claimer of a need with several names the claimer.
+    let e = s
+        .when(secretary(s.unit, s.unit_sec), fulfil(None))
+        .then_refused(Rule::WishNotClaimed);
+    assert_eq!(e.field, Some("member_id"));
+    s.when(member(s.a), fulfil(None))
+        .then_emits(&["WishFulfilled", "ClaimClosed"]);
+    s.when(
+        centre(),
+        C::CancelWish(CancelWish {
+            wish_id: w,
+            reason: "no longer needed".into(),
+        }),
+    )
+    .then_refused(Rule::WishNotOpen);
+    let confirm = C::ConfirmWish(ConfirmWish { wish_id: w });
+    s.when(centre(), confirm.clone())
+        .then_emits(&["WishConfirmed"]);
+    s.when(centre(), confirm.clone())
+        .then_refused(Rule::WishNotFulfilled);
+    s.when(secretary(s.unit, s.unit_sec), fulfil(Some(b)))
+        .then_emits(&["WishFulfilled", "ClaimClosed"]);
+    s.when(centre(), confirm).then_emits(&["WishConfirmed"]);
+    use crate::world::Aggregate as _;
+    let done = crate::wish::Wish::of(
+        &s.world
+            .snapshot(&crate::world::streams::wish(w))
+            .expect("loaded")
+            .state,
+    )
+    .map(|x| x.status);
+    assert_eq!(done, Some(crate::wish::WishStatus::Confirmed));
+}
+
+#[test]
+fn the_scheduler_expires_every_claim_on_a_need_that_has_run_out() {
+    let mut s = Scene::county();
+    let w = need(&mut s, 3, WishOrigin::ServiceNeed).expect("published");
+    let b = s.member_of(s.unit, "2012-01-01");
+    s.ok(member(s.a), claim(w, s.a));
+    s.ok(member(b), claim(w, b));
+    let expire = C::ExpireClaim(ExpireClaim {
+        wish_id: w,
+        member_id: None,
+    });
+    s.when(system(), expire.clone())
+        .then_refused(Rule::ClaimNotExpired);
+    s.now = Timestamp::from_micros(s.now.as_micros() + 73 * 3_600_000_000);
+    s.when(system(), expire).then_emits(&[
+        "WishClaimExpired",
+        "WishClaimExpired",
+        "ClaimClosed",
+        "ClaimClosed",
+    ]);
 }

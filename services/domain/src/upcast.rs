@@ -34,6 +34,12 @@ pub fn rules_adopted_v1(mut v: Value) -> Result<Value, String> {
     Ok(v)
 }
 
+/// `WishPublished` v1 → v2: every wish took one claimer.
+pub fn wish_published_v1(mut v: Value) -> Result<Value, String> {
+    object(&mut v)?.insert("volunteers".into(), json!(1));
+    Ok(v)
+}
+
 /// `YearClosed` v1 → v2: a year closed before appraisals were kept names no members
 /// closed without one (null: not recorded, rather than an empty list).
 pub fn year_closed_v1(mut v: Value) -> Result<Value, String> {

@@ -1,7 +1,9 @@
-//! Wishes (微心愿 and service needs): published, claimed by exactly one member at a time,
-//! fulfilled, confirmed; and each member's open claims (`claims-{member}`), written in
-//! the same append as the claim so that the limit on open claims holds under
-//! concurrency.
+//! Wishes (微心愿 and service needs): published, claimed, fulfilled, confirmed. A
+//! micro-wish has exactly one claimer; a service need asks for `volunteers` and takes
+//! exactly that many claims (an urgent need may take many). Each member's open claims
+//! (`claims-{member}`) are written in the same append as the claim, so that the limit on
+//! open claims holds under concurrency; the wish's own stream is written by every claim,
+//! so that no more claims than places are ever taken.
 
 use crate::command::{
     CancelWish, ClaimWish, ConfirmWish, ExpireClaim, FulfilWish, PublishWish, ReleaseWish,
@@ -12,35 +14,26 @@ use crate::event::*;
 use crate::member;
 use crate::permissions::{is_member, require_member, require_role, require_secretary};
 use crate::personal::{self, Sealed};
-use crate::values::{self, Category};
+use crate::values::{self, Category, WishOrigin};
 use crate::world::{Decision, World, streams};
 use crate::year::rules_in_force;
 use allweather_events::{Role, Timestamp};
 use chrono::Datelike;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
-/// Where a wish stands.
+/// Most volunteers one service need may ask for.
+pub const MAX_VOLUNTEERS: u32 = 500;
+
+/// Where a wish stands as a whole.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WishStatus {
     /// Not published (the stream does not exist).
     #[default]
     Unpublished,
-    /// Waiting for a claimer.
-    Open,
-    /// Claimed by a member until `expires_at`.
-    Claimed {
-        /// The claimer.
-        member_id: Uuid,
-        /// When the claim runs out.
-        expires_at: Timestamp,
-    },
-    /// Fulfilled by a member, waiting for confirmation.
-    Fulfilled {
-        /// Who fulfilled it.
-        member_id: Uuid,
-    },
-    /// Delivery confirmed.
+    /// Published: places are claimed, fulfilled and confirmed.
+    Active,
+    /// Every place delivered and confirmed.
     Confirmed,
     /// Withdrawn.
     Cancelled,
@@ -59,6 +52,14 @@ pub struct Wish {
     pub category: Option<Category>,
     /// Who it is for, sealed.
     pub beneficiary: Option<Sealed>,
+    /// How many members it takes (1 for a micro-wish).
+    pub volunteers: u32,
+    /// Open claims: the claimer and when their claim runs out.
+    pub claims: BTreeMap<Uuid, Timestamp>,
+    /// Members who fulfilled their part, awaiting confirmation.
+    pub fulfilled: BTreeSet<Uuid>,
+    /// Members whose delivery the publisher confirmed.
+    pub confirmed: BTreeSet<Uuid>,
 }
 
 impl Wish {
@@ -66,28 +67,49 @@ impl Wish {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::WishPublished(e) => {
-                self.status = WishStatus::Open;
+                self.status = WishStatus::Active;
                 self.publisher = e.publisher.clone();
                 self.deadline = Some(e.deadline);
                 self.category = Some(e.category);
                 self.beneficiary = Some(e.beneficiary.clone());
+                self.volunteers = e.volunteers;
             }
             Event::WishClaimed(e) => {
-                self.status = WishStatus::Claimed {
-                    member_id: e.member_id,
-                    expires_at: e.expires_at,
-                }
+                self.claims.insert(e.member_id, e.expires_at);
             }
-            Event::WishReleased(_) | Event::WishClaimExpired(_) => self.status = WishStatus::Open,
+            Event::WishReleased(WishReleased { member_id })
+            | Event::WishClaimExpired(WishClaimExpired { member_id }) => {
+                self.claims.remove(member_id);
+            }
             Event::WishFulfilled(e) => {
-                self.status = WishStatus::Fulfilled {
-                    member_id: e.member_id,
+                self.claims.remove(&e.member_id);
+                self.fulfilled.insert(e.member_id);
+            }
+            Event::WishConfirmed(e) => {
+                self.fulfilled.remove(&e.member_id);
+                self.confirmed.insert(e.member_id);
+                if self.confirmed.len() as u64 >= u64::from(self.volunteers) {
+                    self.status = WishStatus::Confirmed;
                 }
             }
-            Event::WishConfirmed(_) => self.status = WishStatus::Confirmed,
-            Event::WishCancelled(_) => self.status = WishStatus::Cancelled,
+            Event::WishCancelled(_) => {
+                self.status = WishStatus::Cancelled;
+                self.claims.clear();
+            }
             _ => {}
         }
+    }
+
+    /// Places taken: open claims, and parts fulfilled or confirmed.
+    pub fn taken(&self) -> u64 {
+        (self.claims.len() + self.fulfilled.len() + self.confirmed.len()) as u64
+    }
+
+    /// Whether `member` holds a place (an open claim, or a part fulfilled or confirmed).
+    pub fn holds(&self, member: Uuid) -> bool {
+        self.claims.contains_key(&member)
+            || self.fulfilled.contains(&member)
+            || self.confirmed.contains(&member)
     }
 }
 
@@ -123,16 +145,44 @@ fn published(world: &World, id: Uuid) -> Result<&Wish, Decide> {
     Ok(wish)
 }
 
-fn claimed_by(wish: &Wish, id: Uuid) -> Result<(Uuid, Timestamp), DomainError> {
-    match wish.status {
-        WishStatus::Claimed {
-            member_id,
-            expires_at,
-        } => Ok((member_id, expires_at)),
-        _ => Err(DomainError::new(
+/// The open claim of `member` on the wish `id`, when it is still active.
+fn open_claim(wish: &Wish, id: Uuid, member: Uuid) -> Result<Timestamp, DomainError> {
+    ensure(wish.status == WishStatus::Active, Rule::WishNotOpen, || {
+        format!("wish {id} is no longer open")
+    })?;
+    wish.claims.get(&member).copied().ok_or_else(|| {
+        DomainError::new(
+            Rule::WishNotClaimed,
+            format!("member {member} holds no open claim on wish {id}"),
+        )
+    })
+}
+
+/// The claimer a command acts for: the one it names, else the principal's own member,
+/// else the wish's only open claimer.
+fn claimer_of(wish: &Wish, id: Uuid, named: Option<Uuid>, ctx: &Ctx) -> Result<Uuid, DomainError> {
+    if let Some(m) = named {
+        return Ok(m);
+    }
+    if let Some(m) = ctx
+        .principal
+        .member_id
+        .filter(|m| wish.claims.contains_key(m))
+    {
+        return Ok(m);
+    }
+    let mut open = wish.claims.keys();
+    match (open.next(), open.next()) {
+        (Some(only), None) => Ok(*only),
+        (None, _) => Err(DomainError::new(
             Rule::WishNotClaimed,
             format!("wish {id} is not claimed"),
         )),
+        (Some(_), Some(_)) => Err(DomainError::new(
+            Rule::WishNotClaimed,
+            format!("wish {id} has several claimers: name the member"),
+        )
+        .on("member_id")),
     }
 }
 
@@ -159,8 +209,8 @@ fn require_claimer_or_secretary(
 }
 
 /// The sealed details of a wish's beneficiary, for those who need them to deliver it:
-/// its publisher and the service centre, and while it is claimed or fulfilled, the
-/// claimer and the secretaries of the claimer's branches.
+/// its publisher and the service centre, and while it is active, its open claimers and
+/// those who fulfilled their part, and the secretaries of their branches.
 pub fn beneficiary(world: &World, wish_id: Uuid, ctx: &Ctx) -> Result<Sealed, Decide> {
     let wish = published(world, wish_id)?;
     let sealed = || {
@@ -182,16 +232,19 @@ pub fn beneficiary(world: &World, wish_id: Uuid, ctx: &Ctx) -> Result<Sealed, De
             ),
         ))
     };
-    let (WishStatus::Claimed { member_id, .. } | WishStatus::Fulfilled { member_id }) = wish.status
-    else {
+    if wish.status != WishStatus::Active {
         return Err(refused());
-    };
-    match require_claimer_or_secretary(world, ctx, member_id, "seeing a beneficiary") {
-        Ok(()) => sealed(),
-        Err(Decide::Refused(_)) => Err(refused()),
-        // A stream to load (the claimer's record, a branch) is a need, not a refusal.
-        Err(need) => Err(need),
     }
+    // Those delivering it now: the open claimers and those who fulfilled their part.
+    for member_id in wish.claims.keys().chain(&wish.fulfilled) {
+        match require_claimer_or_secretary(world, ctx, *member_id, "seeing a beneficiary") {
+            Ok(()) => return sealed(),
+            Err(Decide::Refused(_)) => {}
+            // A stream to load (the claimer's record, a branch) is a need, not a refusal.
+            Err(need) => return Err(need),
+        }
+    }
+    Err(refused())
 }
 
 /// Events closing the claimer's claim on `wish_id`, for their ledger.
@@ -224,6 +277,22 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
         || format!("wish {id} is already published"),
     )?;
     let title = values::text("title", &c.title, 200)?;
+    let volunteers = c.volunteers.unwrap_or(1);
+    match c.origin {
+        WishOrigin::MicroWish => ensure(volunteers == 1, Rule::OutOfRange, || {
+            format!("a micro-wish has exactly one claimer, not {volunteers}")
+        }),
+        WishOrigin::ServiceNeed => ensure(
+            (1..=MAX_VOLUNTEERS).contains(&volunteers),
+            Rule::OutOfRange,
+            || {
+                format!(
+                    "a service need asks for 1 to {MAX_VOLUNTEERS} volunteers, not {volunteers}"
+                )
+            },
+        ),
+    }
+    .map_err(|e| e.on("volunteers"))?;
     let details = personal::details(&c.beneficiary, c.beneficiary_contact.as_deref())?;
     ensure(c.deadline > ctx.now, Rule::DeadlinePassed, || {
         format!("the deadline {} is not in the future", c.deadline)
@@ -248,6 +317,7 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
             deadline: c.deadline,
             publisher: ctx.principal.subject.clone(),
             published_on: ctx.today,
+            volunteers,
         })],
     ))
 }
@@ -255,30 +325,20 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
 pub(crate) fn claim(world: &World, c: &ClaimWish, ctx: &Ctx) -> Result<Decision, Decide> {
     require_member(ctx, c.member_id, "claiming a wish")?;
     let wish = published(world, c.wish_id)?;
-    match wish.status {
-        WishStatus::Open => {}
-        WishStatus::Claimed { member_id, .. } if member_id == c.member_id => {
-            return Err(DomainError::new(
-                Rule::WishAlreadyClaimed,
-                format!("wish {} is already claimed by you", c.wish_id),
-            )
-            .into());
-        }
-        WishStatus::Claimed { .. } => {
-            return Err(DomainError::new(
-                Rule::WishAlreadyClaimed,
-                format!("wish {} is already claimed by another member", c.wish_id),
-            )
-            .into());
-        }
-        _ => {
-            return Err(DomainError::new(
-                Rule::WishNotOpen,
-                format!("wish {} is no longer open", c.wish_id),
-            )
-            .into());
-        }
-    }
+    ensure(wish.status == WishStatus::Active, Rule::WishNotOpen, || {
+        format!("wish {} is no longer open", c.wish_id)
+    })?;
+    ensure(!wish.holds(c.member_id), Rule::WishAlreadyClaimed, || {
+        format!("wish {} is already claimed by you", c.wish_id)
+    })?;
+    ensure(
+        wish.taken() < u64::from(wish.volunteers),
+        Rule::WishAlreadyClaimed,
+        || match wish.volunteers {
+            1 => format!("wish {} is already claimed by another member", c.wish_id),
+            n => format!("all {n} places of wish {} are taken", c.wish_id),
+        },
+    )?;
     ensure(
         wish.deadline.is_none_or(|d| d > ctx.now),
         Rule::DeadlinePassed,
@@ -319,24 +379,30 @@ pub(crate) fn claim(world: &World, c: &ClaimWish, ctx: &Ctx) -> Result<Decision,
 
 pub(crate) fn release(world: &World, c: &ReleaseWish, ctx: &Ctx) -> Result<Decision, Decide> {
     let wish = published(world, c.wish_id)?;
-    let (claimer, _) = claimed_by(wish, c.wish_id)?;
-    ensure(claimer == c.member_id, Rule::NotTheClaimer, || {
-        format!(
-            "wish {} is not claimed by member {}",
-            c.wish_id, c.member_id
-        )
+    open_claim(wish, c.wish_id, c.member_id).map_err(|e| match e.rule {
+        Rule::WishNotClaimed => DomainError::new(
+            Rule::NotTheClaimer,
+            format!(
+                "wish {} is not claimed by member {}",
+                c.wish_id, c.member_id
+            ),
+        ),
+        _ => e,
     })?;
-    require_claimer_or_secretary(world, ctx, claimer, "releasing a wish")?;
+    require_claimer_or_secretary(world, ctx, c.member_id, "releasing a wish")?;
     let decision = Decision::to(
         streams::wish(c.wish_id),
-        vec![Event::WishReleased(WishReleased { member_id: claimer })],
+        vec![Event::WishReleased(WishReleased {
+            member_id: c.member_id,
+        })],
     );
-    close_claim(world, decision, claimer, c.wish_id)
+    close_claim(world, decision, c.member_id, c.wish_id)
 }
 
 pub(crate) fn fulfil(world: &World, c: &FulfilWish, ctx: &Ctx) -> Result<Decision, Decide> {
     let wish = published(world, c.wish_id)?;
-    let (claimer, _) = claimed_by(wish, c.wish_id)?;
+    let claimer = claimer_of(wish, c.wish_id, c.member_id, ctx)?;
+    open_claim(wish, c.wish_id, claimer)?;
     require_claimer_or_secretary(world, ctx, claimer, "fulfilling a wish")?;
     let evidence = values::text("evidence", &c.evidence, 2_000)?;
     let decision = Decision::to(
@@ -361,16 +427,18 @@ pub(crate) fn confirm(world: &World, c: &ConfirmWish, ctx: &Ctx) -> Result<Decis
             )
         },
     )?;
-    let WishStatus::Fulfilled { member_id } = wish.status else {
-        return Err(DomainError::new(
-            Rule::WishNotFulfilled,
-            format!("wish {} is not fulfilled", c.wish_id),
-        )
-        .into());
-    };
+    // Every part fulfilled since the last confirmation is confirmed at once.
+    ensure(
+        wish.status == WishStatus::Active && !wish.fulfilled.is_empty(),
+        Rule::WishNotFulfilled,
+        || format!("wish {} has no fulfilled part to confirm", c.wish_id),
+    )?;
     Ok(Decision::to(
         streams::wish(c.wish_id),
-        vec![Event::WishConfirmed(WishConfirmed { member_id })],
+        wish.fulfilled
+            .iter()
+            .map(|m| Event::WishConfirmed(WishConfirmed { member_id: *m }))
+            .collect(),
     ))
 }
 
@@ -391,19 +459,27 @@ pub(crate) fn cancel(world: &World, c: &CancelWish, ctx: &Ctx) -> Result<Decisio
         },
     )?;
     let reason = values::text("reason", &c.reason, 1_000)?;
-    let decision = Decision::to(
+    ensure(wish.status == WishStatus::Active, Rule::WishNotOpen, || {
+        format!("wish {} is already confirmed or cancelled", c.wish_id)
+    })?;
+    ensure(
+        wish.fulfilled.is_empty() && wish.confirmed.is_empty(),
+        Rule::WishNotOpen,
+        || {
+            format!(
+                "wish {} is already fulfilled in part; confirm what was delivered",
+                c.wish_id
+            )
+        },
+    )?;
+    let mut decision = Decision::to(
         streams::wish(c.wish_id),
         vec![Event::WishCancelled(WishCancelled { reason })],
     );
-    match wish.status {
-        WishStatus::Open => Ok(decision),
-        WishStatus::Claimed { member_id, .. } => close_claim(world, decision, member_id, c.wish_id),
-        _ => Err(DomainError::new(
-            Rule::WishNotOpen,
-            format!("wish {} is already fulfilled or cancelled", c.wish_id),
-        )
-        .into()),
+    for claimer in wish.claims.keys() {
+        decision = close_claim(world, decision, *claimer, c.wish_id)?;
     }
+    Ok(decision)
 }
 
 pub(crate) fn expire_claim(world: &World, c: &ExpireClaim, ctx: &Ctx) -> Result<Decision, Decide> {
@@ -413,15 +489,42 @@ pub(crate) fn expire_claim(world: &World, c: &ExpireClaim, ctx: &Ctx) -> Result<
         "expiring a claim",
     )?;
     let wish = published(world, c.wish_id)?;
-    let (claimer, expires_at) = claimed_by(wish, c.wish_id)?;
-    ensure(expires_at <= ctx.now, Rule::ClaimNotExpired, || {
-        format!("the claim on wish {} runs until {expires_at}", c.wish_id)
-    })?;
-    let decision = Decision::to(
+    ensure(
+        wish.status == WishStatus::Active,
+        Rule::WishNotClaimed,
+        || format!("wish {} is not claimed", c.wish_id),
+    )?;
+    // The claim named, or every claim on the wish that has run out.
+    let due: Vec<(Uuid, Timestamp)> = match c.member_id {
+        Some(m) => vec![(m, open_claim(wish, c.wish_id, m)?)],
+        None => {
+            ensure(!wish.claims.is_empty(), Rule::WishNotClaimed, || {
+                format!("wish {} is not claimed", c.wish_id)
+            })?;
+            wish.claims
+                .iter()
+                .filter(|(_, at)| **at <= ctx.now)
+                .map(|(m, at)| (*m, *at))
+                .collect()
+        }
+    };
+    let first = due.iter().map(|(_, at)| *at).min();
+    ensure(
+        !due.is_empty() && due.iter().all(|(_, at)| *at <= ctx.now),
+        Rule::ClaimNotExpired,
+        || match first.or_else(|| wish.claims.values().min().copied()) {
+            Some(until) => format!("the claim on wish {} runs until {until}", c.wish_id),
+            None => format!("wish {} has no claim to expire", c.wish_id),
+        },
+    )?;
+    let mut decision = Decision::to(
         streams::wish(c.wish_id),
-        vec![Event::WishClaimExpired(WishClaimExpired {
-            member_id: claimer,
-        })],
+        due.iter()
+            .map(|(m, _)| Event::WishClaimExpired(WishClaimExpired { member_id: *m }))
+            .collect(),
     );
-    close_claim(world, decision, claimer, c.wish_id)
+    for (claimer, _) in &due {
+        decision = close_claim(world, decision, *claimer, c.wish_id)?;
+    }
+    Ok(decision)
 }
