@@ -478,7 +478,7 @@ async fn meetings(
                 let mut latencies = Vec::with_capacity(per_client);
                 for i in 0..per_client {
                     let body = json!({"branch_id": mine[i % mine.len()], "date": "2026-11-30",
-                                      "topic": "monthly branch meeting", "attendees": 12});
+                                      "topic": "monthly branch meeting", "attendees": []});
                     let (status, code, took) =
                         http.command(&token, "RecordBranchMeeting", &body).await?;
                     anyhow::ensure!(

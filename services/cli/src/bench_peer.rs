@@ -268,7 +268,7 @@ async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Re
                 let mine: Vec<&Uuid> = branches.iter().skip(c).step_by(callers).collect();
                 for i in 0..share {
                     let body = json!({"branch_id": mine[i % mine.len()], "date": "2026-11-30",
-                                      "topic": "monthly branch meeting", "attendees": 12});
+                                      "topic": "monthly branch meeting", "attendees": []});
                     service
                         .execute(
                             &admin,

@@ -833,20 +833,23 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
             branch: branch.0,
             member: holder,
         };
-        let size = members
+        // Who came, by name: most of the branch's members each time.
+        let own: Vec<Uuid> = members
             .iter()
             .filter(|m| m.unit == b || m.service == Some(b))
-            .count();
-        let attendees = u32::try_from(size).unwrap_or(u32::MAX).max(1);
+            .map(|m| m.id)
+            .collect();
         for month in 1..=12 {
             if p.chance(88) {
                 let on = cal.date(month, p.rng.random_range(5..=15));
-                p.push(cal.at(on, 15, 0), who, "RecordBranchMeeting", json!({"branch_id": branch.0, "date": on, "topic": format!("{month}月主题党日：学习贯彻会议精神"), "attendees": attendees}));
+                let came: Vec<Uuid> = own.iter().copied().filter(|_| p.chance(85)).collect();
+                p.push(cal.at(on, 15, 0), who, "RecordBranchMeeting", json!({"branch_id": branch.0, "date": on, "topic": format!("{month}月主题党日：学习贯彻会议精神"), "attendees": came}));
             }
         }
         for _ in 0..p.rng.random_range(3..7) {
             let on = cal.day_of_year(p.rng.random_range(20..345));
-            p.push(cal.at(on, 14, 0), who, "RecordBranchActivity", json!({"branch_id": branch.0, "date": on, "topic": "进社区开展志愿服务", "attendees": attendees}));
+            let came: Vec<Uuid> = own.iter().copied().filter(|_| p.chance(60)).collect();
+            p.push(cal.at(on, 14, 0), who, "RecordBranchActivity", json!({"branch_id": branch.0, "date": on, "topic": "进社区开展志愿服务", "attendees": came}));
         }
         if units.contains(&b) {
             let contestant = members

@@ -172,7 +172,8 @@ pub(crate) fn overturn(
 }
 
 /// The members who must have a standing appraisal for `year` before it closes and have
-/// none: every registered member who had joined by the end of that year. Loads every
+/// none: every registered member who had joined by the end of that year and had not left
+/// by then. Loads every
 /// member and their appraisal stream (all at once).
 pub(crate) fn missing(world: &World, year: i32) -> Result<Vec<Uuid>, Decide> {
     let members = world.index("member")?;
@@ -184,9 +185,12 @@ pub(crate) fn missing(world: &World, year: i32) -> Result<Vec<Uuid>, Decide> {
     let mut missing = Vec::new();
     for id in members {
         let m: &member::Member = world.get(streams::member(*id))?;
+        // Due from members who had joined by the year's end and had not left by then.
         let due = m.registered
             && m.joined_on
-                .is_some_and(|d| chrono::Datelike::year(&d) <= year);
+                .is_some_and(|d| chrono::Datelike::year(&d) <= year)
+            && m.left
+                .is_none_or(|(_, on)| chrono::Datelike::year(&on) > year);
         let appraisal: &Appraisal = world.get(streams::appraisal(*id, year))?;
         if due && appraisal.standing.is_none() {
             missing.push(*id);

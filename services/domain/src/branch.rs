@@ -52,6 +52,7 @@ impl Branch {
             }
             Event::SecretaryVacated(_) => self.secretary = None,
             Event::DeputyAppointed(e) => self.deputy = Some(e.member_id),
+            Event::DeputyVacated(_) => self.deputy = None,
             Event::QuizResultRecorded(e) => {
                 self.quiz_years.insert(e.year);
             }
@@ -195,8 +196,12 @@ pub(crate) fn appoint_deputy(
     ))
 }
 
-/// `RecordBranchMeeting` and `RecordBranchActivity` (the same body), which differ only
-/// in the event.
+/// Most attendees one meeting or activity records.
+pub const MAX_ATTENDEES: usize = 1_000;
+
+/// `RecordBranchMeeting` and `RecordBranchActivity` (the same body), which differ in the
+/// event, and in who may attend: a meeting is the branch's members', an activity anyone's
+/// in the programme.
 pub(crate) fn record_meeting(
     world: &World,
     c: &RecordBranchMeeting,
@@ -215,21 +220,51 @@ pub(crate) fn record_meeting(
     past_or_today(ctx, c.date, "date")?;
     open_year(world, chrono::Datelike::year(&c.date))?;
     let topic = values::text("topic", &c.topic, 200)?;
-    ensure(c.attendees <= 10_000, Rule::OutOfRange, || {
-        format!("attendees must be 0 to 10000, got {}", c.attendees)
+    ensure(c.attendees.len() <= MAX_ATTENDEES, Rule::OutOfRange, || {
+        format!(
+            "at most {MAX_ATTENDEES} attendees are recorded at once, got {}",
+            c.attendees.len()
+        )
     })
     .map_err(|e| e.on("attendees"))?;
+    let mut attendees = c.attendees.clone();
+    attendees.sort_unstable();
+    attendees.dedup();
+    ensure(
+        attendees.len() == c.attendees.len(),
+        Rule::OutOfRange,
+        || "attendees names a member twice".into(),
+    )
+    .map_err(|e| e.on("attendees"))?;
+    // Who came, by name: a meeting is its members'; anyone in the programme may join an
+    // activity. Nobody who left takes part.
+    world.need_all(attendees.iter().map(|m| streams::member(*m)))?;
+    for m in &c.attendees {
+        let member = crate::member::existing(world, *m).map_err(|e| match e {
+            Decide::Refused(e) => Decide::Refused(e.on("attendees")),
+            need => need,
+        })?;
+        ensure(
+            activity || belongs(member, c.branch_id),
+            Rule::NotABranchMember,
+            || format!("attendee {m} is not a member of branch {}", c.branch_id),
+        )
+        .map_err(|e| e.on("attendees"))?;
+    }
+    let headcount = u32::try_from(c.attendees.len()).unwrap_or(u32::MAX);
     let event = if activity {
         Event::BranchActivityRecorded(BranchActivityRecorded {
             date: c.date,
             topic,
-            attendees: c.attendees,
+            attendees: c.attendees.clone(),
+            headcount,
         })
     } else {
         Event::BranchMeetingRecorded(BranchMeetingRecorded {
             date: c.date,
             topic,
-            attendees: c.attendees,
+            attendees: c.attendees.clone(),
+            headcount,
         })
     };
     Ok(Decision::to(streams::branch(c.branch_id), vec![event]))
@@ -312,4 +347,23 @@ pub(crate) fn designate_site(
             },
         )],
     ))
+}
+
+/// The events that free the posts `member` holds in branch `branch_id` (when leaving it).
+pub(crate) fn posts_freed(
+    world: &World,
+    branch_id: Uuid,
+    member: Uuid,
+) -> Result<Vec<Event>, Decide> {
+    let branch: &Branch = world.get(streams::branch(branch_id))?;
+    let mut events = Vec::new();
+    if branch.secretary == Some(member) {
+        events.push(Event::SecretaryVacated(SecretaryVacated {
+            member_id: member,
+        }));
+    }
+    if branch.deputy == Some(member) {
+        events.push(Event::DeputyVacated(DeputyVacated { member_id: member }));
+    }
+    Ok(events)
 }

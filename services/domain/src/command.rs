@@ -3,7 +3,7 @@
 //! as a decimal number and are turned into whole minutes once, when decided.
 
 use crate::values::{
-    BranchKind, CampaignKind, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
+    BranchKind, CampaignKind, Category, Channel, LeaveReason, Rating, Side, SiteLevel, WishOrigin,
 };
 use allweather_events::Timestamp;
 use chrono::{NaiveDate, NaiveTime};
@@ -136,7 +136,7 @@ commands! {
         /// The member.
         member_id: Uuid,
     }
-    /// Records a branch meeting (its secretary, or a committee admin).
+    /// Records a branch meeting and who came (its secretary, or a committee admin).
     RecordBranchMeeting {
         /// The branch.
         branch_id: Uuid,
@@ -144,10 +144,10 @@ commands! {
         date: NaiveDate,
         /// Its topic.
         topic: String,
-        /// How many attended.
-        attendees: u32,
+        /// The members who came, members of the branch (at most 1000, each once).
+        attendees: Vec<Uuid>,
     }
-    /// Records a branch activity (its secretary, or a committee admin).
+    /// Records a branch activity and who took part (its secretary, or a committee admin).
     RecordBranchActivity {
         /// The branch.
         branch_id: Uuid,
@@ -155,8 +155,8 @@ commands! {
         date: NaiveDate,
         /// Its topic.
         topic: String,
-        /// How many attended.
-        attendees: u32,
+        /// The members who took part, of any branch (at most 1000, each once).
+        attendees: Vec<Uuid>,
     }
     /// Records the branch's quiz result for a year (committee admin).
     RecordQuizResult {
@@ -188,6 +188,27 @@ commands! {
         unit_branch_id: Uuid,
         /// When the member joined.
         joined_on: NaiveDate,
+    }
+    /// Moves the member to another unit branch (committee admin). A secretary or deputy
+    /// post they held in their old branch falls vacant.
+    TransferMember {
+        /// The member.
+        member_id: Uuid,
+        /// The unit branch they move to.
+        unit_branch_id: Uuid,
+        /// From when.
+        on: NaiveDate,
+    }
+    /// Records that the member left the programme (committee admin, or the secretary of
+    /// the member's unit branch): their open claims are released and posts they held
+    /// fall vacant; they take no new facts, and their history stays.
+    MemberLeft {
+        /// The member.
+        member_id: Uuid,
+        /// Why.
+        reason: LeaveReason,
+        /// From when.
+        on: NaiveDate,
     }
     /// Assigns the member to a service branch (that branch's secretary, the service centre or a committee admin).
     AssignServiceBranch {

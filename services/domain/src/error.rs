@@ -137,6 +137,8 @@ rules! {
         BeneficiaryErased,
         /// The beneficiary is already erased.
         AlreadyErased,
+        /// The member left the programme: they take no new facts.
+        MemberHasLeft,
     ]
     Invalid: [
         /// A text field is empty, too long or holds control characters.

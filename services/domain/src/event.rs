@@ -9,7 +9,8 @@ use crate::personal::Sealed;
 use crate::rules::Rules;
 use crate::upcast;
 use crate::values::{
-    BranchKind, CampaignKind, Capacity, Category, Channel, Rating, Side, SiteLevel, WishOrigin,
+    BranchKind, CampaignKind, Capacity, Category, Channel, LeaveReason, Rating, Side, SiteLevel,
+    WishOrigin,
 };
 use allweather_events::{EventSpec, Timestamp};
 use chrono::{NaiveDate, NaiveTime};
@@ -114,29 +115,38 @@ events! {
         /// The secretary who held the post.
         member_id: Uuid,
     }
+    /// The branch's deputy secretary no longer holds the post (transferred or left).
+    DeputyVacated {
+        /// The deputy who held it.
+        member_id: Uuid,
+    }
     /// A member of the branch was appointed its deputy secretary: they act where the
     /// secretary is the member concerned or the post is vacant.
     DeputyAppointed {
         /// The deputy.
         member_id: Uuid,
     }
-    /// The branch held a meeting.
-    BranchMeetingRecorded {
+    /// The branch held a meeting. Version 1 recorded only how many came.
+    BranchMeetingRecorded @ 2 [upcast::attendance_v1] {
         /// When.
         date: NaiveDate,
         /// About what.
         topic: String,
-        /// How many attended.
-        attendees: u32,
+        /// The members who came (none named in a version 1 record).
+        attendees: Vec<Uuid>,
+        /// How many came.
+        headcount: u32,
     }
-    /// The branch held an activity.
-    BranchActivityRecorded {
+    /// The branch held an activity. Version 1 recorded only how many came.
+    BranchActivityRecorded @ 2 [upcast::attendance_v1] {
         /// When.
         date: NaiveDate,
         /// About what.
         topic: String,
-        /// How many attended.
-        attendees: u32,
+        /// The members who took part (none named in a version 1 record).
+        attendees: Vec<Uuid>,
+        /// How many took part.
+        headcount: u32,
     }
     /// The branch's contestant's result in the year's closed-book quiz.
     QuizResultRecorded {
@@ -162,6 +172,22 @@ events! {
         unit_branch_id: Uuid,
         /// When the member joined the Party.
         joined_on: NaiveDate,
+    }
+    /// The member moved to another unit branch (a new post).
+    MemberTransferred {
+        /// The unit branch they left.
+        from_unit_branch_id: Uuid,
+        /// The unit branch they joined.
+        unit_branch_id: Uuid,
+        /// From when.
+        on: NaiveDate,
+    }
+    /// The member left the programme: they take no new facts, and their history stays.
+    MemberDeparted {
+        /// Why.
+        reason: LeaveReason,
+        /// From when.
+        on: NaiveDate,
     }
     /// The member now reports to a service branch in their community.
     ServiceBranchAssigned {

@@ -79,7 +79,7 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
                 branch_id: c.branch_id,
                 date: c.date,
                 topic: c.topic.clone(),
-                attendees: c.attendees,
+                attendees: c.attendees.clone(),
             };
             branch::record_meeting(world, &c, ctx, true)
         }
@@ -87,6 +87,8 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
         C::DesignateDemonstrationSite(c) => branch::designate_site(world, c, ctx),
         C::RegisterMember(c) => member::register(world, c, ctx),
         C::AssignServiceBranch(c) => member::assign_service_branch(world, c, ctx),
+        C::TransferMember(c) => member::transfer(world, c, ctx),
+        C::MemberLeft(c) => member::leave(world, c, ctx),
         C::DisplayHouseholdPlaque(c) => member::display_plaque(world, c, ctx),
         C::ObserveAnniversary(c) => member::observe_anniversary(world, c, ctx),
         C::IssueDualCard(c) => dualcard::issue(world, c, ctx),

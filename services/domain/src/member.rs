@@ -1,15 +1,18 @@
-//! Members: registration in a unit branch, the service branch at home, the household
+//! Members: registration in a unit branch, the service branch at home (again when they
+//! move house), a transfer to another unit branch, leaving the programme, the household
 //! plaque and the anniversary of joining.
 
 use crate::branch::{self, Branch};
 use crate::command::{
-    AssignServiceBranch, DisplayHouseholdPlaque, ObserveAnniversary, RegisterMember,
+    AssignServiceBranch, DisplayHouseholdPlaque, MemberLeft, ObserveAnniversary, RegisterMember,
+    TransferMember,
 };
 use crate::ctx::Ctx;
 use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
-use crate::permissions::{require_member, require_secretary, secretary_of};
-use crate::values::{self, BranchKind};
+use crate::permissions::{require_member, require_role, require_secretary, secretary_of};
+use crate::values::{self, BranchKind, LeaveReason};
+use crate::wish;
 use crate::world::{Decision, World, streams};
 use crate::year::{open_year, past_or_today};
 use allweather_events::Role;
@@ -37,6 +40,8 @@ pub struct Member {
     pub plaque_displayed: bool,
     /// Years the anniversary was observed.
     pub anniversaries: BTreeSet<i32>,
+    /// Why and from when the member left the programme, if they did.
+    pub left: Option<(LeaveReason, NaiveDate)>,
 }
 
 impl Member {
@@ -50,6 +55,8 @@ impl Member {
                 self.joined_on = Some(e.joined_on);
             }
             Event::ServiceBranchAssigned(e) => self.service_branch = Some(e.service_branch_id),
+            Event::MemberTransferred(e) => self.unit_branch = Some(e.unit_branch_id),
+            Event::MemberDeparted(e) => self.left = Some((e.reason, e.on)),
             Event::HouseholdPlaqueDisplayed(_) => self.plaque_displayed = true,
             Event::AnniversaryObserved(e) => {
                 self.anniversaries.insert(e.year);
@@ -67,13 +74,124 @@ impl Member {
     }
 }
 
-/// The registered member `id`, or why not.
+/// The registered member `id` who has not left, or why not: a member who left takes no
+/// new facts.
 pub(crate) fn existing(world: &World, id: Uuid) -> Result<&Member, Decide> {
+    let member = on_record(world, id)?;
+    if let Some((reason, on)) = member.left {
+        return Err(DomainError::new(
+            Rule::MemberHasLeft,
+            format!(
+                "member {id} left the programme on {on} ({})",
+                values::stored_name(&reason)
+            ),
+        )
+        .into());
+    }
+    Ok(member)
+}
+
+/// The registered member `id`, whether or not they left (their history stays: what was
+/// entered before they left is still verified, read and counted).
+pub(crate) fn on_record(world: &World, id: Uuid) -> Result<&Member, Decide> {
     let member: &Member = world.get(streams::member(id))?;
     ensure(member.registered, Rule::MemberNotFound, || {
         format!("there is no member {id}")
     })?;
     Ok(member)
+}
+
+pub(crate) fn transfer(world: &World, c: &TransferMember, ctx: &Ctx) -> Result<Decision, Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "transferring a member")?;
+    let member = existing(world, c.member_id)?;
+    let to = branch::existing(world, c.unit_branch_id)?;
+    of_kind(to, c.unit_branch_id, &[BranchKind::Unit], "unit_branch_id")?;
+    let Some(from) = member.unit_branch else {
+        return Err(DomainError::new(
+            Rule::MemberNotFound,
+            format!("member {} has no unit branch", c.member_id),
+        )
+        .into());
+    };
+    ensure(from != c.unit_branch_id, Rule::NothingChanges, || {
+        format!(
+            "member {} already belongs to unit branch {}",
+            c.member_id, c.unit_branch_id
+        )
+    })?;
+    dated(ctx, member, c.on)?;
+    let freed = branch::posts_freed(world, from, c.member_id)?;
+    let mut decision = Decision::to(
+        streams::member(c.member_id),
+        vec![Event::MemberTransferred(MemberTransferred {
+            from_unit_branch_id: from,
+            unit_branch_id: c.unit_branch_id,
+            on: c.on,
+        })],
+    );
+    if !freed.is_empty() {
+        decision = decision.and(streams::branch(from), freed);
+    }
+    Ok(decision)
+}
+
+/// A date of the member's life cycle: not in the future, not before they joined.
+fn dated(ctx: &Ctx, member: &Member, on: NaiveDate) -> Result<(), DomainError> {
+    past_or_today(ctx, on, "on")?;
+    ensure(
+        member.joined_on.is_none_or(|j| j <= on),
+        Rule::DatesOutOfOrder,
+        || format!("{on} is before the member joined"),
+    )
+    .map_err(|e| e.on("on"))
+}
+
+pub(crate) fn leave(world: &World, c: &MemberLeft, ctx: &Ctx) -> Result<Decision, Decide> {
+    let member = existing(world, c.member_id)?;
+    if ctx.principal.role != Role::CommitteeAdmin {
+        let unit: Vec<Uuid> = member.unit_branch.into_iter().collect();
+        require_secretary(world, ctx, &unit, "recording that a member left")?;
+    }
+    dated(ctx, member, c.on)?;
+    // Their open claims go back to the board, in the same append.
+    let ledger = streams::claims(c.member_id);
+    let claims: &wish::Claims = world.get(ledger.clone())?;
+    world.need_all(claims.open.iter().map(|w| streams::wish(*w)))?;
+    let mut decision = Decision::to(
+        streams::member(c.member_id),
+        vec![Event::MemberDeparted(MemberDeparted {
+            reason: c.reason,
+            on: c.on,
+        })],
+    );
+    for wish_id in &claims.open {
+        let w: &wish::Wish = world.get(streams::wish(*wish_id))?;
+        if w.claims.contains_key(&c.member_id) {
+            decision = decision.and(
+                streams::wish(*wish_id),
+                vec![Event::WishReleased(WishReleased {
+                    member_id: c.member_id,
+                })],
+            );
+        }
+    }
+    if !claims.open.is_empty() {
+        decision = decision.and(
+            ledger,
+            claims
+                .open
+                .iter()
+                .map(|w| Event::ClaimClosed(ClaimClosed { wish_id: *w }))
+                .collect(),
+        );
+    }
+    for b in member.branches() {
+        let freed = branch::posts_freed(world, b, c.member_id)?;
+        if !freed.is_empty() {
+            decision = decision.and(streams::branch(b), freed);
+        }
+    }
+    Ok(decision)
 }
 
 fn of_kind(

@@ -150,7 +150,7 @@ pub fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool
             if ctx.principal.member_id == Some(member_id) {
                 return Ok(true);
             }
-            let member = member::existing(world, member_id)?;
+            let member = member::on_record(world, member_id)?;
             let mut allowed = false;
             for b in member.branches() {
                 if ctx.principal.branch_id != Some(b) {

@@ -3,7 +3,7 @@
 //! and stored in the `RulesAdopted` event in integer form (points in hundredths), so
 //! that nothing hashed is a float.
 
-use crate::values::{Category, Visibility, stored_name};
+use crate::values::{BranchKind, Category, Visibility, stored_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -61,7 +61,8 @@ pub struct WishesDoc {
     pub max_open_claims: u32,
 }
 
-/// `[branches]`
+/// `[branches]`: what every branch must hold in the year, and optionally, per kind,
+/// `[branches.unit]`, `[branches.service]`, `[branches.temporary]` with their own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BranchesDoc {
@@ -69,6 +70,34 @@ pub struct BranchesDoc {
     pub required_meetings: u32,
     /// Activities a branch must hold in the year.
     pub required_activities: u32,
+    /// Unit branches' own numbers.
+    #[serde(default)]
+    pub unit: Option<KindDoc>,
+    /// Service branches' own numbers.
+    #[serde(default)]
+    pub service: Option<KindDoc>,
+    /// Temporary branches' own numbers.
+    #[serde(default)]
+    pub temporary: Option<KindDoc>,
+}
+
+/// `[branches.KIND]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindDoc {
+    /// Meetings a branch of this kind must hold in the year.
+    pub required_meetings: u32,
+    /// Activities a branch of this kind must hold in the year.
+    pub required_activities: u32,
+}
+
+/// What a branch of one kind must hold in the year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Requirement {
+    /// Meetings.
+    pub meetings: u32,
+    /// Activities.
+    pub activities: u32,
 }
 
 /// `[ranking]`: weights of the branch ranking criteria, in percent.
@@ -124,10 +153,12 @@ pub struct Rules {
     pub claim_expiry_hours: u32,
     /// Open claims a member may hold at once.
     pub max_open_claims: u32,
-    /// Meetings a branch must hold.
+    /// Meetings a branch must hold (where its kind sets no number of its own).
     pub required_meetings: u32,
-    /// Activities a branch must hold.
+    /// Activities a branch must hold (likewise).
     pub required_activities: u32,
+    /// What a branch of each kind must hold in the year.
+    pub branch_requirements: BTreeMap<BranchKind, Requirement>,
     /// Branch ranking weights, in percent.
     pub ranking_weights: RankingWeights,
     /// Who may see volunteer leaderboards.
@@ -176,6 +207,17 @@ impl Rules {
         let doc: RulesDocument = serde_path_to_error::deserialize(value)
             .map_err(|e| RulesError::one(e.path().to_string(), e.inner().to_string()))?;
         doc.validate()
+    }
+
+    /// What a branch of `kind` must hold in the year.
+    pub fn requirement(&self, kind: BranchKind) -> Requirement {
+        self.branch_requirements
+            .get(&kind)
+            .copied()
+            .unwrap_or(Requirement {
+                meetings: self.required_meetings,
+                activities: self.required_activities,
+            })
     }
 
     /// Hundredths of a point for `minutes` of verified service in `category`.
@@ -247,19 +289,39 @@ impl RulesDocument {
                 format!("must be 1 to 50, got {}", self.wishes.max_open_claims),
             );
         }
-        for (name, v) in [
-            (
-                "branches.required_meetings",
-                self.branches.required_meetings,
-            ),
-            (
-                "branches.required_activities",
-                self.branches.required_activities,
-            ),
+        let general = KindDoc {
+            required_meetings: self.branches.required_meetings,
+            required_activities: self.branches.required_activities,
+        };
+        let mut branch_requirements = BTreeMap::new();
+        for (kind, own) in [
+            (BranchKind::Unit, self.branches.unit),
+            (BranchKind::Service, self.branches.service),
+            (BranchKind::Temporary, self.branches.temporary),
         ] {
-            if v > 366 {
-                problem(name, format!("must be 0 to 366, got {v}"));
+            let prefix = match own {
+                Some(_) => format!("branches.{}.", stored_name(&kind)),
+                None => "branches.".to_owned(),
+            };
+            let doc = own.unwrap_or(general);
+            for (name, v) in [
+                ("required_meetings", doc.required_meetings),
+                ("required_activities", doc.required_activities),
+            ] {
+                if v > 366 {
+                    problem(
+                        &format!("{prefix}{name}"),
+                        format!("must be 0 to 366, got {v}"),
+                    );
+                }
             }
+            branch_requirements.insert(
+                kind,
+                Requirement {
+                    meetings: doc.required_meetings,
+                    activities: doc.required_activities,
+                },
+            );
         }
         let w = self.ranking;
         let weights = [
@@ -343,6 +405,7 @@ impl RulesDocument {
             max_open_claims: self.wishes.max_open_claims,
             required_meetings: self.branches.required_meetings,
             required_activities: self.branches.required_activities,
+            branch_requirements,
             ranking_weights: w,
             leaderboard_visibility: self.leaderboard.visibility,
             rating_thresholds_hundredths: ratings,

@@ -402,7 +402,7 @@ fn pending(world: &World, record_id: Uuid) -> Result<(&ServiceRecord, Uuid, Entr
 
 pub(crate) fn verify(world: &World, c: &VerifyServiceHours, ctx: &Ctx) -> Result<Decision, Decide> {
     let (_, owner_id, entry) = pending(world, c.record_id)?;
-    let owner = member::existing(world, owner_id)?;
+    let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
     open_year(world, entry.date.year())?;
     Ok(Decision::to(
@@ -416,7 +416,7 @@ pub(crate) fn verify(world: &World, c: &VerifyServiceHours, ctx: &Ctx) -> Result
 
 pub(crate) fn reject(world: &World, c: &RejectServiceHours, ctx: &Ctx) -> Result<Decision, Decide> {
     let (_, owner_id, entry) = pending(world, c.record_id)?;
-    let owner = member::existing(world, owner_id)?;
+    let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
     open_year(world, entry.date.year())?;
     let reason = values::text("reason", &c.reason, 1_000)?;
@@ -491,7 +491,7 @@ pub(crate) fn request_correction(
         corrected(world, c.record_id, c.hours, c.date, c.category, ctx)?;
     let record = logged(world, c.record_id)?;
     if !is_member(ctx, owner_id) {
-        let owner = member::existing(world, owner_id)?;
+        let owner = member::on_record(world, owner_id)?;
         require_verifier(world, ctx, owner_id, owner, before.minutes)?;
     }
     ensure(
@@ -540,7 +540,7 @@ pub(crate) fn apply_correction(
         )
         .into());
     };
-    let owner = member::existing(world, owner_id)?;
+    let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(
         world,
         ctx,

@@ -27,10 +27,32 @@ pub fn dual_card_completed_v1(mut v: Value) -> Result<Value, String> {
 }
 
 /// `RulesAdopted` v1 → v2: rules adopted before stars had a scale award 1 to 5, the
-/// programme's scale.
+/// programme's scale; and every kind of branch was held to the same numbers of meetings
+/// and activities.
 pub fn rules_adopted_v1(mut v: Value) -> Result<Value, String> {
-    let rules = object(&mut v)?.get_mut("rules").ok_or("rules missing")?;
-    object(rules)?.insert("max_stars".into(), json!(crate::rules::DEFAULT_MAX_STARS));
+    let rules = object(object(&mut v)?.get_mut("rules").ok_or("rules missing")?)?;
+    let same = json!({
+        "meetings": rules.get("required_meetings").ok_or("required_meetings missing")?,
+        "activities": rules.get("required_activities").ok_or("required_activities missing")?,
+    });
+    rules.insert(
+        "branch_requirements".into(),
+        json!({"unit": same, "service": same, "temporary": same}),
+    );
+    rules.insert("max_stars".into(), json!(crate::rules::DEFAULT_MAX_STARS));
+    Ok(v)
+}
+
+/// `BranchMeetingRecorded` and `BranchActivityRecorded` v1 → v2: v1 recorded how many
+/// came (`attendees`, a number) and named no one.
+pub fn attendance_v1(mut v: Value) -> Result<Value, String> {
+    let fields = object(&mut v)?;
+    let count = fields.remove("attendees").ok_or("attendees missing")?;
+    if !count.is_u64() {
+        return Err(format!("attendees {count} is not a count"));
+    }
+    fields.insert("headcount".into(), count);
+    fields.insert("attendees".into(), json!([]));
     Ok(v)
 }
 
@@ -76,6 +98,51 @@ mod tests {
         let lifted = dual_card_completed_v1(json!({"rating": "qualified"})).expect("lifts");
         assert_eq!(lifted, json!({}));
         assert!(Event::from_stored("DualCardCompleted", lifted).is_ok());
+    }
+
+    #[test]
+    fn version_1_rules_hold_every_kind_to_the_same_numbers_and_award_up_to_5_stars() {
+        let mut doc: serde_json::Value =
+            toml::from_str(include_str!("../../../rules/2026.toml")).expect("toml");
+        let fields = doc.as_object_mut().expect("a document");
+        fields.remove("stars");
+        fields
+            .get_mut("branches")
+            .and_then(|b| b.as_object_mut())
+            .map(|b| b.remove("temporary"));
+        let mut rules = crate::rules::Rules::from_json(&doc).expect("valid");
+        rules.branch_requirements.clear();
+        let mut v1 = serde_json::to_value(&rules).expect("json");
+        let fields = v1.as_object_mut().expect("object");
+        fields.remove("branch_requirements");
+        fields.remove("max_stars");
+        let lifted = rules_adopted_v1(json!({"rules": v1})).expect("lifts");
+        let Event::RulesAdopted(e) = Event::from_stored("RulesAdopted", lifted).expect("v2") else {
+            panic!("not rules")
+        };
+        assert_eq!(e.rules.max_stars, 5);
+        for kind in crate::values::BranchKind::ALL {
+            assert_eq!(
+                e.rules.requirement(kind),
+                crate::rules::Requirement {
+                    meetings: e.rules.required_meetings,
+                    activities: e.rules.required_activities
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_version_1_meeting_keeps_its_headcount_and_names_no_one() {
+        let v1 = json!({"date": "2025-03-05", "topic": "study", "attendees": 31});
+        let Event::BranchMeetingRecorded(e) =
+            Event::from_stored("BranchMeetingRecorded", attendance_v1(v1).expect("lifts"))
+                .expect("v2")
+        else {
+            panic!("not a meeting")
+        };
+        assert_eq!((e.headcount, e.attendees.len()), (31, 0));
+        assert!(attendance_v1(json!({"attendees": "many"})).is_err());
     }
 
     #[test]

@@ -5,15 +5,34 @@ use crate::error::{DomainError, Rule};
 use serde::{Deserialize, Serialize};
 
 /// What kind of branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BranchKind {
     /// A unit branch (机关支部): members' branch at work.
     Unit,
-    /// A community service branch (服务支部).
+    /// A community service branch (服务支部): runs community activities members join.
     Service,
-    /// A temporary branch (临时支部), e.g. for a campaign.
+    /// A temporary branch (基层服务临时支部): the branch, in the residential community,
+    /// of the in-service members who live there; it holds its own meetings and
+    /// activities, records each member's conduct there and reports it to their unit.
     Temporary,
+}
+
+impl BranchKind {
+    /// Every kind.
+    pub const ALL: [BranchKind; 3] = [BranchKind::Unit, BranchKind::Service, BranchKind::Temporary];
 }
 
 /// Categories of service, as the programme counts them.
@@ -117,6 +136,20 @@ impl Rating {
     pub fn is_qualified_or_above(self) -> bool {
         matches!(self, Rating::Excellent | Rating::Qualified)
     }
+}
+
+/// Why a member left the programme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// Retired.
+    Retired,
+    /// Transferred out of the county.
+    TransferredOut,
+    /// Deceased.
+    Deceased,
+    /// Another reason.
+    Other,
 }
 
 /// Where a wish comes from.

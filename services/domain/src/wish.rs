@@ -197,7 +197,7 @@ fn require_claimer_or_secretary(
         return Ok(());
     }
     if ctx.principal.role == Role::Secretary {
-        let m = member::existing(world, claimer)?;
+        let m = member::on_record(world, claimer)?;
         require_secretary(world, ctx, &m.branches(), what)?;
         return Ok(());
     }
