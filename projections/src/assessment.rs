@@ -12,14 +12,17 @@
 //! excellent". People decide what follows.
 //!
 //! **A branch's score** (0–100) is the sum of the rules' ranking weights, each times how
-//! far the branch reached on that criterion (0–1): hours per member and wishes fulfilled
-//! against the best branch, the share of members who served and of completed cards,
-//! meetings and activities against the numbers required, the quiz score out of 100. A
-//! branch's members are those whose unit or service branch it is. Ranks follow the score,
-//! ties by branch id.
+//! far the branch reached on that criterion (0–1), over the weights that apply to its
+//! kind: hours per member and wishes fulfilled against the best branch of its kind, the
+//! share of members who served and of completed cards, meetings and activities against
+//! the numbers its kind must hold, and — for unit branches only, whose contest it is —
+//! the quiz score out of 100. Branches are ranked among their own kind. A
+//! branch's members are those whose unit or service branch it is, and those whose hours
+//! of the year were logged while it was; hours count for the branches their member
+//! belonged to when they were logged. Ranks follow the score, ties by branch id.
 
 use allweather_domain::rules::Rules;
-use allweather_domain::values::{Capacity, Category, Rating, Side};
+use allweather_domain::values::{BranchKind, Capacity, Category, Rating, Side, stored_name};
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -148,6 +151,11 @@ pub struct Record {
     pub category: Category,
     /// Its minutes.
     pub minutes: u32,
+    /// The branches its member belonged to when it was logged: it counts for them.
+    pub branches: Vec<String>,
+    /// The branch that organised the activity, where its organiser entered it: it counts
+    /// for that branch's hours too.
+    pub organiser: Option<String>,
     /// The positions of its logging, verification and corrections.
     pub evidence: Vec<u64>,
 }
@@ -540,12 +548,24 @@ struct Tally {
     wishes: u64,
 }
 
-/// The ranking of the book's branches (of `kind`, if given) under `rules`.
+/// The ranking of the book's branches under `rules`: of `kind`, or of each kind in turn
+/// (unit, service, temporary), every branch ranked among its own kind — a unit branch is
+/// not measured against a community's.
 pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
+    match kind {
+        Some(kind) => rank_kind(book, rules, kind),
+        None => BranchKind::ALL
+            .iter()
+            .flat_map(|k| rank_kind(book, rules, &stored_name(k)))
+            .collect(),
+    }
+}
+
+fn rank_kind(book: &Book, rules: &Rules, kind: &str) -> Vec<Standing> {
     let mut tallies: BTreeMap<&str, Tally> = book
         .branches
         .iter()
-        .filter(|(_, b)| kind.is_none_or(|k| b.kind == k))
+        .filter(|(_, b)| b.kind == kind)
         .map(|(id, _)| {
             let tally = Tally {
                 members: 0,
@@ -558,18 +578,48 @@ pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
         })
         .collect();
     for member in book.members.values() {
-        let minutes: u64 = member.records.iter().map(|r| u64::from(r.minutes)).sum();
         let sides: HashSet<Side> = member.sides.iter().map(|o| o.side).collect();
-        let branches: BTreeSet<&str> = std::iter::once(member.unit_branch_id.as_str())
+        // Hours count for the branches the member belonged to when they were logged, and
+        // for the branch that organised them (without making the member its member).
+        let mut minutes: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut organised: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &member.records {
+            for b in &r.branches {
+                *minutes.entry(b.as_str()).or_default() += u64::from(r.minutes);
+            }
+            if let Some(o) = r
+                .organiser
+                .as_deref()
+                .filter(|o| !r.branches.iter().any(|b| b == o))
+            {
+                *organised.entry(o).or_default() += u64::from(r.minutes);
+            }
+        }
+        for (branch, extra) in organised {
+            if let Some(t) = tallies.get_mut(branch) {
+                t.minutes += extra;
+            }
+        }
+        let now: BTreeSet<&str> = std::iter::once(member.unit_branch_id.as_str())
             .chain(member.service_branch_id.as_deref())
             .collect();
-        for branch in branches {
+        // A member counts in the branches they belong to now and in those they served
+        // for this year.
+        for branch in now
+            .iter()
+            .copied()
+            .chain(minutes.keys().copied())
+            .collect::<BTreeSet<_>>()
+        {
             if let Some(t) = tallies.get_mut(branch) {
+                let served = minutes.get(branch).copied().unwrap_or(0);
                 t.members += 1;
-                t.minutes += minutes;
-                t.serving += u64::from(minutes > 0);
-                t.cards += u64::from(sides.len() == 2);
-                t.wishes += member.wishes.len() as u64;
+                t.minutes += served;
+                t.serving += u64::from(served > 0);
+                if now.contains(branch) {
+                    t.cards += u64::from(sides.len() == 2);
+                    t.wishes += member.wishes.len() as u64;
+                }
             }
         }
     }
@@ -578,8 +628,20 @@ pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
     let best_hours = tallies.values().map(per_member).max().unwrap_or(0);
     let best_wishes = tallies.values().map(|t| t.wishes).max().unwrap_or(0);
     let w = &rules.ranking_weights;
-    let required_meetings = u64::from(rules.required_meetings);
-    let required_activities = u64::from(rules.required_activities);
+    let requirement = BranchKind::ALL
+        .into_iter()
+        .find(|k| stored_name(k) == kind)
+        .map_or(
+            allweather_domain::rules::Requirement {
+                meetings: rules.required_meetings,
+                activities: rules.required_activities,
+            },
+            |k| rules.requirement(k),
+        );
+    let required_meetings = u64::from(requirement.meetings);
+    let required_activities = u64::from(requirement.activities);
+    // The closed-book quiz is the in-service unit branches' (one contestant each).
+    let quiz_weight = if kind == "unit" { w.quiz } else { 0 };
     let mut standings: Vec<Standing> = tallies
         .iter()
         .filter_map(|(id, t)| {
@@ -632,7 +694,7 @@ pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
                     value: Measure::Count(quiz),
                     required: None,
                     reached: share(quiz, 100),
-                    weight: w.quiz,
+                    weight: quiz_weight,
                 },
                 Component {
                     name: "card_completion",
@@ -642,10 +704,14 @@ pub fn rank(book: &Book, rules: &Rules, kind: Option<&str>) -> Vec<Standing> {
                     weight: w.card_completion,
                 },
             ];
+            // The weights that apply to this kind, scaled to a score out of 100.
+            let weights: u64 = criteria.iter().map(|c| u64::from(c.weight)).sum();
             let score = criteria
                 .iter()
-                .map(|c| u64::from(c.weight) * c.reached / 100)
-                .sum();
+                .map(|c| u64::from(c.weight) * c.reached)
+                .sum::<u64>()
+                .checked_div(weights)
+                .unwrap_or(0);
             Some(Standing {
                 rank: 0,
                 branch_id: (*id).to_owned(),
@@ -868,6 +934,8 @@ mod tests {
         Record {
             category,
             minutes,
+            branches: Vec::new(),
+            organiser: None,
             evidence: vec![at, at + 1],
         }
     }
@@ -1000,7 +1068,9 @@ mod tests {
                 .insert(id.into(), BranchFacts::new(id.into(), "unit".into()));
         }
         let mut busy = member("b2");
-        busy.records.push(record(Category::Cleanup, 600, 1));
+        let mut cleanup = record(Category::Cleanup, 600, 1);
+        cleanup.branches = vec!["b2".into()];
+        busy.records.push(cleanup);
         book.members.insert("m1".into(), busy);
         book.members.insert("m2".into(), member("b2"));
         book.members.insert("m3".into(), member("b1"));
@@ -1031,6 +1101,67 @@ mod tests {
     }
 
     #[test]
+    fn hours_count_for_the_branch_the_member_belonged_to_when_they_were_logged() {
+        let mut book = Book {
+            year: 2026,
+            ..Book::default()
+        };
+        for id in ["old", "new"] {
+            book.branches
+                .insert(id.into(), BranchFacts::new(id.into(), "unit".into()));
+        }
+        // Transferred from "old" to "new": ten hours logged before, two after.
+        let mut moved = member("new");
+        let mut before = record(Category::Cleanup, 600, 1);
+        before.branches = vec!["old".into()];
+        let mut after = record(Category::Cleanup, 120, 9);
+        after.branches = vec!["new".into()];
+        moved.records.extend([before, after]);
+        book.members.insert("m".into(), moved);
+        let standings = rank(&book, &rules(), None);
+        let hours = |id: &str| {
+            standings
+                .iter()
+                .find(|s| s.branch_id == id)
+                .map(|s| (s.members, s.criteria[0].value))
+        };
+        assert_eq!(hours("old"), Some((1, Measure::Hundredths(1000))));
+        assert_eq!(hours("new"), Some((1, Measure::Hundredths(200))));
+    }
+
+    #[test]
+    fn hours_an_organiser_entered_count_for_the_organising_branch_too() {
+        let mut book = Book {
+            year: 2026,
+            ..Book::default()
+        };
+        book.branches
+            .insert("u".into(), BranchFacts::new("u".into(), "unit".into()));
+        book.branches
+            .insert("s".into(), BranchFacts::new("s".into(), "service".into()));
+        let mut neighbour = member("u");
+        neighbour.service_branch_id = Some("s".into());
+        book.members.insert("n".into(), neighbour);
+        // A member of another community took part in the clean-up "s" organised.
+        let mut guest = member("u");
+        let mut cleanup = record(Category::Cleanup, 180, 1);
+        cleanup.branches = vec!["u".into()];
+        cleanup.organiser = Some("s".into());
+        guest.records.push(cleanup);
+        book.members.insert("g".into(), guest);
+        let standings = rank(&book, &rules(), None);
+        let of = |id: &str| {
+            standings
+                .iter()
+                .find(|s| s.branch_id == id)
+                .map(|s| (s.members, s.criteria[0].value))
+        };
+        // "s" has one member of its own and the guest's three hours; "u" two members.
+        assert_eq!(of("s"), Some((1, Measure::Hundredths(300))));
+        assert_eq!(of("u"), Some((2, Measure::Hundredths(150))));
+    }
+
+    #[test]
     fn the_rules_in_force_change_nothing_and_other_rules_name_what_they_change() {
         let mut book = Book {
             year: 2026,
@@ -1044,7 +1175,9 @@ mod tests {
             b.quiz = Some((80, 3));
         }
         let mut served = member("b2");
-        served.records.push(record(Category::Cleanup, 45 * 60, 1));
+        let mut cleanup = record(Category::Cleanup, 45 * 60, 1);
+        cleanup.branches = vec!["b2".into()];
+        served.records.push(cleanup);
         served.feedback.push((1, 5));
         served.anniversary = Some(6);
         served.appraisal = Some(appraised(Rating::Qualified, 9));
@@ -1094,7 +1227,8 @@ mod tests {
             (b1.id.as_str(), b1.before.as_str()),
             ("b1", "rank 2 (score 12.00)")
         );
-        assert_eq!(b1.after, "rank 1 (score 80.00)");
+        // (These weights sum to 140: the score is over them, 80 · 100 / 140.)
+        assert_eq!(b1.after, "rank 1 (score 57.14)");
         assert!(
             b1.criteria.iter().any(|(name, _, _)| *name == "quiz"),
             "{:?}",

@@ -1,13 +1,17 @@
 //! Integrity flags: the patterns people complain of in systems like this — more than
-//! 8 hours logged for a member-day, overlapping entries, bulk entries of one activity
-//! by one enterer, and hours verified by the person who entered them — each flag with
-//! the positions of the events behind it, so an auditor can read them in the log.
+//! 8 hours logged for a member-day, overlapping entries, look-alike entries of one
+//! activity (many members self-reporting the same activity on the same day, or one
+//! person entering it for many who is not its organising branch), and hours verified by
+//! the person who entered them — each flag with the positions of the events behind it,
+//! so an auditor can read them in the log. A mass event its organising branch enters for
+//! everyone who came is what the programme asks for, and is not flagged.
 
 use crate::runner::Projector;
 use crate::store::{dump_rows, position};
 use crate::writes::{Change, Table, Value, Writes};
 use allweather_domain::Event;
 use allweather_domain::service::normalise;
+use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use futures::future::BoxFuture;
 use sqlx::{AnyPool, Row};
@@ -33,7 +37,9 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
         entered_by      TEXT NOT NULL,
         verifier        TEXT NOT NULL,
         logged_position BIGINT NOT NULL,
-        decided_position BIGINT NOT NULL
+        decided_position BIGINT NOT NULL,
+        channel         TEXT NOT NULL,
+        organising_branch TEXT NOT NULL
     )"];
 
 static ENTRIES: Table = Table {
@@ -50,6 +56,8 @@ static ENTRIES: Table = Table {
         "verifier",
         "logged_position",
         "decided_position",
+        "channel",
+        "organising_branch",
     ],
 };
 
@@ -98,6 +106,11 @@ impl Projector for Integrity {
                             "".into(),
                             position(envelope).into(),
                             Value::Int(0),
+                            stored_name(&e.channel).into(),
+                            e.organising_branch_id
+                                .map(|b| b.to_string())
+                                .unwrap_or_default()
+                                .into(),
                         ],
                     )?;
                 }
@@ -142,7 +155,8 @@ impl Projector for Integrity {
             pool,
             "ig_entries",
                 "SELECT record_id, member_id, date, CAST(minutes AS TEXT), CAST(start_minute AS TEXT), activity,
-                        status, entered_by, verifier, CAST(logged_position AS TEXT), CAST(decided_position AS TEXT)
+                        status, entered_by, verifier, CAST(logged_position AS TEXT), CAST(decided_position AS TEXT),
+                        channel, organising_branch
                    FROM ig_entries ORDER BY record_id",
         ))
     }
@@ -153,7 +167,8 @@ impl Projector for Integrity {
 pub struct Flag {
     /// `over_8_hours_a_day`, `overlapping_entries`, `bulk_same_activity` or `verified_own_entry`.
     pub kind: &'static str,
-    /// The member concerned (for bulk entries: the enterer).
+    /// The member concerned; for look-alike entries, the one who entered them for
+    /// others, or the activity many self-reported.
     pub subject: String,
     /// The date.
     pub date: String,
@@ -174,12 +189,15 @@ struct EntryRow {
     verifier: String,
     logged: i64,
     decided: i64,
+    /// Entered by its organising branch as organiser (a mass event's own record).
+    organised: bool,
 }
 
 /// Every flag of `year`, in a stable order.
 pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT member_id, date, minutes, start_minute, activity, status, entered_by, verifier, logged_position, decided_position
+        "SELECT member_id, date, minutes, start_minute, activity, status, entered_by, verifier, logged_position, decided_position,
+                channel, organising_branch
            FROM ig_entries WHERE date LIKE $1 AND status <> 'rejected' ORDER BY logged_position",
     )
     .bind(format!("{year:04}-%"))
@@ -199,17 +217,26 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
                 verifier: r.try_get(7)?,
                 logged: r.try_get(8)?,
                 decided: r.try_get(9)?,
+                organised: r.try_get::<String, _>(10)? == "organiser"
+                    && !r.try_get::<String, _>(11)?.is_empty(),
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mut flags = Vec::new();
     let mut days: BTreeMap<(&str, &str), Vec<&EntryRow>> = BTreeMap::new();
+    // Entered by one person for others, not as the activity's organising branch.
     let mut bulk: BTreeMap<(&str, &str, &str), Vec<&EntryRow>> = BTreeMap::new();
+    // Self-reported by many members, one activity on one day.
+    let mut alike: BTreeMap<(&str, &str), Vec<&EntryRow>> = BTreeMap::new();
     for r in &rows {
         days.entry((&r.member, &r.date)).or_default().push(r);
-        bulk.entry((&r.entered_by, &r.date, &r.activity))
-            .or_default()
-            .push(r);
+        if r.entered_by == r.member {
+            alike.entry((&r.date, &r.activity)).or_default().push(r);
+        } else if !r.organised {
+            bulk.entry((&r.entered_by, &r.date, &r.activity))
+                .or_default()
+                .push(r);
+        }
         if r.status == "verified"
             && !r.verifier.is_empty()
             && r.verifier == r.entered_by
@@ -250,16 +277,34 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
             }
         }
     }
-    for ((entered_by, date, activity), entries) in &bulk {
+    let members = |entries: &[&EntryRow]| {
         let mut members: Vec<&str> = entries.iter().map(|r| r.member.as_str()).collect();
         members.sort_unstable();
         members.dedup();
-        if members.len() >= BULK_MEMBERS && entries.iter().any(|r| r.entered_by != r.member) {
+        members.len()
+    };
+    for ((entered_by, date, activity), entries) in &bulk {
+        let n = members(entries);
+        if n >= BULK_MEMBERS {
             flags.push(Flag {
                 kind: "bulk_same_activity",
                 subject: (*entered_by).to_owned(),
                 date: (*date).to_owned(),
-                detail: format!("{} members entered for {activity:?} at once", members.len()),
+                detail: format!(
+                    "{n} members entered for {activity:?} by one person, not its organising branch"
+                ),
+                evidence: entries.iter().map(|r| r.logged).collect(),
+            });
+        }
+    }
+    for ((date, activity), entries) in &alike {
+        let n = members(entries);
+        if n >= BULK_MEMBERS {
+            flags.push(Flag {
+                kind: "bulk_same_activity",
+                subject: (*activity).to_owned(),
+                date: (*date).to_owned(),
+                detail: format!("{n} members self-reported {activity:?} on the same day"),
                 evidence: entries.iter().map(|r| r.logged).collect(),
             });
         }

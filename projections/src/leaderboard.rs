@@ -2,6 +2,8 @@
 //! quarter or month, a category and a branch. Only verified hours count; a correction
 //! moves a record's hours; points are each record's minutes at its year's points per hour
 //! for its category (hundredths, rounded down per record, as the domain counts them).
+//! A branch's board counts the hours recorded while the member belonged to it: a member
+//! who moved house or changed posts leaves their earlier hours with the earlier branch.
 //! Ties are broken by member id. Who may see a year's board is that year's rules'.
 
 use crate::runner::Projector;
@@ -23,8 +25,20 @@ const SCHEMA: &[&str] = &[
         member_id         TEXT PRIMARY KEY,
         name              TEXT NOT NULL,
         unit_branch_id    TEXT NOT NULL,
-        service_branch_id TEXT
+        service_branch_id TEXT,
+        unit_since        BIGINT NOT NULL,
+        service_since     BIGINT
     )",
+    // The branches a member belonged to before, each from one log position to another:
+    // a fact counts for the branch the member belonged to when it was recorded.
+    "CREATE TABLE IF NOT EXISTS lb_memberships (
+        membership_id TEXT PRIMARY KEY,
+        member_id     TEXT NOT NULL,
+        branch_id     TEXT NOT NULL,
+        from_position BIGINT NOT NULL,
+        to_position   BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS lb_memberships_member ON lb_memberships (member_id, branch_id)",
     "CREATE TABLE IF NOT EXISTS lb_records (
         record_id TEXT PRIMARY KEY,
         member_id TEXT NOT NULL,
@@ -33,7 +47,8 @@ const SCHEMA: &[&str] = &[
         month     BIGINT NOT NULL,
         category  TEXT NOT NULL,
         minutes   BIGINT NOT NULL,
-        status    TEXT NOT NULL
+        status    TEXT NOT NULL,
+        position  BIGINT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS lb_records_year ON lb_records (year, status)",
     "CREATE TABLE IF NOT EXISTS lb_points (
@@ -50,8 +65,46 @@ const SCHEMA: &[&str] = &[
 
 static MEMBERS: Table = Table {
     name: "lb_members",
-    columns: &["member_id", "name", "unit_branch_id", "service_branch_id"],
+    columns: &[
+        "member_id",
+        "name",
+        "unit_branch_id",
+        "service_branch_id",
+        "unit_since",
+        "service_since",
+    ],
 };
+
+static MEMBERSHIPS: Table = Table {
+    name: "lb_memberships",
+    columns: &[
+        "membership_id",
+        "member_id",
+        "branch_id",
+        "from_position",
+        "to_position",
+    ],
+};
+
+/// Closes `member`'s period in `branch` (since `from`) at `to`: it stays in the history.
+fn close_membership(
+    w: &mut Writes,
+    member: &str,
+    branch: String,
+    from: i64,
+    to: i64,
+) -> Result<(), sqlx::Error> {
+    w.insert(
+        &MEMBERSHIPS,
+        vec![
+            format!("{member}:{branch}:{from}").into(),
+            member.into(),
+            branch.into(),
+            from.into(),
+            to.into(),
+        ],
+    )
+}
 
 static RECORDS: Table = Table {
     name: "lb_records",
@@ -64,6 +117,7 @@ static RECORDS: Table = Table {
         "category",
         "minutes",
         "status",
+        "position",
     ],
 };
 
@@ -88,6 +142,7 @@ impl Projector for Leaderboard {
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let id = envelope.stream_id.id();
+            let at = i64::try_from(envelope.position).unwrap_or(i64::MAX);
             match event {
                 Event::MemberRegistered(e) => w.insert(
                     &MEMBERS,
@@ -96,16 +151,45 @@ impl Projector for Leaderboard {
                         e.name.as_str().into(),
                         e.unit_branch_id.to_string().into(),
                         Value::Null,
+                        at.into(),
+                        Value::Null,
                     ],
                 )?,
-                Event::ServiceBranchAssigned(e) => w.update(
-                    &MEMBERS,
-                    id,
-                    vec![(
-                        "service_branch_id",
-                        Change::Set(e.service_branch_id.to_string().into()),
-                    )],
-                )?,
+                Event::ServiceBranchAssigned(e) => {
+                    // Moved house: the former service branch keeps what was recorded before.
+                    let before = w.text(&MEMBERS, id, "service_branch_id").await?;
+                    let since = w.int(&MEMBERS, id, "service_since").await?;
+                    if let (Some(branch), Some(since)) = (before, since) {
+                        close_membership(w, id, branch, since, at)?;
+                    }
+                    w.update(
+                        &MEMBERS,
+                        id,
+                        vec![
+                            (
+                                "service_branch_id",
+                                Change::Set(e.service_branch_id.to_string().into()),
+                            ),
+                            ("service_since", Change::Set(at.into())),
+                        ],
+                    )?;
+                }
+                Event::MemberTransferred(e) => {
+                    if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
+                        close_membership(w, id, e.from_unit_branch_id.to_string(), since, at)?;
+                    }
+                    w.update(
+                        &MEMBERS,
+                        id,
+                        vec![
+                            (
+                                "unit_branch_id",
+                                Change::Set(e.unit_branch_id.to_string().into()),
+                            ),
+                            ("unit_since", Change::Set(at.into())),
+                        ],
+                    )?;
+                }
                 Event::ServiceHoursLogged(e) => w.insert(
                     &RECORDS,
                     vec![
@@ -117,6 +201,7 @@ impl Projector for Leaderboard {
                         stored_name(&e.category).into(),
                         i64::from(e.minutes).into(),
                         "pending".into(),
+                        at.into(),
                     ],
                 )?,
                 Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
@@ -185,11 +270,18 @@ impl Projector for Leaderboard {
             for (table, sql) in [
                 (
                     "lb_members",
-                    "SELECT member_id, name, unit_branch_id, COALESCE(service_branch_id, '') FROM lb_members ORDER BY member_id",
+                    "SELECT member_id, name, unit_branch_id, COALESCE(service_branch_id, ''), CAST(unit_since AS TEXT),
+                            COALESCE(CAST(service_since AS TEXT), '') FROM lb_members ORDER BY member_id",
+                ),
+                (
+                    "lb_memberships",
+                    "SELECT membership_id, member_id, branch_id, CAST(from_position AS TEXT), CAST(to_position AS TEXT)
+                       FROM lb_memberships ORDER BY membership_id",
                 ),
                 (
                     "lb_records",
-                    "SELECT record_id, member_id, CAST(year AS TEXT), CAST(quarter AS TEXT), CAST(month AS TEXT), category, CAST(minutes AS TEXT), status FROM lb_records ORDER BY record_id",
+                    "SELECT record_id, member_id, CAST(year AS TEXT), CAST(quarter AS TEXT), CAST(month AS TEXT), category,
+                            CAST(minutes AS TEXT), status, CAST(position AS TEXT) FROM lb_records ORDER BY record_id",
                 ),
                 (
                     "lb_points",
@@ -218,7 +310,8 @@ pub struct Filter {
     pub month: Option<u32>,
     /// One category (its stored name).
     pub category: Option<String>,
-    /// Members of one branch (unit or service, as they are now).
+    /// Hours recorded while their member belonged to this branch (as its unit or its
+    /// service branch then).
     pub branch_id: Option<String>,
     /// How many entries.
     pub limit: u32,
@@ -251,7 +344,12 @@ pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, 
           WHERE r.status = 'verified' AND r.year = $1
             AND ($2 = 0 OR r.quarter = $2) AND ($3 = 0 OR r.month = $3)
             AND ($4 = '' OR r.category = $4)
-            AND ($5 = '' OR m.unit_branch_id = $5 OR m.service_branch_id = $5)
+            AND ($5 = ''
+                 OR (m.unit_branch_id = $5 AND r.position >= m.unit_since)
+                 OR (m.service_branch_id = $5 AND r.position >= m.service_since)
+                 OR EXISTS (SELECT 1 FROM lb_memberships ms
+                             WHERE ms.member_id = r.member_id AND ms.branch_id = $5
+                               AND ms.from_position <= r.position AND r.position < ms.to_position))
           GROUP BY r.member_id, m.name
           ORDER BY SUM(r.minutes) DESC, r.member_id
           LIMIT $6",

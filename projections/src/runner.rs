@@ -90,7 +90,15 @@ pub async fn prepare(
     store: &ReadStore,
     projector: &dyn Projector,
 ) -> Result<(watch::Sender<u64>, Progress), sqlx::Error> {
-    store.create(projector.schema()).await?;
+    if store
+        .create_shaped(projector.name(), projector.schema())
+        .await?
+    {
+        tracing::warn!(
+            projector = projector.name(),
+            "its tables were of an earlier shape: made again, replaying the log into them"
+        );
+    }
     register(store.pool(), projector.name()).await?;
     let (tx, rx) = watch::channel(store.checkpoint(projector.name()).await?);
     Ok((tx, Progress(rx)))

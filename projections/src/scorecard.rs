@@ -13,7 +13,7 @@ use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
 use allweather_domain::Event;
 use allweather_domain::rules::Rules;
-use allweather_domain::values::{Capacity, Rating, Side, stored_name};
+use allweather_domain::values::{Capacity, Channel, Rating, Side, stored_name};
 use allweather_events::{Envelope, Timestamp};
 use allweather_log::Log;
 use chrono::Datelike;
@@ -31,7 +31,18 @@ const SCHEMA: &[&str] = &[
         name              TEXT NOT NULL,
         unit_branch_id    TEXT NOT NULL,
         service_branch_id TEXT NOT NULL,
-        joined_on         TEXT NOT NULL
+        joined_on         TEXT NOT NULL,
+        unit_since        BIGINT NOT NULL,
+        service_since     BIGINT NOT NULL
+    )",
+    // The branches a member belonged to before, from one log position to another: a
+    // record counts for the branches its member belonged to when it was logged.
+    "CREATE TABLE IF NOT EXISTS sc_memberships (
+        membership_id TEXT PRIMARY KEY,
+        member_id     TEXT NOT NULL,
+        branch_id     TEXT NOT NULL,
+        from_position BIGINT NOT NULL,
+        to_position   BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS sc_branches (
         branch_id TEXT PRIMARY KEY,
@@ -45,7 +56,8 @@ const SCHEMA: &[&str] = &[
         category  TEXT NOT NULL,
         minutes   BIGINT NOT NULL,
         status    TEXT NOT NULL,
-        evidence  TEXT NOT NULL
+        evidence  TEXT NOT NULL,
+        organiser TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS sc_records_year ON sc_records (year, member_id)",
     "CREATE TABLE IF NOT EXISTS sc_marks (
@@ -79,8 +91,41 @@ static MEMBERS: Table = Table {
         "unit_branch_id",
         "service_branch_id",
         "joined_on",
+        "unit_since",
+        "service_since",
     ],
 };
+
+static MEMBERSHIPS: Table = Table {
+    name: "sc_memberships",
+    columns: &[
+        "membership_id",
+        "member_id",
+        "branch_id",
+        "from_position",
+        "to_position",
+    ],
+};
+
+/// Closes `member`'s period in `branch` (since `from`) at `to`: it stays in the history.
+fn close_membership(
+    w: &mut Writes,
+    member: &str,
+    branch: String,
+    from: i64,
+    to: i64,
+) -> Result<(), sqlx::Error> {
+    w.insert(
+        &MEMBERSHIPS,
+        vec![
+            format!("{member}:{branch}:{from}").into(),
+            member.into(),
+            branch.into(),
+            from.into(),
+            to.into(),
+        ],
+    )
+}
 
 static BRANCHES: Table = Table {
     name: "sc_branches",
@@ -97,6 +142,7 @@ static RECORDS: Table = Table {
         "minutes",
         "status",
         "evidence",
+        "organiser",
     ],
 };
 
@@ -172,16 +218,45 @@ impl Projector for Scorecard {
                         e.unit_branch_id.to_string().into(),
                         "".into(),
                         e.joined_on.to_string().into(),
+                        position(envelope).into(),
+                        position(envelope).into(),
                     ],
                 )?,
-                Event::ServiceBranchAssigned(e) => w.update(
-                    &MEMBERS,
-                    id,
-                    vec![(
-                        "service_branch_id",
-                        Change::Set(e.service_branch_id.to_string().into()),
-                    )],
-                )?,
+                Event::ServiceBranchAssigned(e) => {
+                    let before = w.text(&MEMBERS, id, "service_branch_id").await?;
+                    let since = w.int(&MEMBERS, id, "service_since").await?;
+                    if let (Some(branch), Some(since)) = (before.filter(|b| !b.is_empty()), since) {
+                        close_membership(w, id, branch, since, position(envelope))?;
+                    }
+                    w.update(
+                        &MEMBERS,
+                        id,
+                        vec![
+                            (
+                                "service_branch_id",
+                                Change::Set(e.service_branch_id.to_string().into()),
+                            ),
+                            ("service_since", Change::Set(position(envelope).into())),
+                        ],
+                    )?;
+                }
+                Event::MemberTransferred(e) => {
+                    if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
+                        let from = e.from_unit_branch_id.to_string();
+                        close_membership(w, id, from, since, position(envelope))?;
+                    }
+                    w.update(
+                        &MEMBERS,
+                        id,
+                        vec![
+                            (
+                                "unit_branch_id",
+                                Change::Set(e.unit_branch_id.to_string().into()),
+                            ),
+                            ("unit_since", Change::Set(position(envelope).into())),
+                        ],
+                    )?;
+                }
                 Event::ServiceHoursLogged(e) => w.insert(
                     &RECORDS,
                     vec![
@@ -192,6 +267,13 @@ impl Projector for Scorecard {
                         i64::from(e.minutes).into(),
                         "pending".into(),
                         at.into(),
+                        // Hours its organiser entered for an activity count for the
+                        // organising branch too.
+                        match (e.channel, e.organising_branch_id) {
+                            (Channel::Organiser, Some(b)) => b.to_string(),
+                            _ => String::new(),
+                        }
+                        .into(),
                     ],
                 )?,
                 Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
@@ -334,7 +416,13 @@ impl Projector for Scorecard {
             for (table, sql) in [
                 (
                     "sc_members",
-                    "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on FROM sc_members ORDER BY member_id",
+                    "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on, CAST(unit_since AS TEXT),
+                            CAST(service_since AS TEXT) FROM sc_members ORDER BY member_id",
+                ),
+                (
+                    "sc_memberships",
+                    "SELECT membership_id, member_id, branch_id, CAST(from_position AS TEXT), CAST(to_position AS TEXT)
+                       FROM sc_memberships ORDER BY membership_id",
                 ),
                 (
                     "sc_branches",
@@ -342,8 +430,8 @@ impl Projector for Scorecard {
                 ),
                 (
                     "sc_records",
-                    "SELECT record_id, member_id, CAST(year AS TEXT), category, CAST(minutes AS TEXT), status, evidence
-                       FROM sc_records ORDER BY record_id",
+                    "SELECT record_id, member_id, CAST(year AS TEXT), category, CAST(minutes AS TEXT), status, evidence,
+                            organiser FROM sc_records ORDER BY record_id",
                 ),
                 (
                     "sc_marks",
@@ -448,9 +536,10 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         year,
         ..Book::default()
     };
+    let mut periods: std::collections::HashMap<String, Periods> = std::collections::HashMap::new();
     for r in sqlx::query(
-        "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on FROM sc_members
-          WHERE $1 = '' OR member_id = $1",
+        "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on, unit_since, service_since
+           FROM sc_members WHERE $1 = '' OR member_id = $1",
     )
     .bind(only)
     .fetch_all(pool)
@@ -463,7 +552,24 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
             parse(&r.try_get::<String, _>(4)?, "joining date")?,
         );
         facts.service_branch_id = (!service.is_empty()).then_some(service);
-        book.members.insert(r.try_get(0)?, facts);
+        let (unit_since, service_since): (i64, i64) = (r.try_get(5)?, r.try_get(6)?);
+        let id: String = r.try_get(0)?;
+        periods.insert(id.clone(), Periods::now(&facts, at(unit_since), at(service_since)));
+        book.members.insert(id, facts);
+    }
+    for r in sqlx::query(
+        "SELECT member_id, branch_id, from_position, to_position FROM sc_memberships
+          WHERE $1 = '' OR member_id = $1",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?
+    {
+        let member: String = r.try_get(0)?;
+        if let Some(p) = periods.get_mut(&member) {
+            p.earlier
+                .push((r.try_get(1)?, at(r.try_get(2)?), at(r.try_get(3)?)));
+        }
     }
     if member.is_none() {
         for r in sqlx::query("SELECT branch_id, name, kind FROM sc_branches")
@@ -477,7 +583,7 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         }
     }
     for r in sqlx::query(
-        "SELECT member_id, category, minutes, evidence FROM sc_records
+        "SELECT member_id, category, minutes, evidence, organiser FROM sc_records
           WHERE year = $1 AND status = 'verified' AND ($2 = '' OR member_id = $2)
           ORDER BY record_id",
     )
@@ -488,14 +594,23 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
     {
         let member_id: String = r.try_get(0)?;
         let evidence: String = r.try_get(3)?;
+        let evidence: Vec<u64> = evidence
+            .split_whitespace()
+            .map(|p| parse(p, "position"))
+            .collect::<Result<_, _>>()?;
+        // Its first position is where it was logged.
+        let logged = evidence.first().copied().unwrap_or(0);
+        let organiser: String = r.try_get(4)?;
         let record = Record {
             category: named(&r.try_get::<String, _>(1)?, "category")?,
             minutes: u32::try_from(r.try_get::<i64, _>(2)?)
                 .map_err(|_| corrupt("a record's minutes out of range"))?,
-            evidence: evidence
-                .split_whitespace()
-                .map(|p| parse(p, "position"))
-                .collect::<Result<_, _>>()?,
+            branches: periods
+                .get(&member_id)
+                .map(|p| p.at(logged))
+                .unwrap_or_default(),
+            organiser: (!organiser.is_empty()).then_some(organiser),
+            evidence,
         };
         if let Some(m) = book.members.get_mut(&member_id) {
             m.records.push(record);
@@ -563,6 +678,41 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         }
     }
     Ok(book)
+}
+
+/// The branches a member belongs to now (since a position each) and belonged to before.
+struct Periods {
+    unit: (String, u64),
+    service: Option<(String, u64)>,
+    earlier: Vec<(String, u64, u64)>,
+}
+
+impl Periods {
+    fn now(member: &MemberFacts, unit_since: u64, service_since: u64) -> Periods {
+        Periods {
+            unit: (member.unit_branch_id.clone(), unit_since),
+            service: member.service_branch_id.clone().map(|b| (b, service_since)),
+            earlier: Vec::new(),
+        }
+    }
+
+    /// The branches the member belonged to at `position`.
+    fn at(&self, position: u64) -> Vec<String> {
+        let mut branches: Vec<String> = self
+            .earlier
+            .iter()
+            .filter(|(_, from, to)| *from <= position && position < *to)
+            .map(|(b, _, _)| b.clone())
+            .collect();
+        for (branch, since) in std::iter::once(&self.unit).chain(&self.service) {
+            if position >= *since {
+                branches.push(branch.clone());
+            }
+        }
+        branches.sort();
+        branches.dedup();
+        branches
+    }
 }
 
 /// Up to where a scratch scorecard is replayed.

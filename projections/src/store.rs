@@ -11,6 +11,34 @@ const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS projection_checkpoints (
     position  BIGINT NOT NULL
 )";
 
+/// The shape each projector's tables were made in: a digest of its schema statements.
+/// A store whose tables an earlier release made in another shape is made again.
+const SHAPES: &str = "CREATE TABLE IF NOT EXISTS projection_shapes (
+    projector TEXT PRIMARY KEY,
+    shape     TEXT NOT NULL
+)";
+
+/// The digest of a projector's schema statements.
+fn shape_of(statements: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut sha = sha2::Sha256::new();
+    for statement in statements {
+        sha.update(statement.as_bytes());
+        sha.update([0]);
+    }
+    hex::encode(sha.finalize())
+}
+
+/// The tables a projector's schema statements create.
+fn tables_of<'s>(statements: &[&'s str]) -> Vec<&'s str> {
+    statements
+        .iter()
+        .filter_map(|s| s.trim_start().strip_prefix("CREATE TABLE IF NOT EXISTS "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(|name| name.trim_end_matches('('))
+        .collect()
+}
+
 /// The database of the read models.
 #[derive(Debug, Clone)]
 pub struct ReadStore {
@@ -72,7 +100,7 @@ impl ReadStore {
             pool,
             url: Some(given),
         };
-        store.create(&[CHECKPOINTS]).await?;
+        store.create(&[CHECKPOINTS, SHAPES]).await?;
         Ok(store)
     }
 
@@ -88,6 +116,7 @@ impl ReadStore {
             .connect_with(AnyConnectOptions::from_str("sqlite::memory:")?)
             .await?;
         sqlx::query(CHECKPOINTS).execute(&pool).await?;
+        sqlx::query(SHAPES).execute(&pool).await?;
         Ok(ReadStore { pool, url: None })
     }
 
@@ -142,13 +171,13 @@ impl ReadStore {
             .and_then(sqlite_path)
             .map(|p| format!("{p}.{name}"));
         let tables: Vec<String> = if sqlite_file.is_some() {
-            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'projection_checkpoints'")
+            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('projection_checkpoints', 'projection_shapes')")
                 .fetch_all(shadow.pool())
                 .await?
         } else {
             sqlx::query(
                 "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
-                  WHERE table_schema = $1 AND table_name <> 'projection_checkpoints'",
+                  WHERE table_schema = $1 AND table_name NOT IN ('projection_checkpoints', 'projection_shapes')",
             )
             .bind(&name)
             .fetch_all(shadow.pool())
@@ -182,6 +211,14 @@ impl ReadStore {
             )
             .bind(projector)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO projection_shapes (projector, shape) VALUES ($1, $2)
+                 ON CONFLICT (projector) DO UPDATE SET shape = excluded.shape",
+            )
+            .bind(projector)
+            .bind(shape_of(schema))
             .execute(&mut *tx)
             .await?;
             for table in &tables {
@@ -236,6 +273,64 @@ impl ReadStore {
             sqlx::query(*statement).execute(&mut *tx).await?;
         }
         tx.commit().await
+    }
+
+    /// Makes projector `name`'s tables those of `statements`. Where the store holds
+    /// them in another shape — made by a release whose projector kept other columns —
+    /// they are dropped and made again, and the checkpoint goes back to 0, so that the
+    /// projector replays the log into them (queries waiting on `min_position` meanwhile).
+    /// Answers whether it did.
+    pub(crate) async fn create_shaped(
+        &self,
+        name: &str,
+        statements: &[&'static str],
+    ) -> Result<bool, sqlx::Error> {
+        let shape = shape_of(statements);
+        let mut tx = self.pool.begin().await?;
+        if self.is_postgres() {
+            sqlx::query("SELECT pg_advisory_xact_lock(7414511)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT shape FROM projection_shapes WHERE projector = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE projector = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // A store from before shapes were kept has a checkpoint and no shape.
+        let stale = match stored {
+            Some(stored) => stored != shape,
+            None => applied.unwrap_or(0) > 0,
+        };
+        if stale {
+            for table in tables_of(statements) {
+                sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE projection_checkpoints SET position = 0 WHERE projector = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for statement in statements {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO projection_shapes (projector, shape) VALUES ($1, $2)
+             ON CONFLICT (projector) DO UPDATE SET shape = excluded.shape",
+        )
+        .bind(name)
+        .bind(&shape)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(stale)
     }
 
     /// Whether it is PostgreSQL.
@@ -326,4 +421,70 @@ pub(crate) async fn dump_rows(
             Ok(format!("{table}: {}", cells.join(" | ")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &[&str] = &["CREATE TABLE IF NOT EXISTS t_rows (id TEXT PRIMARY KEY)"];
+    const NEW: &[&str] =
+        &["CREATE TABLE IF NOT EXISTS t_rows (id TEXT PRIMARY KEY, extra BIGINT NOT NULL)"];
+
+    async fn rows(store: &ReadStore) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM t_rows")
+            .fetch_one(store.pool())
+            .await
+            .expect("count")
+    }
+
+    async fn applied(store: &ReadStore, at: i64) {
+        sqlx::query("UPDATE projection_checkpoints SET position = $1 WHERE projector = 't'")
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .expect("checkpoint");
+    }
+
+    #[tokio::test]
+    async fn tables_of_an_earlier_shape_are_made_again_and_replayed_from_the_start() {
+        let store = ReadStore::scratch().await.expect("store");
+        assert!(!store.create_shaped("t", OLD).await.expect("create"));
+        register(store.pool(), "t").await.expect("register");
+        sqlx::query("INSERT INTO t_rows (id) VALUES ('a')")
+            .execute(store.pool())
+            .await
+            .expect("insert");
+        applied(&store, 7).await;
+        // The same shape again: kept as it is.
+        assert!(!store.create_shaped("t", OLD).await.expect("create"));
+        assert_eq!(
+            (rows(&store).await, store.checkpoint("t").await.expect("at")),
+            (1, 7)
+        );
+        // Another shape: made again, and the projector starts over.
+        assert!(store.create_shaped("t", NEW).await.expect("create"));
+        assert_eq!(
+            (rows(&store).await, store.checkpoint("t").await.expect("at")),
+            (0, 0)
+        );
+        sqlx::query("INSERT INTO t_rows (id, extra) VALUES ('a', 1)")
+            .execute(store.pool())
+            .await
+            .expect("the new column is there");
+    }
+
+    #[tokio::test]
+    async fn a_store_from_before_shapes_were_kept_is_made_again_once() {
+        let store = ReadStore::scratch().await.expect("store");
+        store
+            .create(OLD)
+            .await
+            .expect("an earlier release's tables");
+        register(store.pool(), "t").await.expect("register");
+        applied(&store, 3).await;
+        assert!(store.create_shaped("t", NEW).await.expect("create"));
+        assert_eq!(store.checkpoint("t").await.expect("at"), 0);
+        assert!(!store.create_shaped("t", NEW).await.expect("create"));
+    }
 }

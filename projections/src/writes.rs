@@ -228,22 +228,50 @@ impl Writes {
         key: &str,
         column: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
+        match self.value(table, key, column).await? {
+            Some(Value::Int(i)) => Ok(Some(i)),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Text(_)) => Err(sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("{}.{column} holds text", table.name).into(),
+            }),
+        }
+    }
+
+    /// The text in `column` of `table`'s row `key` as the batch has left it, if the row
+    /// is there and the column is not null.
+    pub async fn text(
+        &mut self,
+        table: &'static Table,
+        key: &str,
+        column: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        match self.value(table, key, column).await? {
+            Some(Value::Text(s)) => Ok(Some(s)),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Int(_)) => Err(sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("{}.{column} holds a number", table.name).into(),
+            }),
+        }
+    }
+
+    /// The value in `column` of `table`'s row `key` as the batch has left it, if the row
+    /// is there: read without sending the buffered writes.
+    async fn value(
+        &mut self,
+        table: &'static Table,
+        key: &str,
+        column: &str,
+    ) -> Result<Option<Value>, sqlx::Error> {
         let at = table
             .columns
             .iter()
             .position(|c| *c == column)
             .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{}.{column}", table.name)))?;
-        let as_int = |v: &Value| match v {
-            Value::Int(i) => Ok(Some(*i)),
-            Value::Null => Ok(None),
-            Value::Text(_) => Err(sqlx::Error::ColumnDecode {
-                index: column.to_owned(),
-                source: format!("{}.{column} holds text", table.name).into(),
-            }),
-        };
         let pending = self.pending(table);
         if let Some(&row) = pending.inserted.get(key) {
-            return as_int(&pending.rows[row][at]);
+            return Ok(Some(pending.rows[row][at].clone()));
         }
         if let Some((_, Change::Set(v))) = pending
             .changes
@@ -251,27 +279,39 @@ impl Writes {
             .and_then(|c| c.iter().find(|(c, _)| *c == at))
         {
             let v = v.clone();
-            let there = self.int_stored(table, key, column).await?.is_some();
-            return if there { as_int(&v) } else { Ok(None) };
+            let there = self.stored(table, key, column).await?.is_some();
+            return Ok(there.then_some(v));
         }
-        Ok(self.int_stored(table, key, column).await?.flatten())
+        self.stored(table, key, column).await
     }
 
-    /// The stored row's number, none if there is no row.
-    async fn int_stored(
+    /// The stored row's value, none if there is no row.
+    async fn stored(
         &mut self,
         table: &Table,
         key: &str,
         column: &str,
-    ) -> Result<Option<Option<i64>>, sqlx::Error> {
+    ) -> Result<Option<Value>, sqlx::Error> {
+        use sqlx::Row as _;
         let sql = format!(
             "SELECT {column} FROM {} WHERE {} = $1",
             table.name, table.columns[0]
         );
-        sqlx::query_scalar(AssertSqlSafe(sql))
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(key)
             .fetch_optional(&mut *self.tx)
-            .await
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The column is a number or text (or null): whichever decodes.
+        if let Ok(i) = row.try_get::<Option<i64>, _>(0) {
+            return Ok(Some(i.map_or(Value::Null, Value::Int)));
+        }
+        Ok(Some(
+            row.try_get::<Option<String>, _>(0)?
+                .map_or(Value::Null, Value::Text),
+        ))
     }
 
     /// The transaction, with every buffered write sent to it first: for a statement

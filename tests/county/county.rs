@@ -1101,11 +1101,14 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
             entry(county.member, "2026-06-01", 4.0, "sandbags", Some("12:00")),
         )
         .await;
-    // Five members entered for one clean-up by the service secretary, one verified by them.
+    // Five members entered for one clean-up by its organising branch's secretary — a
+    // mass event's own record, not flagged — one verified by the secretary who entered it.
     let mut bulk = Vec::new();
+    let mut cleaners = Vec::new();
     for i in 0..5 {
         let member = county.register(&format!("Cleaner {i}"), "2018-01-01").await;
         county.assign(member).await;
+        cleaners.push(member);
         let logged = app
             .ok(
                 &county.service_secretary(),
@@ -1114,6 +1117,18 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
             )
             .await;
         bulk.push(logged);
+    }
+    // The same five each self-report one look-alike activity on one day: flagged.
+    let mut alike = Vec::new();
+    for member in &cleaners {
+        let logged = app
+            .ok(
+                &app.member(*member),
+                "LogServiceHours",
+                entry(*member, "2026-06-03", 1.0, "Lane sweeping", None),
+            )
+            .await;
+        alike.push(logged);
     }
     let own = id(&bulk[0]);
     let verified = app
@@ -1174,7 +1189,12 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
         evidence("overlapping_entries"),
         [position(&first) - 1, position(&second) - 1]
     );
-    assert_eq!(evidence("bulk_same_activity").len(), 5);
+    // Only the look-alike self-reports: the organiser's record of the clean-up is not.
+    assert_eq!(
+        evidence("bulk_same_activity"),
+        alike.iter().map(|a| position(a) - 1).collect::<Vec<_>>()
+    );
+    assert_eq!(flag("bulk_same_activity")["date"], "2026-06-03");
     assert_eq!(
         evidence("verified_own_entry"),
         [position(&bulk[0]) - 1, last]
@@ -1347,10 +1367,11 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
         .await;
     assert_eq!(status, 200, "{ranking}");
     let branches = ranking["branches"].as_array().expect("branches");
-    // Both branches have the member who served: the unit branch has three members, one
-    // serving (hours per member 1, participation 1/3) and the quiz; the service branch
-    // two, one serving (1.5 h per member, participation 1/2), no quiz.
-    // unit: 25·(1/1.5) + 20·(1/3) + 15·0.9 = 16.66 + 6.66 + 13.5; service: 25 + 10.
+    // Each branch is ranked among its own kind (first of its kind, both). The unit
+    // branch has three members, one serving (hours per member 1, participation 1/3) and
+    // the quiz: 25·1 + 20·(1/3) + 15·0.9 = 45.16. The service branch two, one serving
+    // (1.5 h per member, participation 1/2); the quiz is the unit branches' contest, so
+    // its score is over the other 85 points of weight: (25 + 10) / 0.85 = 41.17.
     let scores: Vec<(&Value, &Value, &Value)> = branches
         .iter()
         .map(|b| (&b["rank"], &b["branch_id"], &b["score"]))
@@ -1358,8 +1379,8 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
     assert_eq!(
         scores,
         [
-            (&json!(1), &json!(county.unit.to_string()), &json!(36.82)),
-            (&json!(2), &json!(county.service.to_string()), &json!(35.0)),
+            (&json!(1), &json!(county.unit.to_string()), &json!(45.16)),
+            (&json!(1), &json!(county.service.to_string()), &json!(41.17)),
         ],
         "{ranking}"
     );

@@ -103,6 +103,7 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
                           "category": "festival", "deadline": "2026-07-01T00:00:00Z"});
         wishes.push(id(&run(&service, &centre, "PublishWish", body).await));
     }
+    let mut members = Vec::new();
     for m in 0..24u32 {
         let member = id(&run(
             &service,
@@ -111,6 +112,7 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
             register(format!("Volunteer {m}")),
         )
         .await);
+        members.push(member);
         run(
             &service,
             &admin,
@@ -207,6 +209,45 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
             }
         }
     }
+    // Three volunteers change posts and move house; one retires. Their history stays
+    // where it was recorded.
+    let finance = id(&run(
+        &service,
+        &admin,
+        "RegisterBranch",
+        json!({"name": "Finance Bureau", "kind": "unit"}),
+    )
+    .await);
+    let west = id(&run(
+        &service,
+        &admin,
+        "RegisterBranch",
+        json!({"name": "West Street", "kind": "service"}),
+    )
+    .await);
+    for member in members.iter().take(3) {
+        run(
+            &service,
+            &admin,
+            "TransferMember",
+            json!({"member_id": member, "unit_branch_id": finance, "on": "2026-06-15"}),
+        )
+        .await;
+        run(
+            &service,
+            &admin,
+            "AssignServiceBranch",
+            json!({"member_id": member, "service_branch_id": west}),
+        )
+        .await;
+    }
+    run(
+        &service,
+        &admin,
+        "MemberLeft",
+        json!({"member_id": members[3], "reason": "retired", "on": "2026-06-15"}),
+    )
+    .await;
     run(
         &service,
         &centre,

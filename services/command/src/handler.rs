@@ -13,6 +13,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use lru::LruCache;
 use serde_json::{Value, json};
 use sha2::Digest as _;
+use std::collections::HashMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
@@ -114,8 +115,14 @@ struct Inner {
     admitted: std::sync::atomic::AtomicU64,
     commands_total: prometheus::IntCounterVec,
     cache: Mutex<LruCache<StreamId, Snapshot>>,
+    /// A turn per stream that commands conflicted on: their retries take it one at a
+    /// time, each deciding on the state the last one left.
+    turns: Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>,
     options: CommandOptions,
 }
+
+/// Streams whose turns are kept before the unused ones are let go.
+const KEPT_TURNS: usize = 64;
 
 impl fmt::Debug for CommandService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +158,7 @@ impl CommandService {
                 }),
                 commands_total,
                 cache: Mutex::new(LruCache::new(capacity)),
+                turns: Mutex::new(HashMap::new()),
                 options,
             }),
         })
@@ -298,8 +306,14 @@ impl CommandService {
         // moved on from fails the append (a version conflict), and the command is decided
         // again on states read from the log. A refusal is only ever given from those.
         let mut fresh = false;
+        // The stream the last attempt conflicted on: the retry waits its turn on it.
+        let mut hot: Option<StreamId> = None;
         loop {
             attempt += 1;
+            let _turn = match &hot {
+                Some(stream) => Some(self.turn(stream).await),
+                None => None,
+            };
             // The head as this process knows it, and read from the database when deciding
             // afresh (another process may have committed what a command cites).
             let head = if fresh {
@@ -344,6 +358,7 @@ impl CommandService {
                 {
                     tracing::debug!(%stream_id, attempt, "version conflict; deciding again");
                     fresh = true;
+                    hot = StreamId::parse(stream_id).ok();
                 }
                 Err(AppendError::VersionConflict { stream_id, .. }) => {
                     return Err(ApiError::Conflict(format!(
@@ -441,6 +456,22 @@ impl CommandService {
             }
         }
         Err(anyhow::anyhow!("a decision read more than {MAX_STREAMS_PER_DECISION} streams").into())
+    }
+
+    /// The turn on `stream` for a command that conflicted on it: under a storm of claims
+    /// on one wish, every loser would otherwise decide again at once and all but one
+    /// conflict again, round after round; taking turns, each decides once on the state
+    /// the last one left and is seated or refused by the rule. (Across instances the
+    /// log's conflict check still decides; turns only spare the rounds.)
+    async fn turn(&self, stream: &StreamId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut turns = self.inner.turns.lock().unwrap_or_else(|p| p.into_inner());
+            if turns.len() >= KEPT_TURNS {
+                turns.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            turns.entry(stream.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// A stream's state for a decision: read from the log when `fresh`, else the cached
