@@ -6,6 +6,7 @@
 //! who moved house or changed posts leaves their earlier hours with the earlier branch.
 //! Ties are broken by member id. Who may see a year's board is that year's rules'.
 
+use crate::membership;
 use crate::runner::Projector;
 use crate::store::dump_rows;
 use crate::writes::{Change, Table, Value, Writes};
@@ -86,26 +87,6 @@ static MEMBERSHIPS: Table = Table {
     ],
 };
 
-/// Closes `member`'s period in `branch` (since `from`) at `to`: it stays in the history.
-fn close_membership(
-    w: &mut Writes,
-    member: &str,
-    branch: String,
-    from: i64,
-    to: i64,
-) -> Result<(), sqlx::Error> {
-    w.insert(
-        &MEMBERSHIPS,
-        vec![
-            format!("{member}:{branch}:{from}").into(),
-            member.into(),
-            branch.into(),
-            from.into(),
-            to.into(),
-        ],
-    )
-}
-
 static RECORDS: Table = Table {
     name: "lb_records",
     columns: &[
@@ -160,7 +141,7 @@ impl Projector for Leaderboard {
                     let before = w.text(&MEMBERS, id, "service_branch_id").await?;
                     let since = w.int(&MEMBERS, id, "service_since").await?;
                     if let (Some(branch), Some(since)) = (before, since) {
-                        close_membership(w, id, branch, since, at)?;
+                        membership::close(w, &MEMBERSHIPS, id, branch, since, at)?;
                     }
                     w.update(
                         &MEMBERS,
@@ -176,7 +157,14 @@ impl Projector for Leaderboard {
                 }
                 Event::MemberTransferred(e) => {
                     if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
-                        close_membership(w, id, e.from_unit_branch_id.to_string(), since, at)?;
+                        membership::close(
+                            w,
+                            &MEMBERSHIPS,
+                            id,
+                            e.from_unit_branch_id.to_string(),
+                            since,
+                            at,
+                        )?;
                     }
                     w.update(
                         &MEMBERS,

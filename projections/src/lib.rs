@@ -20,13 +20,17 @@
 //! - [`leaderboard`]: volunteer hours and points by member, verified only.
 //! - [`wishes`]: the wish board and its time-to-claim and time-to-fulfil distributions.
 //! - [`scorecard`]: the facts the year-end judgement stands on, with their positions;
-//!   [`assessment`]: the pure judgement of members and ranking of branches from them.
+//!   [`assessment`]: the criteria of members beside what people recorded, and the
+//!   ranking of branches, from them; [`figures`]: the figures a county reports, from them.
+//! - [`membership`]: which branches a member belonged to when.
 //! - [`integrity`]: flags of suspicious service entries, with the events behind them.
 #![deny(missing_docs)]
 
 pub mod assessment;
+pub mod figures;
 pub mod integrity;
 pub mod leaderboard;
+pub mod membership;
 pub mod runner;
 pub mod scorecard;
 pub mod source;

@@ -8,6 +8,8 @@
 //! answers *as of* that position.
 
 use crate::assessment::{AppraisalFacts, Book, BranchFacts, MemberFacts, Opinion, Record, Settled};
+use crate::figures::{Concern, Entry, FigureFacts, Gathering, Person};
+use crate::membership::{self, Periods};
 use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
@@ -21,6 +23,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
+use std::collections::BTreeMap;
 
 /// The projector's name.
 pub const NAME: &str = "scorecard";
@@ -33,7 +36,8 @@ const SCHEMA: &[&str] = &[
         service_branch_id TEXT NOT NULL,
         joined_on         TEXT NOT NULL,
         unit_since        BIGINT NOT NULL,
-        service_since     BIGINT NOT NULL
+        service_since     BIGINT NOT NULL,
+        left_on           TEXT NOT NULL
     )",
     // The branches a member belonged to before, from one log position to another: a
     // record counts for the branches its member belonged to when it was logged.
@@ -57,7 +61,9 @@ const SCHEMA: &[&str] = &[
         minutes   BIGINT NOT NULL,
         status    TEXT NOT NULL,
         evidence  TEXT NOT NULL,
-        organiser TEXT NOT NULL
+        organiser TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        campaign  TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS sc_records_year ON sc_records (year, member_id)",
     "CREATE TABLE IF NOT EXISTS sc_marks (
@@ -93,6 +99,7 @@ static MEMBERS: Table = Table {
         "joined_on",
         "unit_since",
         "service_since",
+        "left_on",
     ],
 };
 
@@ -106,26 +113,6 @@ static MEMBERSHIPS: Table = Table {
         "to_position",
     ],
 };
-
-/// Closes `member`'s period in `branch` (since `from`) at `to`: it stays in the history.
-fn close_membership(
-    w: &mut Writes,
-    member: &str,
-    branch: String,
-    from: i64,
-    to: i64,
-) -> Result<(), sqlx::Error> {
-    w.insert(
-        &MEMBERSHIPS,
-        vec![
-            format!("{member}:{branch}:{from}").into(),
-            member.into(),
-            branch.into(),
-            from.into(),
-            to.into(),
-        ],
-    )
-}
 
 static BRANCHES: Table = Table {
     name: "sc_branches",
@@ -143,6 +130,8 @@ static RECORDS: Table = Table {
         "status",
         "evidence",
         "organiser",
+        "day",
+        "campaign",
     ],
 };
 
@@ -220,13 +209,14 @@ impl Projector for Scorecard {
                         e.joined_on.to_string().into(),
                         position(envelope).into(),
                         position(envelope).into(),
+                        "".into(),
                     ],
                 )?,
                 Event::ServiceBranchAssigned(e) => {
                     let before = w.text(&MEMBERS, id, "service_branch_id").await?;
                     let since = w.int(&MEMBERS, id, "service_since").await?;
                     if let (Some(branch), Some(since)) = (before.filter(|b| !b.is_empty()), since) {
-                        close_membership(w, id, branch, since, position(envelope))?;
+                        membership::close(w, &MEMBERSHIPS, id, branch, since, position(envelope))?;
                     }
                     w.update(
                         &MEMBERS,
@@ -243,7 +233,7 @@ impl Projector for Scorecard {
                 Event::MemberTransferred(e) => {
                     if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
                         let from = e.from_unit_branch_id.to_string();
-                        close_membership(w, id, from, since, position(envelope))?;
+                        membership::close(w, &MEMBERSHIPS, id, from, since, position(envelope))?;
                     }
                     w.update(
                         &MEMBERS,
@@ -274,6 +264,11 @@ impl Projector for Scorecard {
                             _ => String::new(),
                         }
                         .into(),
+                        e.date.to_string().into(),
+                        e.campaign_id
+                            .map(|c| c.to_string())
+                            .unwrap_or_default()
+                            .into(),
                     ],
                 )?,
                 Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
@@ -302,7 +297,13 @@ impl Projector for Scorecard {
                         ),
                         ("minutes", Change::Set(i64::from(e.after.minutes).into())),
                         ("evidence", Change::Append(at)),
+                        ("day", Change::Set(e.after.date.to_string().into())),
                     ],
+                )?,
+                Event::MemberDeparted(e) => w.update(
+                    &MEMBERS,
+                    id,
+                    vec![("left_on", Change::Set(e.on.to_string().into()))],
                 )?,
                 Event::AnniversaryObserved(e) => mark(w, envelope, "anniversary", id, e.year, "")?,
                 Event::CommunityFeedbackRecorded(e) => {
@@ -363,10 +364,40 @@ impl Projector for Scorecard {
                     }
                 }
                 Event::BranchMeetingRecorded(e) => {
-                    mark(w, envelope, "meeting", id, e.date.year(), "")?;
+                    let detail =
+                        json!({"date": e.date, "attendees": e.attendees, "headcount": e.headcount});
+                    mark(
+                        w,
+                        envelope,
+                        "meeting",
+                        id,
+                        e.date.year(),
+                        &detail.to_string(),
+                    )?;
                 }
                 Event::BranchActivityRecorded(e) => {
-                    mark(w, envelope, "activity", id, e.date.year(), "")?;
+                    let detail =
+                        json!({"date": e.date, "attendees": e.attendees, "headcount": e.headcount});
+                    mark(
+                        w,
+                        envelope,
+                        "activity",
+                        id,
+                        e.date.year(),
+                        &detail.to_string(),
+                    )?;
+                }
+                Event::CampaignLaunched(e) => {
+                    mark(w, envelope, "campaign", id, e.starts_on.year(), &e.name)?;
+                }
+                // Concerns are counted whatever year they were raised in: year 0.
+                Event::ConcernRaised(e) => {
+                    let detail = json!({"concern_id": e.concern_id, "category": e.category});
+                    mark(w, envelope, "concern", id, 0, &detail.to_string())?;
+                }
+                Event::ConcernResolved(e) => {
+                    let detail = json!({"concern_id": e.concern_id});
+                    mark(w, envelope, "concern_resolved", id, 0, &detail.to_string())?;
                 }
                 Event::QuizResultRecorded(e) => {
                     mark(w, envelope, "quiz", id, e.year, &e.score.to_string())?;
@@ -377,7 +408,7 @@ impl Projector for Scorecard {
                     "visit",
                     &e.cadre_id.to_string(),
                     e.date.year(),
-                    "",
+                    &json!({"household": id, "date": e.date}).to_string(),
                 )?,
                 Event::WishPublished(e) => w.insert(
                     &WISHES,
@@ -417,7 +448,7 @@ impl Projector for Scorecard {
                 (
                     "sc_members",
                     "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on, CAST(unit_since AS TEXT),
-                            CAST(service_since AS TEXT) FROM sc_members ORDER BY member_id",
+                            CAST(service_since AS TEXT), left_on FROM sc_members ORDER BY member_id",
                 ),
                 (
                     "sc_memberships",
@@ -431,7 +462,7 @@ impl Projector for Scorecard {
                 (
                     "sc_records",
                     "SELECT record_id, member_id, CAST(year AS TEXT), category, CAST(minutes AS TEXT), status, evidence,
-                            organiser FROM sc_records ORDER BY record_id",
+                            organiser, day, campaign FROM sc_records ORDER BY record_id",
                 ),
                 (
                     "sc_marks",
@@ -529,16 +560,18 @@ pub async fn rules(pool: &AnyPool, year: i32) -> Result<Option<Rules>, sqlx::Err
     .transpose()
 }
 
-/// The facts of `year` — of every member and branch, or of one member only.
-pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Book, sqlx::Error> {
-    let only = member.unwrap_or("");
-    let mut book = Book {
-        year,
-        ..Book::default()
-    };
-    let mut periods: std::collections::HashMap<String, Periods> = std::collections::HashMap::new();
+/// A member as the scorecard holds them, with the branches they belonged to when.
+struct MemberRow {
+    facts: MemberFacts,
+    periods: Periods,
+    left_on: Option<chrono::NaiveDate>,
+}
+
+/// Every member (or one), with their branches over time.
+async fn members(pool: &AnyPool, only: &str) -> Result<BTreeMap<String, MemberRow>, sqlx::Error> {
+    let mut members = BTreeMap::new();
     for r in sqlx::query(
-        "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on, unit_since, service_since
+        "SELECT member_id, name, unit_branch_id, service_branch_id, joined_on, unit_since, service_since, left_on
            FROM sc_members WHERE $1 = '' OR member_id = $1",
     )
     .bind(only)
@@ -553,9 +586,26 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         );
         facts.service_branch_id = (!service.is_empty()).then_some(service);
         let (unit_since, service_since): (i64, i64) = (r.try_get(5)?, r.try_get(6)?);
-        let id: String = r.try_get(0)?;
-        periods.insert(id.clone(), Periods::now(&facts, at(unit_since), at(service_since)));
-        book.members.insert(id, facts);
+        let left_on: String = r.try_get(7)?;
+        let periods = Periods::new(
+            facts.unit_branch_id.clone(),
+            at(unit_since),
+            facts
+                .service_branch_id
+                .clone()
+                .map(|b| (b, at(service_since))),
+        );
+        let left_on = (!left_on.is_empty())
+            .then(|| parse(&left_on, "leaving date"))
+            .transpose()?;
+        members.insert(
+            r.try_get(0)?,
+            MemberRow {
+                facts,
+                periods,
+                left_on,
+            },
+        );
     }
     for r in sqlx::query(
         "SELECT member_id, branch_id, from_position, to_position FROM sc_memberships
@@ -566,10 +616,25 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
     .await?
     {
         let member: String = r.try_get(0)?;
-        if let Some(p) = periods.get_mut(&member) {
-            p.earlier
-                .push((r.try_get(1)?, at(r.try_get(2)?), at(r.try_get(3)?)));
+        if let Some(m) = members.get_mut(&member) {
+            m.periods
+                .with_earlier(r.try_get(1)?, at(r.try_get(2)?), at(r.try_get(3)?));
         }
+    }
+    Ok(members)
+}
+
+/// The facts of `year` — of every member and branch, or of one member only.
+pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Book, sqlx::Error> {
+    let only = member.unwrap_or("");
+    let mut book = Book {
+        year,
+        ..Book::default()
+    };
+    let mut periods = std::collections::HashMap::new();
+    for (id, row) in members(pool, only).await? {
+        periods.insert(id.clone(), row.periods);
+        book.members.insert(id, row.facts);
     }
     if member.is_none() {
         for r in sqlx::query("SELECT branch_id, name, kind FROM sc_branches")
@@ -680,39 +745,124 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
     Ok(book)
 }
 
-/// The branches a member belongs to now (since a position each) and belonged to before.
-struct Periods {
-    unit: (String, u64),
-    service: Option<(String, u64)>,
-    earlier: Vec<(String, u64, u64)>,
-}
-
-impl Periods {
-    fn now(member: &MemberFacts, unit_since: u64, service_since: u64) -> Periods {
-        Periods {
-            unit: (member.unit_branch_id.clone(), unit_since),
-            service: member.service_branch_id.clone().map(|b| (b, service_since)),
-            earlier: Vec::new(),
-        }
+/// What the figures of `year` are counted from ([`crate::figures`]).
+pub async fn figure_facts(pool: &AnyPool, year: i32) -> Result<FigureFacts, sqlx::Error> {
+    let mut facts = FigureFacts::default();
+    for (id, row) in members(pool, "").await? {
+        facts.members.insert(
+            id,
+            Person {
+                unit_branch_id: row.facts.unit_branch_id,
+                service_branch_id: row.facts.service_branch_id,
+                left_on: row.left_on,
+                periods: row.periods,
+                joined_on: row.facts.joined_on,
+            },
+        );
     }
-
-    /// The branches the member belonged to at `position`.
-    fn at(&self, position: u64) -> Vec<String> {
-        let mut branches: Vec<String> = self
-            .earlier
-            .iter()
-            .filter(|(_, from, to)| *from <= position && position < *to)
-            .map(|(b, _, _)| b.clone())
-            .collect();
-        for (branch, since) in std::iter::once(&self.unit).chain(&self.service) {
-            if position >= *since {
-                branches.push(branch.clone());
+    for r in sqlx::query("SELECT branch_id, name, kind FROM sc_branches")
+        .fetch_all(pool)
+        .await?
+    {
+        facts
+            .branches
+            .insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+    }
+    for r in sqlx::query(
+        "SELECT member_id, day, campaign, organiser, evidence FROM sc_records
+          WHERE year = $1 AND status = 'verified' ORDER BY record_id",
+    )
+    .bind(i64::from(year))
+    .fetch_all(pool)
+    .await?
+    {
+        let evidence: String = r.try_get(4)?;
+        let logged = evidence
+            .split_whitespace()
+            .next()
+            .map(|p| parse(p, "position"))
+            .transpose()?
+            .unwrap_or(0);
+        let (campaign, organiser): (String, String) = (r.try_get(2)?, r.try_get(3)?);
+        facts.entries.push(Entry {
+            member_id: r.try_get(0)?,
+            date: parse(&r.try_get::<String, _>(1)?, "service date")?,
+            campaign: (!campaign.is_empty()).then_some(campaign),
+            organiser: (!organiser.is_empty()).then_some(organiser),
+            logged,
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct Held {
+        date: chrono::NaiveDate,
+        attendees: Vec<String>,
+        headcount: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Visited {
+        household: String,
+        date: chrono::NaiveDate,
+    }
+    #[derive(serde::Deserialize)]
+    struct Raised {
+        concern_id: String,
+        category: Option<String>,
+    }
+    let mut concerns: BTreeMap<String, crate::figures::Concern> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT position, kind, subject_id, detail FROM sc_marks
+          WHERE year = $1 OR year = 0 OR kind = 'campaign' ORDER BY position",
+    )
+    .bind(i64::from(year))
+    .fetch_all(pool)
+    .await?
+    {
+        let position = at(r.try_get(0)?);
+        let kind: String = r.try_get(1)?;
+        let subject: String = r.try_get(2)?;
+        let detail: String = r.try_get(3)?;
+        match kind.as_str() {
+            "meeting" | "activity" => {
+                let held: Held = json_detail(&detail, "a meeting or activity")?;
+                facts.gatherings.push(Gathering {
+                    branch_id: subject,
+                    activity: kind == "activity",
+                    date: held.date,
+                    attendees: held.attendees,
+                    headcount: held.headcount,
+                    position,
+                });
             }
+            "anniversary" => facts.anniversaries.push((subject, position)),
+            "visit" => {
+                let v: Visited = json_detail(&detail, "a visit")?;
+                facts.visits.push((v.household, v.date, position));
+            }
+            "campaign" => {
+                facts.campaigns.insert(subject, detail);
+            }
+            "concern" => {
+                let c: Raised = json_detail(&detail, "a concern")?;
+                concerns.insert(
+                    c.concern_id,
+                    Concern {
+                        category: c.category.unwrap_or_default(),
+                        raised: position,
+                        resolved: None,
+                    },
+                );
+            }
+            "concern_resolved" => {
+                let c: Raised = json_detail(&detail, "a concern")?;
+                if let Some(concern) = concerns.get_mut(&c.concern_id) {
+                    concern.resolved = Some(position);
+                }
+            }
+            _ => {}
         }
-        branches.sort();
-        branches.dedup();
-        branches
     }
+    facts.concerns = concerns.into_values().collect();
+    Ok(facts)
 }
 
 /// Up to where a scratch scorecard is replayed.

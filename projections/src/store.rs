@@ -291,6 +291,14 @@ impl ReadStore {
             sqlx::query("SELECT pg_advisory_xact_lock(7414511)")
                 .execute(&mut *tx)
                 .await?;
+        } else {
+            // Take SQLite's write lock before reading (waiting for it as long as the
+            // busy timeout allows): a transaction that read first and then wrote while
+            // another process's projector did the same would be refused outright.
+            sqlx::query("UPDATE projection_shapes SET shape = shape WHERE projector = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
         }
         let stored: Option<String> =
             sqlx::query_scalar("SELECT shape FROM projection_shapes WHERE projector = $1")

@@ -9,6 +9,7 @@ use allweather_domain::values::Side;
 use allweather_events::{Role, Timestamp};
 use allweather_projections::ReadStore;
 use allweather_projections::assessment::{self, Measure};
+use allweather_projections::figures;
 use allweather_projections::scorecard::{self, AsOf};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -23,6 +24,8 @@ use uuid::Uuid;
 pub(crate) struct JudgementQuery {
     year: i32,
     kind: Option<String>,
+    quarter: Option<u32>,
+    month: Option<u32>,
     min_position: Option<u64>,
     as_of_position: Option<u64>,
     as_of: Option<NaiveDate>,
@@ -31,6 +34,15 @@ pub(crate) struct JudgementQuery {
 type QueryResult = Result<Query<JudgementQuery>, axum::extract::rejection::QueryRejection>;
 
 impl JudgementQuery {
+    /// Refuses a period shorter than the year, for the queries that judge a whole year.
+    fn whole_year(&self) -> Result<(), ApiError> {
+        match (self.quarter, self.month) {
+            (Some(_), _) => Err(ApiError::field("quarter", "only figures take a quarter")),
+            (_, Some(_)) => Err(ApiError::field("month", "only figures take a month")),
+            _ => Ok(()),
+        }
+    }
+
     fn checked(query: QueryResult) -> Result<JudgementQuery, ApiError> {
         let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
         if !(2000..=2100).contains(&q.year) {
@@ -41,6 +53,18 @@ impl JudgementQuery {
                 "as_of",
                 "give as_of (a date) or as_of_position, not both",
             ));
+        }
+        if q.quarter.is_some() && q.month.is_some() {
+            return Err(ApiError::field(
+                "quarter",
+                "give a quarter or a month, not both",
+            ));
+        }
+        if q.quarter.is_some_and(|x| !(1..=4).contains(&x)) {
+            return Err(ApiError::field("quarter", "must be 1 to 4"));
+        }
+        if q.month.is_some_and(|x| !(1..=12).contains(&x)) {
+            return Err(ApiError::field("month", "must be 1 to 12"));
         }
         if q.as_of_position == Some(0) {
             return Err(ApiError::field(
@@ -116,6 +140,7 @@ pub(crate) async fn branch_rankings(
     query: QueryResult,
 ) -> Result<Json<Value>, ApiError> {
     let q = JudgementQuery::checked(query)?;
+    q.whole_year()?;
     const KINDS: [&str; 3] = ["unit", "service", "temporary"];
     if let Some(k) = q.kind.as_deref().filter(|k| !KINDS.contains(k)) {
         return Err(ApiError::field(
@@ -165,6 +190,7 @@ pub(crate) async fn member_assessment(
     if q.kind.is_some() {
         return Err(ApiError::field("kind", "only rankings take a kind"));
     }
+    q.whole_year()?;
     let (store, position) = scorecard_for(&state, &q).await?;
     let id = member_id.to_string();
     let book = scorecard::book(store.pool(), q.year, Some(&id))
@@ -236,4 +262,69 @@ pub(crate) fn assessment_json(a: &assessment::Assessment, year: i32, position: u
         "appraisal": appraisal,
         "disagreements": disagreements,
     })
+}
+
+/// `GET /api/v1/figures?year=Y[&quarter=Q|&month=M]`: the figures the county reports, each
+/// with the log positions behind it ([`allweather_projections::figures`]); for any
+/// signed-in role (they name no person).
+pub(crate) async fn county_figures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryResult,
+) -> Result<Json<Value>, ApiError> {
+    state.tokens.require(headers.get(header::AUTHORIZATION))?;
+    let q = JudgementQuery::checked(query)?;
+    if q.kind.is_some() {
+        return Err(ApiError::field("kind", "only rankings take a kind"));
+    }
+    let (store, position) = scorecard_for(&state, &q).await?;
+    let rules = rules_of(&store, q.year).await?;
+    let facts = scorecard::figure_facts(store.pool(), q.year)
+        .await
+        .map_err(read_error)?;
+    let period = figures::Period {
+        year: q.year,
+        quarter: q.quarter,
+        month: q.month,
+    };
+    let f = figures::figures(&facts, &rules, period);
+    let count = |c: &figures::Count| json!({"n": c.n, "evidence": c.evidence});
+    let branches: Vec<Value> = f
+        .branches
+        .iter()
+        .map(|b| {
+            json!({
+                "branch_id": b.branch_id, "name": b.name, "kind": b.kind, "members": b.members,
+                "person_times": count(&b.person_times),
+                "anniversaries": count(&b.anniversaries), "anniversaries_due": b.anniversaries_due,
+                "meetings": count(&b.meetings), "meetings_required": b.meetings_required,
+                "activities": count(&b.activities), "activities_required": b.activities_required,
+            })
+        })
+        .collect();
+    let campaigns: Vec<Value> = f
+        .campaigns
+        .iter()
+        .map(|c| {
+            json!({"campaign_id": c.campaign_id, "name": c.name, "participants": c.participants,
+                   "person_times": count(&c.person_times)})
+        })
+        .collect();
+    let concerns: Vec<Value> = f
+        .concerns
+        .iter()
+        .map(|c| {
+            json!({"category": c.category, "raised": count(&c.raised),
+                   "resolved": count(&c.resolved), "open": c.open})
+        })
+        .collect();
+    Ok(Json(json!({
+        "year": q.year, "quarter": q.quarter, "month": q.month, "position": position,
+        "members_registered": f.members_registered,
+        "person_times": count(&f.person_times),
+        "branches": branches,
+        "campaigns": campaigns,
+        "households": {"visited": f.households_visited, "visits": count(&f.visits)},
+        "concerns": concerns,
+    })))
 }

@@ -167,6 +167,21 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
             get(crate::judgement::member_assessment),
         ),
         route(
+            "/api/v1/figures",
+            "The figures the county reports, each with the log positions behind it: members registered; person-times of service (人次: verified entries and activity attendances) in the county and by branch; participants per campaign; 三九 households visited; concerns by category, raised, resolved and open; anniversaries kept and due, meetings and activities against what each kind must hold, by branch",
+            "any signed-in role",
+            &[
+                YEAR,
+                ("quarter", "query", false, "1-4"),
+                ("month", "query", false, "1-12"),
+                MIN_POSITION,
+                AS_OF[0],
+                AS_OF[1],
+            ],
+            JSON,
+            get(crate::judgement::county_figures),
+        ),
+        route(
             "/api/v1/cards/{member_id}",
             "A member's dual card of a year as both sides recorded it: the community side's quarterly feedback, stars and opinion, and the unit side's opinion, each with who signed and in which capacity (read from the log)",
             "the member, the secretaries and deputies of the member's branches, the service centre, committee admins and auditors",

@@ -833,22 +833,23 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
             branch: branch.0,
             member: holder,
         };
-        // Who came, by name: most of the branch's members each time.
-        let own: Vec<Uuid> = members
+        // Who came, by name: most of the branch's members registered by then.
+        let own: Vec<(Uuid, NaiveDate)> = members
             .iter()
             .filter(|m| m.unit == b || m.service == Some(b))
-            .map(|m| m.id)
+            .map(|m| (m.id, registered(m)))
             .collect();
+        let by = |on: NaiveDate| own.iter().filter(move |(_, r)| *r <= on).map(|(id, _)| *id);
         for month in 1..=12 {
             if p.chance(88) {
                 let on = cal.date(month, p.rng.random_range(5..=15));
-                let came: Vec<Uuid> = own.iter().copied().filter(|_| p.chance(85)).collect();
+                let came: Vec<Uuid> = by(on).filter(|_| p.chance(85)).collect();
                 p.push(cal.at(on, 15, 0), who, "RecordBranchMeeting", json!({"branch_id": branch.0, "date": on, "topic": format!("{month}月主题党日：学习贯彻会议精神"), "attendees": came}));
             }
         }
         for _ in 0..p.rng.random_range(3..7) {
             let on = cal.day_of_year(p.rng.random_range(20..345));
-            let came: Vec<Uuid> = own.iter().copied().filter(|_| p.chance(60)).collect();
+            let came: Vec<Uuid> = by(on).filter(|_| p.chance(60)).collect();
             p.push(cal.at(on, 14, 0), who, "RecordBranchActivity", json!({"branch_id": branch.0, "date": on, "topic": "进社区开展志愿服务", "attendees": came}));
         }
         if units.contains(&b) {
