@@ -18,6 +18,7 @@ allweather_test_support::on_both_backends!(
     hours_are_verified_by_the_members_service_secretary_and_refused_for_another,
     a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature,
     the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one,
+    the_countys_figures_count_person_times_campaigns_households_and_meetings,
     a_closed_year_refuses_new_hours,
     a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances,
     the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
@@ -767,6 +768,180 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         (late.status, &late.body["rule"]),
         (422, &json!("YearClosed"))
     );
+    county.app.stop().await;
+}
+
+/// The figures the county reports, counted from what happened: person-times from the
+/// verified hours and from the members who came to an activity, a campaign's
+/// participants, a household visited and its concerns, anniversaries kept, meetings
+/// against what the kind must hold — each with the positions behind it.
+pub async fn the_countys_figures_count_person_times_campaigns_households_and_meetings(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let admin = app.admin();
+    let campaign = id(&app
+        .ok(
+            &admin,
+            "LaunchCampaign",
+            json!({"name": "Reservoir resettlement", "kind": "resettlement", "starts_on": "2026-05-01", "ends_on": "2026-08-31"}),
+        )
+        .await);
+    // Two verified entries for the campaign, one of them the service secretary's.
+    for member in [county.member, county.service_sec] {
+        let record = id(&app
+            .ok(
+                &app.member(member),
+                "LogServiceHours",
+                json!({"member_id": member, "date": "2026-06-02", "hours": 3, "category": "reservoir_resettlement",
+                       "activity": "moving households", "campaign_id": campaign}),
+            )
+            .await);
+        let verifier = if member == county.service_sec {
+            admin.clone()
+        } else {
+            county.service_secretary()
+        };
+        app.ok(
+            &verifier,
+            "VerifyServiceHours",
+            json!({"record_id": record}),
+        )
+        .await;
+    }
+    // The service branch's clean-up: both its members came.
+    let activity = app
+        .ok(
+            &county.service_secretary(),
+            "RecordBranchActivity",
+            json!({"branch_id": county.service, "date": "2026-06-05", "topic": "Lane clean-up",
+                   "attendees": [county.member, county.service_sec]}),
+        )
+        .await;
+    // The unit branch's study meeting.
+    app.ok(
+        &county.unit_secretary(),
+        "RecordBranchMeeting",
+        json!({"branch_id": county.unit, "date": "2026-06-06", "topic": "Study day",
+               "attendees": [county.unit_sec, county.member]}),
+    )
+    .await;
+    // A 三九 household: paired with the member, visited, one concern raised and resolved,
+    // another open.
+    let household = id(&app
+        .ok(
+            &app.centre(),
+            "RegisterHousehold",
+            json!({"address_area": "River Lane", "hardship": "elderly couple living alone"}),
+        )
+        .await);
+    app.ok(
+        &app.centre(),
+        "PairHousehold",
+        json!({"household_id": household, "cadre_id": county.member}),
+    )
+    .await;
+    app.ok(
+        &app.member(county.member),
+        "RecordVisit",
+        json!({"household_id": household, "date": "2026-06-10", "notes": "checked the roof"}),
+    )
+    .await;
+    // A concern's id is its command's, when the idempotency key is a UUID v7.
+    let concern = Uuid::now_v7();
+    let raised = app
+        .command(
+            Some(&app.member(county.member)),
+            "RaiseConcern",
+            json!({"household_id": household, "category": "housing", "description": "the roof leaks"})
+                .to_string(),
+            Some(&concern.to_string()),
+        )
+        .await;
+    assert_eq!(raised.status, 200, "{}", raised.body);
+    app.ok(
+        &app.member(county.member),
+        "RaiseConcern",
+        json!({"household_id": household, "category": "housing", "description": "the stairs are loose"}),
+    )
+    .await;
+    let last = app
+        .ok(
+            &app.centre(),
+            "ResolveConcern",
+            json!({"household_id": household, "concern_id": concern, "resolution": "repaired by the township"}),
+        )
+        .await["position"]
+        .as_u64()
+        .expect("position");
+
+    let path = format!("/api/v1/figures?year=2026&quarter=2&min_position={last}");
+    let (status, _) = app.get(&path).await;
+    assert_eq!(status, 401, "figures are for signed-in roles");
+    let (status, f) = app.get_as(&app.member(county.member), &path).await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(f["members_registered"], 3, "{f}");
+    // Two entries and two attendances.
+    assert_eq!(f["person_times"]["n"], 4, "{f}");
+    let branch = |id: Uuid| {
+        f["branches"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["branch_id"] == json!(id)))
+            .cloned()
+            .expect("the branch")
+    };
+    let service = branch(county.service);
+    assert_eq!(service["person_times"]["n"], 4, "{service}");
+    assert_eq!(
+        (
+            &service["activities"]["n"],
+            &service["activities"]["evidence"][0]
+        ),
+        (&json!(1), &activity["position"]),
+        "{service}"
+    );
+    let unit = branch(county.unit);
+    assert_eq!(
+        (&unit["meetings"]["n"], &unit["meetings_required"]),
+        (&json!(1), &json!(12)),
+        "{unit}"
+    );
+    assert_eq!(
+        unit["person_times"]["n"], 2,
+        "the unit members' entries: {unit}"
+    );
+    assert_eq!(f["campaigns"][0]["participants"], 2, "{f}");
+    assert_eq!(f["campaigns"][0]["name"], "Reservoir resettlement");
+    assert_eq!(f["households"]["visited"], 1, "{f}");
+    assert_eq!(
+        (
+            &f["concerns"][0]["category"],
+            &f["concerns"][0]["raised"]["n"],
+            &f["concerns"][0]["open"]
+        ),
+        (&json!("housing"), &json!(2), &json!(1)),
+        "{f}"
+    );
+    // Another quarter holds none of it.
+    let (_, q3) = app
+        .get_as(&admin, "/api/v1/figures?year=2026&quarter=3")
+        .await;
+    assert_eq!(q3["person_times"]["n"], 0, "{q3}");
+    for (query, field) in [
+        ("year=2026&quarter=5", "quarter"),
+        ("year=2026&quarter=1&month=2", "quarter"),
+        ("year=2026&kind=unit", "kind"),
+    ] {
+        let (status, body) = app
+            .get_as(&admin, &format!("/api/v1/figures?{query}"))
+            .await;
+        assert_eq!(
+            (status, &body["errors"][0]["field"]),
+            (400, &json!(field)),
+            "{query}: {body}"
+        );
+    }
     county.app.stop().await;
 }
 

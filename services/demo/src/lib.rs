@@ -181,13 +181,9 @@ const COMMUNITIES: [&str; 15] = [
     "青年路",
     "建设路",
 ];
-const TEMPORARY: [&str; 5] = [
-    "水库移民安置",
-    "环境整治",
-    "乡村服务一条街",
-    "春节志愿服务",
-    "防汛抗旱",
-];
+/// Residential communities with a temporary branch (基层服务临时支部) of the in-service
+/// members who live there.
+const TEMPORARY: [&str; 5] = ["锦绣花园", "滨江新村", "幸福家园", "文昌苑", "龙泉小区"];
 const SURNAMES: [&str; 20] = [
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
     "何", "高", "林", "罗",
@@ -363,7 +359,7 @@ fn rules_for(year: i32) -> anyhow::Result<Value> {
 }
 
 /// Points per hour of `category` in hundredths, as the shipped rules set them (for the
-/// ratings secretaries give: the judgement itself is the read model's).
+/// opinions the demo's secretaries write: people rate, the read model shows the evidence).
 fn rate(category: &str) -> u64 {
     match category {
         "festival" => 150,
@@ -409,11 +405,15 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
     for community in COMMUNITIES {
         branches.push((p.id(), format!("{community}社区服务党支部"), "service"));
     }
-    for campaign in TEMPORARY {
-        branches.push((p.id(), format!("{campaign}临时党支部"), "temporary"));
+    for estate in TEMPORARY {
+        branches.push((p.id(), format!("{estate}小区临时党支部"), "temporary"));
     }
     for (i, (id, name, kind)) in branches.iter().enumerate() {
-        let community = (*kind == "service").then(|| COMMUNITIES[i - UNIT_BODIES.len()]);
+        let community = match *kind {
+            "service" => Some(COMMUNITIES[i - UNIT_BODIES.len()]),
+            "temporary" => Some(TEMPORARY[i - UNIT_BODIES.len() - COMMUNITIES.len()]),
+            _ => None,
+        };
         let at = next();
         p.push(
             at,
@@ -921,22 +921,71 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
         }
     }
 
-    // December: both sides of each card signed, by the secretary of each side's branch.
+    // December: each side of the card written by its own branch from its own record —
+    // the community from what it saw of the member (feedback, service) with stars, the
+    // unit from the year at work — by the secretary, or, for a secretary's own card, by
+    // the committee. Then the unit branch's appraisal after its democratic appraisal,
+    // citing the log as the appraisers saw it; a few branches appraise against the
+    // evidence, which the assessment then names.
+    let acting = |b: usize, member: Uuid| secretary_for(b, member).unwrap_or(Who::Admin);
     for m in &members {
         let Some(s) = m.service else { continue };
-        let rating = match m.points {
-            p if !m.feedback && p >= 2000 => "basically_qualified",
+        // Each side reads the year by the points the rules expect; the community holds
+        // back where it saw the member too little to write feedback.
+        let by_points = match m.points {
             p if p >= 6000 => "excellent",
             p if p >= 4000 => "qualified",
             p if p >= 2000 => "basically_qualified",
             _ => "unqualified",
         };
-        let on = cal.date(12, p.rng.random_range(15..=28));
-        for (side, branch) in [("community", s), ("unit", m.unit)] {
-            if let Some(who) = secretary_for(branch, m.id) {
-                p.push(cal.at(on, 11, 0), who, "SignDualCard", json!({"member_id": m.id, "year": year, "side": side, "rating": rating, "remarks": "履职尽责，服务群众积极主动"}));
-            }
+        let community = match (m.feedback, by_points) {
+            (false, "excellent" | "qualified") => "basically_qualified",
+            (_, opinion) => opinion,
+        };
+        let unit = by_points;
+        let on = cal.date(12, p.rng.random_range(15..=24));
+        if m.feedback {
+            let stars = if m.points >= 4000 {
+                5
+            } else {
+                3 + u32::from(m.points >= 2000)
+            };
+            p.push(cal.at(on, 10, 30), acting(s, m.id), "AwardStars", json!({"member_id": m.id, "year": year, "stars": stars, "reason": "社区志愿服务表现"}));
         }
+        p.push(cal.at(on, 11, 0), acting(s, m.id), "SignDualCard", json!({"member_id": m.id, "year": year, "side": "community", "opinion": community, "remarks": "在社区积极参加志愿服务，群众认可"}));
+        p.push(cal.at(on, 11, 30), acting(m.unit, m.id), "SignDualCard", json!({"member_id": m.id, "year": year, "side": "unit", "opinion": unit, "remarks": "履职尽责，工作表现良好"}));
+        let appraisal = if p.chance(3) { "excellent" } else { unit };
+        let on = on + Duration::days(2);
+        p.push(cal.at(on, 15, 0), acting(m.unit, m.id), "RecordAppraisal", json!({"member_id": m.id, "year": year, "rating": appraisal, "basis_position": BASIS_AT_RUN, "remarks": "经支部民主评议"}));
+    }
+
+    // The year's end in the branches: a few members change posts or retire, and a
+    // secretary post falls vacant — after their year's record is written.
+    let movers: Vec<&Member> = members
+        .iter()
+        .filter(|m| !secretary.values().any(|s| *s == m.id))
+        .filter(|m| m.service.is_some())
+        .take(options.members / 100 + 2)
+        .collect();
+    if let Some((retiree, movers)) = movers.split_first() {
+        for m in movers {
+            let to = (m.unit + 1) % units.len();
+            p.push(cal.at(cal.date(12, 29), 9, 0), Who::Admin, "TransferMember", json!({"member_id": m.id, "unit_branch_id": branches[to].0, "on": cal.date(12, 29)}));
+        }
+        p.push(
+            cal.at(cal.date(12, 30), 9, 0),
+            Who::Admin,
+            "MemberLeft",
+            json!({"member_id": retiree.id, "reason": "retired", "on": cal.date(12, 30)}),
+        );
+    }
+    if secretary.contains_key(&units.start) {
+        p.push(
+            cal.at(cal.date(12, 31), 9, 0),
+            Who::Admin,
+            "VacateSecretary",
+            json!({"branch_id": branches[units.start].0}),
+        );
     }
 
     // Time order; on the same instant, the order planned.
@@ -991,6 +1040,10 @@ impl Tokens<'_> {
     }
 }
 
+/// The `basis_position` the plan gives an appraisal: the runner puts in the log's head
+/// as the appraisers see it when the appraisal is recorded.
+const BASIS_AT_RUN: &str = "head";
+
 /// Keys and nonces drawn from `seed`, for a service that must write the same log on
 /// every run: the beneficiaries of a demo county are invented, so their keys may be
 /// predictable; a real county's never are (the default draws from the operating system).
@@ -1023,12 +1076,16 @@ pub async fn run(
         clock.set(step.at);
         let principal = tokens.principal(step.who)?;
         let key = step.key.to_string();
+        let mut body = step.body.clone();
+        if body["basis_position"] == BASIS_AT_RUN {
+            body["basis_position"] = service.log().known_head().into();
+        }
         match service
             .execute(
                 &principal,
                 step.name,
                 Some(&key),
-                step.body.to_string().as_bytes(),
+                body.to_string().as_bytes(),
             )
             .await
         {

@@ -111,6 +111,15 @@ async fn a_log_written_by_an_earlier_release_verifies_projects_and_answers_every
     );
     assert!(assessment["disagreements"].is_array(), "{assessment}");
 
+    // The county's figures: the old meetings count by their headcount, unnamed.
+    let (status, figures) = get(format!("/api/v1/figures?{at}")).await;
+    assert_eq!(status, 200, "{figures}");
+    assert_eq!(figures["members_registered"], 200, "{figures}");
+    assert!(
+        figures["person_times"]["n"].as_u64().is_some_and(|n| n > 0),
+        "{figures}"
+    );
+
     let (status, card) = get(format!("/api/v1/cards/{member}?year=2025")).await;
     assert_eq!(status, 200, "{card}");
     let sides = [&card["community"]["signed"], &card["unit"]["signed"]];
