@@ -845,7 +845,7 @@ pub async fn the_countys_figures_count_person_times_campaigns_households_and_mee
     app.ok(
         &app.member(county.member),
         "RecordVisit",
-        json!({"household_id": household, "date": "2026-06-10", "notes": "checked the roof"}),
+        json!({"household_id": household, "date": "2026-06-15", "notes": "checked the roof"}),
     )
     .await;
     // A concern's id is its command's, when the idempotency key is a UUID v7.

@@ -262,6 +262,8 @@ const MICRO_WISHES: [&str; 7] = [
     "春联和年货",
     "月饼和水果",
 ];
+/// The micro-wishes of left-behind children in the drive before 七一.
+const CHILDREN_WISHES: [&str; 4] = ["一套课外读物", "一双运动鞋", "一个新书包", "一盒彩笔和画本"];
 const SERVICE_NEEDS: [&str; 5] = [
     "帮忙修缮漏雨屋顶",
     "陪同就医复查",
@@ -444,13 +446,6 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
             cal.date(10, 28),
         ),
         (
-            "乡村服务一条街",
-            "village_street",
-            "village_service_street",
-            cal.date(1, 1),
-            cal.date(12, 28),
-        ),
-        (
             "春节送温暖",
             "festival",
             "festival",
@@ -472,7 +467,28 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
             cal.date(11, 28),
         ),
     ];
+    // The service street (党员服务一条街): each quarter in another township.
+    let streets = [
+        ("城关镇", cal.date(1, 1), cal.date(3, 31)),
+        ("河口镇", cal.date(4, 1), cal.date(6, 30)),
+        ("青山乡", cal.date(7, 1), cal.date(9, 30)),
+        ("石桥镇", cal.date(10, 1), cal.date(12, 28)),
+    ]
+    .map(|(township, starts, ends)| {
+        let name = format!("{township}党员服务一条街");
+        (
+            name,
+            "village_street",
+            "village_service_street",
+            starts,
+            ends,
+        )
+    });
     let mut campaign_ids = Vec::new();
+    let campaigns = campaigns
+        .into_iter()
+        .map(|(name, kind, category, starts, ends)| (name.to_owned(), kind, category, starts, ends))
+        .chain(streets);
     for (name, kind, category, starts, ends) in campaigns {
         let id = p.id();
         let at = next();
@@ -735,15 +751,23 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
     census.wishes = wishes;
     for w in 0..wishes {
         let festival = w % 5 < 3;
+        // Spring Festival wishes in January; before 七一, the drive for left-behind
+        // children, claimed within hours.
         let (published, title, origin, category) = if festival {
-            let on = if w % 2 == 0 {
-                cal.date(1, p.rng.random_range(18..=28))
+            let (on, title) = if w % 2 == 0 {
+                (
+                    cal.date(1, p.rng.random_range(18..=28)),
+                    *p.pick(&MICRO_WISHES),
+                )
             } else {
-                cal.date(9, p.rng.random_range(8..=20))
+                (
+                    cal.date(6, p.rng.random_range(20..=26)),
+                    *p.pick(&CHILDREN_WISHES),
+                )
             };
             (
                 cal.at(on, 9, p.rng.random_range(0..60)),
-                *p.pick(&MICRO_WISHES),
+                title,
                 "micro_wish",
                 "festival",
             )
@@ -770,7 +794,7 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
         }
         let mut claimed = published
             + if festival {
-                Duration::minutes(p.rng.random_range(20..600))
+                Duration::minutes(p.rng.random_range(20..240))
             } else {
                 Duration::minutes(p.rng.random_range(60..4000))
             };
@@ -820,6 +844,54 @@ pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
                 "ConfirmWish",
                 json!({"wish_id": id}),
             );
+        }
+    }
+
+    // The Spring Festival clean-up: each service branch organises it on one day of late
+    // January, records who came and enters their hours itself (the organiser's record
+    // of a mass event; the committee verifies them against the sign-in sheet).
+    for b in services.clone() {
+        let Some(&holder) = secretary.get(&b) else {
+            continue;
+        };
+        let on = cal.date(1, p.rng.random_range(20..=27));
+        let came: Vec<&Member> = members
+            .iter()
+            .filter(|m| m.service == Some(b) && registered(m) <= on)
+            .filter(|_| p.chance(70))
+            .collect();
+        if came.is_empty() {
+            continue;
+        }
+        let organiser = Who::Secretary {
+            branch: branches[b].0,
+            member: holder,
+        };
+        let ids: Vec<Uuid> = came.iter().map(|m| m.id).collect();
+        p.push(cal.at(on, 12, 0), organiser, "RecordBranchActivity", json!({"branch_id": branches[b].0, "date": on, "topic": "春节环境大扫除", "attendees": ids}));
+        // A secretary's own hours are self-reported: the organiser enters the others'.
+        let entered: Vec<Uuid> = ids.iter().copied().filter(|m| *m != holder).collect();
+        for m in came.iter().filter(|m| m.id != holder) {
+            let record = p.id();
+            census.service_entries += 1;
+            p.push(
+                cal.at(on, 18, 0),
+                organiser,
+                "LogServiceHours",
+                json!({
+                    "record_id": record, "member_id": m.id, "date": on, "hours": 3.0,
+                    "category": "cleanup", "activity": "春节环境大扫除", "channel": "organiser",
+                }),
+            );
+            p.push(
+                cal.at(on + Duration::days(2), 10, 0),
+                Who::Admin,
+                "VerifyServiceHours",
+                json!({"record_id": record}),
+            );
+        }
+        for m in members.iter_mut().filter(|m| entered.contains(&m.id)) {
+            m.points += 3 * rate("cleanup");
         }
     }
 
@@ -1078,6 +1150,13 @@ pub async fn run(
         let key = step.key.to_string();
         let mut body = step.body.clone();
         if body["basis_position"] == BASIS_AT_RUN {
+            // On a rerun the head has moved on: an appraisal already recorded stands as it
+            // was (sending it with today's head would be another request under its key).
+            if service.log().recorded(step.key).await?.is_some() {
+                outcome.accepted += 1;
+                on_step(i + 1);
+                continue;
+            }
             body["basis_position"] = service.log().known_head().into();
         }
         match service
