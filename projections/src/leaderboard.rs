@@ -6,7 +6,7 @@
 //! who moved house or changed posts leaves their earlier hours with the earlier branch.
 //! Ties are broken by member id. Who may see a year's board is that year's rules'.
 
-use crate::membership;
+use crate::membership::{self, Side};
 use crate::runner::Projector;
 use crate::store::dump_rows;
 use crate::writes::{Change, Table, Value, Writes};
@@ -137,46 +137,14 @@ impl Projector for Leaderboard {
                     ],
                 )?,
                 Event::ServiceBranchAssigned(e) => {
-                    // Moved house: the former service branch keeps what was recorded before.
-                    let before = w.text(&MEMBERS, id, "service_branch_id").await?;
-                    let since = w.int(&MEMBERS, id, "service_since").await?;
-                    if let (Some(branch), Some(since)) = (before, since) {
-                        membership::close(w, &MEMBERSHIPS, id, branch, since, at)?;
-                    }
-                    w.update(
-                        &MEMBERS,
-                        id,
-                        vec![
-                            (
-                                "service_branch_id",
-                                Change::Set(e.service_branch_id.to_string().into()),
-                            ),
-                            ("service_since", Change::Set(at.into())),
-                        ],
-                    )?;
+                    let branch = e.service_branch_id.to_string();
+                    membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Side::Service, branch, at)
+                        .await?;
                 }
                 Event::MemberTransferred(e) => {
-                    if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
-                        membership::close(
-                            w,
-                            &MEMBERSHIPS,
-                            id,
-                            e.from_unit_branch_id.to_string(),
-                            since,
-                            at,
-                        )?;
-                    }
-                    w.update(
-                        &MEMBERS,
-                        id,
-                        vec![
-                            (
-                                "unit_branch_id",
-                                Change::Set(e.unit_branch_id.to_string().into()),
-                            ),
-                            ("unit_since", Change::Set(at.into())),
-                        ],
-                    )?;
+                    let branch = e.unit_branch_id.to_string();
+                    membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Side::Unit, branch, at)
+                        .await?;
                 }
                 Event::ServiceHoursLogged(e) => w.insert(
                     &RECORDS,

@@ -3,11 +3,11 @@
 //! branch with the position each began at, and each earlier one as a closed range of
 //! positions.
 
-use crate::writes::{Table, Writes};
+use crate::writes::{Change, Table, Writes};
 
 /// Closes `member`'s period in `branch` (since `from`) at `to`, in `table` (columns:
 /// id, member, branch, from, to): it stays in the history.
-pub(crate) fn close(
+fn close(
     w: &mut Writes,
     table: &'static Table,
     member: &str,
@@ -23,6 +23,45 @@ pub(crate) fn close(
             branch.into(),
             from.into(),
             to.into(),
+        ],
+    )
+}
+
+/// Which of a member's branches moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The unit branch (`unit_branch_id`, `unit_since`).
+    Unit,
+    /// The service branch (`service_branch_id`, `service_since`).
+    Service,
+}
+
+/// Member `member` (a row of `members`) now belongs to `branch` on `side`, from
+/// position `at`: the period in the branch they leave is closed into `memberships`.
+pub(crate) async fn moved(
+    w: &mut Writes,
+    members: &'static Table,
+    memberships: &'static Table,
+    member: &str,
+    side: Side,
+    branch: String,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let (branch_column, since_column) = match side {
+        Side::Unit => ("unit_branch_id", "unit_since"),
+        Side::Service => ("service_branch_id", "service_since"),
+    };
+    let before = w.text(members, member, branch_column).await?;
+    let since = w.int(members, member, since_column).await?;
+    if let (Some(left), Some(since)) = (before.filter(|b| !b.is_empty()), since) {
+        close(w, memberships, member, left, since, at)?;
+    }
+    w.update(
+        members,
+        member,
+        vec![
+            (branch_column, Change::Set(branch.into())),
+            (since_column, Change::Set(at.into())),
         ],
     )
 }

@@ -9,7 +9,7 @@
 
 use crate::assessment::{AppraisalFacts, Book, BranchFacts, MemberFacts, Opinion, Record, Settled};
 use crate::figures::{Concern, Entry, FigureFacts, Gathering, Person};
-use crate::membership::{self, Periods};
+use crate::membership::{self, Periods, Side as Moved};
 use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
@@ -213,39 +213,16 @@ impl Projector for Scorecard {
                     ],
                 )?,
                 Event::ServiceBranchAssigned(e) => {
-                    let before = w.text(&MEMBERS, id, "service_branch_id").await?;
-                    let since = w.int(&MEMBERS, id, "service_since").await?;
-                    if let (Some(branch), Some(since)) = (before.filter(|b| !b.is_empty()), since) {
-                        membership::close(w, &MEMBERSHIPS, id, branch, since, position(envelope))?;
-                    }
-                    w.update(
-                        &MEMBERS,
-                        id,
-                        vec![
-                            (
-                                "service_branch_id",
-                                Change::Set(e.service_branch_id.to_string().into()),
-                            ),
-                            ("service_since", Change::Set(position(envelope).into())),
-                        ],
-                    )?;
+                    let branch = e.service_branch_id.to_string();
+                    let at = position(envelope);
+                    membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Moved::Service, branch, at)
+                        .await?;
                 }
                 Event::MemberTransferred(e) => {
-                    if let Some(since) = w.int(&MEMBERS, id, "unit_since").await? {
-                        let from = e.from_unit_branch_id.to_string();
-                        membership::close(w, &MEMBERSHIPS, id, from, since, position(envelope))?;
-                    }
-                    w.update(
-                        &MEMBERS,
-                        id,
-                        vec![
-                            (
-                                "unit_branch_id",
-                                Change::Set(e.unit_branch_id.to_string().into()),
-                            ),
-                            ("unit_since", Change::Set(position(envelope).into())),
-                        ],
-                    )?;
+                    let branch = e.unit_branch_id.to_string();
+                    let at = position(envelope);
+                    membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Moved::Unit, branch, at)
+                        .await?;
                 }
                 Event::ServiceHoursLogged(e) => w.insert(
                     &RECORDS,

@@ -310,8 +310,23 @@ impl CommandService {
         let mut hot: Option<StreamId> = None;
         loop {
             attempt += 1;
+            // The turn is waited for within what is left of the conflict budget.
             let _turn = match &hot {
-                Some(stream) => Some(self.turn(stream).await),
+                Some(stream) => {
+                    let left = self
+                        .inner
+                        .options
+                        .conflict_budget
+                        .saturating_sub(arrived.elapsed());
+                    match tokio::time::timeout(left, self.turn(stream)).await {
+                        Ok(turn) => Some(turn),
+                        Err(_) => {
+                            return Err(ApiError::Conflict(format!(
+                                "stream {stream} kept changing while the command was decided ({attempt} attempts); try again"
+                            )));
+                        }
+                    }
+                }
                 None => None,
             };
             // The head as this process knows it, and read from the database when deciding
@@ -404,16 +419,7 @@ impl CommandService {
             match f(&world) {
                 Ok(answer) => return Ok(Ok((world, answer))),
                 Err(Decide::Refused(e)) => return Ok(Err(e)),
-                Err(Decide::Need(stream)) => {
-                    if world.snapshot(&stream).is_some() {
-                        return Err(anyhow::anyhow!(
-                            "decide asked again for loaded stream {stream}"
-                        )
-                        .into());
-                    }
-                    let snapshot = self.snapshot(&stream, fresh).await?;
-                    world.insert(stream, snapshot);
-                }
+                Err(Decide::Need(stream)) => self.bring_in(&mut world, [stream], fresh).await?,
                 Err(Decide::NeedIndex(aggregate)) => {
                     if world.index(aggregate).is_ok() {
                         return Err(anyhow::anyhow!(
@@ -431,18 +437,7 @@ impl CommandService {
                         .collect();
                     world.insert_index(aggregate, ids);
                 }
-                Err(Decide::NeedAll(streams)) => {
-                    for stream in streams {
-                        if world.snapshot(&stream).is_some() {
-                            return Err(anyhow::anyhow!(
-                                "decide asked again for loaded stream {stream}"
-                            )
-                            .into());
-                        }
-                        let snapshot = self.snapshot(&stream, fresh).await?;
-                        world.insert(stream, snapshot);
-                    }
-                }
+                Err(Decide::NeedAll(streams)) => self.bring_in(&mut world, streams, fresh).await?,
                 Err(Decide::NeedKey { person_id, create }) => {
                     if world.has_key(person_id) {
                         return Err(anyhow::anyhow!(
@@ -472,6 +467,26 @@ impl CommandService {
             turns.entry(stream.clone()).or_default().clone()
         };
         lock.lock_owned().await
+    }
+
+    /// Brings `streams` into `world` for a decision; a stream asked for again is a loop in
+    /// `decide`, an error.
+    async fn bring_in(
+        &self,
+        world: &mut World,
+        streams: impl IntoIterator<Item = StreamId>,
+        fresh: bool,
+    ) -> Result<(), ApiError> {
+        for stream in streams {
+            if world.snapshot(&stream).is_some() {
+                return Err(
+                    anyhow::anyhow!("decide asked again for loaded stream {stream}").into(),
+                );
+            }
+            let snapshot = self.snapshot(&stream, fresh).await?;
+            world.insert(stream, snapshot);
+        }
+        Ok(())
     }
 
     /// A stream's state for a decision: read from the log when `fresh`, else the cached
