@@ -17,10 +17,13 @@
 //! share of members who served and of completed cards, meetings and activities against
 //! the numbers its kind must hold, and — for unit branches only, whose contest it is —
 //! the quiz score out of 100. Branches are ranked among their own kind. A
-//! branch's members are those whose unit or service branch it is, and those whose hours
-//! of the year were logged while it was; hours count for the branches their member
-//! belonged to when they were logged. Ranks follow the score, ties by branch id.
+//! branch's members are those whose unit or service branch it is, and those whose facts
+//! of the year count for it: hours count for the branches their member belonged to when
+//! they were logged (and for the branch that organised them), a wish for those when it
+//! was confirmed, a completed card for those when its second side was signed. Ranks
+//! follow the score, ties by branch id.
 
+use crate::membership::Periods;
 use allweather_domain::rules::Rules;
 use allweather_domain::values::{BranchKind, Capacity, Category, Rating, Side, stored_name};
 use chrono::{Datelike, NaiveDate};
@@ -67,6 +70,9 @@ pub struct MemberFacts {
     pub wishes: Vec<u64>,
     /// Where their visits to paired households were recorded.
     pub visits: Vec<u64>,
+    /// The branches they belonged to over time (none: only their branches now are
+    /// known, and every fact counts for those).
+    pub periods: Option<Periods>,
 }
 
 impl MemberFacts {
@@ -85,6 +91,7 @@ impl MemberFacts {
             appraisal: None,
             wishes: Vec::new(),
             visits: Vec::new(),
+            periods: None,
         }
     }
 }
@@ -600,26 +607,45 @@ fn rank_kind(book: &Book, rules: &Rules, kind: &str) -> Vec<Standing> {
                 t.minutes += extra;
             }
         }
-        let now: BTreeSet<&str> = std::iter::once(member.unit_branch_id.as_str())
-            .chain(member.service_branch_id.as_deref())
+        let now: Vec<String> = std::iter::once(member.unit_branch_id.clone())
+            .chain(member.service_branch_id.clone())
             .collect();
-        // A member counts in the branches they belong to now and in those they served
-        // for this year.
-        for branch in now
+        // The branches the member belonged to at `position` (now, where that is unknown).
+        let then = |position: u64| {
+            member
+                .periods
+                .as_ref()
+                .map_or_else(|| now.clone(), |p| p.at(position))
+        };
+        // A wish counts for the branches the member belonged to when it was confirmed; a
+        // completed card for those when its second side was signed.
+        let mut wishes: BTreeMap<String, u64> = BTreeMap::new();
+        for at in &member.wishes {
+            for b in then(*at) {
+                *wishes.entry(b).or_default() += 1;
+            }
+        }
+        let card: Vec<String> = match (sides.len(), member.sides.iter().map(|o| o.position).max()) {
+            (2, Some(completed)) => then(completed),
+            _ => Vec::new(),
+        };
+        // A member counts in the branches they belong to now and in those their facts of
+        // the year count for.
+        let counted: BTreeSet<&str> = now
             .iter()
-            .copied()
+            .chain(wishes.keys())
+            .chain(&card)
+            .map(String::as_str)
             .chain(minutes.keys().copied())
-            .collect::<BTreeSet<_>>()
-        {
+            .collect();
+        for branch in counted {
             if let Some(t) = tallies.get_mut(branch) {
                 let served = minutes.get(branch).copied().unwrap_or(0);
                 t.members += 1;
                 t.minutes += served;
                 t.serving += u64::from(served > 0);
-                if now.contains(branch) {
-                    t.cards += u64::from(sides.len() == 2);
-                    t.wishes += member.wishes.len() as u64;
-                }
+                t.cards += u64::from(card.iter().any(|b| b == branch));
+                t.wishes += wishes.get(branch).copied().unwrap_or(0);
             }
         }
     }
@@ -1127,6 +1153,28 @@ mod tests {
         };
         assert_eq!(hours("old"), Some((1, Measure::Hundredths(1000))));
         assert_eq!(hours("new"), Some((1, Measure::Hundredths(200))));
+
+        // A wish confirmed before the move counts for "old"; the card completed after it,
+        // for "new".
+        let mut periods = Periods::new("new".into(), 5, None);
+        periods.with_earlier("old".into(), 0, 5);
+        let m = book.members.get_mut("m").expect("member");
+        m.periods = Some(periods);
+        m.wishes.push(3);
+        m.sides.push(opinion(Side::Community, Rating::Qualified, 7));
+        m.sides.push(opinion(Side::Unit, Rating::Qualified, 8));
+        let standings = rank(&book, &rules(), None);
+        let of = |id: &str, name: &str| {
+            standings
+                .iter()
+                .find(|s| s.branch_id == id)
+                .and_then(|s| s.criteria.iter().find(|c| c.name == name))
+                .map(|c| c.value)
+        };
+        assert_eq!(of("old", "wishes_fulfilled"), Some(Measure::Count(1)));
+        assert_eq!(of("new", "wishes_fulfilled"), Some(Measure::Count(0)));
+        assert_eq!(of("new", "card_completion"), Some(Measure::Share(10_000)));
+        assert_eq!(of("old", "card_completion"), Some(Measure::Share(0)));
     }
 
     #[test]

@@ -608,9 +608,8 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         year,
         ..Book::default()
     };
-    let mut periods = std::collections::HashMap::new();
-    for (id, row) in members(pool, only).await? {
-        periods.insert(id.clone(), row.periods);
+    for (id, mut row) in members(pool, only).await? {
+        row.facts.periods = Some(row.periods);
         book.members.insert(id, row.facts);
     }
     if member.is_none() {
@@ -647,8 +646,10 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
             category: named(&r.try_get::<String, _>(1)?, "category")?,
             minutes: u32::try_from(r.try_get::<i64, _>(2)?)
                 .map_err(|_| corrupt("a record's minutes out of range"))?,
-            branches: periods
+            branches: book
+                .members
                 .get(&member_id)
+                .and_then(|m| m.periods.as_ref())
                 .map(|p| p.at(logged))
                 .unwrap_or_default(),
             organiser: (!organiser.is_empty()).then_some(organiser),

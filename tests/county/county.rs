@@ -589,8 +589,13 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         "the unit secretary reads the community side: {read}"
     );
     let outsider = county.register("Zhao Lei", "2016-03-03").await;
-    let (status, _) = app.get_as(&app.member(outsider), &card).await;
-    assert_eq!(status, 403, "another member does not read the card");
+    for reader in [app.member(outsider), app.centre()] {
+        let (status, _) = app.get_as(&reader, &card).await;
+        assert_eq!(
+            status, 403,
+            "one member's card is not for another, nor the centre"
+        );
+    }
     let sign = |side: &str, opinion: &str, who: Uuid| json!({"member_id": who, "year": 2025, "side": side, "opinion": opinion, "remarks": "serves her lane"});
     app.ok(&sec, "SignDualCard", sign("community", "excellent", member))
         .await;

@@ -184,7 +184,7 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
         route(
             "/api/v1/cards/{member_id}",
             "A member's dual card of a year as both sides recorded it: the community side's quarterly feedback, stars and opinion, and the unit side's opinion, each with who signed and in which capacity (read from the log)",
-            "the member, the secretaries and deputies of the member's branches, the service centre, committee admins and auditors",
+            "the member, the secretaries and deputies of the member's branches, committee admins and auditors",
             &[("member_id", "path", true, "the member"), YEAR],
             JSON,
             get(member_card),

@@ -138,7 +138,7 @@ pub fn read<'w>(
         Rule::RoleNotPermitted,
         || {
             format!(
-                "member {member_id}'s card is read by the member, the secretaries and deputies of their branches, the service centre, the committee and its auditors"
+                "member {member_id}'s card is read by the member, the secretaries and deputies of their branches, the committee and its auditors"
             )
         },
     )?;

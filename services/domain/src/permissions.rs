@@ -138,13 +138,12 @@ pub(crate) fn act_for_branch(
     .into())
 }
 
-/// Whether the principal may read what concerns member `member_id` (their card, their
-/// assessment): the committee, its auditors, the member, the service centre for the
-/// community side it records, and the secretary or deputy of the member's unit or service
-/// branch as the branches' streams stand now.
+/// Whether the principal may read member `member_id`'s card: the committee, its auditors,
+/// the member, and the secretary or deputy of the member's unit or service branch as the
+/// branches' streams stand now.
 pub fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool, Decide> {
     Ok(match ctx.principal.role {
-        Role::CommitteeAdmin | Role::Auditor | Role::ServiceCentre => true,
+        Role::CommitteeAdmin | Role::Auditor => true,
         Role::Member => ctx.principal.member_id == Some(member_id),
         Role::Secretary => {
             if ctx.principal.member_id == Some(member_id) {
@@ -162,6 +161,6 @@ pub fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool
             }
             allowed
         }
-        Role::System => false,
+        Role::ServiceCentre | Role::System => false,
     })
 }
