@@ -14,6 +14,7 @@ use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
 use allweather_domain::Event;
+use allweather_domain::event::{BranchActivityRecorded, BranchMeetingRecorded};
 use allweather_domain::rules::Rules;
 use allweather_domain::values::{Capacity, Channel, Rating, Side, stored_name};
 use allweather_events::{Envelope, Timestamp};
@@ -340,29 +341,26 @@ impl Projector for Scorecard {
                         )?;
                     }
                 }
-                Event::BranchMeetingRecorded(e) => {
+                // Meetings and activities: when, and who came (a mark each).
+                Event::BranchMeetingRecorded(BranchMeetingRecorded {
+                    date,
+                    attendees,
+                    headcount,
+                    ..
+                })
+                | Event::BranchActivityRecorded(BranchActivityRecorded {
+                    date,
+                    attendees,
+                    headcount,
+                    ..
+                }) => {
+                    let kind = match event {
+                        Event::BranchMeetingRecorded(_) => "meeting",
+                        _ => "activity",
+                    };
                     let detail =
-                        json!({"date": e.date, "attendees": e.attendees, "headcount": e.headcount});
-                    mark(
-                        w,
-                        envelope,
-                        "meeting",
-                        id,
-                        e.date.year(),
-                        &detail.to_string(),
-                    )?;
-                }
-                Event::BranchActivityRecorded(e) => {
-                    let detail =
-                        json!({"date": e.date, "attendees": e.attendees, "headcount": e.headcount});
-                    mark(
-                        w,
-                        envelope,
-                        "activity",
-                        id,
-                        e.date.year(),
-                        &detail.to_string(),
-                    )?;
+                        json!({"date": date, "attendees": attendees, "headcount": headcount});
+                    mark(w, envelope, kind, id, date.year(), &detail.to_string())?;
                 }
                 Event::CampaignLaunched(e) => {
                     mark(w, envelope, "campaign", id, e.starts_on.year(), &e.name)?;
