@@ -52,13 +52,13 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The cqrs-es peer of `allweather bench` is a crate of its own, outside the workspace
-# (services/cli/peer): the same checks, and built once here, so that the bench's smoke
+# (services/bench/peer): the same checks, and built once here, so that the bench's smoke
 # test finds it ready.
-peer=services/cli/peer/Cargo.toml
+peer=services/bench/peer/Cargo.toml
 log "the bench's peer: fmt, clippy, build"
 cargo fmt --manifest-path "$peer" -- --check
-cargo clippy --release --locked --manifest-path "$peer" --target-dir services/cli/peer/target -- -D warnings
-cargo build --release --locked --manifest-path "$peer" --target-dir services/cli/peer/target
+cargo clippy --release --locked --manifest-path "$peer" --target-dir services/bench/peer/target -- -D warnings
+cargo build --release --locked --manifest-path "$peer" --target-dir services/bench/peer/target
 log "cargo test"
 out=$(mktemp)
 cleanup+=("rm -f '$out'")

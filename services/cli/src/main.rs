@@ -6,26 +6,12 @@
 //! ## Layout
 //! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
 //! - `admin`: `token issue` and `rules adopt`.
-//! - `bench`: `allweather bench`, every section into one report; `bench append`,
-//!   throughput against raw baselines;
-//!   `bench_commands`: `allweather bench commands`, a realistic mix and a claim storm over HTTP;
-//!   `bench_peer`: `allweather bench peer`, the same workload through cqrs-es/postgres-es;
-//!   `bench_memory`: `allweather bench memory`, peak RSS of `serve` rebuilding and holding a county;
-//!   `bench_relay`: `allweather bench relay`, the relay against raw JetStream publishes;
-//!   `bench_rebuild`: `allweather bench rebuild`, projector rebuilds against a raw scan;
-//!   `bench_e2e`: `allweather bench e2e`, latency from command to subscriber and read model.
+//! - `bench`: runs `allweather-bench` (the crate `services/bench`), the program of the bench.
 //! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.
 
 mod admin;
-mod bench;
-mod bench_commands;
-mod bench_e2e;
-mod bench_memory;
-mod bench_peer;
-mod bench_rebuild;
-mod bench_relay;
 mod demo;
 mod reassess;
 mod telemetry;
@@ -223,8 +209,14 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Measure every headline figure against its baseline, in one run or section by section.
-    Bench(bench::BenchArgs),
+    /// Measure every headline figure against its baseline, in one run or section by section:
+    /// runs `allweather-bench` (built beside this program) with these arguments.
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// The bench's arguments (`allweather bench --help` shows them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,11 +361,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mirror = nats.map(|url| (url, cli.mirror.settings()));
             verify(log_options(&cli.data_dir, database, false)?, mirror).await
         }
-        Command::Bench(args) => {
-            bench::run(args).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Bench { args } => bench(&args),
     }
+}
+
+/// `allweather bench ARGS`: the bench is a program of its own (`services/bench`), so that
+/// this one does not link what only the bench uses; it runs the `allweather-bench` built
+/// beside this program, which measures this program's `serve`.
+fn bench(args: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
+    let this = std::env::current_exe().context("find this program")?;
+    let program = this.with_file_name(format!("allweather-bench{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        program.is_file(),
+        "the bench is a program of its own and is not built beside this one ({}): cargo build --release -p allweather-bench",
+        program.display()
+    );
+    let status = std::process::Command::new(&program)
+        .args(args)
+        .env("ALLWEATHER_BIN", &this)
+        .status()
+        .with_context(|| format!("run {}", program.display()))?;
+    Ok(status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .map_or(ExitCode::FAILURE, ExitCode::from))
 }
 
 /// Where the read models live: the log's PostgreSQL database, or `read.db` beside the

@@ -78,13 +78,6 @@ pub fn pg_admin_url() -> String {
     })
 }
 
-/// Replaces the database name of a PostgreSQL URL.
-fn with_database(url: &str, database: &str) -> String {
-    let options = PgConnectOptions::from_str(url)
-        .unwrap_or_else(|e| panic!("{PG_URL_VAR} is not a PostgreSQL URL: {e}"));
-    options.database(database).to_url_lossy().to_string()
-}
-
 /// A PostgreSQL database that exists for one test and is dropped after it.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -94,23 +87,32 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Creates an empty database with a unique name.
+    /// Creates an empty database with a unique name on the test PostgreSQL.
     pub async fn create() -> TestDatabase {
-        let admin_url = pg_admin_url();
-        let name = format!("aw_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
+        TestDatabase::create_on(&pg_admin_url())
             .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {PG_URL_VAR}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot create a database on {PG_URL_VAR}: {e:#}"))
+    }
+
+    /// Creates an empty database with a unique name on the server at `admin_url` (a
+    /// database there the caller may create databases from); dropped with the value.
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<TestDatabase> {
+        use anyhow::Context as _;
+        let name = format!("aw_test_{}", uuid::Uuid::now_v7().simple());
+        let options = PgConnectOptions::from_str(admin_url).context("not a PostgreSQL URL")?;
+        let mut admin = sqlx::PgConnection::connect_with(&options)
+            .await
+            .context("connect")?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
-            .expect("create the test database");
-        let url = with_database(&admin_url, &name);
-        TestDatabase {
+            .context("create a database")?;
+        let url = options.database(&name).to_url_lossy().to_string();
+        Ok(TestDatabase {
             name,
-            admin_url,
+            admin_url: admin_url.to_owned(),
             url,
-        }
+        })
     }
 
     /// The URL of this test's database.
@@ -221,9 +223,15 @@ pub struct TestSqlite {
 impl TestSqlite {
     /// A new, not yet created, SQLite file.
     pub fn create() -> TestSqlite {
-        TestSqlite {
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-        }
+        TestSqlite::try_create().expect("create a temporary directory")
+    }
+
+    /// A new, not yet created, SQLite file; an error when no temporary directory can be
+    /// made.
+    pub fn try_create() -> std::io::Result<TestSqlite> {
+        Ok(TestSqlite {
+            dir: tempfile::tempdir()?,
+        })
     }
 
     /// The file's path.

@@ -8,11 +8,11 @@
 //!
 //! Peak RSS is read from `/proc/PID/status` just before the process is stopped (SIGTERM).
 
-use crate::bench::{RunArgs, Section};
+use crate::{RunArgs, Section};
 use anyhow::Context as _;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt as _;
@@ -44,6 +44,23 @@ const QUERIES: [&str; 6] = [
     "/api/v1/wishes/timings?year=2025",
 ];
 
+/// The `allweather` program measured: `ALLWEATHER_BIN` (which `allweather bench` sets to
+/// itself), or the `allweather` built beside this program.
+fn allweather_program() -> anyhow::Result<PathBuf> {
+    let path = match std::env::var_os("ALLWEATHER_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()
+            .context("find this program")?
+            .with_file_name(format!("allweather{}", std::env::consts::EXE_SUFFIX)),
+    };
+    anyhow::ensure!(
+        path.is_file(),
+        "there is no allweather program at {}: build it (cargo build --release -p allweather) or set ALLWEATHER_BIN",
+        path.display()
+    );
+    Ok(path)
+}
+
 /// What one `serve` did.
 struct Served {
     /// Peak and current resident memory, in bytes.
@@ -56,7 +73,7 @@ struct Served {
 
 pub(crate) async fn section(members: Option<usize>, run: &RunArgs) -> anyhow::Result<Section> {
     let members = members.unwrap_or(if run.quick { 200 } else { 2_000 });
-    let exe = std::env::current_exe().context("find this program")?;
+    let exe = allweather_program()?;
     let dir = tempfile::tempdir().context("create a temporary directory")?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));

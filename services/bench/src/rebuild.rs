@@ -7,7 +7,9 @@
 //! SQLite) and, for PostgreSQL, its rows copied into a scratch database. Each rebuild goes
 //! into a fresh read store on the same backend and is repeated; medians with min and max.
 
-use crate::bench::{Backend, Rate, RawRows, RunArgs, Scratch, Section, raw_insert, repeat};
+use crate::append::{RawRows, raw_insert};
+use crate::measure::{Backend, Rate, Scratch, repeat};
+use crate::{RunArgs, Section};
 use allweather_api::{CommandOptions, CommandService, TokenKey};
 use allweather_demo::{DemoOptions, SimClock};
 use allweather_domain::Event;
@@ -70,7 +72,7 @@ pub(crate) async fn section(
         Some(url) => {
             let backend = Backend::Postgres(url.to_owned());
             let scratch = Scratch::create(&backend).await?;
-            let log = Log::open(LogOptions::new(scratch.url.clone())).await?;
+            let log = Log::open(LogOptions::new(scratch.url())).await?;
             let pool = log
                 .postgres_pool()
                 .context("the scratch database is PostgreSQL")?;
@@ -115,7 +117,7 @@ pub(crate) async fn section(
         // The last handle on a scratch database's log: its commit listener stops first.
         drop(log);
         if let Some(scratch) = scratch {
-            scratch.remove().await?;
+            drop(scratch);
         }
     }
 
@@ -213,7 +215,7 @@ async fn rebuild(
     projectors: &[&'static dyn Projector],
 ) -> anyhow::Result<f64> {
     let scratch = Scratch::create(backend).await?;
-    let store = ReadStore::open(&scratch.url).await?;
+    let store = ReadStore::open(&scratch.url()).await?;
     for projector in projectors {
         runner::prepare(&store, *projector).await?;
     }
@@ -231,6 +233,6 @@ async fn rebuild(
         "a projector stopped short of position {head}: {rebuilt:?}"
     );
     store.pool().close().await;
-    scratch.remove().await?;
+    drop(scratch);
     Ok(head as f64 / elapsed)
 }

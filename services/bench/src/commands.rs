@@ -17,7 +17,8 @@
 //! every run. The baseline is the cqrs-es/postgres-es peer (`bench peer`) at the same
 //! number of concurrent callers on the same PostgreSQL.
 
-use crate::bench::{Backend, Rate, RunArgs, Scratch, Section, summary};
+use crate::measure::{Backend, Rate, Scratch, summary};
+use crate::{RunArgs, Section};
 use allweather_api::{App, CommandOptions, CommandService, Settings, TokenKey};
 use allweather_command::Claims;
 use allweather_domain::Principal;
@@ -49,7 +50,7 @@ pub struct CommandsArgs {
     /// the peer's baseline; without it, SQLite and no baseline.
     #[arg(long, env = "DATABASE_URL")]
     database: Option<String>,
-    /// The peer bench's program (default: built from services/cli/peer with cargo).
+    /// The peer bench's program (default: built from services/bench/peer with cargo).
     #[arg(long, env = "ALLWEATHER_PEER")]
     peer: Option<std::path::PathBuf>,
     /// Concurrent clients of the mix.
@@ -63,7 +64,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<()> {
     let clients = usize::from(args.clients);
     let baseline = match &args.database {
         Some(url) => {
-            Some(crate::bench_peer::baseline(url, args.peer.as_deref(), clients, &args.run).await?)
+            Some(crate::peer::baseline(url, args.peer.as_deref(), clients, &args.run).await?)
         }
         None => None,
     };
@@ -265,16 +266,13 @@ impl County {
 
 async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     let scratch = Scratch::create(backend).await?;
-    let read_store = match backend {
-        Backend::Sqlite => scratch.url.replace("bench.db", "read.db"),
-        Backend::Postgres(_) => scratch.url.clone(),
-    };
+    let read_store = scratch.read_store_url();
     // A key for the bench's own tokens, on loopback, for one run.
     let tokens = TokenKey::from_secret(vec![7u8; 32])?;
     let at: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().context("the bench's date")?;
     let app = App::build(Settings {
         listen: "127.0.0.1:0".parse().context("the listen address")?,
-        log: LogOptions::new(scratch.url.clone()),
+        log: LogOptions::new(scratch.url()),
         tokens: tokens.clone(),
         commands: CommandOptions {
             clock: Arc::new(move || at),
@@ -309,7 +307,7 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     let _ = stop.send(());
     served.await.context("the service panicked")??;
     drop(service);
-    scratch.remove().await?;
+    drop(scratch);
     Ok(Figures {
         mix_rate,
         mix,

@@ -9,12 +9,13 @@
 //! the peer's `CqrsFramework`), each in a scratch database of its own, durable
 //! (`synchronous_commit` on).
 //!
-//! The peer lives in `services/cli/peer`, a crate outside the workspace: postgres-es 0.5
+//! The peer lives in `services/bench/peer`, a crate outside the workspace: postgres-es 0.5
 //! needs sqlx 0.8, which would pull the workspace's SQLite back to an older release. This
 //! bench builds it with cargo on first use (or takes `--peer PATH`) and runs it as a
 //! process of its own, which prints its rate as one line of JSON.
 
-use crate::bench::{Rate, RunArgs, Scratch, Section, repeat};
+use crate::measure::{Backend, Rate, Scratch, repeat};
+use crate::{RunArgs, Section};
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
 use allweather_events::Role;
@@ -35,7 +36,7 @@ pub struct PeerArgs {
     /// A PostgreSQL server on which the bench may create and drop scratch databases.
     #[arg(long, env = "DATABASE_URL")]
     database: String,
-    /// The peer bench's program (default: built from services/cli/peer with cargo).
+    /// The peer bench's program (default: built from services/bench/peer with cargo).
     #[arg(long, env = "ALLWEATHER_PEER")]
     peer: Option<PathBuf>,
     #[command(flatten)]
@@ -43,7 +44,7 @@ pub struct PeerArgs {
 }
 
 /// Concurrent callers measured: one, and as many as the commands bench's clients.
-const CALLERS: [usize; 2] = [1, crate::bench_commands::CLIENTS];
+const CALLERS: [usize; 2] = [1, crate::commands::CLIENTS];
 /// Most meetings per branch.
 const PER_BRANCH: usize = 20;
 
@@ -79,7 +80,7 @@ pub(crate) async fn section(
         let peer = repeat(runs, &bar, || peer_rate(&program, database, callers, n)).await?;
         bar.set_message(format!("allweather, {callers} callers"));
         let ours = repeat(runs, &bar, || allweather_rate(database, callers, n)).await?;
-        if callers == crate::bench_commands::CLIENTS {
+        if callers == crate::commands::CLIENTS {
             peer_at_clients = Some(peer);
         }
         rows.push((callers, n, peer, ours));
@@ -189,11 +190,11 @@ async fn peer_rate(
     callers: usize,
     n: usize,
 ) -> anyhow::Result<f64> {
-    let scratch = Scratch::create(&crate::bench::Backend::Postgres(database.to_owned())).await?;
+    let scratch = Scratch::create(&Backend::Postgres(database.to_owned())).await?;
     let output = tokio::process::Command::new(program)
         .args([
             "--database",
-            &scratch.url,
+            &scratch.url(),
             "--callers",
             &callers.to_string(),
         ])
@@ -201,7 +202,7 @@ async fn peer_rate(
         .output()
         .await
         .with_context(|| format!("run {}", program.display()));
-    scratch.remove().await?;
+    drop(scratch);
     let output = output?;
     anyhow::ensure!(
         output.status.success(),
@@ -222,8 +223,8 @@ async fn peer_rate(
 
 /// The same workload through allweather's command service on a scratch database.
 async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Result<f64> {
-    let scratch = Scratch::create(&crate::bench::Backend::Postgres(database.to_owned())).await?;
-    let log = Log::open(LogOptions::new(scratch.url.clone())).await?;
+    let scratch = Scratch::create(&Backend::Postgres(database.to_owned())).await?;
+    let log = Log::open(LogOptions::new(scratch.url())).await?;
     let at: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().context("the bench's date")?;
     let service = CommandService::new(
         log.clone(),
@@ -292,7 +293,7 @@ async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Re
     // The last handles on the log: dropping them stops its commit listener before the
     // scratch database goes.
     drop((service, log));
-    scratch.remove().await?;
+    drop(scratch);
     anyhow::ensure!(
         head - before == n as u64,
         "the meetings appended {} events, expected {n}",

@@ -9,7 +9,8 @@
 //! of its own. An event delivered before its command's reply reached the caller counts as
 //! 0 ms.
 
-use crate::bench::{Backend, RunArgs, Scratch, Section, summary};
+use crate::measure::{Backend, Scratch, summary};
+use crate::{RunArgs, Section};
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
 use allweather_events::Role;
@@ -168,7 +169,7 @@ async fn measure(
         .await
         .context("create the stream")?;
     let scratch = Scratch::create(backend).await?;
-    let log = Log::open(LogOptions::new(scratch.url.clone())).await?;
+    let log = Log::open(LogOptions::new(scratch.url())).await?;
     let store_dir = tempfile::tempdir().context("create a temporary directory")?;
     let store = ReadStore::open(&format!(
         "sqlite://{}",
@@ -334,7 +335,7 @@ async fn measure(
     // The last handles on the log: dropping them stops its commit listener before the
     // scratch database goes.
     drop((service, log));
-    scratch.remove().await?;
+    drop(scratch);
     Ok(Figures {
         achieved: accepted.len() as f64 / elapsed,
         delivered: summary(to_subscriber),

@@ -9,7 +9,9 @@
 //! can run against a shared server. Completion is observed on the stream's republished
 //! subjects, so both sides are timed to the same event: the last message stored.
 
-use crate::bench::{Rate, RunArgs, Section, payload, repeat, synthetic_chain};
+use crate::append::{payload, synthetic_chain};
+use crate::measure::{Rate, repeat};
+use crate::{RunArgs, Section};
 use allweather_events::{Actor, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_relay::{RelaySettings, message, stream_config};
