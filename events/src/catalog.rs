@@ -2,7 +2,12 @@
 //! the upcasters that lift an old stored payload to the current shape on read.
 //!
 //! Stored bytes are never rewritten. An event stored at schema version `v` is read by
-//! applying the upcasters `v → v+1 → … → current` to its payload.
+//! applying the upcasters `v → v+1 → … → current` to its payload. An unknown event type, or
+//! a schema version this build does not read (newer than its own, or zero), is a named
+//! [`DecodeError`] with the event's position, never a misreading; the reader decides what
+//! follows (a projector passes over a type it does not know, and stops on a known one it
+//! cannot read). The programme's catalog is built from the domain's event list, whose
+//! upcasters live in `allweather-domain`.
 
 use crate::envelope::Envelope;
 use serde_json::Value;

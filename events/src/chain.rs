@@ -1,4 +1,11 @@
 //! Walking a hash chain: the rule an auditor checks, with no I/O.
+//!
+//! [`ChainVerifier`] takes events in position order and checks three things of each: that
+//! positions run 1, 2, 3 … with no gap, that its `prev_hash` is the previous event's `hash`
+//! (the first event's is `Hash::GENESIS`, 32 zero bytes), and that its stored `hash` is the
+//! hash of its content, `SHA-256(prev_hash ‖ canonical bytes)`. It stops at the first bad
+//! link and names its position and what is wrong there ([`BrokenLink`]). The log's
+//! `verify`, and so `allweather audit verify`, walks the whole log through it.
 
 use crate::envelope::Envelope;
 use crate::hash::Hash;

@@ -1,4 +1,17 @@
 //! The envelope every event carries, and its canonical bytes.
+//!
+//! An envelope holds `event_id` (a UUID v7, assigned by the log's appender), `stream_id`
+//! (`{aggregate}-{id}`), `stream_version` (1 for a stream's first event), `position`
+//! (global: 1, 2, 3 … with no gap), `event_type`, `schema_version`, `occurred_at`,
+//! `recorded_at`, `command_id`, `correlation_id`, `actor {id, role}`, the `payload`,
+//! `prev_hash` and `hash`.
+//!
+//! The canonical bytes, which are hashed, are every field except the two hashes, written
+//! in the form of [`crate::canonical`]. A [`Timestamp`] is written as RFC 3339 in UTC with
+//! exactly six fractional digits, and stored as integer microseconds since the epoch: exact,
+//! and the same on both of the log's backends. A test pins the hash of a known event,
+//! checked against an independent computation in Python, so that a change of encoding, of
+//! a dependency or of field order cannot silently change what a stored hash means.
 
 use crate::canonical::{self, CanonicalError};
 use crate::hash::Hash;

@@ -9,7 +9,10 @@
 //! stands. It never rates the member. Where a recorded judgement and the evidence
 //! disagree ([`disagreements`]) it says so, in a sentence with the positions behind both:
 //! "appraised excellent; service points 12.00 of the 60.00 the rules expect behind
-//! excellent". People decide what follows.
+//! excellent". People decide what follows. The criteria are `service_points` (verified
+//! points against the annual threshold), `anniversary` (due when the member joined before
+//! that year), `community_feedback` (at least one quarter) and `dual_card` (both sides
+//! signed); `stars`, `wishes_fulfilled` and `household_visits` are shown to inform.
 //!
 //! **A branch's score** (0–100) is the sum of the rules' ranking weights, each times how
 //! far the branch reached on that criterion (0–1), over the weights that apply to its

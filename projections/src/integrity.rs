@@ -5,6 +5,12 @@
 //! the person who entered them — each flag with the positions of the events behind it,
 //! so an auditor can read them in the log. A mass event its organising branch enters for
 //! everyone who came is what the programme asks for, and is not flagged.
+//!
+//! The projector keeps every service entry: member, date, minutes, start time, normalised
+//! activity, status, who entered and who verified it, and the positions of the events that
+//! logged and decided it. "Many" is [`BULK_MEMBERS`] or more; a long day is over
+//! [`LONG_DAY_MINUTES`]. The flags of a year are served to committee admins and auditors at
+//! `GET /api/v1/integrity/flags?year=Y`.
 
 use crate::runner::Projector;
 use crate::store::{dump_rows, position};

@@ -4,7 +4,10 @@
 //! for its category (hundredths, rounded down per record, as the domain counts them).
 //! A branch's board counts the hours recorded while the member belonged to it: a member
 //! who moved house or changed posts leaves their earlier hours with the earlier branch.
-//! Ties are broken by member id. Who may see a year's board is that year's rules'.
+//! Ties are broken by member id. Who may see a year's board is that year's rules':
+//! `public`, `members_only` (any valid token) or `off` (the committee and auditors only).
+//! It is served at `GET /api/v1/leaderboards/volunteers?year=Y`, with `quarter` or `month`,
+//! `category`, `branch_id`, `limit` and `min_position`.
 
 use crate::membership::{self, Side};
 use crate::runner::Projector;

@@ -1,5 +1,28 @@
 //! The projector runtime: events in, read-model rows and the checkpoint out, in one
 //! transaction per batch.
+//!
+//! Each batch's transaction first *claims* the batch by moving the projector's checkpoint
+//! from the position it applied to the batch's last (`UPDATE … WHERE position = applied`),
+//! then applies the events, then commits. So a crash or an error mid-batch rolls the rows
+//! and the checkpoint back together, and the restart begins after the last committed batch;
+//! an event at or below the checkpoint is skipped, and a batch must continue the checkpoint
+//! without a gap; and two instances of one projector never apply one batch: the second's
+//! claim finds the checkpoint moved (PostgreSQL re-checks the row after the first commits;
+//! SQLite's write lock serialises them) and it carries on from there. An event type this
+//! build does not know is passed over; a known one that cannot be read stops the projector.
+//!
+//! **Replays** (rebuilds, as-of queries, the reassessment) read pages of the live batch's
+//! size but apply [`REPLAY_PAGES`] per transaction, read the next pages while applying, and
+//! on PostgreSQL commit without waiting for the flush: nothing outside the replay sees its
+//! commits before the durable swap, and a crash loses checkpoint and rows together.
+//!
+//! **Rebuild and swap** ([`rebuild`]): the whole log is replayed into *shadow* tables — a
+//! schema `shadow_NAME` on PostgreSQL, a file `read.db.shadow_NAME` attached on SQLite —
+//! then one transaction moves the projector's checkpoint (locking it), drops the live
+//! tables, creates them from the projector's schema and copies the shadow's rows in.
+//! Readers see the old rows until the commit and the new ones after, never a part; an
+//! instance of the projector running meanwhile finds its checkpoint moved and goes on from
+//! the rebuilt one.
 
 use crate::source::{EventSource, SourceError};
 use crate::store::{ReadStore, claim, register};

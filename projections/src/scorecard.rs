@@ -2,10 +2,15 @@
 //! branches, verified service records as they stand after corrections, anniversaries,
 //! community feedback, the card's signed opinions and stars, appraisals, confirmed
 //! wishes, household visits, branch meetings, activities and quiz results, and each
-//! year's rules — each row with the log positions that show it. Assessments and rankings are judged from these rows at query
-//! time by [`crate::assessment`], under the year's rules in force or, for a
-//! reassessment, under others. A scratch scorecard replayed from the log up to a position
-//! answers *as of* that position.
+//! year's rules — each row with the log positions that show it. Assessments and rankings
+//! are judged from these rows at query time by [`crate::assessment`], under the year's
+//! rules in force or, for a reassessment, under others. A scratch scorecard replayed from
+//! the log up to a position answers *as of* that position; as of a county day, it is
+//! replayed up to the first event that occurred after the end of that day.
+//!
+//! Service records keep their status and the positions of their logging, verification and
+//! corrections; a wish the member fulfilled counts when its publisher confirms it. A
+//! member's earlier branches are kept as position ranges ([`crate::membership`]).
 
 use crate::assessment::{AppraisalFacts, Book, BranchFacts, MemberFacts, Opinion, Record, Settled};
 use crate::figures::{Concern, Entry, FigureFacts, Gathering, Person};

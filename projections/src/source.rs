@@ -1,4 +1,18 @@
 //! Where a projector's events come from: the log itself, or the JetStream mirror.
+//!
+//! - [`LogSource`] (embedded) reads the log after the checkpoint and waits on its commits.
+//! - [`JetStreamSource`] (distributed) follows the mirror with a durable pull consumer
+//!   `proj-{projector}`: explicit acks, at most [`MAX_ACK_PENDING`] unacknowledged, created
+//!   to start after the checkpoint. A message is acknowledged only once its batch has
+//!   committed (after a lost claim, what the winner applied); redeliveries are acknowledged
+//!   and skipped; a gap in what it is given is filled from the log, at most a batch at a
+//!   time; every message is checked against its own hash (`Envelope::from_json`). NATS
+//!   going away is ridden out: a failed fetch, or a quiet one after which the server no
+//!   longer knows the consumer (lost with its store), makes the source answer nothing and
+//!   create the consumer again after the checkpoint once the stream is back.
+//! - [`OrderedJetStreamSource`] (one-off replays): an ordered consumer, ephemeral, without
+//!   acknowledgements, recreated by the client from the next sequence after a gap, which
+//!   leaves nothing behind on the server; `allweather reassess --nats` replays through it.
 
 use allweather_events::Envelope;
 use allweather_log::{Log, LogError};

@@ -1,4 +1,15 @@
 //! Where read models live, and the projectors' checkpoints.
+//!
+//! A [`ReadStore`] is the log's PostgreSQL database, or a SQLite file of its own (`read.db`
+//! beside `log.db`) so that projecting never waits for the log's write lock; the SQL is
+//! written once for both (`sqlx::Any`). `projection_checkpoints` holds the position each
+//! projector has applied. `projection_shapes` holds a digest of each projector's schema: a
+//! store whose tables an earlier release made in another shape has them dropped and made
+//! again at start, and the projector replays the log into them (queries wait on
+//! `min_position` meanwhile). On PostgreSQL tables are created under an advisory lock,
+//! because several processes create the same ones at once and `CREATE … IF NOT EXISTS` is
+//! not safe against a concurrent twin. A rebuild's shadow is a schema or an attached file
+//! named `shadow_{projector}`.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Row};

@@ -2,6 +2,13 @@
 //! and the time to claim and to fulfil as distributions (median, 90th percentile) by
 //! category and month.
 //! The beneficiary is never copied here: the board is public, the person in need is not.
+//!
+//! A wish is `open` while places remain, `claimed`, `fulfilled`, `confirmed` or
+//! `cancelled`; the board keeps its title, category, claimers, and when it was published,
+//! first claimed and fulfilled. `GET /api/v1/wishes` lists wishes newest first (by
+//! `status`, with `limit` and `min_position`); `GET /api/v1/wishes/timings?year=Y` gives
+//! the time from publication to first claim and to fulfilment, in minutes, as count,
+//! median and 90th percentile (nearest rank) per category and month of publication.
 
 use crate::runner::Projector;
 use crate::store::dump_rows;

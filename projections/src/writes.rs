@@ -3,13 +3,16 @@
 //! `UPDATE … FROM` per kind of change — a handful of statements per batch instead of one
 //! per event, which is what a rebuild's speed turns on. The rows travel as `VALUES` with
 //! anonymous parameters on SQLite, and as one JSON parameter read by
-//! `json_populate_recordset` on PostgreSQL.
+//! `json_populate_recordset` on PostgreSQL (with sequential scans off, so that rows are
+//! found by key).
 //!
 //! Projectors say what changes, row by row, as they would with one statement each; a
-//! change to a row inserted in the same batch is made to it before it is written. A
+//! change to a row inserted in the same batch is made to it before it is written, and
+//! [`Writes::int`] reads a value as the batch has left it without sending anything. A
 //! statement that does not fit these shapes goes straight to the transaction through
 //! [`Writes::conn`], which first writes what is buffered, so every statement sees the
-//! batch's earlier events applied.
+//! batch's earlier events applied. A test checks that a batch ends as one statement per
+//! change would have left it.
 
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Transaction};
 use std::collections::{BTreeMap, HashMap};

@@ -1,6 +1,17 @@
 //! What an append is, and the pure part of writing a batch: given the head of the log,
 //! the commands already recorded and the streams' versions, decide for each request of a
 //! batch whether it replays, conflicts or commits, and build the rows it commits.
+//!
+//! An [`AppendRequest`] is one command's events for its stream at an expected version and,
+//! when a rule spans aggregates, events for further streams (`also`), each at its own
+//! expected version, all committed or none. A further stream without events is a condition
+//! only: it must be at its version (the decision read it) and is not written. A command's
+//! events take consecutive positions across its streams, and the `commands` table records
+//! the range with the digest of the request, so a repeat returns all of them and the
+//! caller can tell a true repeat from another request under a reused key; `Log::recorded`
+//! answers a repeat before anything is decided. Each event's id is assigned here, not by
+//! the caller: a UUID v7 of the time the event occurred whose other bits derive from the
+//! command id, the stream and the version, so the same commands write the same log.
 
 use crate::error::{AppendError, ExpectedVersion, InvalidAppend};
 use allweather_events::{Actor, Envelope, Hash, Payload, StreamId, Timestamp};

@@ -1,4 +1,11 @@
 //! The log's errors: what went wrong with an append, and with opening or reading the log.
+//!
+//! [`AppendError`] keeps the caller's faults — [`InvalidAppend`] (no events, too many, a
+//! payload over the limit, 256 KiB by default, a bad event type name…), `VersionConflict`,
+//! `CommandIdReused` (a command id first used on another stream) — apart from the
+//! database's state: `ReadOnly`, `Unavailable` (unreachable, FATAL, out of resources,
+//! busy), `Storage`, and `ShuttingDown`. Invalid appends are refused before they reach the
+//! database.
 
 use allweather_events::{BrokenLink, MalformedStreamId};
 use sqlx::postgres::PgSeverity;

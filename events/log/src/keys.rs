@@ -2,6 +2,12 @@
 //! sealed with it before they enter the log, and whose erasure destroys it. The table
 //! (`person_keys`) is updated in place and holds no event: the log's chain never depends
 //! on it.
+//!
+//! A key is made on a person's first wish (`INSERT … ON CONFLICT DO NOTHING`, then read, so
+//! two first wishes at once share one key). Destroying it leaves the row without a key, so
+//! no new key, and no new wish, is made for an erased person. On SQLite the write-ahead log
+//! is checkpointed and truncated after an erasure; on PostgreSQL the old row version lasts
+//! until vacuum, and backups hold keys until they expire (see RELIABILITY.md).
 
 /// A person's key as the store holds it.
 #[derive(Clone, PartialEq, Eq)]

@@ -15,9 +15,38 @@
 //! before the lock, against the head of the appender's last commit, and written by one
 //! statement that takes the lock and writes nothing unless that still holds.
 //!
+//! The appender takes the first waiting request, gathers whatever else arrives while the
+//! batch keeps growing (for at most 500 µs; an idle log never spins), and decides the batch
+//! in order (`append::plan`, pure): a command id already recorded returns its first outcome
+//! (`replayed: true`), a command id repeated within the batch gets the first one's result,
+//! an expected version that does not match is a `VersionConflict` (the second of two
+//! appends to one stream sees the first), and the rest get positions, stream versions and
+//! chained hashes. Nothing of a failed batch is written, and the connection it ran on is
+//! closed rather than kept: after an I/O error (a full disk) SQLite may be unable to roll
+//! back, and a connection left inside its transaction would fail every later batch.
+//! [`Log::shutdown`] closes the channel (later appends fail with `ShuttingDown`), commits
+//! what is queued and waits for the appender; `serve` calls it once in-flight requests
+//! are done, so every acknowledged command is in the log.
+//!
 //! Readers page through a stream or the whole log, and a live [`Log::tail`] follows
 //! commits as they happen: woken by the local appender and, on PostgreSQL, by
-//! `LISTEN/NOTIFY` from other processes, with a slow timer as the safety net.
+//! `LISTEN/NOTIFY` from other processes, with a slow timer as the safety net. Opening a
+//! log runs the migrations only if the schema is not current, so a read-only database or
+//! file (`sqlite:…?mode=ro`, a replica) can be opened to read and verify.
+//!
+//! ## Tables
+//! - `events`: one row per event; primary key `position`, unique `event_id` and
+//!   `(stream_id, stream_version)`. The payload is its canonical JSON as `TEXT` (not
+//!   `JSONB`, which would reorder keys and lose the hashed bytes; cast to `jsonb` to
+//!   query), the times integer microseconds (`occurred_at_us`, `recorded_at_us`).
+//! - `streams`: each stream's current version (optimistic concurrency).
+//! - `commands`: every command that appended, with its range of positions and the digest of
+//!   its request (idempotency).
+//! - `person_keys`: the key store (`keys`), updated in place and no part of the chain.
+//!
+//! Triggers refuse `UPDATE` and `DELETE` (and on PostgreSQL `TRUNCATE`) on `events` and
+//! `commands`. Tampering therefore needs them disabled by the database's owner, and the
+//! chain then shows it (`allweather audit verify`).
 //!
 //! ## Layout
 //! - [`append`]: requests, outcomes and the pure decision of a batch.
@@ -28,7 +57,7 @@
 //! - `keys`: the key store beside the log, which seals the personal details of people in
 //!   need and whose erasure destroys a person's key.
 //! - `migrations/{postgres,sqlite}`: the schema, including the triggers that refuse
-//!   `UPDATE` and `DELETE` on `events`.
+//!   `UPDATE` and `DELETE` on `events` and `commands`.
 #![deny(missing_docs)]
 
 #[macro_use]

@@ -4,8 +4,23 @@
 //! with one statement of `UNNEST`ed arrays and notifies listeners. The lock is
 //! transaction-scoped, so it is held until the commit is durable and released by the
 //! commit or a rollback: a reader tailing by position can never see position `n + 1`
-//! before `n` has committed, and several processes can share one log. The batch is
-//! decided either before the lock, speculatively, or under it (see [`write_batch`]).
+//! before `n` has committed, and several processes can share one log. Its key is "allw"
+//! and the `events` table's oid, so one lock per schema. The batch is decided either before
+//! the lock, speculatively, or under it (see [`write_batch`]).
+//!
+//! **Speculative batches.** The work done while holding the lock bounds throughput, so the
+//! appender decides a batch *before* taking it: against the head of its own last commit,
+//! the stream versions it knows ([`Known`]: written, or read under the lock, since it last
+//! found the head moved by another writer) and, for other streams, the versions their
+//! requests expect. One autocommit statement then takes the lock, checks those assumptions
+//! and writes only if they hold: one round trip, one flush. If another process appended
+//! meanwhile, caught by the guard or, since the guard's snapshot predates the lock, by the
+//! keys (position, stream version, command id), nothing is written, the known versions
+//! are dropped and the batch is decided again the careful way: `BEGIN` and the lock in one
+//! round trip, head, commands and versions in one query, plan, write, commit. A request
+//! that expects *any* version of a stream the writer does not know takes the careful way.
+//! A stream written only as a condition writes no key that would catch a stale version,
+//! which is why the known versions are dropped whenever the head is found moved.
 
 use crate::append::{self, AppendRequest, Head, Loaded, Plan, StoredCommand};
 use crate::read::head_from;

@@ -1,6 +1,16 @@
 //! `/metrics` in the Prometheus text format: commands by name and outcome, append batch
 //! sizes and latencies, the log's head, each projector's lag (head − applied), the
-//! live event-stream clients and the scorecards replayed for as-of queries. One registry per application, so tests never share one.
+//! live event-stream clients and the scorecards replayed for as-of queries. One registry
+//! per application, so tests never share one.
+//!
+//! The series: `allweather_commands_total{command,outcome}` (only known command names
+//! become labels), the histograms `allweather_append_batch_events` and
+//! `allweather_append_batch_seconds` (the log reports each committed batch to a
+//! `BatchObserver`), `allweather_log_head_position`, `allweather_projector_lag{projector}`
+//! (read at scrape time), `allweather_sse_clients`, `allweather_asof_replays_total`, and,
+//! with `--nats`, `allweather_relay_lag`: the head less the mirror stream's last sequence,
+//! read at scrape time so that it is right whichever process relays, and −1 when the
+//! mirror cannot be read.
 
 use allweather_command::CommandService;
 use allweather_log::{BatchObserver, BatchStats};

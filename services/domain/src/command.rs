@@ -1,6 +1,89 @@
 //! Every command, as the API takes it (snake_case JSON; unknown fields refused). Ids of
 //! new aggregates are optional: an omitted one is the command's own new id. Hours come
 //! as a decimal number and are turned into whole minutes once, when decided.
+//!
+//! Ids are UUIDs; dates are `YYYY-MM-DD` in the county's calendar; instants are RFC 3339.
+//! Every command's body (`?` marks an optional field), and who may issue it:
+//! - `RegisterBranch`: `branch_id?`, `name`, `kind` (`unit`, `service` or `temporary`),
+//!   `community?`. Committee admin.
+//! - `AppointSecretary`: `branch_id`, `member_id` (a member of the branch). `VacateSecretary`:
+//!   `branch_id`. `AppointDeputy`: `branch_id`, `member_id` (a member of the branch).
+//!   Committee admin.
+//! - `RecordBranchMeeting`, `RecordBranchActivity`: `branch_id`, `date`, `topic`,
+//!   `attendees` (member ids: a meeting's are the branch's members, an activity's anyone's;
+//!   at most 1000). The branch's secretary, committee admin.
+//! - `RecordQuizResult`: `branch_id`, `year`, `contestant_id`, `score` (0–100, once per
+//!   branch-year). `DesignateDemonstrationSite`: `branch_id`, `year`, `level` (`county`,
+//!   `township` or `village`). Committee admin.
+//! - `RegisterMember`: `member_id?`, `name`, `unit_branch_id`, `joined_on`. The unit
+//!   branch's secretary, committee admin.
+//! - `AssignServiceBranch`: `member_id`, `service_branch_id` (service or temporary; again
+//!   when the member moves house). That branch's secretary (for a member with none), the
+//!   service centre, committee admin.
+//! - `TransferMember`: `member_id`, `unit_branch_id`, `on`. Committee admin.
+//! - `MemberLeft`: `member_id`, `reason` (`retired`, `transferred_out`, `deceased` or
+//!   `other`), `on`. Committee admin, the unit branch's secretary.
+//! - `DisplayHouseholdPlaque`: `member_id`. The member, their service branch's secretary.
+//! - `ObserveAnniversary`: `member_id`, `year`, `reflection` (in the joining month, once a
+//!   year). The member.
+//! - `IssueDualCard`: `member_id` and `year`, or `year` and `all_members: true`. A secretary
+//!   of either of the member's branches, committee admin; for all members, committee admin.
+//! - `RecordCommunityFeedback`: `member_id`, `year`, `quarter` (1–4), `note`. The service
+//!   branch's secretary (†), the service centre.
+//! - `AwardStars`: `member_id`, `year`, `stars` (1 to the rules' `[stars] max`), `reason`;
+//!   once a card. The service branch's secretary (†).
+//! - `SignDualCard`: `member_id`, `year`, `side` (`community` or `unit`), `opinion`
+//!   (`excellent`, `qualified`, `basically_qualified` or `unqualified`; `rating` is
+//!   accepted), `remarks`. The secretary of that side's branch, the member's branch when
+//!   signing (†).
+//! - `RecordAppraisal`: `member_id`, `year`, `rating`, `basis_position` (a position the log
+//!   holds), `remarks`. The unit branch's secretary (†).
+//! - `ConfirmAppraisal`: `member_id`, `year`. `OverturnAppraisal`: also `rating`, `reason`.
+//!   Committee admin.
+//! - `PublishWish`: `wish_id?`, `origin` (`micro_wish` or `service_need`), `title`,
+//!   `beneficiary` (a name), `beneficiary_contact?`, `beneficiary_id?` (the person, when
+//!   wishes for them were published before; by default the wish's id), `category`,
+//!   `deadline`, `volunteers?` (a need's places, 1–500; a micro-wish takes one). The
+//!   service centre, a secretary, committee admin.
+//! - `EraseBeneficiary`: `beneficiary_id`, `reason`. Committee admin (and
+//!   `allweather erase beneficiary`).
+//! - `ClaimWish`, `ReleaseWish`: `wish_id`, `member_id`. The member; a release also a
+//!   secretary of the claimer's branch.
+//! - `FulfilWish`: `wish_id`, `evidence`, `member_id?` (the claimer, where a need has
+//!   several). The claimer, a secretary of the claimer's branch.
+//! - `ConfirmWish`: `wish_id` (confirms every part fulfilled). The publisher, the service
+//!   centre.
+//! - `CancelWish`: `wish_id`, `reason`. The publisher, the service centre, committee admin.
+//! - `ExpireClaim`: `wish_id`, `member_id?` (by default every claim on it that ran out).
+//!   The scheduler (`system`), committee admin.
+//! - `LogServiceHours`: `record_id?`, `member_id`, `date`, `hours`, `category`, `activity`,
+//!   `channel?` (`self_reported`, `organiser` or `check_in`), `campaign_id?`, `start_time?`
+//!   (`HH:MM`), `organising_branch_id?` (by default a secretary's own branch). The member
+//!   (self-reported), a secretary of the member's branch, the service centre, committee
+//!   admin.
+//! - `VerifyServiceHours`, `RejectServiceHours`: `record_id` (and `reason`). The member's
+//!   service-branch secretary up to 8 hours, committee admin; never oneself.
+//! - `RequestCorrection`: `record_id`, `hours?`, `date?`, `category?`, `reason` (of a
+//!   verified record). The member, a verifier. `ApplyCorrection`: the same; without
+//!   changes, the pending request's. A verifier.
+//! - `RegisterHousehold`: `household_id?`, `address_area`, `hardship`. `PairHousehold`:
+//!   `household_id`, `cadre_id`. The service centre, a secretary, committee admin.
+//! - `RecordVisit`: `household_id`, `date`, `notes` (not before the pairing, once a day).
+//!   The paired cadre.
+//! - `RaiseConcern`: `household_id`, `category`, `description`. `ResolveConcern`:
+//!   `household_id`, `concern_id`, `resolution`. The paired cadre, the service centre; a
+//!   resolution also a secretary.
+//! - `LaunchCampaign`: `campaign_id?`, `name`, `kind`, `starts_on`, `ends_on`.
+//!   `CloseCampaign`: `campaign_id`. Committee admin.
+//! - `AdoptRules`: `year`, `rules` (the TOML document as JSON). Committee admin
+//!   (`allweather rules adopt FILE`).
+//! - `CloseYear`: `year` (a year that is over), `without_appraisal?` (exactly the members
+//!   due an appraisal who have none). Committee admin.
+//!
+//! (†) Or, where that secretary is the member or the post is vacant, the branch's deputy or
+//! a committee admin; never the member. Categories: `community_service`,
+//! `convenience_centre`, `festival`, `central_work`, `reservoir_resettlement`, `cleanup`,
+//! `village_service_street`.
 
 use crate::values::{
     BranchKind, CampaignKind, Category, Channel, LeaveReason, Rating, Side, SiteLevel, WishOrigin,

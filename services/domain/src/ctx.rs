@@ -1,4 +1,11 @@
 //! Who acts, and when: everything `decide` needs from outside, passed in.
+//!
+//! [`Ctx`] carries the instant, the county's calendar date (facts are dated in the county's
+//! time zone: `--county-offset`, UTC+8 by default), the [`Principal`] from the signed token,
+//! the log's head as the handler knows it (an appraisal may cite a position up to it), and
+//! the id of an aggregate the command creates when the body names none: a UUID v7, the
+//! command id when the caller's idempotency key is one, so that a repeat lands on the same
+//! stream.
 
 use allweather_events::{Role, Timestamp};
 use chrono::NaiveDate;

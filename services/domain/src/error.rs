@@ -1,4 +1,10 @@
 //! Why a command is refused: the [`Rule`] it breaks, and how that is answered.
+//!
+//! Each rule maps, here and nowhere else, to one [`Refusal`]: forbidden (403), not found
+//! (404), conflict (409) or invalid (422). A [`DomainError`] names the rule
+//! (`WishAlreadyClaimed`, `HoursExceedDailyLimit`, `OwnCardNotSignable`, …) and, where one
+//! is at fault, the field; the API shows both. [`Decide`] is what `decide` answers short of
+//! a decision: a refusal, or what it needs brought into the world.
 
 use allweather_events::StreamId;
 use std::fmt;

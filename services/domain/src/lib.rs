@@ -14,18 +14,30 @@
 //! claims), each at the version it was decided against. A beneficiary's details are
 //! sealed with a key the handler brings the same way ([`Decide::NeedKey`]).
 //!
+//! ## Streams
+//! Each aggregate is a module with its state, an `apply` (evolve: folds an event in, holds
+//! no rules, cannot fail) and the decide functions of its commands:
+//! - `branch-{id}` ([`branch`]), `member-{id}` ([`member`]), `campaign-{id}`
+//!   ([`campaign`]), `household-{id}` ([`household`]), `wish-{id}` ([`wish`]),
+//!   `servicerecord-{id}` ([`service`]), `dualcard-{member}-{year}` ([`dualcard`]),
+//!   `appraisal-{member}-{year}` ([`appraisal`]), `rules-{year}` ([`year`]), and
+//!   `beneficiary-{person}` ([`personal`]: a person in need and their erasure);
+//! - the ledgers `serviceday-{member}-{date}` ([`service`]) and `claims-{member}`
+//!   ([`wish`]), written in the same append as the record or the claim.
+//!
 //! ## Layout
 //! - [`ctx`]: the principal and the context a command is decided in.
 //! - [`error`]: [`DomainError`], the broken [`Rule`] and how it is refused.
 //! - [`values`]: the programme's vocabularies (categories, ratings, …) and text checks.
 //! - [`rules`]: the year's rules as data, parsed from TOML and validated.
-//! - [`command`]: every command's body, parsed from JSON by name.
+//! - [`command`]: every command's body, parsed from JSON by name, and who may issue it.
 //! - [`event`]: every event, and its stored name and payload.
 //! - [`world`]: stream ids, states, [`World`], [`Decision`].
 //! - [`permissions`]: who may act, in one place.
-//! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`appraisal`], [`wish`] (with the
-//!   member's open-claims ledger), [`service`] (service records and the member-day
-//!   ledger), [`household`], [`campaign`], [`year`] (the year's rules and its closing).
+//! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`appraisal`],
+//!   [`wish`] (with the member's open-claims ledger), [`service`] (service records and the
+//!   member-day ledger), [`household`], [`campaign`], [`year`] (the year's rules and its
+//!   closing).
 //! - [`personal`]: a beneficiary's details, sealed under their own key, and erasure.
 //! - [`upcast`]: what lifts payloads earlier releases stored to today's schema versions.
 //!

@@ -1,6 +1,12 @@
 //! Members: registration in a unit branch, the service branch at home (again when they
 //! move house), a transfer to another unit branch, leaving the programme, the household
 //! plaque and the anniversary of joining.
+//!
+//! A member who left (`MemberLeft`, whose event is `MemberDeparted`) takes no new facts:
+//! their open claims are released and the posts they held fall vacant in the same append,
+//! while what they entered before is still verified and counted. A secretary takes into
+//! their service branch only members who have none; moving a member between communities is
+//! for the service centre or the committee.
 
 use crate::branch::{self, Branch};
 use crate::command::{

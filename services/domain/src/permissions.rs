@@ -1,6 +1,19 @@
 //! Who may act: every permission check of the domain, in one place. A check that needs
 //! another stream (is this token's holder the appointed secretary of that branch?) reads
 //! it through the [`World`], so it is decided on the same snapshot as the rest.
+//!
+//! Auditors issue nothing. A member token acts only for its own member. A secretary token
+//! names a branch and a member, and works while that member is the branch's *appointed*
+//! secretary, as read from the branch's stream, so a re-appointment retires the old
+//! secretary's tokens. "Never oneself" rules compare the acting member with the member
+//! concerned. People rate, and the domain records who did and in which capacity: a side
+//! of the card, stars and an appraisal are written by the secretary of the branch
+//! concerned and, where that secretary is the member or the post is vacant (a normal
+//! state: `VacateSecretary`, or the secretary left or moved), by the branch's deputy (a
+//! `secretary` token of the branch naming the deputy) or a committee admin — never by the
+//! member (`act_for_branch`); the event records the signer and the capacity. Who may read
+//! a member's card ([`may_read_member`]: the member, the secretaries and deputies of their
+//! branches, the committee, auditors) is decided here like a command.
 
 use crate::branch::Branch;
 use crate::ctx::Ctx;

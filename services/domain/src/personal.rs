@@ -10,6 +10,22 @@
 //!
 //! Sealing is pure computation: the handler brings the person's key and a fresh nonce
 //! into the [`World`] (asked for with [`Decide::NeedKey`]), as it brings streams.
+//!
+//! `PublishWish` takes `beneficiary` (a name), `beneficiary_contact` and `beneficiary_id`
+//! (the person, to publish several wishes for one; by default the wish's own id). The two
+//! details are sealed as JSON with the person id as associated data, and the event carries
+//! `{person_id, sealed}` (base64url of the nonce and the ciphertext). The nonce is drawn
+//! for that decision alone, from the operating system (the demo county draws from its seed,
+//! so that its log still hashes alike). A key is made on the person's first wish.
+//!
+//! Erasure is `EraseBeneficiary` (committee admins; `allweather erase beneficiary`):
+//! `decide` refuses an unknown person and a second erasure, and its decision names the key
+//! to destroy; the handler destroys it, then appends `BeneficiaryErased` to
+//! `beneficiary-{person}`, so the record never stands while the details are readable, and
+//! a rerun after a crash between the two finishes the job. `PublishWish` reads that stream
+//! too, so an erasure that commits while a publish is decided makes the publish decide
+//! again, and be refused. Who may read the details is [`crate::wish::beneficiary`]'s rule.
+//! No read model holds them, so an erasure shows at once, with no rebuild.
 
 use crate::command::EraseBeneficiary;
 use crate::ctx::Ctx;

@@ -1,6 +1,7 @@
 //! Properties over random command sequences: the state `decide` sees is always what
 //! `evolve` makes of the events emitted so far, a refused command emits nothing, and the
-//! rules that span streams hold between them.
+//! rules that span streams hold between them: the claims ledger equals the set of wishes
+//! each member holds, and no member-day exceeds 24 hours.
 
 use crate::command::*;
 use crate::testing::*;

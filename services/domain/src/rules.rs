@@ -2,6 +2,10 @@
 //! `AdoptRules` as the same document in JSON, validated here with every problem named,
 //! and stored in the `RulesAdopted` event in integer form (points in hundredths), so
 //! that nothing hashed is a float.
+//!
+//! Validation names every problem, not the first: every category has points, the ranking
+//! weights sum to 100, thresholds are in order, numbers are in range, the year is 2000 to
+//! 2100; a syntax error or an unknown key is named with its TOML line.
 
 use crate::values::{BranchKind, Category, Visibility, stored_name};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,9 @@
 //! (`serviceday-{member}-{date}`). Every entry books its minutes on the member's day in
 //! the same append, at the version of the day it was decided against, so "at most 24
 //! hours a member-day" and "the same member, date and activity once" hold exactly even
-//! when two entries for one day arrive at once. Verified records are locked: a change is
-//! a correction event with before and after.
+//! when two entries for one day arrive at once; a rejection releases the minutes, and a
+//! correction moves them. Verified records are locked: a change is a correction event with
+//! before and after. A secretary's own hours are self-reported, like anyone's.
 
 use crate::campaign;
 use crate::command::{

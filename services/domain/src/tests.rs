@@ -1,4 +1,5 @@
-//! The rules of the programme, one given / when / then each, allowed and refused.
+//! The rules of the programme, one given / when / then each, allowed and refused, on a
+//! small county built through `decide` itself; a refusal must leave the world unchanged.
 
 use crate::Command as C;
 use crate::command::*;

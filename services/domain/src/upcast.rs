@@ -1,6 +1,8 @@
 //! Upcasters: each lifts a payload an earlier release stored to the next schema version
 //! of its type, on read. Stored bytes are never rewritten; a log written before a change
 //! still verifies (its hashes cover the bytes as stored) and projects (through these).
+//! The CLI's tests keep a log an earlier release wrote and check that it still verifies,
+//! projects and answers every query (`services/cli/tests/cli/old_log.rs`).
 
 use serde_json::{Value, json};
 

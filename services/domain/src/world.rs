@@ -1,4 +1,16 @@
 //! Streams, states, and the snapshot of them a command is decided against.
+//!
+//! `decide(world, command, ctx) -> Result<Decision, Decide>` reads the states it needs from
+//! a [`World`], a snapshot of streams at known versions. When something it needs is not
+//! there it says so, and the handler brings it in and decides again (decide is pure, so
+//! deciding twice is harmless): a stream (`Decide::Need`); the ids of every stream of an
+//! aggregate (`Decide::NeedIndex`, listed from the log's `streams` table — closing a year
+//! needs every member), and then many streams at once (`Decide::NeedAll`); or a person's
+//! key (`Decide::NeedKey`). The index is not a condition of the append: a member
+//! registered meanwhile is not in it. A [`Decision`] is events per stream, the command's
+//! own stream first, and the keys to destroy before the append (an erasure); every stream
+//! in the world, written or only read, becomes a condition of the append at the version
+//! it was read.
 
 use crate::error::Decide;
 use crate::event::Event;

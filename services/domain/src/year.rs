@@ -1,4 +1,11 @@
 //! The year (`rules-{year}`): the rules in force, and closing the year.
+//!
+//! The domain reads the rules in force for the year of the fact — the latest adopted — and,
+//! at claim time, the claim expiry and the limit on open claims. A closed year refuses
+//! every new fact dated in it. A year is closed only once it is over, so what happens
+//! today (a wish fulfilled, a concern resolved) never lands in a closed year; closing it
+//! needs every member due an appraisal to have one, or names exactly those without. Facts
+//! are dated in 2000–2100.
 
 use crate::command::{AdoptRules, CloseYear};
 use crate::ctx::Ctx;

@@ -10,12 +10,26 @@
 //! `Nats-Expected-Last-Sequence = position − 1` (the server refuses a message that would
 //! not land at its position). Publishes are pipelined: up to a window of acknowledgements
 //! is awaited concurrently, so a lost connection costs one timeout, not one per message.
+//! The body is the envelope as JSON. The stream (`AW_EVENTS` by default) is file-backed,
+//! with a two-minute duplicate window; up to 256 acknowledgements are awaited at once, in
+//! order, and each must name its event's position.
 //!
-//! The relay keeps no state of its own: on start, and after any NATS error, it reads the
-//! stream's last sequence, checks that the message there is the log's event at that
-//! position, and resumes from the next. A stream that does not match the log (a foreign
-//! message, a stream ahead of the log, a different event at a position) is a
-//! [`RelayError::Mismatch`], reported and never papered over.
+//! The relay keeps no state of its own: on start, and after any NATS error (a timeout is
+//! an unknown outcome, not a failure), it reads the stream's last sequence, checks that the
+//! message there is the log's event at that position, and resumes from the next. A relay
+//! that died between a publish and its acknowledgement therefore neither repeats nor
+//! skips. A stream that does not match the log (a foreign message, a stream ahead of the
+//! log, a different event at a position) is a [`RelayError::Mismatch`], reported and never
+//! papered over: an operator rebuilds the stream from the log. Commands never wait for
+//! NATS: with NATS down they commit, and the relay catches up.
+//!
+//! The stream republishes what it stores to `{prefix}.live.>`, with the sequence in the
+//! `Nats-Sequence` header. Live subscribers follow those subjects (or an ordered consumer),
+//! never the ingest subjects, where they would also see duplicates and refused messages.
+//! `examples/live-count` is what an integrator writes against this contract alone. The
+//! relay runs inside `allweather serve --nats URL` or as `allweather relay --nats URL`;
+//! `allweather audit verify --nats` runs [`verify_mirror`], which compares every message
+//! with the log's event at its position (id, subject, hash).
 //!
 //! Only JetStream features of nats-server 2.9 are used (`async-nats` is built without
 //! its 2.10+ features).

@@ -1,6 +1,13 @@
 //! The log's test suite. Every test in `suite` runs on PostgreSQL and on SQLite, each in
 //! a world of its own (a fresh database or file); `postgres_only` holds what only one
 //! backend can show.
+//!
+//! A fresh database or file is brought up to date by the log's own migrations when the test
+//! opens it, so every test also exercises the migrations. Among them: 4,000 appends
+//! interleaved from two appenders with separate pools come out as positions 1..4000 with a
+//! valid chain; a tail follows the log while writers commit and a saboteur holds the lock,
+//! writes, waits and rolls back, and sees every committed event once, in order; and the
+//! append-only triggers refuse `UPDATE` and `DELETE` on `events`.
 
 mod postgres_only;
 mod suite;
