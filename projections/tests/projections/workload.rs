@@ -2,7 +2,7 @@
 //! logged, verified, rejected and corrected. Answers the leaderboard it must produce,
 //! computed here independently: (member, verified minutes, points in hundredths), ranked.
 
-use allweather_command::{CommandOptions, CommandService};
+use allweather_command::{CommandOptions, CommandReply, CommandService};
 use allweather_domain::Principal;
 use allweather_events::Role;
 use allweather_log::Log;
@@ -20,18 +20,15 @@ fn principal(role: Role, member: Option<Uuid>, branch: Option<Uuid>) -> Principa
     }
 }
 
-async fn run(service: &CommandService, who: &Principal, name: &str, body: Value) -> Value {
+async fn run(service: &CommandService, who: &Principal, name: &str, body: Value) -> CommandReply {
     service
         .execute(who, name, None, body.to_string().as_bytes())
         .await
         .unwrap_or_else(|e| panic!("{name} {body} was refused: {e}"))
 }
 
-fn id(reply: &Value) -> Uuid {
-    reply["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("an id")
+fn id(reply: &CommandReply) -> Uuid {
+    reply.id.parse().expect("an id")
 }
 
 /// Points per hour, in hundredths, as rules/2026.toml sets them.

@@ -123,7 +123,7 @@ async fn rules_of(store: &ReadStore, year: i32) -> Result<Rules, ApiError> {
     scorecard::rules(store.pool(), year)
         .await
         .map_err(read_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no rules were adopted for {year}")))
+        .ok_or_else(|| ApiError::not_found(format!("no rules were adopted for {year}")))
 }
 
 fn criterion_json(value: Measure, required: Option<Measure>) -> (Value, Value) {
@@ -197,7 +197,7 @@ pub(crate) async fn member_assessment(
         .await
         .map_err(read_error)?;
     let Some(member) = book.members.get(&id) else {
-        return Err(ApiError::NotFound(format!("no member {id}")));
+        return Err(ApiError::not_found(format!("no member {id}")));
     };
     let theirs = |b: Option<Uuid>| {
         b.is_some_and(|b| {
@@ -212,8 +212,8 @@ pub(crate) async fn member_assessment(
         Role::ServiceCentre | Role::System => false,
     };
     if !allowed {
-        return Err(ApiError::Forbidden(
-            "an assessment is for the committee, its auditors, the member and the secretaries of the member's branches".into(),
+        return Err(ApiError::forbidden(
+            "an assessment is for the committee, its auditors, the member and the secretaries of the member's branches",
         ));
     }
     let rules = rules_of(&store, q.year).await?;

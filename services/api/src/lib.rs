@@ -30,10 +30,11 @@ use allweather_log::{Log, LogOptions};
 use allweather_projections::{LogSource, Progress, Projector, ReadStore, runner};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// What the service needs to start.
 #[derive(Debug, Clone)]
@@ -62,8 +63,9 @@ pub(crate) struct AppState {
     pub read: ReadStore,
     /// How far each projector has applied the log, by name.
     pub progress: Arc<BTreeMap<&'static str, Progress>>,
-    /// Turns true when the service begins to stop: endless responses (SSE) end then.
-    pub stopping: watch::Receiver<bool>,
+    /// The service's stop, given when it starts serving: endless responses (SSE) end when
+    /// it is cancelled.
+    pub stopping: CancellationToken,
     pub metrics: metrics::Metrics,
     /// The scorecards replayed for as-of queries.
     pub replays: Arc<replays::Replays>,
@@ -91,7 +93,18 @@ pub struct App {
     state: AppState,
     projectors: Vec<(&'static dyn Projector, watch::Sender<u64>)>,
     run_projectors: bool,
-    stopping: watch::Sender<bool>,
+    mirror: Option<Mirror>,
+}
+
+/// The JetStream mirror a service keeps, and the NATS connection it answers commands on.
+#[derive(Debug)]
+pub struct Mirror {
+    /// The connection.
+    pub client: async_nats::Client,
+    /// The stream, the subject prefix (of events and of commands), the replicas.
+    pub settings: allweather_relay::RelaySettings,
+    /// Whether this process mirrors the log (else a relay process of its own does).
+    pub relay: bool,
 }
 
 /// How often a service whose projectors run elsewhere reads their checkpoints.
@@ -121,16 +134,15 @@ impl App {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listen on {}", settings.listen))?;
-        let (stopping, stopping_rx) = watch::channel(false);
         Ok(App {
             listener,
-            stopping,
+            mirror: None,
             state: AppState {
                 commands,
                 tokens: settings.tokens,
                 read,
                 progress: Arc::new(progress),
-                stopping: stopping_rx,
+                stopping: CancellationToken::new(),
                 replays: Arc::new(replays::Replays::new(metrics.asof_replays.clone())),
                 metrics,
             },
@@ -156,12 +168,15 @@ impl App {
         &self.state.commands
     }
 
-    /// Reports the JetStream mirror's lag behind the log on `/metrics`
-    /// (`allweather_relay_lag`: head position − the stream's last sequence).
-    pub fn watch_mirror(&mut self, client: async_nats::Client, stream: &str) {
-        self.state
-            .metrics
-            .watch_mirror(async_nats::jetstream::new(client), stream);
+    /// Keeps the JetStream mirror in this process (the relay, unless `mirror.relay` is
+    /// off) and answers commands over NATS, both supervised with the HTTP server; reports
+    /// the mirror's lag behind the log on `/metrics` (`allweather_relay_lag`).
+    pub fn with_mirror(&mut self, mirror: Mirror) {
+        self.state.metrics.watch_mirror(
+            async_nats::jetstream::new(mirror.client.clone()),
+            &mirror.settings.stream,
+        );
+        self.mirror = Some(mirror);
     }
 
     /// The token key.
@@ -169,119 +184,166 @@ impl App {
         &self.state.tokens
     }
 
-    /// Serves until `shutdown` completes, with the claim-expiry scheduler and the
-    /// projectors (following the log) beside it; then stops accepting, lets in-flight
-    /// requests finish, stops the background tasks, and shuts the appender down after
-    /// committing what it holds.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    /// Serves until `stop` is cancelled, with every task of the service beside the HTTP
+    /// server under one supervision: the claim-expiry scheduler, the projectors (following
+    /// the log), and with a mirror the relay and the NATS command adapter. A task that
+    /// fails or ends on its own is reported at once and stops the service (it cancels
+    /// `stop`), and the error is returned. Once stopping: no new connections, in-flight
+    /// requests finish (within a deadline), every task ends, and the appender commits what
+    /// it holds before the log shuts down.
+    pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let commands = self.state.commands.clone();
-        let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
-        let scheduler = tokio::spawn(allweather_command::scheduler::run(
-            commands.clone(),
-            async {
-                let _ = scheduler_stopped.await;
-            },
-        ));
-        let (stop_projectors, projectors_stopped) = watch::channel(false);
-        let mut running = Vec::new();
+        let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+        let until = || stop.clone().cancelled_owned();
+        {
+            let (commands, until) = (commands.clone(), until());
+            tasks.spawn(async move {
+                allweather_command::scheduler::run(commands, until).await;
+                ("the claim-expiry scheduler", Ok(()))
+            });
+        }
         for (projector, progress) in self.projectors {
-            let (read, log) = (self.state.read.clone(), commands.log().clone());
-            let mut stopped = projectors_stopped.clone();
-            if !self.run_projectors {
-                // The projector runs elsewhere: follow its checkpoint, for min_position.
-                running.push((
-                    projector.name(),
-                    tokio::spawn(async move {
-                        loop {
-                            match read.checkpoint(projector.name()).await {
-                                Ok(at) => {
-                                    progress.send_replace(at);
-                                }
-                                Err(e) => tracing::warn!(
-                                    projector = projector.name(),
-                                    error = %e,
-                                    "cannot read the projector's checkpoint"
-                                ),
-                            }
-                            tokio::select! {
-                                _ = stopped.wait_for(|s| *s) => return Ok::<(), runner::ProjectionError>(()),
-                                () = tokio::time::sleep(CHECKPOINT_POLL) => {}
-                            }
-                        }
-                    }),
-                ));
-                continue;
+            let (read, log, stop) = (
+                self.state.read.clone(),
+                commands.log().clone(),
+                stop.clone(),
+            );
+            if self.run_projectors {
+                tasks.spawn(async move {
+                    (
+                        projector.name(),
+                        project(projector, read, log, progress, stop).await,
+                    )
+                });
+            } else {
+                tasks.spawn(async move {
+                    follow_checkpoint(projector, read, progress, stop).await;
+                    (projector.name(), Ok(()))
+                });
             }
-            running.push((
-                projector.name(),
-                tokio::spawn(async move {
-                    // A projector that fails (the read store away a moment, a lock held
-                    // too long) starts again from its checkpoint after a pause, rather
-                    // than leave its queries waiting for positions it never reaches.
-                    loop {
-                        let until = stopped.clone();
-                        let stop = async move {
-                            let mut until = until;
-                            let _ = until.wait_for(|s| *s).await;
-                        };
-                        let source = LogSource::new(log.clone());
-                        match runner::run(&read, projector, source, &progress, stop).await {
-                            Ok(()) => return Ok(()),
-                            Err(e) => tracing::error!(
-                                projector = projector.name(),
-                                error = %e,
-                                "projector failed; starting again from its checkpoint"
-                            ),
-                        }
-                        tokio::select! {
-                            _ = stopped.wait_for(|s| *s) => return Ok::<(), runner::ProjectionError>(()),
-                            () = tokio::time::sleep(PROJECTOR_RESTART) => {}
-                        }
-                    }
-                }),
-            ));
         }
-        let stopping = self.stopping;
-        let mut stopped = self.state.stopping.clone();
-        let shutdown = async move {
-            shutdown.await;
-            // Event streams end, so that the graceful shutdown does not wait on them.
-            let _ = stopping.send(true);
-        };
-        let serve = std::future::IntoFuture::into_future(
-            axum::serve(self.listener, routes::router(self.state)).with_graceful_shutdown(shutdown),
-        );
-        // A client that stops reading is never polled again, and its response never
-        // ends: the drain is bounded.
-        let deadline = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(DRAIN_DEADLINE).await;
-        };
-        let served = tokio::select! {
-            served = serve => served.context("serve HTTP"),
-            () = deadline => {
-                tracing::warn!("responses still open {DRAIN_DEADLINE:?} after the stop; stopping without them");
-                Ok(())
+        if let Some(mirror) = self.mirror {
+            if mirror.relay {
+                let relay = allweather_relay::run(
+                    commands.log().clone(),
+                    mirror.client.clone(),
+                    mirror.settings.clone(),
+                    until(),
+                );
+                tasks.spawn(async move { ("the relay", relay.await.map_err(Into::into)) });
             }
-        };
-        let _ = stop_scheduler.send(());
-        let _ = stop_projectors.send(true);
-        for (name, task) in running {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(projector = name, error = %e, "a projector had stopped")
+            let (service, key, until) = (commands.clone(), self.state.tokens.clone(), until());
+            tasks.spawn(async move {
+                let served = allweather_command::nats::serve_commands(
+                    service,
+                    key,
+                    mirror.client,
+                    &mirror.settings.prefix,
+                    until,
+                )
+                .await;
+                ("the NATS command adapter", served.map_err(Into::into))
+            });
+        }
+        // Endless responses (the event stream) end when the service stops.
+        let mut state = self.state;
+        state.stopping = stop.clone();
+        let router = routes::router(state);
+        let listener = self.listener;
+        let drained = stop.clone();
+        tasks.spawn(async move {
+            let serve = std::future::IntoFuture::into_future(
+                axum::serve(listener, router).with_graceful_shutdown(drained.clone().cancelled_owned()),
+            );
+            // A client that stops reading is never polled again, and its response never
+            // ends: the drain is bounded.
+            let deadline = async move {
+                drained.cancelled().await;
+                tokio::time::sleep(DRAIN_DEADLINE).await;
+            };
+            let served = tokio::select! {
+                served = serve => served.context("serve HTTP"),
+                () = deadline => {
+                    tracing::warn!("responses still open {DRAIN_DEADLINE:?} after the stop; stopping without them");
+                    Ok(())
                 }
-                Err(e) => tracing::error!(projector = name, error = %e, "a projector failed"),
+            };
+            ("HTTP", served)
+        });
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let (task, result) = match joined {
+                Ok(ended) => ended,
+                Err(e) => ("a task", Err(anyhow::Error::new(e))),
+            };
+            match result {
+                Err(e) => {
+                    tracing::error!(task, error = %e, "failed; stopping the service");
+                    failure.get_or_insert(e.context(format!("{task} failed")));
+                }
+                Ok(()) if !stop.is_cancelled() => {
+                    tracing::error!(task, "ended on its own; stopping the service");
+                    failure.get_or_insert(anyhow::anyhow!("{task} ended on its own"));
+                }
+                Ok(()) => {}
             }
-        }
-        if let Err(e) = scheduler.await {
-            tracing::error!(error = %e, "the expiry scheduler failed");
+            stop.cancel();
         }
         commands.log().shutdown().await;
-        served
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// A projector following the log in this process until `stop`. One that fails (the read
+/// store away a moment, a lock held too long) starts again from its checkpoint after a
+/// pause, rather than leave its queries waiting for positions it never reaches.
+async fn project(
+    projector: &'static dyn Projector,
+    read: ReadStore,
+    log: Log,
+    progress: watch::Sender<u64>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let source = LogSource::new(log.clone());
+        let until = stop.clone().cancelled_owned();
+        match runner::run(&read, projector, source, &progress, until).await {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::error!(
+                projector = projector.name(),
+                error = %e,
+                "projector failed; starting again from its checkpoint"
+            ),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(PROJECTOR_RESTART) => {}
+        }
+    }
+}
+
+/// A projector running elsewhere: its checkpoint, followed for `min_position`, until
+/// `stop`.
+async fn follow_checkpoint(
+    projector: &'static dyn Projector,
+    read: ReadStore,
+    progress: watch::Sender<u64>,
+    stop: CancellationToken,
+) {
+    loop {
+        match read.checkpoint(projector.name()).await {
+            Ok(at) => {
+                progress.send_replace(at);
+            }
+            Err(e) => tracing::warn!(
+                projector = projector.name(),
+                error = %e,
+                "cannot read the projector's checkpoint"
+            ),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(CHECKPOINT_POLL) => {}
+        }
     }
 }

@@ -307,7 +307,7 @@ async fn stream(
     let stream_id =
         StreamId::parse(stream_id).map_err(|e| ApiError::field("stream_id", e.to_string()))?;
     if !may_read(&state, &principal, &stream_id).await? {
-        return Err(ApiError::Forbidden(format!(
+        return Err(ApiError::forbidden(format!(
             "stream {stream_id} is readable by committee admins, auditors and the member it concerns"
         )));
     }
@@ -318,7 +318,7 @@ async fn stream(
     }
     let version = state.commands.log().stream_version(&stream_id).await?;
     if version == 0 {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "stream {stream_id} has no events"
         )));
     }
@@ -394,7 +394,7 @@ struct BoardQuery {
 pub(crate) async fn reach(progress: &Progress, min_position: Option<u64>) -> Result<(), ApiError> {
     match min_position {
         Some(p) if !progress.reached(p, MIN_POSITION_WAIT).await => {
-            Err(ApiError::Unavailable(format!(
+            Err(ApiError::unavailable(format!(
                 "the read model has applied position {} and did not reach {p} in time; retry",
                 progress.position()
             )))
@@ -447,7 +447,7 @@ async fn volunteers(
         (Visibility::Off, Some(Role::CommitteeAdmin | Role::Auditor)) => {}
         (Visibility::MembersOnly, None) => return Err(AuthError::Missing.into()),
         (Visibility::Off, _) => {
-            return Err(ApiError::Forbidden(format!(
+            return Err(ApiError::forbidden(format!(
                 "the {} volunteer leaderboards are off by that year's rules",
                 q.year
             )));
@@ -480,7 +480,7 @@ async fn volunteers(
 }
 
 pub(crate) fn read_error(e: sqlx::Error) -> ApiError {
-    ApiError::Internal(anyhow::Error::new(e).context("query a read model"))
+    ApiError::from(anyhow::Error::new(e).context("query a read model"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -630,8 +630,8 @@ async fn events(
     // committee and its auditors follow the whole log.
     let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
     if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
-        return Err(ApiError::Forbidden(
-            "the live event stream is for committee admins and auditors".into(),
+        return Err(ApiError::forbidden(
+            "the live event stream is for committee admins and auditors",
         ));
     }
     let resume = match headers.get("last-event-id") {
@@ -651,10 +651,7 @@ async fn events(
         None => log.head().await?.position,
     };
     let catalog = state.commands.catalog().clone();
-    let mut stopping = state.stopping.clone();
-    let stopped = async move {
-        let _ = stopping.wait_for(|s| *s).await;
-    };
+    let stopped = state.stopping.clone().cancelled_owned();
     let client = SseClient::new(state.metrics.sse_clients.clone());
     let stream = log
         .tail(after)
@@ -717,8 +714,8 @@ async fn integrity_flags(
 ) -> Result<Json<Value>, ApiError> {
     let principal = state.tokens.require(headers.get(header::AUTHORIZATION))?;
     if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
-        return Err(ApiError::Forbidden(
-            "integrity flags are for committee admins and auditors".into(),
+        return Err(ApiError::forbidden(
+            "integrity flags are for committee admins and auditors",
         ));
     }
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;

@@ -285,10 +285,8 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     .await?;
     let base = format!("http://{}/api/v1/commands", app.local_addr());
     let service = app.commands().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let served = tokio::spawn(app.run_until_stopped(stop.clone()));
 
     let county = Arc::new(set_up(&service, shape).await?);
     let http = Arc::new(Http {
@@ -304,7 +302,7 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     // first, then the service, then the last handle on the log (its commit listener), so
     // that nothing is connected to the scratch database when it is dropped.
     drop(http);
-    let _ = stop.send(());
+    stop.cancel();
     served.await.context("the service panicked")??;
     drop(service);
     drop(scratch);

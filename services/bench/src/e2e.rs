@@ -269,7 +269,7 @@ async fn measure(
                 .await
                 .map_err(|e| anyhow::anyhow!("a command was refused: {e}"))?;
             let at = Instant::now();
-            let position = reply["position"].as_u64().context("a position")?;
+            let position = reply.position;
             if let Ok(mut v) = accepted.lock() {
                 v.push((position, at));
             }

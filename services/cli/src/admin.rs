@@ -1,10 +1,10 @@
 //! `allweather token issue`, `allweather rules adopt` and `allweather erase beneficiary`.
 
-use crate::log_options;
-use allweather_api::{CommandOptions, CommandService, TokenKey};
-use allweather_command::Claims;
-use allweather_domain::Principal;
+use crate::config::{Config, Store};
+use allweather_api::{CommandService, TokenKey};
+use allweather_command::{Claims, CommandError, CommandReply};
 use allweather_domain::rules::Rules;
+use allweather_domain::{Principal, Rule};
 use allweather_events::Role;
 use allweather_log::Log;
 use anyhow::{Context as _, bail};
@@ -48,9 +48,8 @@ pub(crate) enum RulesCommand {
     Adopt {
         /// The TOML file (see rules/2026.toml).
         file: PathBuf,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
     },
 }
 
@@ -132,12 +131,8 @@ pub(crate) fn read_rules(file: &Path) -> anyhow::Result<Option<(Rules, String)>>
     }
 }
 
-pub(crate) async fn rules(
-    command: RulesCommand,
-    data_dir: &Path,
-    options: CommandOptions,
-) -> anyhow::Result<ExitCode> {
-    let RulesCommand::Adopt { file, database } = command;
+pub(crate) async fn rules(command: RulesCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let RulesCommand::Adopt { file, store } = command;
     let Some((rules, text)) = read_rules(&file)? else {
         return Ok(ExitCode::from(1));
     };
@@ -145,16 +140,17 @@ pub(crate) async fn rules(
         toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;
     let body = serde_json::json!({ "year": rules.year, "rules": document });
     Ok(
-        match execute_as_admin(data_dir, database, options, "AdoptRules", None, body).await? {
+        match execute_as_admin(config, &store, "AdoptRules", None, body).await {
             Ok(reply) => {
                 println!(
                     "adopted the rules for {} at position {}",
-                    rules.year, reply["position"]
+                    rules.year, reply.position
                 );
                 ExitCode::SUCCESS
             }
-            Err(problem) => {
-                eprintln!("the rules were not adopted: {}", detail(&problem));
+            Err(CommandError::Internal(e)) => return Err(e),
+            Err(e) => {
+                eprintln!("the rules were not adopted: {e}");
                 ExitCode::from(1)
             }
         },
@@ -176,71 +172,56 @@ pub(crate) enum EraseCommand {
         /// for good: name no one in it.
         #[arg(long)]
         reason: String,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
     },
 }
 
-pub(crate) async fn erase(
-    command: EraseCommand,
-    data_dir: &Path,
-    options: CommandOptions,
-) -> anyhow::Result<ExitCode> {
-    let EraseCommand::Beneficiary {
-        id,
-        reason,
-        database,
-    } = command;
+pub(crate) async fn erase(command: EraseCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let EraseCommand::Beneficiary { id, reason, store } = command;
     let body = serde_json::json!({ "beneficiary_id": id, "reason": reason });
     // One key per person: a second run answers as the first, or finishes it.
     let key = format!("erase-beneficiary-{id}");
     Ok(
-        match execute_as_admin(
-            data_dir,
-            database,
-            options,
-            "EraseBeneficiary",
-            Some(&key),
-            body,
-        )
-        .await?
-        {
+        match execute_as_admin(config, &store, "EraseBeneficiary", Some(&key), body).await {
             Ok(reply) => {
                 println!(
                     "erased beneficiary {id}: their key is destroyed; the erasure is recorded at position {}",
-                    reply["position"]
+                    reply.position
                 );
                 ExitCode::SUCCESS
             }
             // Erased before (by this command with another reason, or over the API).
-            Err(problem)
-                if problem["rule"] == "AlreadyErased"
-                    || problem["code"] == "idempotency_key_reused" =>
-            {
+            Err(CommandError::KeyReused(_)) => {
                 println!("beneficiary {id} was already erased");
                 ExitCode::SUCCESS
             }
-            Err(problem) => {
-                eprintln!("beneficiary {id} was not erased: {}", detail(&problem));
+            Err(CommandError::Refused(e)) if e.rule == Rule::AlreadyErased => {
+                println!("beneficiary {id} was already erased");
+                ExitCode::SUCCESS
+            }
+            Err(CommandError::Internal(e)) => return Err(e),
+            Err(e) => {
+                eprintln!("beneficiary {id} was not erased: {e}");
                 ExitCode::from(1)
             }
         },
     )
 }
 
-/// Runs one command on the log as the CLI's committee administrator: the success body,
-/// or the problem body.
+/// Runs one command on the log as the CLI's committee administrator (a log that cannot
+/// be opened is an internal error).
 async fn execute_as_admin(
-    data_dir: &Path,
-    database: Option<String>,
-    options: CommandOptions,
+    config: &Config,
+    store: &Store,
     name: &str,
     idempotency_key: Option<&str>,
     body: serde_json::Value,
-) -> anyhow::Result<Result<serde_json::Value, serde_json::Value>> {
-    let log = Log::open(log_options(data_dir, database, true)?).await?;
-    let service = CommandService::new(log.clone(), options)?;
+) -> Result<CommandReply, CommandError> {
+    let log = Log::open(config.log(store, true)?)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let service = CommandService::new(log.clone(), config.commands())?;
     // Whoever can run this command holds the data directory, and so the signing secret:
     // they act as a committee administrator.
     let admin = Principal {
@@ -253,10 +234,5 @@ async fn execute_as_admin(
         .execute(&admin, name, idempotency_key, body.to_string().as_bytes())
         .await;
     log.shutdown().await;
-    Ok(outcome.map_err(|e| e.problem().1))
-}
-
-/// A problem's detail, for a person.
-fn detail(problem: &serde_json::Value) -> &str {
-    problem["detail"].as_str().unwrap_or("unknown error")
+    outcome
 }

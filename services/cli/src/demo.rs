@@ -1,6 +1,6 @@
 //! `allweather demo`: a realistic county's year through the real command path.
 
-use crate::{command_options, log_options, token_key};
+use crate::config::{Config, Store};
 use allweather_api::CommandService;
 use allweather_demo::{DemoOptions, SimClock};
 use allweather_events::Timestamp;
@@ -8,15 +8,14 @@ use allweather_log::{Log, LogClock};
 use anyhow::Context as _;
 use chrono::Datelike as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Generates the county of `options` into the log of `data_dir` (or `database`).
+/// Generates the county of `options` into the log `config` and `store` name.
 pub(crate) async fn demo(
-    data_dir: &Path,
-    database: Option<String>,
+    config: &Config,
+    store: &Store,
     options: DemoOptions,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -25,20 +24,21 @@ pub(crate) async fn demo(
     // The simulated year's clock stamps both the commands and the log, so the same seed
     // writes the same log to the hash.
     let clock = SimClock::new(first);
-    let mut log_options = log_options(data_dir, database, true)?;
+    let mut log_options = config.log(store, true)?;
     let log_clock = clock.clone();
     log_options.clock = Some(LogClock(Arc::new(move || {
         Timestamp::from_datetime(log_clock.now())
     })));
     let log = Log::open(log_options).await?;
     let command_clock = clock.clone();
-    let mut commands = command_options(options.county_offset);
+    let mut commands = config.commands();
+    commands.county_offset = options.county_offset;
     commands.clock = Arc::new(move || command_clock.now());
     commands.entropy = allweather_demo::entropy(options.seed);
     // One issuer sends the whole year as fast as the log takes it.
     commands.rate_limit = None;
     let service = CommandService::new(log.clone(), commands)?;
-    let key = token_key(data_dir)?;
+    let key = config.token_key()?;
 
     let bar = ProgressBar::new(plan.steps.len() as u64).with_style(
         ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} commands ({per_sec}, {eta} left)")

@@ -12,87 +12,31 @@
 //! - `telemetry`: tracing set-up.
 
 mod admin;
+mod config;
 mod demo;
 mod reassess;
 mod telemetry;
 
-use allweather_api::{App, CommandOptions, Settings, TokenKey};
+use allweather_api::{App, CommandOptions, Mirror, Settings};
 use allweather_log::{Log, LogOptions};
 use allweather_relay::RelaySettings;
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use config::{Config, Store};
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 /// allweather: the county's all-weather member programme, as an audit-grade event log.
 #[derive(Debug, Parser)]
 #[command(name = "allweather", version, propagate_version = true)]
 struct Cli {
-    /// Directory of the embedded SQLite log (`log.db`), created on first use.
-    #[arg(
-        long,
-        global = true,
-        env = "ALLWEATHER_DATA_DIR",
-        default_value = "allweather-data"
-    )]
-    data_dir: PathBuf,
-    /// Format of the service's own log lines on stderr.
-    #[arg(long, global = true, env = "ALLWEATHER_LOG_FORMAT", value_enum, default_value_t = telemetry::Format::Pretty)]
-    log_format: telemetry::Format,
-    /// The county's offset from UTC: the calendar date of facts is the county's.
-    #[arg(
-        long,
-        global = true,
-        env = "ALLWEATHER_COUNTY_OFFSET",
-        default_value = "+08:00"
-    )]
-    county_offset: chrono::FixedOffset,
     #[command(flatten)]
-    mirror: MirrorArgs,
+    config: Config,
     #[command(subcommand)]
     command: Command,
-}
-
-/// Where the JetStream mirror lives (one stream and subject prefix per county).
-#[derive(Debug, clap::Args)]
-struct MirrorArgs {
-    /// The JetStream stream of the mirror.
-    #[arg(
-        long,
-        global = true,
-        env = "ALLWEATHER_NATS_STREAM",
-        default_value = "AW_EVENTS"
-    )]
-    nats_stream: String,
-    /// The subject prefix: events go to PREFIX.evt.>, live subscribers follow PREFIX.live.>.
-    #[arg(
-        long,
-        global = true,
-        env = "ALLWEATHER_NATS_PREFIX",
-        default_value = "aw"
-    )]
-    nats_prefix: String,
-    /// Replicas of the stream when the relay creates it (3 on a cluster).
-    #[arg(
-        long,
-        global = true,
-        env = "ALLWEATHER_NATS_REPLICAS",
-        default_value_t = 1
-    )]
-    nats_replicas: usize,
-}
-
-impl MirrorArgs {
-    fn settings(&self) -> RelaySettings {
-        RelaySettings {
-            stream: self.nats_stream.clone(),
-            prefix: self.nats_prefix.clone(),
-            replicas: self.nats_replicas,
-            ..RelaySettings::default()
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,9 +46,8 @@ enum Command {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, env = "ALLWEATHER_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// A PostgreSQL URL (postgres://…) for the log instead of SQLite in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
         /// Also mirror the log to NATS JetStream and answer commands over NATS
         /// (PREFIX.cmd.{CommandName}), in this process (nats://host:port[,…]).
         #[arg(long, env = "ALLWEATHER_NATS")]
@@ -128,9 +71,8 @@ enum Command {
         /// The NATS server (nats://host:port; several, separated by commas, for a cluster).
         #[arg(long, env = "ALLWEATHER_NATS")]
         nats: String,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
     },
     /// Run one projector as a process of its own, until stopped: it follows the log (or,
     /// with --nats, the JetStream mirror) into its read-model tables.
@@ -141,9 +83,8 @@ enum Command {
         /// Follow the JetStream mirror (a durable consumer) instead of the log.
         #[arg(long, env = "ALLWEATHER_NATS", conflicts_with = "rebuild")]
         nats: Option<String>,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
         /// Rebuild its tables from the whole log into shadow tables, swap them in at once
         /// (queries go on answering from the old ones until then), and exit. A running
         /// instance of the projector goes on from the rebuilt checkpoint.
@@ -174,9 +115,8 @@ enum Command {
         /// The programme year simulated, January to December (default: last year).
         #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
         year: Option<i32>,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
     },
     /// Judge a year again under other rules: replays the log into a scratch model and
     /// reports each member whose outcome and each branch whose rank would change, with
@@ -191,9 +131,8 @@ enum Command {
         /// Also write the changes as CSV, one row per changed criterion.
         #[arg(long)]
         csv: Option<PathBuf>,
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
         /// Replay the JetStream mirror (an ordered consumer, nothing left behind) instead
         /// of the log: for an analyst's machine that reaches NATS but not the database.
         #[arg(long, conflicts_with = "database")]
@@ -224,9 +163,8 @@ enum AuditCommand {
     /// Walk the hash chain from position 1; print the count and head hash, or name the
     /// first bad position and exit with status 1.
     Verify {
-        /// A PostgreSQL URL (postgres://…) instead of the SQLite log in --data-dir.
-        #[arg(long, env = "DATABASE_URL")]
-        database: Option<String>,
+        #[command(flatten)]
+        store: Store,
         /// Also check that every message of the JetStream mirror matches the log at the
         /// same position (id, subject, hash).
         #[arg(long, env = "ALLWEATHER_NATS")]
@@ -236,7 +174,7 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    telemetry::init(cli.config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -254,23 +192,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = &cli.config;
     match cli.command {
         Command::Serve {
             listen,
-            database,
+            store,
             nats,
             rate_limit,
             no_relay,
             no_projectors,
         } => {
-            let read_store = read_store_url(&cli.data_dir, database.as_deref());
-            let log = log_options(&cli.data_dir, database, true)?;
             let settings = Settings {
                 run_projectors: !no_projectors,
-                read_store,
+                read_store: config.read_store(&store),
                 listen,
-                log,
-                tokens: token_key(&cli.data_dir)?,
+                log: config.log(&store, true)?,
+                tokens: config.token_key()?,
                 commands: CommandOptions {
                     rate_limit: std::num::NonZeroU32::new(rate_limit).map(|per_second| {
                         allweather_command::RateLimit {
@@ -279,74 +216,80 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                 .unwrap_or(per_second),
                         }
                     }),
-                    ..command_options(cli.county_offset)
+                    ..config.commands()
                 },
             };
-            let nats = nats.map(|url| (url, cli.mirror.settings(), !no_relay));
-            serve(settings, nats).await?;
+            let mirror = match nats {
+                Some(url) => Some(Mirror {
+                    client: config::connect_nats(&url).await?,
+                    settings: config.mirror(),
+                    relay: !no_relay,
+                }),
+                None => None,
+            };
+            serve(settings, mirror, stop_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Projector {
             name,
             nats,
-            database,
+            store,
             rebuild,
         } => {
-            let read = read_store_url(&cli.data_dir, database.as_deref());
-            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
+            let read = config.read_store(&store);
+            let log = Log::open(config.log(&store, false)?).await?;
             if rebuild {
                 rebuild_projector(&name, log, &read).await?;
             } else {
-                projector(&name, log, &read, nats, &cli.mirror.settings()).await?;
+                let mirror = match nats {
+                    Some(url) => Some((config::connect_nats(&url).await?, config.mirror())),
+                    None => None,
+                };
+                projector(&name, log, &read, mirror, stop_on_signal()).await?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { command } => {
-            admin::token(command, &token_key(&cli.data_dir)?)?;
+            admin::token(command, &config.token_key()?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rules { command } => {
-            admin::rules(command, &cli.data_dir, command_options(cli.county_offset)).await
-        }
-        Command::Erase { command } => {
-            admin::erase(command, &cli.data_dir, command_options(cli.county_offset)).await
-        }
+        Command::Rules { command } => admin::rules(command, config).await,
+        Command::Erase { command } => admin::erase(command, config).await,
         Command::Demo {
             members,
             seed,
             year,
-            database,
+            store,
         } => {
             let options = allweather_demo::DemoOptions {
                 members: members as usize,
                 seed,
                 year: year.unwrap_or_else(demo::last_year),
-                county_offset: cli.county_offset,
+                county_offset: config.county_offset(),
             };
-            demo::demo(&cli.data_dir, database, options).await
+            demo::demo(config, &store, options).await
         }
         Command::Reassess {
             year,
             rules,
             csv,
-            database,
+            store,
             nats,
         } => {
             let from = match nats {
                 Some(url) => reassess::Replay::Mirror(
-                    connect_nats(&url).await?,
-                    cli.mirror.nats_stream.clone(),
+                    config::connect_nats(&url).await?,
+                    config.mirror().stream,
                 ),
-                None => reassess::Replay::Log(
-                    Log::open(log_options(&cli.data_dir, database, false)?).await?,
-                ),
+                None => reassess::Replay::Log(Log::open(config.log(&store, false)?).await?),
             };
             reassess::reassess(from, year, &rules, csv.as_deref()).await
         }
-        Command::Relay { nats, database } => {
-            let log = Log::open(log_options(&cli.data_dir, database, false)?).await?;
-            let client = connect_nats(&nats).await?;
-            match allweather_relay::run(log, client, cli.mirror.settings(), shutdown_signal()).await
+        Command::Relay { nats, store } => {
+            let log = Log::open(config.log(&store, false)?).await?;
+            let client = config::connect_nats(&nats).await?;
+            let stop = stop_on_signal();
+            match allweather_relay::run(log, client, config.mirror(), stop.cancelled_owned()).await
             {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
@@ -356,10 +299,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { database, nats },
+            command: AuditCommand::Verify { store, nats },
         } => {
-            let mirror = nats.map(|url| (url, cli.mirror.settings()));
-            verify(log_options(&cli.data_dir, database, false)?, mirror).await
+            let mirror = nats.map(|url| (url, config.mirror()));
+            verify(config.log(&store, false)?, mirror).await
         }
         Command::Bench { args } => bench(&args),
     }
@@ -387,16 +330,6 @@ fn bench(args: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
         .map_or(ExitCode::FAILURE, ExitCode::from))
 }
 
-/// Where the read models live: the log's PostgreSQL database, or `read.db` beside the
-/// SQLite log (so that projecting never waits for the log's write lock).
-fn read_store_url(data_dir: &Path, database: Option<&str>) -> String {
-    match database {
-        Some(url) => url.to_owned(),
-        None => format!("sqlite://{}", data_dir.join("read.db").display()),
-    }
-}
-
-/// Runs the projector `name` until SIGTERM or Ctrl-C.
 /// `allweather projector NAME --rebuild`.
 async fn rebuild_projector(name: &str, log: Log, read: &str) -> anyhow::Result<()> {
     use allweather_projections::ReadStore;
@@ -424,12 +357,13 @@ async fn rebuild_projector(name: &str, log: Log, read: &str) -> anyhow::Result<(
     Ok(())
 }
 
+/// Runs the projector `name` until `stop`: following the log, or the JetStream mirror.
 async fn projector(
     name: &str,
     log: Log,
     read: &str,
-    nats: Option<String>,
-    mirror: &RelaySettings,
+    mirror: Option<(async_nats::Client, RelaySettings)>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     use allweather_projections::{JetStreamSource, LogSource, ReadStore, runner};
     let projector = allweather_projections::by_name(name)
@@ -438,9 +372,9 @@ async fn projector(
     let (progress, at) = runner::prepare(&store, projector).await?;
     println!("projector {name} starting after position {}", at.position());
     std::io::stdout().flush().context("write to stdout")?;
-    let result = match nats {
-        Some(url) => {
-            let client = connect_nats(&url).await?;
+    let until = || stop.clone().cancelled_owned();
+    let result = match mirror {
+        Some((client, mirror)) => {
             // The stream may not be there yet (the relay creates it; a new cluster elects
             // its JetStream leader first): try again until it is, or until stopped.
             let source = loop {
@@ -457,23 +391,21 @@ async fn projector(
                         Ok(source) => break Some(source),
                         Err(e) => tracing::warn!(error = %e, "cannot follow the mirror yet; trying again"),
                     },
-                    () = shutdown_signal() => break None,
+                    () = stop.cancelled() => break None,
                 }
                 tokio::select! {
                     () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    () = shutdown_signal() => break None,
+                    () = stop.cancelled() => break None,
                 }
             };
             match source {
-                Some(source) => {
-                    runner::run(&store, projector, source, &progress, shutdown_signal()).await
-                }
+                Some(source) => runner::run(&store, projector, source, &progress, until()).await,
                 None => Ok(()),
             }
         }
         None => {
             let source = LogSource::new(log.clone());
-            runner::run(&store, projector, source, &progress, shutdown_signal()).await
+            runner::run(&store, projector, source, &progress, until()).await
         }
     };
     log.shutdown().await;
@@ -482,140 +414,55 @@ async fn projector(
     Ok(())
 }
 
-/// The token key: `ALLWEATHER_TOKEN_SECRET` if set, else the secret in `data_dir`.
-fn token_key(data_dir: &Path) -> anyhow::Result<TokenKey> {
-    let given = std::env::var("ALLWEATHER_TOKEN_SECRET").ok();
-    TokenKey::load(given.as_deref(), data_dir).context("load the token signing secret")
-}
-
-fn command_options(county_offset: chrono::FixedOffset) -> CommandOptions {
-    CommandOptions {
-        county_offset,
-        ..CommandOptions::default()
-    }
-}
-
-/// The log to open: `database` if given, else `log.db` in `data_dir` (created only when
-/// `create` is set, so that an audit of a mistyped directory fails instead of auditing an
-/// empty new log).
-fn log_options(
-    data_dir: &Path,
-    database: Option<String>,
-    create: bool,
-) -> anyhow::Result<LogOptions> {
-    if let Some(url) = database {
-        return Ok(LogOptions::new(url));
-    }
-    let file = data_dir.join("log.db");
-    if create {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("create the data directory {}", data_dir.display()))?;
-    } else if !file.exists() {
-        bail!(
-            "there is no log at {} (use --data-dir or --database)",
-            file.display()
-        );
-    }
-    Ok(LogOptions::sqlite_file(&file))
-}
-
-/// Connects to NATS (one URL, or several separated by commas for a cluster), and keeps
-/// trying in the background if it is not up yet: commands
-/// commit without NATS, and the relay catches up when it comes.
-async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(nats_servers(url))
-        .await
-        .with_context(|| format!("connect to NATS at {url}"))
-}
-
-/// The servers of a `--nats` value: one URL, or several separated by commas.
-fn nats_servers(url: &str) -> Vec<&str> {
-    url.split(',').map(str::trim).collect()
-}
-
+/// `allweather serve`: the service, with its mirror when given, until `stop`.
 async fn serve(
     settings: Settings,
-    nats: Option<(String, RelaySettings, bool)>,
+    mirror: Option<Mirror>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut app = App::build(settings).await?;
-    let (stopping, stopped) = tokio::sync::watch::channel(false);
-    // With NATS: the relay mirrors the log, and commands are also answered over NATS.
-    let mut nats_tasks = Vec::new();
-    if let Some((url, mirror, relay)) = nats {
-        let client = connect_nats(&url).await?;
-        app.watch_mirror(client.clone(), &mirror.stream);
-        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if relay {
-            let relay = allweather_relay::run(
-                app.log().clone(),
-                client.clone(),
-                mirror.clone(),
-                until_stopped(stopped.clone()),
-            );
-            nats_tasks.push(tokio::spawn(async move {
-                relay.await.map_err(anyhow::Error::from)
-            }));
-        }
-        let (service, key) = (app.commands().clone(), app.tokens().clone());
-        let commands = async move {
-            allweather_command::nats::serve_commands(
-                service,
-                key,
-                client,
-                &mirror.prefix,
-                until_stopped(stopped),
-            )
-            .await
-            .map_err(anyhow::Error::from)
-        };
-        nats_tasks.push(tokio::spawn(commands));
+    if let Some(mirror) = mirror {
+        app.with_mirror(mirror);
     }
     println!("listening on http://{}", app.local_addr());
     std::io::stdout().flush().context("write to stdout")?;
-    app.run_until_stopped(async move {
-        shutdown_signal().await;
-        let _ = stopping.send(true);
-    })
-    .await?;
-    for task in nats_tasks {
-        // A relay that stopped on a mismatch has already said so; the log is intact.
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "a NATS task had stopped"),
-            Err(e) => tracing::error!(error = %e, "a NATS task failed"),
-        }
-    }
+    app.run_until_stopped(stop).await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+/// The stop of a long-running subcommand: one token, cancelled by the one listener for
+/// SIGTERM and Ctrl-C (installed only here, so that Ctrl-C still ends a short command at
+/// once), and by whatever part of the service fails.
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    tokio::spawn(async move {
+        let ctrl_c = async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
+        };
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            () = ctrl_c => tracing::info!("Ctrl-C: draining and stopping"),
+            () = term => tracing::info!("SIGTERM: draining and stopping"),
+            () = cancel.cancelled() => return,
         }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: draining and stopping"),
-        () = term => tracing::info!("SIGTERM: draining and stopping"),
-    }
+        cancel.cancel();
+    });
+    stop
 }
 
 async fn verify(
@@ -643,7 +490,7 @@ async fn verify(
     let Some((url, mirror)) = nats else {
         return Ok(ExitCode::SUCCESS);
     };
-    let client = async_nats::connect(nats_servers(&url))
+    let client = async_nats::connect(config::nats_servers(&url))
         .await
         .with_context(|| format!("connect to NATS at {url}"))?;
     let bar = progress_bar(head.position, "comparing the mirror")?;

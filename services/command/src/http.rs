@@ -1,17 +1,16 @@
 //! `POST /api/v1/commands/{CommandName}`: the token, the name, the idempotency key and
 //! the body in; the answer or the problem out.
 
-use crate::CommandService;
 use crate::auth::TokenKey;
 use crate::handler::bad_key;
 use crate::problem::ApiError;
+use crate::{CommandReply, CommandService};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::Value;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -35,7 +34,7 @@ async fn command(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CommandReply>, ApiError> {
     let principal = commands.key.require(headers.get(header::AUTHORIZATION))?;
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {

@@ -4,31 +4,43 @@
 //! optional idempotency key (over HTTP or NATS, which share [`CommandService::execute`]);
 //! the streams it needs are loaded, it is decided by the pure domain, and its events are
 //! appended — to every stream it writes, atomically, each at the version decided
-//! against. On a version conflict the streams are read again and the command decided
-//! again, a few times, then the caller gets 409. A repeated command id returns the first
-//! result and appends nothing.
+//! against. On a version conflict the command is decided again, taking turns on the
+//! contended stream, for at least five decisions or up to ten seconds, then the caller
+//! gets 409. A repeated command id returns the first result and appends nothing.
 //!
-//! Recently used stream states are kept in memory with their versions; loading a cached
-//! stream reads only the events after its version, so a hot wish is not re-read from the
-//! log for every claim. The cache is never trusted for a decision's safety: the append
-//! checks every stream's version under the log's write lock.
+//! Recently used stream states are kept in memory with their versions. A command's first
+//! decision takes the cached states as they are, with no read of the log: every stream
+//! read is a condition of the append, so a state that moved on fails the append with a
+//! version conflict and the command is decided again on states read from the log (a
+//! cached stream brought up to date from its version). A refusal is only ever given from
+//! states read from the log. Trusting the cache first took a single-event command at 64
+//! callers from 10,200 to 33,500 commands/s in the bench (the command path was bound by
+//! round trips to PostgreSQL).
 //!
 //! ## Layout
 //! - [`auth`]: tokens, the signing secret, the principal a token names.
-//! - [`problem`]: every error as `application/problem+json`, in one place.
-//! - `handler` ([`CommandService`]): load, decide, append, retry, idempotency.
+//! - [`error`]: [`CommandError`], what the application answers instead of a result.
+//! - [`reply`]: what it answers: [`CommandReply`], a card, a beneficiary.
+//! - [`problem`]: every error as a status and an `application/problem+json` body, in one
+//!   place, for HTTP and NATS.
+//! - `handler` ([`CommandService`]): load, decide, append, retry, idempotency, each in a
+//!   module of its own.
 //! - [`http`]: `POST /api/v1/commands/{CommandName}`.
 //! - [`nats`]: request/reply on `{prefix}.cmd.{CommandName}`.
 //! - [`scheduler`]: releases claims that ran past the rules' limit.
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod error;
 mod handler;
 pub mod http;
 pub mod nats;
 pub mod problem;
+pub mod reply;
 pub mod scheduler;
 
 pub use auth::{Claims, TokenKey};
+pub use error::{CommandError, FieldError};
 pub use handler::{Clock, CommandOptions, CommandService, Entropy, RateLimit};
 pub use problem::ApiError;
+pub use reply::CommandReply;

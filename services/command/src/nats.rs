@@ -86,6 +86,7 @@ async fn answer(
                 &request.payload,
             )
             .await
+            .map_err(ApiError::from)
     }
     .await;
     let sent = match outcome {

@@ -4,72 +4,29 @@
 //! fault, the field. A 500 says nothing of its cause to the caller; the cause is logged.
 
 use crate::auth::AuthError;
+use crate::error::{CommandError, FieldError};
 use allweather_domain::{DomainError, Refusal};
 use allweather_log::{AppendError, LogError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// One field-level reason.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field, as a path into the body (`note`, `entries[0].hours`), or `body`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-/// An error the API answers with.
+/// An error the API answers with: the application's, or the transport's own (no valid
+/// token, a body over the limit).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The request cannot be read: bad JSON, a wrong type, an unknown field. 400.
-    #[error("{detail}")]
-    Malformed {
-        /// What is wrong.
-        detail: String,
-        /// The fields at fault.
-        errors: Vec<FieldError>,
-    },
+    /// What the application answered. Its status by kind, below.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// No valid token. 401.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
     /// The body is larger than the limit. 413.
     #[error("the request body is larger than {limit} bytes")]
     TooLarge {
         /// The limit.
         limit: usize,
     },
-    /// No valid token. 401.
-    #[error(transparent)]
-    Unauthenticated(#[from] AuthError),
-    /// The principal may not see or do this (outside the domain's rules). 403.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Nothing is there. 404.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request conflicts with the current state. 409.
-    #[error("{0}")]
-    Conflict(String),
-    /// A rule refuses the request. 422.
-    #[error("{0}")]
-    Invalid(String),
-    /// The domain refused the command: 403, 404, 409 or 422 by the rule broken.
-    #[error(transparent)]
-    Refused(#[from] DomainError),
-    /// An idempotency key already answered a different request (another command or
-    /// body). 422.
-    #[error("{0}")]
-    KeyReused(String),
-    /// The token sent more commands than its rate allows. 429.
-    #[error("too many commands from this token; retry in {retry_after} s")]
-    TooManyRequests {
-        /// Seconds until the next command is admitted.
-        retry_after: u64,
-    },
-    /// The database is out of reach or read-only; retry later. 503.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Anything else. 500; the cause is logged, never shown.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
 #[derive(Serialize)]
@@ -89,11 +46,22 @@ struct Problem<'a> {
 impl ApiError {
     /// A malformed request blamed on one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let (field, message) = (field.into(), message.into());
-        ApiError::Malformed {
-            detail: format!("{field}: {message}"),
-            errors: vec![FieldError { field, message }],
-        }
+        CommandError::field(field, message).into()
+    }
+
+    /// The principal may not see or do this. 403.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        CommandError::Forbidden(detail.into()).into()
+    }
+
+    /// Nothing is there. 404.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        CommandError::NotFound(detail.into()).into()
+    }
+
+    /// The service cannot answer now; retry later. 503.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        CommandError::Unavailable(detail.into()).into()
     }
 
     /// The stable `code` of the problem (`malformed`, `conflict`, …).
@@ -103,9 +71,7 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::Malformed { .. } => {
-                (StatusCode::BAD_REQUEST, "malformed", "Malformed request")
-            }
+            ApiError::Command(e) => e.parts(),
             ApiError::TooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
@@ -116,7 +82,24 @@ impl ApiError {
                 "unauthenticated",
                 "Unauthenticated",
             ),
-            ApiError::Refused(e) => match e.rule.refusal() {
+        }
+    }
+}
+
+/// The one mapping of the application's answers to a status, a stable code and a title,
+/// for HTTP and NATS alike.
+impl CommandError {
+    /// The stable `code` of the problem (`malformed`, `conflict`, …).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            CommandError::Malformed { .. } => {
+                (StatusCode::BAD_REQUEST, "malformed", "Malformed request")
+            }
+            CommandError::Refused(e) => match e.rule.refusal() {
                 Refusal::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
                 Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
                 Refusal::Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
@@ -126,30 +109,30 @@ impl ApiError {
                     "Refused by a rule",
                 ),
             },
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::Invalid(_) => (
+            CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            CommandError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            CommandError::Invalid(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
                 "Refused by a rule",
             ),
-            ApiError::KeyReused(_) => (
+            CommandError::KeyReused(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
                 "Idempotency key reused",
             ),
-            ApiError::TooManyRequests { .. } => (
+            CommandError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Too many requests",
             ),
-            ApiError::Unavailable(_) => (
+            CommandError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
             ),
-            ApiError::Internal(_) => (
+            CommandError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
@@ -160,26 +143,25 @@ impl ApiError {
 
 impl From<AppendError> for ApiError {
     fn from(err: AppendError) -> Self {
-        match err {
-            AppendError::VersionConflict { .. } | AppendError::CommandIdReused { .. } => {
-                ApiError::Conflict(err.to_string())
-            }
-            AppendError::Invalid(e) => ApiError::Invalid(e.to_string()),
-            AppendError::ReadOnly(_) | AppendError::Unavailable(_) | AppendError::ShuttingDown => {
-                tracing::warn!(error = %err, "append refused for now");
-                ApiError::Unavailable(err.to_string())
-            }
-            AppendError::Storage(e) => ApiError::Internal(anyhow::Error::new(e).context("append")),
-        }
+        CommandError::from(err).into()
     }
 }
 
 impl From<LogError> for ApiError {
     fn from(err: LogError) -> Self {
-        match err {
-            LogError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
-            other => ApiError::Internal(anyhow::Error::new(other).context("read the log")),
-        }
+        CommandError::from(err).into()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        CommandError::from(err).into()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        CommandError::from(err).into()
     }
 }
 
@@ -190,15 +172,17 @@ impl ApiError {
         let (status, code, title) = self.parts();
         let refused_on;
         let (detail, errors) = match self {
-            ApiError::Internal(cause) => {
+            ApiError::Command(CommandError::Internal(cause)) => {
                 tracing::error!(error = ?cause, "internal error");
                 (
                     "an internal error occurred; it has been logged".to_string(),
                     &[][..],
                 )
             }
-            ApiError::Malformed { detail, errors } => (detail.clone(), errors.as_slice()),
-            ApiError::Refused(e) => {
+            ApiError::Command(CommandError::Malformed { detail, errors }) => {
+                (detail.clone(), errors.as_slice())
+            }
+            ApiError::Command(CommandError::Refused(e)) => {
                 refused_on = e
                     .field
                     .map(|field| FieldError {
@@ -219,7 +203,7 @@ impl ApiError {
             code,
             errors,
             rule: match self {
-                ApiError::Refused(e) => Some(e.rule.name()),
+                ApiError::Command(CommandError::Refused(e)) => Some(e.rule.name()),
                 _ => None,
             },
         };
@@ -237,7 +221,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match &self {
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::Command(CommandError::TooManyRequests { retry_after }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {

@@ -150,7 +150,7 @@ async fn expire_due(service: &CommandService, open: &mut BTreeMap<ClaimKey, Open
                 tracing::info!(%wish, %member, "released a claim past the rules' limit");
                 open.remove(&(wish, member));
             }
-            Err(crate::ApiError::Refused(e)) => {
+            Err(crate::CommandError::Refused(e)) => {
                 // Released, fulfilled or expired meanwhile (the log will say so), or not
                 // yet due by the rules: either way nothing to do now.
                 tracing::debug!(%wish, reason = %e, "claim not expired");

@@ -20,9 +20,18 @@
 //! same seed writes the same log, to the hash (given a log whose `recorded_at` follows
 //! the same [`SimClock`], and a service whose keys and nonces come from [`entropy`] of
 //! the same seed).
+//!
+//! [`run`] goes through `CommandService` with tokens signed by the given key (the data
+//! directory's, for `allweather demo`), setting the simulated clock before each command.
+//! Every command carries an idempotency key, a UUID v7 of its time, and the plan chooses
+//! every id; the log derives event ids from command ids, so a rerun appends nothing. The
+//! beneficiaries' keys and nonces come from the seed only because they are invented
+//! people: a real county's always come from the operating system. `allweather demo`
+//! simulates last year by default, the latest complete one, so that nothing lies in the
+//! future of the real clock.
 
 use allweather_command::auth::Claims;
-use allweather_command::{CommandService, TokenKey};
+use allweather_command::{CommandError, CommandService, TokenKey};
 use allweather_domain::Principal;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
@@ -1169,21 +1178,18 @@ pub async fn run(
             .await
         {
             Ok(_) => outcome.accepted += 1,
+            Err(e @ (CommandError::Internal(_) | CommandError::Unavailable(_))) => {
+                anyhow::bail!("{} failed: {e}", step.name);
+            }
             Err(e) => {
-                let (status, problem) = e.problem();
-                if status.is_server_error() {
-                    anyhow::bail!("{} failed: {}", step.name, problem["detail"]);
-                }
-                let rule = problem["rule"]
-                    .as_str()
-                    .or(problem["code"].as_str())
-                    .unwrap_or("refused");
+                let rule = match &e {
+                    CommandError::Refused(refusal) => refusal.rule.name(),
+                    other => other.code(),
+                };
                 let entry = outcome
                     .refused
                     .entry(format!("{} {rule}", step.name))
-                    .or_insert_with(|| {
-                        (0, problem["detail"].as_str().unwrap_or_default().to_owned())
-                    });
+                    .or_insert_with(|| (0, e.to_string()));
                 entry.0 += 1;
             }
         }

@@ -54,7 +54,8 @@ pub struct TestApp {
     /// The database, when on PostgreSQL (dropped with the app).
     pub db: Option<TestDatabase>,
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Cancels the app's stop when dropped: a test that ends without `stop` stops it too.
+    stop: Option<tokio_util::sync::DropGuard>,
     served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _sqlite: Option<TestSqlite>,
 }
@@ -183,10 +184,8 @@ impl TestApp {
         let app = App::build(settings).await.expect("build the app");
         let base = format!("http://{}", app.local_addr());
         let log = app.log().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let served = tokio::spawn(app.run_until_stopped(stop.clone()));
         TestApp {
             base,
             client: reqwest::Client::new(),
@@ -195,7 +194,7 @@ impl TestApp {
             tokens,
             db: None,
             url,
-            stop: Some(stop),
+            stop: Some(stop.drop_guard()),
             served: Some(served),
             _sqlite: None,
         }
@@ -421,9 +420,7 @@ impl TestApp {
 
     /// Stops the app: in-flight requests finish, the appender commits what it holds.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        drop(self.stop.take());
         if let Some(served) = self.served.take() {
             served.await.expect("join").expect("serve");
         }

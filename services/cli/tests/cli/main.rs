@@ -366,6 +366,32 @@ fn terminate(child: &Child) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_at_once_when_its_relay_fails() {
+    // A message in the mirror that the log never wrote stops the relay with a mismatch;
+    // the service it runs in stops with it, with an error, rather than serve on without
+    // a mirror and report it only when stopped.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = NatsServer::start();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    js.create_stream(allweather_relay::stream_config(
+        &allweather_relay::RelaySettings::default(),
+    ))
+    .await
+    .expect("create the stream");
+    js.publish("aw.evt.probe.intruder.Forged", "{}".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let (mut child, _) = serve_with(dir.path(), None, &["--nats", &nats.url()]).await;
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("serve stops by itself when its relay fails")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(2), "{exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nats = NatsServer::start();
@@ -511,7 +537,7 @@ async fn command(
     who: &allweather_domain::Principal,
     name: &str,
     body: serde_json::Value,
-) -> serde_json::Value {
+) -> allweather_command::CommandReply {
     service
         .execute(who, name, None, body.to_string().as_bytes())
         .await
@@ -531,11 +557,8 @@ fn principal(
     }
 }
 
-fn id_of(reply: &serde_json::Value) -> Uuid {
-    reply["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("an id")
+fn id_of(reply: &allweather_command::CommandReply) -> Uuid {
+    reply.id.parse().expect("an id")
 }
 
 #[tokio::test]

@@ -1,0 +1,128 @@
+//! Idempotency: the command id a caller's key names, the digest of a request (so a key
+//! reused for another request is refused, not silently replayed), and the answer to a
+//! repeat.
+//!
+//! Only a command with a caller's key can repeat: one without gets a fresh UUID v7, and
+//! looking it up would cost a round trip for nothing. A key that first came with another
+//! request is refused (`idempotency_key_reused`) on every path a repeat can take: recorded
+//! before, in the same batch, or in a racing batch.
+
+use crate::error::CommandError;
+use crate::reply::CommandReply;
+use allweather_domain::personal;
+use allweather_events::Hash;
+use allweather_log::AppendOutcome;
+use serde_json::Value;
+use sha2::Digest as _;
+use uuid::Uuid;
+
+/// Namespace of the UUID v5 ids derived from idempotency keys that are not UUIDs.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6177_6964_656d_7000_8000_0000_0000_0001);
+
+/// A digest of a request: its command name and its body as JSON with sorted keys (the
+/// body has been parsed, so it is JSON), so that spacing, key order and a field sent as
+/// `null` rather than left out do not count. A person's details are left out: the digest
+/// stays in the `commands` table after the person is erased, and a digest of a name or a
+/// phone number could be found again by trying every likely one. A key reused for a
+/// request that differs only in them is therefore answered as a repeat.
+pub(super) fn request_digest(name: &str, body: &[u8]) -> Hash {
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut fields)) => {
+            fields.retain(|field, value| {
+                !value.is_null() && !personal::FIELDS.contains(&field.as_str())
+            });
+            Value::Object(fields).to_string().into_bytes()
+        }
+        Ok(other) => other.to_string().into_bytes(),
+        Err(_) => body.to_vec(),
+    };
+    let mut sha = sha2::Sha256::new();
+    sha.update(name.as_bytes());
+    sha.update([0]);
+    sha.update(&body);
+    Hash(sha.finalize().into())
+}
+
+/// The answer to a repeated key: the first request's answer if this is the same request;
+/// refused if the key first came with another command or body (a client's bug that a
+/// silent replay would hide).
+pub(super) fn repeat(first: &AppendOutcome, digest: Hash) -> Result<CommandReply, CommandError> {
+    match first.request_digest {
+        Some(recorded) if recorded != digest => Err(CommandError::KeyReused(format!(
+            "the idempotency key of command {} was first used for a different request (another command or body); a new request needs a new key",
+            first.command_id
+        ))),
+        _ => Ok(CommandReply::of(first)),
+    }
+}
+
+/// The refusal of an idempotency key that is not 1–200 visible ASCII characters.
+pub(crate) fn bad_key() -> CommandError {
+    CommandError::field(
+        "Idempotency-Key",
+        "must be 1 to 200 visible ASCII characters",
+    )
+}
+
+/// The command id: the idempotency key (a UUID, or any other key of 1–200 visible ASCII
+/// characters, mapped to a UUID v5), or a new UUID v7.
+pub(crate) fn command_id(key: Option<&str>) -> Result<Uuid, CommandError> {
+    let Some(key) = key else {
+        return Ok(Uuid::now_v7());
+    };
+    if !(1..=200).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad_key());
+    }
+    Ok(Uuid::parse_str(key)
+        .unwrap_or_else(|_| Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_digest_ignores_spacing_and_key_order_but_not_the_body_or_the_command() {
+        let a = request_digest("RegisterBranch", br#"{"name":"A","kind":"unit"}"#);
+        assert_eq!(
+            a,
+            request_digest("RegisterBranch", br#"{ "kind": "unit",  "name": "A" }"#)
+        );
+        assert_ne!(
+            a,
+            request_digest("RegisterBranch", br#"{"name":"B","kind":"unit"}"#)
+        );
+        assert_ne!(
+            a,
+            request_digest("RegisterMember", br#"{"name":"A","kind":"unit"}"#)
+        );
+        assert_eq!(
+            a,
+            request_digest(
+                "RegisterBranch",
+                br#"{"name":"A","kind":"unit","community":null}"#
+            ),
+            "null is as left out"
+        );
+    }
+
+    #[test]
+    fn a_request_digest_holds_nothing_of_a_persons_details() {
+        let wish = |name: &str, contact: &str| {
+            json!({"title": "A coat", "beneficiary": name, "beneficiary_contact": contact})
+                .to_string()
+        };
+        assert_eq!(
+            request_digest("PublishWish", wish("Zhao", "138").as_bytes()),
+            request_digest("PublishWish", wish("Qian", "139").as_bytes())
+        );
+        assert_ne!(
+            request_digest("PublishWish", wish("Zhao", "138").as_bytes()),
+            request_digest(
+                "PublishWish",
+                wish("Zhao", "138").replace("A coat", "A hat").as_bytes()
+            )
+        );
+    }
+}
