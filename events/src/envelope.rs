@@ -119,8 +119,41 @@ impl From<Timestamp> for String {
     }
 }
 
+/// An event as the API, the live stream and the mirror show it: its envelope and payload.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct EventView {
+    /// Its id.
+    pub event_id: Uuid,
+    /// Its stream (`{aggregate}-{id}`).
+    pub stream_id: String,
+    /// The stream's version after it.
+    pub stream_version: u64,
+    /// Its position in the log.
+    pub position: u64,
+    /// Its type.
+    pub event_type: String,
+    /// The schema version it was written in.
+    pub schema_version: u32,
+    /// When it happened.
+    pub occurred_at: Timestamp,
+    /// When the log recorded it.
+    pub recorded_at: Timestamp,
+    /// The command that caused it.
+    pub command_id: Uuid,
+    /// The request it belongs to.
+    pub correlation_id: Uuid,
+    /// Who caused it.
+    pub actor: Actor,
+    /// Its payload (see `/api/v1/schemas` for each type's).
+    pub payload: serde_json::Value,
+    /// The hash of the event before it.
+    pub prev_hash: Hash,
+    /// Its hash.
+    pub hash: Hash,
+}
+
 /// Who caused an event: the authenticated principal of the command.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Actor {
     /// The principal's id: a member id, or a service name such as `scheduler`.
     pub id: String,
@@ -129,7 +162,7 @@ pub struct Actor {
 }
 
 /// The roles a principal can act in. Stored names are a contract: never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// An ordinary member of a branch.
@@ -293,22 +326,28 @@ impl Envelope {
     /// The envelope as the JSON that the API, NATS and downstream consumers see; the
     /// payload is given separately so callers can pass an upcast one.
     pub fn to_json(&self, payload: serde_json::Value) -> serde_json::Value {
-        serde_json::json!({
-            "event_id": self.event_id,
-            "stream_id": self.stream_id,
-            "stream_version": self.stream_version,
-            "position": self.position,
-            "event_type": self.event_type,
-            "schema_version": self.schema_version,
-            "occurred_at": self.occurred_at,
-            "recorded_at": self.recorded_at,
-            "command_id": self.command_id,
-            "correlation_id": self.correlation_id,
-            "actor": self.actor,
-            "payload": payload,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        })
+        serde_json::to_value(self.view(payload)).unwrap_or_default()
+    }
+
+    /// The event as the API shows it, with `payload` (the stored payload, or it lifted to
+    /// the current schema).
+    pub fn view(&self, payload: serde_json::Value) -> EventView {
+        EventView {
+            event_id: self.event_id,
+            stream_id: self.stream_id.as_str().to_owned(),
+            stream_version: self.stream_version,
+            position: self.position,
+            event_type: self.event_type.clone(),
+            schema_version: self.schema_version,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            actor: self.actor.clone(),
+            payload,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
     }
 
     /// Reads an envelope from its JSON form (as [`Envelope::to_json`] writes it, with the

@@ -9,6 +9,24 @@ use std::fmt;
 #[serde(try_from = "String", into = "String")]
 pub struct Hash(pub [u8; 32]);
 
+impl schemars::JsonSchema for Hash {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hash".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "A SHA-256 digest, 64 lowercase hex digits",
+        })
+    }
+}
+
 impl Hash {
     /// The `prev_hash` of the first event of a log.
     pub const GENESIS: Hash = Hash([0; 32]);

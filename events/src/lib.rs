@@ -23,6 +23,6 @@ pub mod stream;
 
 pub use catalog::{Catalog, DecodeError, EventSpec};
 pub use chain::{BrokenLink, ChainVerifier};
-pub use envelope::{Actor, Envelope, Payload, Role, Timestamp};
+pub use envelope::{Actor, Envelope, EventView, Payload, Role, Timestamp};
 pub use hash::Hash;
 pub use stream::{MalformedStreamId, StreamId};

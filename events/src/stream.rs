@@ -89,6 +89,26 @@ impl From<StreamId> for String {
     }
 }
 
+impl schemars::JsonSchema for StreamId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StreamId".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    /// What [`StreamId::parse`] accepts.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "maxLength": MAX_STREAM_ID_LEN,
+            "pattern": "^[a-z]+-[A-Za-z0-9_-]+$",
+            "description": "{aggregate}-{id}",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,7 +117,7 @@ pub struct FigureFacts {
 }
 
 /// A count and the positions behind it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Count {
     /// How many.
     pub n: u64,
@@ -139,7 +139,7 @@ impl Count {
 }
 
 /// One branch's figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct BranchFigures {
     /// The branch.
     pub branch_id: String,
@@ -166,7 +166,7 @@ pub struct BranchFigures {
 }
 
 /// One campaign's participants.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CampaignFigures {
     /// The campaign.
     pub campaign_id: String,
@@ -179,7 +179,7 @@ pub struct CampaignFigures {
 }
 
 /// Concerns of one category.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ConcernFigures {
     /// The category.
     pub category: String,

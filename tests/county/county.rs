@@ -936,6 +936,7 @@ pub async fn the_countys_figures_count_person_times_campaigns_households_and_mee
     for (query, field) in [
         ("year=2026&quarter=5", "quarter"),
         ("year=2026&quarter=1&month=2", "quarter"),
+        // A parameter the route does not take is refused by its name.
         ("year=2026&kind=unit", "kind"),
     ] {
         let (status, body) = app
@@ -1579,8 +1580,8 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
         ("year=2026&as_of=2026-06-01&as_of_position=3", "as_of"),
         ("year=2026&as_of_position=0", "as_of_position"),
         ("year=2026&as_of_position=999999", "as_of_position"),
-        ("year=2026&as_of=yesterday", "query"),
-        ("year=2026&colour=red", "query"),
+        ("year=2026&as_of=yesterday", "as_of"),
+        ("year=2026&colour=red", "colour"),
     ] {
         let (status, body) = app.get(&format!("/api/v1/rankings/branches?{query}")).await;
         assert_eq!(

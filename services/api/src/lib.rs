@@ -9,15 +9,14 @@
 //! claim-expiry scheduler runs beside the server); this crate adds the queries.
 //!
 //! ## Layout
-//! - `routes`: the query routes (one list, from which the router and the OpenAPI
-//!   document are both built), the dashboard at `/`, and the command route merged in.
-//! - `judgement`: branch rankings and members' assessments, live or as of the past.
+//! - `routes`: the query routes, one module per resource (one list, from which the router
+//!   and the OpenAPI document are both built), their extractors and parameter types, the
+//!   dashboard at `/`, and the command route merged in.
 //! - `openapi`: `/api/v1/openapi.json` and `/api/v1/schemas`, generated from the code.
 //! - `metrics`: the Prometheus registry.
 //! - `dashboard.html`: the live dashboard page.
 #![deny(missing_docs)]
 
-mod judgement;
 mod metrics;
 mod openapi;
 mod replays;

@@ -4,8 +4,12 @@
 //! built from. And `/api/v1/schemas`: the JSON Schema of every event type's payload.
 
 use crate::routes::queries;
+use allweather_command::CommandReply;
+use allweather_command::problem::Problem;
 use allweather_domain::{Command, Event};
 use axum::Json;
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 
@@ -73,43 +77,76 @@ fn repoint(value: &mut Value) {
     }
 }
 
-fn problem_responses(statuses: &[(&str, &str)]) -> Map<String, Value> {
-    statuses
-        .iter()
-        .map(|(status, what)| {
-            let body = json!({"description": what, "content": {"application/problem+json": {
-                "schema": {"$ref": "#/components/schemas/Problem"}}}});
-            ((*status).to_owned(), body)
+/// A schema of an optional query parameter without its `null`: a parameter is left out,
+/// never sent as null.
+fn without_null(mut schema: Value) -> Value {
+    if let Some(Value::Array(types)) = schema.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            schema["type"] = only;
+        }
+    }
+    if let Some(Value::Array(any)) = schema.get("anyOf").cloned() {
+        let rest: Vec<Value> = any
+            .into_iter()
+            .filter(|s| s.get("type").is_none_or(|t| t != "null"))
+            .collect();
+        if let [only] = rest.as_slice() {
+            let mut only = only.clone();
+            if let (Some(object), Some(description)) =
+                (only.as_object_mut(), schema.get("description"))
+            {
+                object.insert("description".into(), description.clone());
+            }
+            return only;
+        }
+    }
+    schema
+}
+
+/// The parameters of a query string: each property of its type's schema.
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    schema["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .iter()
+                .map(|(name, property)| {
+                    let mut property = without_null(property.clone());
+                    let description = property
+                        .as_object_mut()
+                        .and_then(|o| o.remove("description"))
+                        .unwrap_or_default();
+                    json!({"name": name, "in": "query", "required": required.contains(&name.as_str()),
+                           "description": description, "schema": property})
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 fn build() -> Value {
+    let mut generator = SchemaGenerator::new(SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "#/components/schemas/".into();
+    }));
+    let problem = generator.subschema_for::<Problem<'static>>().to_value();
+    let reply = generator.subschema_for::<CommandReply>().to_value();
     let mut components = Map::new();
-    components.insert("Problem".into(), json!({
-        "type": "object",
-        "description": "An error (RFC 9457); a refused command changed nothing",
-        "required": ["type", "title", "status", "detail", "code", "errors"],
-        "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "code": {"type": "string", "enum": ["malformed", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "invalid", "idempotency_key_reused", "rate_limited", "unavailable", "internal"]},
-            "rule": {"type": "string", "description": "the rule of the programme that refused the command"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
-        },
-    }));
-    components.insert("CommandReply".into(), json!({
-        "type": "object",
-        "required": ["command_id", "position", "events"],
-        "properties": {
-            "command_id": {"type": "string", "format": "uuid"},
-            "position": {"type": "integer", "description": "the log position of its last event: pass it as min_position to a query"},
-            "id": {"type": "string", "description": "the id of the aggregate the command created or acted on"},
-            "events": {"type": "array", "items": {"type": "object", "properties": {
-                "event_id": {"type": "string", "format": "uuid"}, "event_type": {"type": "string"},
-                "stream_id": {"type": "string"}, "stream_version": {"type": "integer"}, "position": {"type": "integer"}}}},
-        },
-    }));
+    let problem_responses = |statuses: &[(&str, &str)]| -> Map<String, Value> {
+        statuses
+            .iter()
+            .map(|(status, what)| {
+                let body = json!({"description": what, "content": {"application/problem+json": {
+                    "schema": problem}}});
+                ((*status).to_owned(), body)
+            })
+            .collect()
+    };
     let mut paths = Map::new();
     let refusals = [
         ("400", "malformed: bad JSON, a wrong type, an unknown field"),
@@ -145,7 +182,7 @@ fn build() -> Value {
         responses.insert(
             "200".into(),
             json!({"description": "accepted: the events appended", "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/CommandReply"}}}}),
+            "application/json": {"schema": reply}}}),
         );
         paths.insert(format!("/api/v1/commands/{name}"), json!({"post": {
             "operationId": name,
@@ -154,20 +191,25 @@ fn build() -> Value {
             "security": [{"bearer": []}],
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false,
                             "description": "a repeat returns the first answer and appends nothing",
-                            "schema": {"type": "string"}}],
+                            "schema": allweather_command::key_schema()}],
             "requestBody": {"required": true, "content": {"application/json": {
                 "schema": {"$ref": format!("#/components/schemas/{name}")}}}},
             "responses": responses,
         }}));
     }
     for q in queries() {
-        let parameters: Vec<Value> = q
-            .params
-            .iter()
-            .map(|(name, at, required, meaning)| {
-                json!({"name": name, "in": at, "required": required, "description": meaning, "schema": {"type": "string"}})
-            })
-            .collect();
+        let mut parameters = Vec::new();
+        if let Some(p) = &q.path_param {
+            parameters.push(json!({"name": p.name, "in": "path", "required": true,
+                                   "description": p.meaning, "schema": (p.schema)(&mut generator)}));
+        }
+        if let Some(h) = &q.header {
+            parameters.push(json!({"name": h.name, "in": "header", "required": false,
+                                   "description": h.meaning, "schema": (h.schema)(&mut generator)}));
+        }
+        if let Some(query) = q.query {
+            parameters.extend(query_parameters(query(&mut generator).as_value()));
+        }
         let mut responses = problem_responses(&[
             ("400", "malformed: a bad parameter, named in errors[].field"),
             ("401", "unauthenticated"),
@@ -178,9 +220,13 @@ fn build() -> Value {
                 "unavailable: the read model did not reach min_position in time",
             ),
         ]);
+        let content = match q.answer {
+            Some(answer) => json!({q.content: {"schema": answer(&mut generator)}}),
+            None => json!({q.content: {}}),
+        };
         responses.insert(
             "200".into(),
-            json!({"description": q.summary, "content": {q.content: {}}}),
+            json!({"description": q.summary, "content": content}),
         );
         let operation = q
             .path
@@ -199,6 +245,7 @@ fn build() -> Value {
             }}),
         );
     }
+    components.extend(generator.take_definitions(true));
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -3,8 +3,10 @@
 use crate::config::{Config, Store};
 use allweather_api::{CommandService, TokenKey};
 use allweather_command::{Claims, CommandError, CommandReply};
+use allweather_domain::command::{AdoptRules, EraseBeneficiary};
 use allweather_domain::rules::Rules;
-use allweather_domain::{Principal, Rule};
+use allweather_domain::values::Year;
+use allweather_domain::{Command, Principal, Rule};
 use allweather_events::Role;
 use allweather_log::Log;
 use anyhow::{Context as _, bail};
@@ -138,23 +140,24 @@ pub(crate) async fn rules(command: RulesCommand, config: &Config) -> anyhow::Res
     };
     let document: serde_json::Value =
         toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;
-    let body = serde_json::json!({ "year": rules.year, "rules": document });
-    Ok(
-        match execute_as_admin(config, &store, "AdoptRules", None, body).await {
-            Ok(reply) => {
-                println!(
-                    "adopted the rules for {} at position {}",
-                    rules.year, reply.position
-                );
-                ExitCode::SUCCESS
-            }
-            Err(CommandError::Internal(e)) => return Err(e),
-            Err(e) => {
-                eprintln!("the rules were not adopted: {e}");
-                ExitCode::from(1)
-            }
-        },
-    )
+    let adopt = AdoptRules {
+        year: Year::new(i64::from(rules.year))?,
+        rules: document,
+    };
+    Ok(match execute_as_admin(config, &store, adopt, None).await {
+        Ok(reply) => {
+            println!(
+                "adopted the rules for {} at position {}",
+                rules.year, reply.position
+            );
+            ExitCode::SUCCESS
+        }
+        Err(CommandError::Internal(e)) => return Err(e),
+        Err(e) => {
+            eprintln!("the rules were not adopted: {e}");
+            ExitCode::from(1)
+        }
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,11 +182,14 @@ pub(crate) enum EraseCommand {
 
 pub(crate) async fn erase(command: EraseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let EraseCommand::Beneficiary { id, reason, store } = command;
-    let body = serde_json::json!({ "beneficiary_id": id, "reason": reason });
+    let erase = EraseBeneficiary {
+        beneficiary_id: id,
+        reason,
+    };
     // One key per person: a second run answers as the first, or finishes it.
     let key = format!("erase-beneficiary-{id}");
     Ok(
-        match execute_as_admin(config, &store, "EraseBeneficiary", Some(&key), body).await {
+        match execute_as_admin(config, &store, erase, Some(&key)).await {
             Ok(reply) => {
                 println!(
                     "erased beneficiary {id}: their key is destroyed; the erasure is recorded at position {}",
@@ -214,9 +220,8 @@ pub(crate) async fn erase(command: EraseCommand, config: &Config) -> anyhow::Res
 async fn execute_as_admin(
     config: &Config,
     store: &Store,
-    name: &str,
+    command: impl Into<Command>,
     idempotency_key: Option<&str>,
-    body: serde_json::Value,
 ) -> Result<CommandReply, CommandError> {
     let log = Log::open(config.log(store, true)?)
         .await
@@ -230,9 +235,7 @@ async fn execute_as_admin(
         member_id: None,
         branch_id: None,
     };
-    let outcome = service
-        .execute(&admin, name, idempotency_key, body.to_string().as_bytes())
-        .await;
+    let outcome = service.submit(&admin, command, idempotency_key).await;
     log.shutdown().await;
     outcome
 }

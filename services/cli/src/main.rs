@@ -18,6 +18,7 @@ mod reassess;
 mod telemetry;
 
 use allweather_api::{App, CommandOptions, Mirror, Settings};
+use allweather_domain::values::Year;
 use allweather_log::{Log, LogOptions};
 use allweather_relay::RelaySettings;
 use anyhow::Context as _;
@@ -113,8 +114,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// The programme year simulated, January to December (default: last year).
-        #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
-        year: Option<i32>,
+        #[arg(long)]
+        year: Option<Year>,
         #[command(flatten)]
         store: Store,
     },
@@ -123,8 +124,8 @@ enum Command {
     /// the criteria that change (the log and the read models are left as they are).
     Reassess {
         /// The year.
-        #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
-        year: i32,
+        #[arg(long)]
+        year: Year,
         /// The rules to judge it by (a TOML file such as rules/2026.toml).
         #[arg(long)]
         rules: PathBuf,
@@ -264,7 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = allweather_demo::DemoOptions {
                 members: members as usize,
                 seed,
-                year: year.unwrap_or_else(demo::last_year),
+                year: year.map_or_else(demo::last_year, Year::get),
                 county_offset: config.county_offset(),
             };
             demo::demo(config, &store, options).await
@@ -283,7 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
                 None => reassess::Replay::Log(Log::open(config.log(&store, false)?).await?),
             };
-            reassess::reassess(from, year, &rules, csv.as_deref()).await
+            reassess::reassess(from, year.get(), &rules, csv.as_deref()).await
         }
         Command::Relay { nats, store } => {
             let log = Log::open(config.log(&store, false)?).await?;

@@ -29,14 +29,23 @@ pub enum ApiError {
     },
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error (RFC 9457), as every route answers it; a refused command changed nothing.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Problem<'a> {
+    /// A URI naming the kind of problem.
     #[serde(rename = "type")]
     kind: String,
+    /// The kind, for a person.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong, as a sentence.
     detail: String,
+    /// A stable code: `malformed`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `conflict`, `too_large`, `invalid`, `idempotency_key_reused`, `rate_limited`,
+    /// `unavailable` or `internal`.
     code: &'a str,
+    /// The fields at fault.
     errors: &'a [FieldError],
     /// The rule of the domain that refused the command, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,7 @@
 //! a dual card as both sides recorded it, a beneficiary's details. The adapters serialise
 //! these as they are; the OpenAPI document's response schemas come from the same types.
 
-use allweather_domain::values::{Capacity, Rating};
+use allweather_domain::values::{Capacity, Rating, Year};
 use allweather_log::AppendOutcome;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ pub struct CardView {
     /// The member.
     pub member_id: Uuid,
     /// The year.
-    pub year: i32,
+    pub year: Year,
     /// The log position the card reflects at least.
     pub position: u64,
     /// The member's unit branch when the card was issued.

@@ -7,6 +7,7 @@
 //! released, fulfilled or expired, or has not yet run out.
 
 use crate::CommandService;
+use allweather_domain::command::ExpireClaim;
 use allweather_domain::event::{WishClaimExpired, WishFulfilled, WishReleased};
 use allweather_domain::{Event, Principal};
 use allweather_events::{Role, Timestamp};
@@ -141,11 +142,11 @@ async fn expire_due(service: &CommandService, open: &mut BTreeMap<ClaimKey, Open
         .collect();
     for ((wish, member), claim) in due {
         let key = format!("expire-{wish}-{}", claim.claimed_at);
-        let body = serde_json::json!({ "wish_id": wish, "member_id": member }).to_string();
-        match service
-            .execute(&principal(), "ExpireClaim", Some(&key), body.as_bytes())
-            .await
-        {
+        let expire = ExpireClaim {
+            wish_id: wish,
+            member_id: Some(member),
+        };
+        match service.submit(&principal(), expire, Some(&key)).await {
             Ok(_) => {
                 tracing::info!(%wish, %member, "released a claim past the rules' limit");
                 open.remove(&(wish, member));

@@ -85,7 +85,6 @@ pub(crate) fn record(world: &World, c: &RecordAppraisal, ctx: &Ctx) -> Result<De
         Rule::OwnAppraisalNotRecordable,
         "recording an appraisal",
     )?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
     ensure(
         (1..=ctx.head).contains(&c.basis_position),
@@ -98,7 +97,7 @@ pub(crate) fn record(world: &World, c: &RecordAppraisal, ctx: &Ctx) -> Result<De
         },
     )
     .map_err(|e| e.on("basis_position"))?;
-    let appraisal: &Appraisal = world.get(streams::appraisal(c.member_id, c.year))?;
+    let appraisal: &Appraisal = world.get(streams::appraisal(c.member_id, c.year.get()))?;
     ensure(
         !matches!(
             appraisal.standing,
@@ -108,13 +107,14 @@ pub(crate) fn record(world: &World, c: &RecordAppraisal, ctx: &Ctx) -> Result<De
         || {
             format!(
                 "the committee has settled member {}'s appraisal for {}; it changes it",
-                c.member_id, c.year
+                c.member_id,
+                c.year.get()
             )
         },
     )?;
     let remarks = values::text("remarks", &c.remarks, 2_000)?;
     Ok(Decision::to(
-        streams::appraisal(c.member_id, c.year),
+        streams::appraisal(c.member_id, c.year.get()),
         vec![Event::AppraisalRecorded(AppraisalRecorded {
             rating: c.rating,
             basis_position: c.basis_position,
@@ -128,17 +128,17 @@ pub(crate) fn record(world: &World, c: &RecordAppraisal, ctx: &Ctx) -> Result<De
 pub(crate) fn confirm(world: &World, c: &ConfirmAppraisal, ctx: &Ctx) -> Result<Decision, Decide> {
     committee_on(ctx, c.member_id, "confirming an appraisal")?;
     member::existing(world, c.member_id)?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
-    let (rating, settled) = standing(world, c.member_id, c.year)?;
+    let (rating, settled) = standing(world, c.member_id, c.year.get())?;
     ensure(settled != Settled::Confirmed, Rule::NothingChanges, || {
         format!(
             "member {}'s appraisal for {} is already confirmed",
-            c.member_id, c.year
+            c.member_id,
+            c.year.get()
         )
     })?;
     Ok(Decision::to(
-        streams::appraisal(c.member_id, c.year),
+        streams::appraisal(c.member_id, c.year.get()),
         vec![Event::AppraisalConfirmed(AppraisalConfirmed { rating })],
     ))
 }
@@ -150,19 +150,19 @@ pub(crate) fn overturn(
 ) -> Result<Decision, Decide> {
     committee_on(ctx, c.member_id, "overturning an appraisal")?;
     member::existing(world, c.member_id)?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
-    let (previous, _) = standing(world, c.member_id, c.year)?;
+    let (previous, _) = standing(world, c.member_id, c.year.get())?;
     ensure(previous != c.rating, Rule::NothingChanges, || {
         format!(
             "member {}'s appraisal for {} already stands as given",
-            c.member_id, c.year
+            c.member_id,
+            c.year.get()
         )
     })
     .map_err(|e| e.on("rating"))?;
     let reason = values::text("reason", &c.reason, 2_000)?;
     Ok(Decision::to(
-        streams::appraisal(c.member_id, c.year),
+        streams::appraisal(c.member_id, c.year.get()),
         vec![Event::AppraisalOverturned(AppraisalOverturned {
             previous,
             rating: c.rating,

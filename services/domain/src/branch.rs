@@ -9,6 +9,7 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member::Member;
 use crate::permissions::{require_role, require_secretary};
+use crate::values::Year;
 use crate::values::{self, BranchKind};
 use crate::world::{Decision, World, streams};
 use crate::year::{open_year, past_or_today};
@@ -218,7 +219,7 @@ pub(crate) fn record_meeting(
         )?;
     }
     past_or_today(ctx, c.date, "date")?;
-    open_year(world, chrono::Datelike::year(&c.date))?;
+    open_year(world, Year::of_date(c.date)?)?;
     let topic = values::text("topic", &c.topic, 200)?;
     ensure(c.attendees.len() <= MAX_ATTENDEES, Rule::OutOfRange, || {
         format!(
@@ -277,19 +278,19 @@ pub(crate) fn record_quiz(
 ) -> Result<Decision, Decide> {
     require_role(ctx, &[Role::CommitteeAdmin], "recording a quiz result")?;
     let branch = existing(world, c.branch_id)?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
     ensure(c.score <= 100, Rule::OutOfRange, || {
         format!("score must be 0 to 100, got {}", c.score)
     })
     .map_err(|e| e.on("score"))?;
     ensure(
-        !branch.quiz_years.contains(&c.year),
+        !branch.quiz_years.contains(&c.year.get()),
         Rule::QuizAlreadyRecorded,
         || {
             format!(
                 "branch {} already has a quiz result for {}",
-                c.branch_id, c.year
+                c.branch_id,
+                c.year.get()
             )
         },
     )?;
@@ -308,7 +309,7 @@ pub(crate) fn record_quiz(
     Ok(Decision::to(
         streams::branch(c.branch_id),
         vec![Event::QuizResultRecorded(QuizResultRecorded {
-            year: c.year,
+            year: c.year.get(),
             contestant_id: c.contestant_id,
             score: c.score,
         })],
@@ -326,15 +327,15 @@ pub(crate) fn designate_site(
         "designating a demonstration site",
     )?;
     let branch = existing(world, c.branch_id)?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
     ensure(
-        !branch.site_years.contains(&c.year),
+        !branch.site_years.contains(&c.year.get()),
         Rule::SiteAlreadyDesignated,
         || {
             format!(
                 "branch {} is already a demonstration site for {}",
-                c.branch_id, c.year
+                c.branch_id,
+                c.year.get()
             )
         },
     )?;
@@ -342,7 +343,7 @@ pub(crate) fn designate_site(
         streams::branch(c.branch_id),
         vec![Event::DemonstrationSiteDesignated(
             DemonstrationSiteDesignated {
-                year: c.year,
+                year: c.year.get(),
                 level: c.level,
             },
         )],

@@ -87,11 +87,12 @@
 
 use crate::values::{
     BranchKind, CampaignKind, Category, Channel, LeaveReason, Rating, Side, SiteLevel, WishOrigin,
+    Year,
 };
 use allweather_events::Timestamp;
 use chrono::{NaiveDate, NaiveTime};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A body that could not be read: the field at fault and why.
@@ -108,7 +109,7 @@ macro_rules! commands {
     ($($(#[doc = $doc:literal])+ $name:ident { $($(#[$fmeta:meta])+ $field:ident: $ty:ty,)* })*) => {
         $(
             $(#[doc = $doc])+
-            #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
             #[serde(deny_unknown_fields)]
             pub struct $name { $($(#[$fmeta])+ pub $field: $ty,)* }
         )*
@@ -118,6 +119,14 @@ macro_rules! commands {
         pub enum Command {
             $($(#[doc = $doc])+ $name($name),)*
         }
+
+        $(
+            impl From<$name> for Command {
+                fn from(command: $name) -> Command {
+                    Command::$name(command)
+                }
+            }
+        )*
 
         impl Command {
             /// Every command's name, as in `POST /api/v1/commands/{name}`.
@@ -132,6 +141,13 @@ macro_rules! commands {
             /// The command's name.
             pub fn name(&self) -> &'static str {
                 match self { $(Command::$name(_) => stringify!($name),)* }
+            }
+
+            /// The command's body, as the API takes it.
+            pub fn body(&self) -> serde_json::Value {
+                let body = match self { $(Command::$name(c) => serde_json::to_value(c),)* };
+                // A command's fields are ids, numbers, dates and text: always JSON.
+                body.unwrap_or_default()
             }
 
             /// Reads the command `name` from its JSON body; `Ok(None)` when there is no
@@ -246,7 +262,7 @@ commands! {
         /// The branch.
         branch_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// The contestant, a member of the branch.
         contestant_id: Uuid,
         /// 0–100.
@@ -257,7 +273,7 @@ commands! {
         /// The branch.
         branch_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// The level.
         level: SiteLevel,
     }
@@ -310,7 +326,7 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// A real reflection.
         reflection: String,
     }
@@ -322,7 +338,7 @@ commands! {
         #[serde(default)]
         member_id: Option<Uuid>,
         /// The year.
-        year: i32,
+        year: Year,
         /// Every registered member (instead of `member_id`).
         #[serde(default)]
         all_members: Option<bool>,
@@ -332,7 +348,7 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// 1–4.
         quarter: u32,
         /// The feedback.
@@ -345,7 +361,7 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// 1 to the year's rules' scale.
         stars: u32,
         /// Why.
@@ -358,7 +374,7 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// Which side.
         side: Side,
         /// The branch's opinion of the member (`rating` is accepted for it too).
@@ -374,7 +390,7 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// The appraisal.
         rating: Rating,
         /// The log position of the evidence the appraisal was made on.
@@ -387,14 +403,14 @@ commands! {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
     }
     /// Overturns the standing appraisal with another (committee admin).
     OverturnAppraisal {
         /// The member.
         member_id: Uuid,
         /// The year.
-        year: i32,
+        year: Year,
         /// The appraisal that stands instead.
         rating: Rating,
         /// Why.
@@ -596,7 +612,7 @@ commands! {
     /// Adopts the year's rules (committee admin).
     AdoptRules {
         /// The year.
-        year: i32,
+        year: Year,
         /// The rules document (the TOML file's content, as JSON).
         rules: serde_json::Value,
     }
@@ -604,7 +620,7 @@ commands! {
     /// or listing those who have none.
     CloseYear {
         /// The year.
-        year: i32,
+        year: Year,
         /// The members closed without an appraisal, named explicitly (every member
         /// without one must be listed).
         #[serde(default)]

@@ -10,6 +10,7 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member;
 use crate::permissions::{act_for_branch, may_read_member, require_role, require_secretary};
+use crate::values::Year;
 use crate::values::{self, Capacity, Rating, Side};
 use crate::world::{Decision, World, streams};
 use crate::year::{open_year, rules_in_force};
@@ -100,9 +101,8 @@ impl DualCard {
     }
 }
 
-fn issued(world: &World, member_id: Uuid, year: i32) -> Result<&DualCard, Decide> {
-    values::year("year", year)?;
-    let card: &DualCard = world.get(streams::dualcard(member_id, year))?;
+fn issued(world: &World, member_id: Uuid, year: Year) -> Result<&DualCard, Decide> {
+    let card: &DualCard = world.get(streams::dualcard(member_id, year.get()))?;
     ensure(card.issued, Rule::CardNotIssued, || {
         format!("no dual card has been issued to member {member_id} for {year}")
     })?;
@@ -129,7 +129,7 @@ fn service_branch(world: &World, member_id: Uuid) -> Result<Uuid, Decide> {
 pub fn read<'w>(
     world: &'w World,
     member_id: Uuid,
-    year: i32,
+    year: Year,
     ctx: &Ctx,
 ) -> Result<&'w DualCard, Decide> {
     // The right to read is decided before anything says whether the card exists.
@@ -165,8 +165,8 @@ pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decis
     if ctx.principal.role != Role::CommitteeAdmin {
         require_secretary(world, ctx, &m.branches(), "issuing a dual card")?;
     }
-    values::year("year", c.year)?;
-    open_year(world, c.year)?;
+    // A card is judged by its year's rules: they come first.
+    rules_in_force(world, c.year)?;
     let (Some(unit), Some(service)) = (m.unit_branch, m.service_branch) else {
         return Err(DomainError::new(
             Rule::NoServiceBranch,
@@ -174,16 +174,19 @@ pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decis
         )
         .into());
     };
-    let stream = streams::dualcard(member_id, c.year);
+    let stream = streams::dualcard(member_id, c.year.get());
     let card: &DualCard = world.get(stream.clone())?;
     ensure(!card.issued, Rule::CardAlreadyIssued, || {
-        format!("member {member_id} already has a dual card for {}", c.year)
+        format!(
+            "member {member_id} already has a dual card for {}",
+            c.year.get()
+        )
     })?;
     Ok(Decision::to(
         stream.clone(),
         vec![Event::DualCardIssued(DualCardIssued {
             member_id,
-            year: c.year,
+            year: c.year.get(),
             unit_branch_id: unit,
             service_branch_id: service,
         })],
@@ -213,7 +216,11 @@ pub(crate) fn record_feedback(
     })
     .map_err(|e| e.on("quarter"))?;
     ensure(!card.complete, Rule::CardAlreadyComplete, || {
-        format!("the {} card of member {} is complete", c.year, c.member_id)
+        format!(
+            "the {} card of member {} is complete",
+            c.year.get(),
+            c.member_id
+        )
     })?;
     ensure(
         !card.feedback.contains_key(&c.quarter),
@@ -221,13 +228,14 @@ pub(crate) fn record_feedback(
         || {
             format!(
                 "quarter {} of {} already has community feedback",
-                c.quarter, c.year
+                c.quarter,
+                c.year.get()
             )
         },
     )?;
     let note = values::text("note", &c.note, 2_000)?;
     Ok(Decision::to(
-        streams::dualcard(c.member_id, c.year),
+        streams::dualcard(c.member_id, c.year.get()),
         vec![Event::CommunityFeedbackRecorded(
             CommunityFeedbackRecorded {
                 quarter: c.quarter,
@@ -255,7 +263,9 @@ pub(crate) fn award_stars(world: &World, c: &AwardStars, ctx: &Ctx) -> Result<De
         || {
             format!(
                 "stars run from 1 to {} in {}, got {}",
-                rules.max_stars, c.year, c.stars
+                rules.max_stars,
+                c.year.get(),
+                c.stars
             )
         },
     )
@@ -263,12 +273,13 @@ pub(crate) fn award_stars(world: &World, c: &AwardStars, ctx: &Ctx) -> Result<De
     ensure(card.stars.is_none(), Rule::StarsAlreadyAwarded, || {
         format!(
             "member {} was already awarded stars for {}",
-            c.member_id, c.year
+            c.member_id,
+            c.year.get()
         )
     })?;
     let reason = values::text("reason", &c.reason, 1_000)?;
     Ok(Decision::to(
-        streams::dualcard(c.member_id, c.year),
+        streams::dualcard(c.member_id, c.year.get()),
         vec![Event::StarsAwarded(StarsAwarded {
             stars: c.stars,
             reason,
@@ -308,7 +319,8 @@ pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decisio
         || {
             format!(
                 "{side_name} of member {}'s {} card is already signed",
-                c.member_id, c.year
+                c.member_id,
+                c.year.get()
             )
         },
     )?;
@@ -327,5 +339,8 @@ pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decisio
     if card.signed.contains_key(&other) {
         events.push(Event::DualCardCompleted(DualCardCompleted {}));
     }
-    Ok(Decision::to(streams::dualcard(c.member_id, c.year), events))
+    Ok(Decision::to(
+        streams::dualcard(c.member_id, c.year.get()),
+        events,
+    ))
 }

@@ -7,10 +7,10 @@ use crate::event::*;
 use crate::member;
 use crate::permissions::{is_member, require_role, require_secretary};
 use crate::values;
+use crate::values::Year;
 use crate::world::{Decision, World, streams};
 use crate::year::{open_year, past_or_today};
 use allweather_events::Role;
-use chrono::Datelike;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -146,7 +146,7 @@ pub(crate) fn record_visit(world: &World, c: &RecordVisit, ctx: &Ctx) -> Result<
         .into());
     };
     past_or_today(ctx, c.date, "date")?;
-    open_year(world, c.date.year())?;
+    open_year(world, Year::of_date(c.date)?)?;
     ensure(
         h.paired_on.is_none_or(|p| p <= c.date),
         Rule::DatesOutOfOrder,

@@ -341,29 +341,31 @@ pub(crate) fn observe_anniversary(
 ) -> Result<Decision, Decide> {
     let member = existing(world, c.member_id)?;
     require_member(ctx, c.member_id, "observing the anniversary")?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
     let joined = member.joined_on.unwrap_or(ctx.today);
     ensure(
-        ctx.today.year() == c.year && ctx.today.month() == joined.month() && c.year > joined.year(),
+        ctx.today.year() == c.year.get()
+            && ctx.today.month() == joined.month()
+            && c.year.get() > joined.year(),
         Rule::AnniversaryOutsideJoiningMonth,
         || {
             format!(
                 "the {} anniversary is observed in month {} of {} (joined {joined}); today is {}",
-                c.year,
+                c.year.get(),
                 joined.month(),
-                c.year,
+                c.year.get(),
                 ctx.today
             )
         },
     )?;
     ensure(
-        !member.anniversaries.contains(&c.year),
+        !member.anniversaries.contains(&c.year.get()),
         Rule::AnniversaryAlreadyObserved,
         || {
             format!(
                 "member {} already observed the anniversary in {}",
-                c.member_id, c.year
+                c.member_id,
+                c.year.get()
             )
         },
     )?;
@@ -378,7 +380,7 @@ pub(crate) fn observe_anniversary(
     Ok(Decision::to(
         streams::member(c.member_id),
         vec![Event::AnniversaryObserved(AnniversaryObserved {
-            year: c.year,
+            year: c.year.get(),
             reflection,
         })],
     ))

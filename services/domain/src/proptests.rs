@@ -94,11 +94,11 @@ proptest! {
                     let Some(&record_id) = records.get(r) else { continue };
                     (admin(), C::ApplyCorrection(ApplyCorrection { record_id, hours: Some(f64::from(h) / 2.0), date: Some(today() - chrono::Days::new(u64::from(h % 3))), category: None, reason: "fix".into() }))
                 }
-                Op::Card(m) => (admin(), C::IssueDualCard(IssueDualCard { member_id: Some(members[m]), year: 2026, all_members: None })),
-                Op::Feedback(m, q) => (centre(), C::RecordCommunityFeedback(RecordCommunityFeedback { member_id: members[m], year: 2026, quarter: q, note: "good".into() })),
+                Op::Card(m) => (admin(), C::IssueDualCard(IssueDualCard { member_id: Some(members[m]), year: year(2026), all_members: None })),
+                Op::Feedback(m, q) => (centre(), C::RecordCommunityFeedback(RecordCommunityFeedback { member_id: members[m], year: year(2026), quarter: q, note: "good".into() })),
                 Op::Sign(m, community, r) => {
                     let (side, by) = if community { (Side::Community, (s.service, s.service_sec)) } else { (Side::Unit, (s.unit, s.unit_sec)) };
-                    (secretary(by.0, by.1), C::SignDualCard(SignDualCard { member_id: members[m], year: 2026, side, opinion: rating(r), remarks: "ok".into() }))
+                    (secretary(by.0, by.1), C::SignDualCard(SignDualCard { member_id: members[m], year: year(2026), side, opinion: rating(r), remarks: "ok".into() }))
                 }
             };
             let emitted_before = s.emitted.len();

@@ -269,8 +269,8 @@ impl RulesDocument {
                 message,
             })
         };
-        if !(2000..=2100).contains(&self.year) {
-            problem("year", format!("must be 2000 to 2100, got {}", self.year));
+        if let Err(e) = crate::values::Year::new(i64::from(self.year)) {
+            problem("year", e.to_string());
         }
         for c in Category::ALL {
             if !self.service.points_per_hour.contains_key(&c) {

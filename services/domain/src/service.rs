@@ -15,11 +15,12 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member::{self, Member};
 use crate::permissions::{is_member, require_secretary};
+use crate::values::Year;
 use crate::values::{self, Category, Channel, minutes_from_hours};
 use crate::world::{Decision, World, streams};
 use crate::year::{open_year, past_or_today};
 use allweather_events::Role;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -332,7 +333,7 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
     };
     let minutes = entry_minutes(c.hours)?;
     past_or_today(ctx, c.date, "date")?;
-    open_year(world, c.date.year())?;
+    open_year(world, Year::of_date(c.date)?)?;
     let activity = values::text("activity", &c.activity, 200)?;
     if let Some(campaign_id) = c.campaign_id {
         let campaign = campaign::existing(world, campaign_id).map_err(|e| match e {
@@ -405,7 +406,7 @@ pub(crate) fn verify(world: &World, c: &VerifyServiceHours, ctx: &Ctx) -> Result
     let (_, owner_id, entry) = pending(world, c.record_id)?;
     let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
-    open_year(world, entry.date.year())?;
+    open_year(world, Year::of_date(entry.date)?)?;
     Ok(Decision::to(
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursVerified(ServiceHoursVerified {
@@ -419,7 +420,7 @@ pub(crate) fn reject(world: &World, c: &RejectServiceHours, ctx: &Ctx) -> Result
     let (_, owner_id, entry) = pending(world, c.record_id)?;
     let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
-    open_year(world, entry.date.year())?;
+    open_year(world, Year::of_date(entry.date)?)?;
     let reason = values::text("reason", &c.reason, 1_000)?;
     let decision = Decision::to(
         streams::service_record(c.record_id),
@@ -473,9 +474,9 @@ fn corrected(
     } else {
         None
     };
-    open_year(world, before.date.year())?;
+    open_year(world, Year::of_date(before.date)?)?;
     if let Some(a) = after {
-        open_year(world, a.date.year())?;
+        open_year(world, Year::of_date(a.date)?)?;
         ensure(a != before, Rule::NoCorrectionGiven, || {
             "the correction changes nothing".into()
         })?;
@@ -549,7 +550,7 @@ pub(crate) fn apply_correction(
         owner,
         before.minutes.max(after.minutes),
     )?;
-    open_year(world, after.date.year())?;
+    open_year(world, Year::of_date(after.date)?)?;
     let reason = values::text("reason", &c.reason, 1_000)?;
     if let (Some(campaign_id), true) = (record.campaign_id, after.date != before.date) {
         // Hours counted for a campaign stay inside its dates.

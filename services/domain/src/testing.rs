@@ -13,6 +13,11 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The county's date in the scene: 15 June 2026.
+/// A programme year (a test's literal, known good).
+pub fn year(year: i64) -> crate::values::Year {
+    crate::values::Year::new(year).expect("a programme year")
+}
+
 pub fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 15).expect("date")
 }
@@ -113,7 +118,10 @@ impl Scene {
             toml::from_str(include_str!("../../../rules/2026.toml")).expect("rules");
         s.ok(
             admin(),
-            Command::AdoptRules(AdoptRules { year: 2026, rules }),
+            Command::AdoptRules(AdoptRules {
+                year: year(2026),
+                rules,
+            }),
         );
         s.unit = s.branch("Water Bureau branch", "unit");
         s.service = s.branch("East Street service branch", "service");

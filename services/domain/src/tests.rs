@@ -121,7 +121,7 @@ fn one_quiz_result_per_branch_year() {
     let mut s = Scene::county();
     let quiz = C::RecordQuizResult(RecordQuizResult {
         branch_id: s.unit,
-        year: 2026,
+        year: year(2026),
         contestant_id: s.a,
         score: 92,
     });
@@ -138,7 +138,7 @@ fn a_quiz_score_is_0_to_100() {
     let quiz = move |score| {
         C::RecordQuizResult(RecordQuizResult {
             branch_id: unit,
-            year: 2026,
+            year: year(2026),
             contestant_id: a,
             score,
         })
@@ -158,7 +158,7 @@ fn the_quiz_contestant_is_a_member_of_the_branch() {
     let quiz = move |c| {
         C::RecordQuizResult(RecordQuizResult {
             branch_id: unit,
-            year: 2026,
+            year: year(2026),
             contestant_id: c,
             score: 80,
         })
@@ -218,7 +218,7 @@ fn the_anniversary_is_observed_only_in_the_joining_month() {
     let observe = |m| {
         C::ObserveAnniversary(ObserveAnniversary {
             member_id: m,
-            year: 2026,
+            year: year(2026),
             reflection: "十六年来，我始终牢记入党誓词，服务社区群众，今后继续努力。".into(),
         })
     };
@@ -234,7 +234,7 @@ fn the_anniversary_is_observed_once_a_year() {
     let mut s = Scene::county();
     let observe = C::ObserveAnniversary(ObserveAnniversary {
         member_id: s.a,
-        year: 2026,
+        year: year(2026),
         reflection: "I renewed my oath and visited two families in need this month.".into(),
     });
     s.when(member(s.a), observe.clone())
@@ -250,7 +250,7 @@ fn the_anniversary_needs_a_real_reflection() {
     let observe = move |r: &str| {
         C::ObserveAnniversary(ObserveAnniversary {
             member_id: a,
-            year: 2026,
+            year: year(2026),
             reflection: r.into(),
         })
     };
@@ -267,7 +267,7 @@ fn a_member_acts_only_for_themself() {
     let mut s = Scene::county();
     let observe = C::ObserveAnniversary(ObserveAnniversary {
         member_id: s.a,
-        year: 2026,
+        year: year(2026),
         reflection: "I renewed my oath and visited two families in need this month.".into(),
     });
     s.when(member(s.unit_sec), observe)
@@ -288,7 +288,7 @@ fn auditors_issue_no_commands() {
     s.when(
         auditor(),
         C::CloseYear(CloseYear {
-            year: 2026,
+            year: year(2026),
             without_appraisal: None,
         }),
     )
@@ -302,7 +302,7 @@ fn card(s: &mut Scene, m: Uuid) {
         admin(),
         C::IssueDualCard(IssueDualCard {
             member_id: Some(m),
-            year: 2026,
+            year: year(2026),
             all_members: None,
         }),
     );
@@ -311,7 +311,7 @@ fn card(s: &mut Scene, m: Uuid) {
 fn sign(m: Uuid, side: Side, opinion: Rating) -> C {
     C::SignDualCard(SignDualCard {
         member_id: m,
-        year: 2026,
+        year: year(2026),
         side,
         opinion,
         remarks: "active in the community".into(),
@@ -321,7 +321,7 @@ fn sign(m: Uuid, side: Side, opinion: Rating) -> C {
 fn feedback(m: Uuid, quarter: u32) -> C {
     C::RecordCommunityFeedback(RecordCommunityFeedback {
         member_id: m,
-        year: 2026,
+        year: year(2026),
         quarter,
         note: "helps neighbours".into(),
     })
@@ -332,7 +332,7 @@ fn one_dual_card_per_member_year() {
     let mut s = Scene::county();
     let issue = C::IssueDualCard(IssueDualCard {
         member_id: Some(s.a),
-        year: 2026,
+        year: year(2026),
         all_members: None,
     });
     s.when(secretary(s.unit, s.unit_sec), issue.clone())
@@ -347,7 +347,7 @@ fn a_card_needs_a_service_branch_to_sign_the_community_side() {
         admin(),
         C::IssueDualCard(IssueDualCard {
             member_id: Some(s.unit_sec),
-            year: 2026,
+            year: year(2026),
             all_members: None,
         }),
     )
@@ -804,7 +804,7 @@ fn service_dates_are_not_in_the_future() {
 
 fn close(year: i32, without: &[Uuid]) -> C {
     C::CloseYear(CloseYear {
-        year,
+        year: crate::testing::year(i64::from(year)),
         without_appraisal: (!without.is_empty()).then(|| without.to_vec()),
     })
 }
@@ -824,7 +824,7 @@ fn a_closed_year_accepts_no_new_facts() {
         admin(),
         C::RecordQuizResult(RecordQuizResult {
             branch_id: s.unit,
-            year: 2025,
+            year: year(2025),
             contestant_id: s.a,
             score: 70,
         }),
@@ -1067,14 +1067,20 @@ fn rules_are_adopted_for_their_own_year_and_validated() {
     s.when(
         admin(),
         C::AdoptRules(AdoptRules {
-            year: 2027,
+            year: year(2027),
             rules: rules.clone(),
         }),
     )
     .then_refused(Rule::YearMismatch);
     rules["ranking"]["quiz"] = serde_json::json!(50);
     let e = s
-        .when(admin(), C::AdoptRules(AdoptRules { year: 2026, rules }))
+        .when(
+            admin(),
+            C::AdoptRules(AdoptRules {
+                year: year(2026),
+                rules,
+            }),
+        )
         .then_refused(Rule::RulesInvalid);
     assert!(e.detail.contains("sum to 100"), "{e}");
 }
@@ -1317,8 +1323,14 @@ fn ranking_weights_that_wrap_around_are_refused() {
     rules["ranking"]["hours_per_member"] = serde_json::json!(u32::MAX);
     // 2^32 - 1 + 101 wraps to exactly 100 in 32 bits.
     rules["ranking"]["participation"] = serde_json::json!(46);
-    s.when(admin(), C::AdoptRules(AdoptRules { year: 2026, rules }))
-        .then_refused(Rule::RulesInvalid);
+    s.when(
+        admin(),
+        C::AdoptRules(AdoptRules {
+            year: year(2026),
+            rules,
+        }),
+    )
+    .then_refused(Rule::RulesInvalid);
 }
 
 // ---- The card's people, stars and appraisals ------------------------------------------
@@ -1341,7 +1353,7 @@ fn deputy(s: &mut Scene, branch: Uuid, joined_on: &str) -> Uuid {
 fn stars(m: Uuid, n: u32) -> C {
     C::AwardStars(AwardStars {
         member_id: m,
-        year: 2026,
+        year: year(2026),
         stars: n,
         reason: "organised the clean-up".into(),
     })
@@ -1350,7 +1362,7 @@ fn stars(m: Uuid, n: u32) -> C {
 fn appraise(m: Uuid, rating: Rating, basis_position: u64) -> C {
     C::RecordAppraisal(RecordAppraisal {
         member_id: m,
-        year: 2026,
+        year: year(2026),
         rating,
         basis_position,
         remarks: "democratic appraisal of 20 December".into(),
@@ -1475,7 +1487,7 @@ fn the_unit_side_reads_what_the_community_side_recorded_and_outsiders_do_not() {
     for reader in [secretary(s.unit, s.unit_sec), member(a), auditor(), admin()] {
         let ctx = s.ctx(reader.clone());
         let card = s
-            .resolve(|w| crate::dualcard::read(w, a, 2026, &ctx).cloned())
+            .resolve(|w| crate::dualcard::read(w, a, year(2026), &ctx).cloned())
             .unwrap_or_else(|e| panic!("{reader:?} reads the card: {e}"));
         assert_eq!(
             card.feedback.get(&1).map(String::as_str),
@@ -1493,7 +1505,7 @@ fn the_unit_side_reads_what_the_community_side_recorded_and_outsiders_do_not() {
     for outsider in [member(other), secretary(s.unit, other)] {
         let ctx = s.ctx(outsider.clone());
         let e = s
-            .resolve(|w| crate::dualcard::read(w, a, 2026, &ctx).cloned())
+            .resolve(|w| crate::dualcard::read(w, a, year(2026), &ctx).cloned())
             .expect_err("refused");
         assert_eq!(e.rule, Rule::RoleNotPermitted, "{outsider:?}");
     }
@@ -1553,12 +1565,12 @@ fn the_committee_confirms_or_overturns_an_appraisal_and_then_alone_changes_it() 
     let a = s.a;
     let confirm = C::ConfirmAppraisal(ConfirmAppraisal {
         member_id: a,
-        year: 2026,
+        year: year(2026),
     });
     let overturn = |rating| {
         C::OverturnAppraisal(OverturnAppraisal {
             member_id: a,
-            year: 2026,
+            year: year(2026),
             rating,
             reason: "the branch's appraisal disregarded the rejected hours".into(),
         })
@@ -1851,7 +1863,7 @@ fn a_member_who_left_takes_no_new_facts_and_their_claims_go_back_to_the_board() 
         admin(),
         C::IssueDualCard(IssueDualCard {
             member_id: Some(s.a),
-            year: 2026,
+            year: year(2026),
             all_members: None,
         }),
     )

@@ -251,15 +251,103 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Doma
     Ok(value.to_owned())
 }
 
-/// Refuses a year outside the programme's calendar.
-pub fn year(field: &'static str, year: i32) -> Result<i32, DomainError> {
-    if (2000..=2100).contains(&year) {
-        Ok(year)
-    } else {
-        Err(DomainError::new(
-            Rule::OutOfRange,
-            format!("{field} must be 2000 to 2100, got {year}"),
-        )
-        .on(field))
+/// A programme year, 2000 to 2100. A year is read — from a command's body, a query, a
+/// flag or a rules file — only as this type, so its range is checked in one place and
+/// stated in every published schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i32")]
+pub struct Year(i32);
+
+/// A year outside the programme's calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be {first} to {last}, got {0}", first = Year::FIRST, last = Year::LAST)]
+pub struct YearOutOfRange(pub i64);
+
+impl Year {
+    /// The first year the programme's records may concern.
+    pub const FIRST: i32 = 2000;
+    /// The last.
+    pub const LAST: i32 = 2100;
+
+    /// The year `year`, if the programme's calendar holds it.
+    pub fn new(year: i64) -> Result<Year, YearOutOfRange> {
+        i32::try_from(year)
+            .ok()
+            .filter(|y| (Year::FIRST..=Year::LAST).contains(y))
+            .map(Year)
+            .ok_or(YearOutOfRange(year))
+    }
+
+    /// The year as a number.
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Year {
+    type Error = YearOutOfRange;
+
+    fn try_from(year: i64) -> Result<Year, YearOutOfRange> {
+        Year::new(year)
+    }
+}
+
+impl From<Year> for i32 {
+    fn from(year: Year) -> i32 {
+        year.0
+    }
+}
+
+impl std::fmt::Display for Year {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for Year {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Year, String> {
+        let year: i64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("must be a year, got {text:?}"))?;
+        Year::new(year).map_err(|e| e.to_string())
+    }
+}
+
+impl schemars::JsonSchema for Year {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Year".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": Year::FIRST,
+            "maximum": Year::LAST,
+            "description": "a programme year",
+        })
+    }
+}
+
+impl Year {
+    /// The year of a fact dated `date`, refused when the calendar does not hold it.
+    pub fn of_date(date: chrono::NaiveDate) -> Result<Year, DomainError> {
+        use chrono::Datelike as _;
+        Year::new(i64::from(date.year())).map_err(|_| {
+            DomainError::new(
+                Rule::OutOfRange,
+                format!(
+                    "facts are dated in {} to {}; {date} is outside",
+                    Year::FIRST,
+                    Year::LAST
+                ),
+            )
+        })
     }
 }

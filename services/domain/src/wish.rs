@@ -14,11 +14,11 @@ use crate::event::*;
 use crate::member;
 use crate::permissions::{is_member, require_member, require_role, require_secretary};
 use crate::personal::{self, Sealed};
+use crate::values::Year;
 use crate::values::{self, Category, WishOrigin};
 use crate::world::{Decision, World, streams};
 use crate::year::rules_in_force;
 use allweather_events::{Role, Timestamp};
-use chrono::Datelike;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -345,7 +345,7 @@ pub(crate) fn claim(world: &World, c: &ClaimWish, ctx: &Ctx) -> Result<Decision,
         || format!("the deadline of wish {} has passed", c.wish_id),
     )?;
     member::existing(world, c.member_id)?;
-    let rules = rules_in_force(world, ctx.today.year())?;
+    let rules = rules_in_force(world, Year::of_date(ctx.today)?)?;
     let ledger = streams::claims(c.member_id);
     let claims: &Claims = world.get(ledger.clone())?;
     ensure(

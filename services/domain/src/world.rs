@@ -142,7 +142,7 @@ states! {
     ServiceDay(service::ServiceDay) = "serviceday",
     Household(household::Household) = "household",
     Campaign(campaign::Campaign) = "campaign",
-    Year(year::Year) = "rules",
+    Year(year::YearState) = "rules",
     Appraisal(appraisal::Appraisal) = "appraisal",
     Beneficiary(personal::Beneficiary) = "beneficiary",
 }

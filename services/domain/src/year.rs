@@ -13,7 +13,7 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::{Event, RulesAdopted, YearClosed};
 use crate::permissions::require_role;
 use crate::rules::Rules;
-use crate::values;
+use crate::values::Year;
 use crate::world::{Decision, World, streams};
 use allweather_events::Role;
 use chrono::{Datelike, NaiveDate};
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 /// A year's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Year {
+pub struct YearState {
     /// The rules in force (the latest adopted).
     pub rules: Option<Rules>,
     /// How many times rules were adopted.
@@ -31,7 +31,7 @@ pub struct Year {
     pub closed: bool,
 }
 
-impl Year {
+impl YearState {
     /// Evolve.
     pub fn apply(&mut self, event: &Event) {
         match event {
@@ -46,11 +46,8 @@ impl Year {
 }
 
 /// Refuses a fact for a closed year; answers the year's state.
-pub(crate) fn open_year(world: &World, year: i32) -> Result<&Year, Decide> {
-    ensure((2000..=2100).contains(&year), Rule::OutOfRange, || {
-        format!("facts are dated in 2000 to 2100; {year} is outside")
-    })?;
-    let state: &Year = world.get(streams::rules(year))?;
+pub(crate) fn open_year(world: &World, year: Year) -> Result<&YearState, Decide> {
+    let state: &YearState = world.get(streams::rules(year.get()))?;
     ensure(!state.closed, Rule::YearClosed, || {
         format!("{year} is closed and accepts no new facts")
     })?;
@@ -58,7 +55,7 @@ pub(crate) fn open_year(world: &World, year: i32) -> Result<&Year, Decide> {
 }
 
 /// The rules in force for `year`, refusing a closed year or one without rules.
-pub(crate) fn rules_in_force(world: &World, year: i32) -> Result<&Rules, Decide> {
+pub(crate) fn rules_in_force(world: &World, year: Year) -> Result<&Rules, Decide> {
     let state = open_year(world, year)?;
     state.rules.as_ref().ok_or_else(|| {
         DomainError::new(
@@ -83,17 +80,17 @@ pub(crate) fn past_or_today(
 
 pub(crate) fn adopt_rules(world: &World, c: &AdoptRules, ctx: &Ctx) -> Result<Decision, Decide> {
     require_role(ctx, &[Role::CommitteeAdmin], "adopting rules")?;
-    values::year("year", c.year)?;
     open_year(world, c.year)?;
     let rules = Rules::from_json(&c.rules)
         .map_err(|e| DomainError::new(Rule::RulesInvalid, e).on("rules"))?;
-    ensure(rules.year == c.year, Rule::YearMismatch, || {
+    ensure(rules.year == c.year.get(), Rule::YearMismatch, || {
         format!(
             "the body is for {} but the rules are for {}",
-            c.year, rules.year
+            c.year.get(),
+            rules.year
         )
     })?;
-    let stream = streams::rules(c.year);
+    let stream = streams::rules(c.year.get());
     Ok(Decision::to(
         stream,
         vec![Event::RulesAdopted(RulesAdopted { rules })],
@@ -102,17 +99,16 @@ pub(crate) fn adopt_rules(world: &World, c: &AdoptRules, ctx: &Ctx) -> Result<De
 
 pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Decision, Decide> {
     require_role(ctx, &[Role::CommitteeAdmin], "closing a year")?;
-    values::year("year", c.year)?;
-    let state: &Year = world.get(streams::rules(c.year))?;
+    let state: &YearState = world.get(streams::rules(c.year.get()))?;
     ensure(!state.closed, Rule::YearAlreadyClosed, || {
-        format!("{} is already closed", c.year)
+        format!("{} is already closed", c.year.get())
     })?;
-    ensure(c.year < ctx.today.year(), Rule::YearNotOver, || {
-        format!("{} is not over yet (today is {})", c.year, ctx.today)
+    ensure(c.year.get() < ctx.today.year(), Rule::YearNotOver, || {
+        format!("{} is not over yet (today is {})", c.year.get(), ctx.today)
     })?;
     // Every member has a standing appraisal, or the committee names exactly those who
     // have none: a year is never closed past an appraisal nobody noticed was missing.
-    let missing = crate::appraisal::missing(world, c.year)?;
+    let missing = crate::appraisal::missing(world, c.year.get())?;
     let listed: BTreeSet<Uuid> = c.without_appraisal.iter().flatten().copied().collect();
     let missing_set: BTreeSet<Uuid> = missing.iter().copied().collect();
     let unlisted: Vec<String> = missing_set
@@ -123,7 +119,7 @@ pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Deci
         format!(
             "{} member(s) have no standing appraisal for {}: {}; record theirs, or list them in without_appraisal",
             unlisted.len(),
-            c.year,
+            c.year.get(),
             unlisted.join(", ")
         )
     })
@@ -135,15 +131,15 @@ pub(crate) fn close_year(world: &World, c: &CloseYear, ctx: &Ctx) -> Result<Deci
     ensure(extra.is_empty(), Rule::MembersWithoutAppraisal, || {
         format!(
             "without_appraisal lists member(s) who have a standing appraisal for {} or are not due one: {}",
-            c.year,
+            c.year.get(),
             extra.join(", ")
         )
     })
     .map_err(|e| e.on("without_appraisal"))?;
     Ok(Decision::to(
-        streams::rules(c.year),
+        streams::rules(c.year.get()),
         vec![Event::YearClosed(YearClosed {
-            year: c.year,
+            year: c.year.get(),
             without_appraisal: Some(missing),
         })],
     ))

@@ -4,8 +4,9 @@
 use super::CommandService;
 use crate::error::CommandError;
 use crate::reply::{CommandReply, Skipped};
-use allweather_domain::Principal;
-use serde_json::json;
+use allweather_domain::command::IssueDualCard;
+use allweather_domain::values::Year;
+use allweather_domain::{Command, Principal};
 use uuid::Uuid;
 
 impl CommandService {
@@ -18,7 +19,7 @@ impl CommandService {
         &self,
         principal: &Principal,
         command_id: Uuid,
-        year: i32,
+        year: Year,
     ) -> Result<CommandReply, CommandError> {
         let head = self.inner.log.known_head();
         allweather_domain::dualcard::may_issue_in_bulk(&self.ctx(principal, command_id, head))?;
@@ -31,7 +32,13 @@ impl CommandService {
                 continue;
             };
             let key = Uuid::new_v5(&command_id, member_id.as_bytes()).to_string();
-            let body = json!({"member_id": member_id, "year": year}).to_string();
+            let body = Command::from(IssueDualCard {
+                member_id: Some(member_id),
+                year,
+                all_members: None,
+            })
+            .body()
+            .to_string();
             match Box::pin(self.run(principal, "IssueDualCard", Some(&key), body.as_bytes())).await
             {
                 Ok(reply) => {

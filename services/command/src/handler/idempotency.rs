@@ -56,11 +56,26 @@ pub(super) fn repeat(first: &AppendOutcome, digest: Hash) -> Result<CommandReply
     }
 }
 
+/// The longest idempotency key.
+const KEY_MAX: usize = 200;
+
+/// An idempotency key's syntax, as the OpenAPI document states it: exactly what
+/// [`command_id`] accepts.
+pub fn key_schema() -> Value {
+    serde_json::json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": KEY_MAX,
+        "pattern": "^[!-~]+$",
+        "description": "1 to 200 visible ASCII characters (a UUID, or any other key); a repeat returns the first answer and appends nothing",
+    })
+}
+
 /// The refusal of an idempotency key that is not 1–200 visible ASCII characters.
 pub(crate) fn bad_key() -> CommandError {
     CommandError::field(
         "Idempotency-Key",
-        "must be 1 to 200 visible ASCII characters",
+        format!("must be 1 to {KEY_MAX} visible ASCII characters"),
     )
 }
 
@@ -70,7 +85,7 @@ pub(crate) fn command_id(key: Option<&str>) -> Result<Uuid, CommandError> {
     let Some(key) = key else {
         return Ok(Uuid::now_v7());
     };
-    if !(1..=200).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if !(1..=KEY_MAX).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad_key());
     }
     Ok(Uuid::parse_str(key)

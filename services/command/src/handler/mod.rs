@@ -26,6 +26,7 @@ mod retry;
 mod state;
 
 pub(crate) use idempotency::bad_key;
+pub use idempotency::key_schema;
 pub use options::{Clock, CommandOptions, Entropy, RateLimit};
 
 use crate::error::CommandError;
@@ -172,6 +173,20 @@ impl CommandService {
             .with_label_values(&[command, outcome])
             .inc();
         result
+    }
+
+    /// Runs `command` for `principal`: its body through [`CommandService::execute`], so a
+    /// typed command takes the one path every command takes.
+    pub async fn submit(
+        &self,
+        principal: &Principal,
+        command: impl Into<Command>,
+        idempotency_key: Option<&str>,
+    ) -> Result<CommandReply, CommandError> {
+        let command = command.into();
+        let body = command.body().to_string();
+        self.execute(principal, command.name(), idempotency_key, body.as_bytes())
+            .await
     }
 
     /// Refuses a command over its token's rate (the system's own principal is exempt).

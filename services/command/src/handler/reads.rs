@@ -8,6 +8,7 @@ use crate::reply::{
 };
 use allweather_domain::Principal;
 use allweather_domain::personal;
+use allweather_domain::values::Year;
 use allweather_log::StoredKey;
 use anyhow::Context as _;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ impl CommandService {
         &self,
         principal: &Principal,
         member_id: Uuid,
-        year: i32,
+        year: Year,
     ) -> Result<CardView, CommandError> {
         let head = self.inner.log.head().await?.position;
         let ctx = self.ctx(principal, member_id, head);

@@ -1,0 +1,117 @@
+//! The year's judgement, live or as of the past: the scorecard a query reads (the live
+//! read model once it has applied `min_position`, or one replayed from the log up to a
+//! position or the end of a county day, see [`crate::replays`]), and the rules the year is
+//! judged by.
+
+use super::{reach, read_error};
+use crate::AppState;
+use crate::problem::ApiError;
+use allweather_domain::rules::Rules;
+use allweather_domain::values::Year;
+use allweather_events::Timestamp;
+use allweather_projections::ReadStore;
+use allweather_projections::assessment::Measure;
+use allweather_projections::scorecard::{self, AsOf};
+use chrono::{NaiveDate, TimeZone as _};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::num::NonZeroU64;
+
+/// When a judgement is read: live (after `min_position`), or as of the past.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct When {
+    pub(super) min_position: Option<u64>,
+    pub(super) as_of_position: Option<NonZeroU64>,
+    pub(super) as_of: Option<NaiveDate>,
+}
+
+impl When {
+    /// Refuses two points in time at once.
+    pub(super) fn check(&self) -> Result<(), ApiError> {
+        if self.as_of.is_some() && self.as_of_position.is_some() {
+            return Err(ApiError::field(
+                "as_of",
+                "give as_of (a date) or as_of_position, not both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The scorecard a query reads, and the position it reflects.
+pub(super) async fn scorecard_for(
+    state: &AppState,
+    when: When,
+) -> Result<(ReadStore, u64), ApiError> {
+    let as_of = match (when.as_of_position, when.as_of) {
+        (Some(p), _) => AsOf::Position(p.get()),
+        (None, Some(date)) => {
+            let next_day = date
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|t| {
+                    state
+                        .commands
+                        .options()
+                        .county_offset
+                        .from_local_datetime(&t)
+                        .single()
+                })
+                .ok_or_else(|| ApiError::field("as_of", "no such county day"))?;
+            AsOf::Before(Timestamp::from_datetime(next_day.to_utc()))
+        }
+        (None, None) => {
+            let progress = state.progress(scorecard::NAME)?;
+            reach(progress, when.min_position).await?;
+            return Ok((state.read.clone(), progress.position()));
+        }
+    };
+    let head = state.commands.log().head().await?.position;
+    if let AsOf::Position(p) = as_of
+        && p > head
+    {
+        return Err(ApiError::field(
+            "as_of_position",
+            format!("the log ends at position {head}"),
+        ));
+    }
+    state
+        .replays
+        .scorecard(state.commands.log(), as_of, head)
+        .await
+}
+
+/// The rules `year` is judged by, as of the scorecard read.
+pub(super) async fn rules_of(store: &ReadStore, year: Year) -> Result<Rules, ApiError> {
+    scorecard::rules(store.pool(), year.get())
+        .await
+        .map_err(read_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no rules were adopted for {year}")))
+}
+
+/// A criterion's measure as a number: hundredths (points, hours) with two decimals, a
+/// count, or a share as a fraction.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(super) struct Number(serde_json::Value);
+
+impl From<Measure> for Number {
+    fn from(measure: Measure) -> Number {
+        Number(measure.to_json())
+    }
+}
+
+impl JsonSchema for Number {
+    fn schema_name() -> Cow<'static, str> {
+        "Number".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "number"})
+    }
+}

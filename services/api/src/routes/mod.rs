@@ -1,0 +1,189 @@
+//! The HTTP routes, one module per resource, and the one list of query routes from which
+//! both the router and the OpenAPI document are built:
+//! - `service`: the dashboard, `/healthz`, `/metrics`, the OpenAPI document and schemas;
+//! - `streams`: a stream's raw events; `events`: every new event as Server-Sent Events;
+//! - `leaderboards`, `wishes`, `cards`, `integrity`: the read models and the log's reads;
+//! - `rankings`, `assessments`, `figures`: the year's judgement, live or as of the past
+//!   (`asof`);
+//! - `extract`: the caller, a checked query, a path id; `params`: the value types of
+//!   query parameters.
+//!
+//! Every query's parameters are a type (`Valid<…Query>`), every answer a type; the
+//! document's parameter and response schemas come from those same types.
+
+mod asof;
+mod assessments;
+mod cards;
+mod events;
+pub(crate) mod extract;
+mod figures;
+mod integrity;
+mod leaderboards;
+pub(crate) mod params;
+mod rankings;
+mod service;
+mod streams;
+mod wishes;
+
+use crate::AppState;
+use crate::problem::ApiError;
+use allweather_projections::Progress;
+use axum::Router;
+use axum::handler::Handler;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use std::time::Duration;
+
+/// A parameter outside the query string: its name, meaning and schema.
+pub(crate) struct Param {
+    pub name: &'static str,
+    pub meaning: &'static str,
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+/// A query route: what the OpenAPI document says of it, and its handler.
+pub(crate) struct QueryRoute {
+    /// The path, with `{name}` for its parameter.
+    pub path: &'static str,
+    /// What it answers.
+    pub summary: &'static str,
+    /// Who may ask.
+    pub access: &'static str,
+    /// The path's parameter.
+    pub path_param: Option<Param>,
+    /// A header it reads besides the token.
+    pub header: Option<Param>,
+    /// The schema of its query string: each property a parameter.
+    pub query: Option<fn(&mut SchemaGenerator) -> Schema>,
+    /// The media type of a 200 answer.
+    pub content: &'static str,
+    /// The schema of a 200 answer, for JSON.
+    pub answer: Option<fn(&mut SchemaGenerator) -> Schema>,
+    handler: axum::routing::MethodRouter<AppState>,
+}
+
+impl QueryRoute {
+    /// `GET path` answered by `handler`, as plain text until said otherwise.
+    fn get<H, T>(path: &'static str, handler: H) -> QueryRoute
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        QueryRoute {
+            path,
+            summary: "",
+            access: "anyone",
+            path_param: None,
+            header: None,
+            query: None,
+            content: "text/plain",
+            answer: None,
+            handler: axum::routing::get(handler),
+        }
+    }
+
+    fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
+    }
+
+    fn access(mut self, access: &'static str) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Its path holds a `P` named `name`.
+    fn path_param<P: JsonSchema>(mut self, name: &'static str, meaning: &'static str) -> Self {
+        self.path_param = Some(Param {
+            name,
+            meaning,
+            schema: P::json_schema,
+        });
+        self
+    }
+
+    /// It reads the header `name`, of the schema `schema` makes.
+    fn header(
+        mut self,
+        name: &'static str,
+        meaning: &'static str,
+        schema: fn(&mut SchemaGenerator) -> Schema,
+    ) -> Self {
+        self.header = Some(Param {
+            name,
+            meaning,
+            schema,
+        });
+        self
+    }
+
+    /// Its query string is `Q`'s fields.
+    fn query<Q: JsonSchema>(mut self) -> Self {
+        self.query = Some(Q::json_schema);
+        self
+    }
+
+    /// It answers `R` as JSON.
+    fn answers<R: JsonSchema>(mut self) -> Self {
+        self.content = "application/json";
+        self.answer = Some(|generator| generator.subschema_for::<R>());
+        self
+    }
+
+    /// It answers with `content` (a page, a text format, an event stream).
+    fn content(mut self, content: &'static str) -> Self {
+        self.content = content;
+        self
+    }
+}
+
+/// Every query route.
+pub(crate) fn queries() -> Vec<QueryRoute> {
+    [
+        service::routes(),
+        streams::routes(),
+        leaderboards::routes(),
+        rankings::routes(),
+        assessments::routes(),
+        figures::routes(),
+        cards::routes(),
+        wishes::routes(),
+        integrity::routes(),
+        events::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    queries()
+        .into_iter()
+        .fold(Router::new(), |router, q| router.route(q.path, q.handler))
+        .merge(allweather_command::http::router(
+            state.commands.clone(),
+            state.tokens.clone(),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Longest a query waits for its read model to reach `min_position`.
+const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until `progress` has applied `min_position`, or answers 503.
+pub(crate) async fn reach(progress: &Progress, min_position: Option<u64>) -> Result<(), ApiError> {
+    match min_position {
+        Some(p) if !progress.reached(p, MIN_POSITION_WAIT).await => {
+            Err(ApiError::unavailable(format!(
+                "the read model has applied position {} and did not reach {p} in time; retry",
+                progress.position()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A read model that could not be read: an internal error.
+pub(crate) fn read_error(e: sqlx::Error) -> ApiError {
+    ApiError::from(anyhow::Error::new(e).context("query a read model"))
+}

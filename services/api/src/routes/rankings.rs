@@ -1,0 +1,145 @@
+//! `GET /api/v1/rankings/branches?year=`: branches ranked by the year's weighted score,
+//! with every criterion; public, as the programme's rankings are, and naming no person.
+
+use super::QueryRoute;
+use super::asof::{Number, When, rules_of, scorecard_for};
+use super::extract::{Check, Valid};
+use super::read_error;
+use crate::AppState;
+use crate::problem::ApiError;
+use allweather_domain::values::{BranchKind, Year, stored_name};
+use allweather_projections::assessment;
+use allweather_projections::scorecard;
+use axum::Json;
+use axum::extract::State;
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::num::NonZeroU64;
+
+pub(super) fn routes() -> Vec<QueryRoute> {
+    vec![
+        QueryRoute::get("/api/v1/rankings/branches", branch_rankings)
+            .summary("Branches ranked by the year's weighted score, with every criterion")
+            .query::<RankingQuery>()
+            .answers::<Ranking>(),
+    ]
+}
+
+/// Which ranking, and when.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RankingQuery {
+    /// The programme year.
+    year: Year,
+    /// Only branches of this kind.
+    kind: Option<BranchKind>,
+    /// Answer once the read model has applied this position (a command's reply position),
+    /// else 503 after 5 s.
+    min_position: Option<u64>,
+    /// Judge as the log stood at this position (replayed, one replay at a time; 503 when
+    /// busy). Not with `as_of`.
+    as_of_position: Option<NonZeroU64>,
+    /// Judge as the log stood at the end of this county day (replayed likewise).
+    as_of: Option<NaiveDate>,
+}
+
+impl RankingQuery {
+    fn when(&self) -> When {
+        When {
+            min_position: self.min_position,
+            as_of_position: self.as_of_position,
+            as_of: self.as_of,
+        }
+    }
+}
+
+impl Check for RankingQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        self.when().check()
+    }
+}
+
+/// The year's ranking of branches.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Ranking {
+    /// The year.
+    year: Year,
+    /// The log position it reflects.
+    position: u64,
+    /// The branches, first first.
+    branches: Vec<RankedBranch>,
+}
+
+/// A branch's place.
+#[derive(Debug, Serialize, JsonSchema)]
+struct RankedBranch {
+    /// 1 for the first.
+    rank: u32,
+    /// The branch.
+    branch_id: String,
+    /// Its name.
+    name: String,
+    /// Its kind.
+    kind: String,
+    /// How many members it has.
+    members: u64,
+    /// The weighted score, 0–100.
+    score: f64,
+    /// What the score is made of.
+    criteria: Vec<ScoreCriterion>,
+}
+
+/// One criterion of a branch's score.
+#[derive(Debug, Serialize, JsonSchema)]
+struct ScoreCriterion {
+    /// Its name.
+    name: &'static str,
+    /// What the branch reached.
+    value: Number,
+    /// What the rules require, if they set a number.
+    required: Option<Number>,
+    /// How far the branch reached, 0–1.
+    reached: f64,
+    /// Its weight in the score, in percent.
+    weight: u32,
+}
+
+async fn branch_rankings(
+    State(state): State<AppState>,
+    Valid(q): Valid<RankingQuery>,
+) -> Result<Json<Ranking>, ApiError> {
+    let (store, position) = scorecard_for(&state, q.when()).await?;
+    let rules = rules_of(&store, q.year).await?;
+    let book = scorecard::book(store.pool(), q.year.get(), None)
+        .await
+        .map_err(read_error)?;
+    let kind = q.kind.map(|k| stored_name(&k));
+    let branches = assessment::rank(&book, &rules, kind.as_deref())
+        .into_iter()
+        .map(|s| RankedBranch {
+            rank: s.rank,
+            branch_id: s.branch_id,
+            name: s.name,
+            kind: s.kind,
+            members: s.members,
+            score: s.score as f64 / 100.0,
+            criteria: s
+                .criteria
+                .iter()
+                .map(|c| ScoreCriterion {
+                    name: c.name,
+                    value: c.value.into(),
+                    required: c.required.map(Number::from),
+                    reached: c.reached as f64 / 10_000.0,
+                    weight: c.weight,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(Ranking {
+        year: q.year,
+        position,
+        branches,
+    }))
+}

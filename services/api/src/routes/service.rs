@@ -1,0 +1,82 @@
+//! The service itself: the dashboard page, `/healthz`, `/metrics`, and the published
+//! contract (the OpenAPI document, the schemas of events and commands).
+
+use super::QueryRoute;
+use crate::AppState;
+use crate::problem::ApiError;
+use allweather_events::Hash;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+pub(super) fn routes() -> Vec<QueryRoute> {
+    vec![
+        QueryRoute::get("/", dashboard)
+            .summary("The live dashboard (Chinese, with an English switch)")
+            .content("text/html"),
+        QueryRoute::get("/healthz", healthz)
+            .summary(
+                "Whether the service is up: the log's head position and hash, the county's date",
+            )
+            .answers::<Health>(),
+        QueryRoute::get("/metrics", metrics).summary("Prometheus metrics"),
+        QueryRoute::get("/api/v1/openapi.json", crate::openapi::document)
+            .summary("This document")
+            .content("application/json"),
+        QueryRoute::get("/api/v1/schemas", crate::openapi::schemas)
+            .summary("The JSON Schema of every event type's payload and every command's body")
+            .content("application/json"),
+    ]
+}
+
+/// The live dashboard: one page, Chinese first, English by a switch.
+async fn dashboard() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../dashboard.html"),
+    )
+}
+
+/// Whether the service is up.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The log's head position.
+    position: u64,
+    /// The hash of the event at the head (hex).
+    head_hash: Hash,
+    /// Today in the county's calendar.
+    county_date: NaiveDate,
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let head = state.commands.log().head().await?;
+    let county_date = state
+        .commands
+        .now()
+        .to_datetime()
+        .with_timezone(&state.commands.options().county_offset)
+        .date_naive();
+    Ok(Json(Health {
+        status: "ok",
+        position: head.position,
+        head_hash: head.hash,
+        county_date,
+    }))
+}
+
+/// The Prometheus text exposition.
+async fn metrics(
+    State(state): State<AppState>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let head = state.commands.log().head().await?.position;
+    let text = state.metrics.render(head, &state.progress).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}

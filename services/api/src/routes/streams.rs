@@ -1,0 +1,120 @@
+//! `GET /api/v1/streams/{stream_id}`: a stream's events with their full envelopes.
+
+use super::QueryRoute;
+use super::extract::{Caller, Check, Valid};
+use super::params::Limit;
+use crate::AppState;
+use crate::problem::ApiError;
+use allweather_domain::Principal;
+use allweather_events::{EventView, Role, StreamId};
+use axum::Json;
+use axum::extract::{Path, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub(super) fn routes() -> Vec<QueryRoute> {
+    vec![
+        QueryRoute::get("/api/v1/streams/{stream_id}", stream)
+            .summary("A stream's events with their full envelopes, oldest first")
+            .access("committee admins, auditors, and a member for the streams that concern them")
+            .path_param::<StreamId>("stream_id", "{aggregate}-{id}")
+            .query::<StreamQuery>()
+            .answers::<StreamPage>(),
+    ]
+}
+
+/// Which events of the stream.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    /// The first stream version to return (1 when not given).
+    #[schemars(range(min = 1))]
+    from_version: Option<u64>,
+    /// At most this many events.
+    #[serde(default)]
+    limit: Limit<1_000, 10_000>,
+}
+
+impl Check for StreamQuery {}
+
+/// A page of a stream.
+#[derive(Debug, Serialize, JsonSchema)]
+struct StreamPage {
+    /// The stream.
+    stream_id: String,
+    /// Its version now (its last event's).
+    version: u64,
+    /// Its events from `from_version`, oldest first.
+    events: Vec<EventView>,
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    Path(stream_id): Path<String>,
+    Caller(principal): Caller,
+    Valid(query): Valid<StreamQuery>,
+) -> Result<Json<StreamPage>, ApiError> {
+    let stream_id =
+        StreamId::parse(stream_id).map_err(|e| ApiError::field("stream_id", e.to_string()))?;
+    if !may_read(&state, &principal, &stream_id).await? {
+        return Err(ApiError::forbidden(format!(
+            "stream {stream_id} is readable by committee admins, auditors and the member it concerns"
+        )));
+    }
+    let from_version = query.from_version.unwrap_or(1).max(1);
+    let version = state.commands.log().stream_version(&stream_id).await?;
+    if version == 0 {
+        return Err(ApiError::not_found(format!(
+            "stream {stream_id} has no events"
+        )));
+    }
+    let events = state
+        .commands
+        .log()
+        .read_stream(&stream_id, from_version, query.limit.get())
+        .await?
+        .iter()
+        .map(|e| {
+            let payload = state
+                .commands
+                .catalog()
+                .decode(e)
+                .map_err(|err| anyhow::Error::new(err).context("decode a stored event"))?;
+            Ok(e.view(payload))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(StreamPage {
+        stream_id: stream_id.as_str().to_owned(),
+        version,
+        events,
+    }))
+}
+
+/// Whether `principal` may read `stream`: committee admins and auditors read every
+/// stream; a member reads the streams that concern them (their member stream, cards,
+/// claims, days and service records); nobody else reads raw events, which carry personal
+/// data (a wish's beneficiary).
+async fn may_read(
+    state: &AppState,
+    principal: &Principal,
+    stream: &StreamId,
+) -> Result<bool, ApiError> {
+    let member = match (principal.role, principal.member_id) {
+        (Role::CommitteeAdmin | Role::Auditor, _) => return Ok(true),
+        // A secretary's token names their member: their own streams are theirs too.
+        (Role::Member | Role::Secretary, Some(m)) => m.to_string(),
+        _ => return Ok(false),
+    };
+    Ok(match stream.aggregate() {
+        "member" | "claims" => stream.id() == member,
+        "dualcard" | "serviceday" => stream.id().starts_with(&format!("{member}-")),
+        "servicerecord" => {
+            let first = state.commands.log().read_stream(stream, 1, 1).await?;
+            first
+                .first()
+                .and_then(|e| state.commands.catalog().decode(e).ok())
+                .is_some_and(|p| p["member_id"].as_str() == Some(member.as_str()))
+        }
+        _ => false,
+    })
+}
