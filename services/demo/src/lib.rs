@@ -32,11 +32,25 @@
 
 use allweather_command::auth::Claims;
 use allweather_command::{CommandError, CommandService, TokenKey};
-use allweather_domain::Principal;
+use allweather_domain::command::{
+    AdoptRules, ApplyCorrection, AppointSecretary, AssignServiceBranch, AwardStars, ClaimWish,
+    ConfirmWish, DesignateDemonstrationSite, DisplayHouseholdPlaque, FulfilWish, IssueDualCard,
+    LaunchCampaign, LogServiceHours, MemberLeft, ObserveAnniversary, PairHousehold, PublishWish,
+    RaiseConcern, RecordAppraisal, RecordBranchActivity, RecordBranchMeeting,
+    RecordCommunityFeedback, RecordQuizResult, RecordVisit, RegisterBranch, RegisterHousehold,
+    RegisterMember, RejectServiceHours, ReleaseWish, ResolveConcern, SignDualCard, TransferMember,
+    VacateSecretary, VerifyServiceHours,
+};
+use allweather_domain::values::{
+    BranchKind, CampaignKind, Category, Channel, LeaveReason, Rating, Side, SiteLevel, WishOrigin,
+    Year,
+};
+use allweather_domain::{Command, Principal};
+use allweather_events::Timestamp;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -89,10 +103,8 @@ enum Who {
 pub struct Step {
     /// When it happens.
     pub at: DateTime<Utc>,
-    /// The command's name.
-    pub name: &'static str,
-    /// Its body.
-    pub body: Value,
+    /// The command.
+    pub command: Command,
     /// Its idempotency key (a UUID v7 of its time): a rerun repeats nothing.
     pub key: Uuid,
     who: Who,
@@ -204,9 +216,9 @@ const GIVEN: [&str; 30] = [
 ];
 
 /// The categories, how often members serve in each (out of 100), and what they do.
-const CATEGORIES: [(&str, u32, &[&str]); 7] = [
+const CATEGORIES: [(Category, u32, &[&str]); 7] = [
     (
-        "community_service",
+        Category::CommunityService,
         28,
         &[
             "社区环境清扫",
@@ -217,7 +229,7 @@ const CATEGORIES: [(&str, u32, &[&str]); 7] = [
         ],
     ),
     (
-        "convenience_centre",
+        Category::ConvenienceCentre,
         14,
         &[
             "便民服务中心值班",
@@ -227,7 +239,7 @@ const CATEGORIES: [(&str, u32, &[&str]); 7] = [
         ],
     ),
     (
-        "festival",
+        Category::Festival,
         12,
         &[
             "春节慰问困难群众",
@@ -237,7 +249,7 @@ const CATEGORIES: [(&str, u32, &[&str]); 7] = [
         ],
     ),
     (
-        "central_work",
+        Category::CentralWork,
         16,
         &[
             "美丽乡村建设",
@@ -247,17 +259,17 @@ const CATEGORIES: [(&str, u32, &[&str]); 7] = [
         ],
     ),
     (
-        "reservoir_resettlement",
+        Category::ReservoirResettlement,
         10,
         &["水库移民搬迁协助", "移民安置点走访", "移民政策解读"],
     ),
     (
-        "cleanup",
+        Category::Cleanup,
         12,
         &["河岸垃圾清理", "背街小巷整治", "农村人居环境整治"],
     ),
     (
-        "village_service_street",
+        Category::VillageServiceStreet,
         8,
         &["乡村服务一条街义诊", "农技咨询", "法律咨询服务"],
     ),
@@ -299,9 +311,57 @@ struct Member {
     feedback: bool,
 }
 
+impl Member {
+    /// When the member is on the county's books this year.
+    fn registered(&self, new_year: NaiveDate) -> NaiveDate {
+        self.joined_on.max(new_year)
+    }
+}
+
+/// The county's branches, by kind, and their secretaries.
+struct Branches {
+    /// Id, name and kind, in the order: units, services, temporaries.
+    all: Vec<(Uuid, String, BranchKind)>,
+    units: std::ops::Range<usize>,
+    services: std::ops::Range<usize>,
+    temporaries: std::ops::Range<usize>,
+    /// The secretary of each branch that has one.
+    secretary: HashMap<usize, Uuid>,
+}
+
+impl Branches {
+    fn id(&self, b: usize) -> Uuid {
+        self.all[b].0
+    }
+
+    /// Who acts for branch `b` on `member`: its secretary, unless that is the member.
+    fn secretary_for(&self, b: usize, member: Uuid) -> Option<Who> {
+        self.secretary
+            .get(&b)
+            .filter(|s| **s != member)
+            .map(|s| Who::Secretary {
+                branch: self.id(b),
+                member: *s,
+            })
+    }
+
+    /// Who acts for branch `b` on `member`: its secretary, or the committee.
+    fn acting(&self, b: usize, member: Uuid) -> Who {
+        self.secretary_for(b, member).unwrap_or(Who::Admin)
+    }
+}
+
+/// A campaign the demo's hours may belong to: id, category, first and last day.
+type Campaign = (Uuid, Category, NaiveDate, NaiveDate);
+
 struct Planner {
     rng: ChaCha8Rng,
     steps: Vec<Step>,
+    cal: Calendar,
+    year: Year,
+    census: Census,
+    /// The clock of New Year's Day's commands, a second apart.
+    tick: DateTime<Utc>,
 }
 
 /// The simulated year's calendar.
@@ -328,6 +388,10 @@ impl Calendar {
     fn day_of_year(&self, day: u32) -> NaiveDate {
         NaiveDate::from_yo_opt(self.options.year, day.clamp(1, 365)).unwrap_or_default()
     }
+
+    fn new_year(&self) -> NaiveDate {
+        self.date(1, 1)
+    }
 }
 
 impl Planner {
@@ -342,13 +406,18 @@ impl Planner {
         .into_uuid()
     }
 
-    fn push(&mut self, at: DateTime<Utc>, who: Who, name: &'static str, body: Value) {
+    /// The next instant of New Year's Day's setting up.
+    fn next(&mut self) -> DateTime<Utc> {
+        self.tick += Duration::seconds(1);
+        self.tick
+    }
+
+    fn push(&mut self, at: DateTime<Utc>, who: Who, command: impl Into<Command>) {
         let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
         let key = uuid::Builder::from_unix_timestamp_millis(millis, &self.rng.random()).into_uuid();
         self.steps.push(Step {
             at,
-            name,
-            body,
+            command: command.into(),
             key,
             who,
         });
@@ -363,718 +432,886 @@ impl Planner {
     }
 }
 
-fn rules_for(year: i32) -> anyhow::Result<Value> {
+fn rules_for(year: Year) -> anyhow::Result<Value> {
     let mut rules: Value = toml::from_str(include_str!("../../../rules/2026.toml"))?;
-    rules["year"] = json!(year);
+    rules["year"] = year.get().into();
     Ok(rules)
 }
 
 /// Points per hour of `category` in hundredths, as the shipped rules set them (for the
 /// opinions the demo's secretaries write: people rate, the read model shows the evidence).
-fn rate(category: &str) -> u64 {
+fn rate(category: Category) -> u64 {
     match category {
-        "festival" => 150,
-        "central_work" | "reservoir_resettlement" => 200,
+        Category::Festival => 150,
+        Category::CentralWork | Category::ReservoirResettlement => 200,
         _ => 100,
     }
 }
 
-/// The demo's commands for `options`: pure, the same for the same options.
+/// The demo's commands for `options`: pure, the same for the same options. One function
+/// per part of the county's year, in the order the year is planned (each draws from the
+/// one seeded generator in turn).
 pub fn plan(options: DemoOptions) -> anyhow::Result<Plan> {
+    let cal = Calendar { options };
     let mut p = Planner {
         rng: ChaCha8Rng::seed_from_u64(options.seed),
         steps: Vec::new(),
+        cal,
+        year: Year::new(i64::from(options.year))?,
+        census: Census::default(),
+        tick: cal.at(cal.new_year(), 8, 0),
     };
-    let cal = Calendar { options };
-    let year = options.year;
-    let mut census = Census::default();
-    let new_year = cal.date(1, 1);
-    let mut tick = cal.at(new_year, 8, 0);
-    let mut next = || {
-        tick += Duration::seconds(1);
-        tick
+    let at = p.next();
+    let rules = AdoptRules {
+        year: p.year,
+        rules: rules_for(p.year)?,
     };
-
-    let at = next();
-    p.push(
-        at,
-        Who::Admin,
-        "AdoptRules",
-        json!({"year": year, "rules": rules_for(year)?}),
-    );
-
-    // Branches.
-    let mut branches: Vec<(Uuid, String, &'static str)> = Vec::new();
-    for body in UNIT_BODIES {
-        let name = if body.starts_with('县') {
-            format!("{body}机关党支部")
-        } else {
-            format!("县{body}机关党支部")
-        };
-        branches.push((p.id(), name, "unit"));
-    }
-    for community in COMMUNITIES {
-        branches.push((p.id(), format!("{community}社区服务党支部"), "service"));
-    }
-    for estate in TEMPORARY {
-        branches.push((p.id(), format!("{estate}小区临时党支部"), "temporary"));
-    }
-    for (i, (id, name, kind)) in branches.iter().enumerate() {
-        let community = match *kind {
-            "service" => Some(COMMUNITIES[i - UNIT_BODIES.len()]),
-            "temporary" => Some(TEMPORARY[i - UNIT_BODIES.len() - COMMUNITIES.len()]),
-            _ => None,
-        };
-        let at = next();
-        p.push(
-            at,
-            Who::Admin,
-            "RegisterBranch",
-            json!({"branch_id": id, "name": name, "kind": kind, "community": community}),
-        );
-        *census.branches.entry(kind).or_default() += 1;
-    }
-    let units = 0..UNIT_BODIES.len();
-    let services = UNIT_BODIES.len()..UNIT_BODIES.len() + COMMUNITIES.len();
-    let temporaries = services.end..branches.len();
-
-    // Campaigns: (id, kind, category, first day, last day).
-    let campaigns = [
-        (
-            "水库移民搬迁安置",
-            "resettlement",
-            "reservoir_resettlement",
-            cal.date(3, 1),
-            cal.date(6, 28),
-        ),
-        (
-            "城乡环境大清扫",
-            "cleanup",
-            "cleanup",
-            cal.date(4, 1),
-            cal.date(10, 28),
-        ),
-        (
-            "春节送温暖",
-            "festival",
-            "festival",
-            cal.date(1, 15),
-            cal.date(2, 28),
-        ),
-        (
-            "中秋重阳关爱行动",
-            "festival",
-            "festival",
-            cal.date(9, 1),
-            cal.date(10, 28),
-        ),
-        (
-            "美丽乡村建设",
-            "central_work",
-            "central_work",
-            cal.date(5, 1),
-            cal.date(11, 28),
-        ),
-    ];
-    // The service street (党员服务一条街): each quarter in another township.
-    let streets = [
-        ("城关镇", cal.date(1, 1), cal.date(3, 31)),
-        ("河口镇", cal.date(4, 1), cal.date(6, 30)),
-        ("青山乡", cal.date(7, 1), cal.date(9, 30)),
-        ("石桥镇", cal.date(10, 1), cal.date(12, 28)),
-    ]
-    .map(|(township, starts, ends)| {
-        let name = format!("{township}党员服务一条街");
-        (
-            name,
-            "village_street",
-            "village_service_street",
-            starts,
-            ends,
-        )
-    });
-    let mut campaign_ids = Vec::new();
-    let campaigns = campaigns
-        .into_iter()
-        .map(|(name, kind, category, starts, ends)| (name.to_owned(), kind, category, starts, ends))
-        .chain(streets);
-    for (name, kind, category, starts, ends) in campaigns {
-        let id = p.id();
-        let at = next();
-        p.push(at, Who::Admin, "LaunchCampaign", json!({"campaign_id": id, "name": name, "kind": kind, "starts_on": starts, "ends_on": ends}));
-        campaign_ids.push((id, category, starts, ends));
-    }
-
-    // Members: most joined years ago; a few join during the year.
-    let mut members: Vec<Member> = Vec::new();
-    for i in 0..options.members {
-        let name = format!("{}{}", p.pick(&SURNAMES), p.pick(&GIVEN));
-        // The first members fill every unit branch; then the larger bodies take more.
-        let unit = if i < units.len() {
-            i
-        } else {
-            let skewed = p.rng.random_range(0..units.len() * 3);
-            (skewed * skewed / (units.len() * 9)).min(units.len() - 1)
-        };
-        let service = if i < units.len() {
-            // The first member of each unit branch is its secretary: a service branch too.
-            Some(services.start + i % services.len())
-        } else if i < units.len() + services.len() + temporaries.len() {
-            Some(services.start + (i - units.len()) % (branches.len() - services.start))
-        } else if p.chance(92) {
-            Some(if p.chance(94) {
-                p.rng.random_range(services.clone())
-            } else {
-                p.rng.random_range(temporaries.clone())
-            })
-        } else {
-            None
-        };
-        let joined_on = if p.chance(3) && i >= branches.len() {
-            cal.date(p.rng.random_range(2..=10), p.rng.random_range(1..=28))
-        } else {
-            NaiveDate::from_ymd_opt(
-                p.rng.random_range(1980..year),
-                p.rng.random_range(1..=12),
-                p.rng.random_range(1..=28),
-            )
-            .unwrap_or_default()
-        };
-        members.push(Member {
-            id: p.id(),
-            name,
-            unit,
-            service,
-            joined_on,
-            points: 0,
-            feedback: false,
-        });
-    }
-    census.members = members.len();
-    let registered = |m: &Member| m.joined_on.max(new_year);
-    for m in &members {
-        let day = registered(m);
-        let at = if day == new_year {
-            next()
-        } else {
-            cal.at(day, 9, 0)
-        };
-        p.push(at, Who::Admin, "RegisterMember", json!({"member_id": m.id, "name": m.name, "unit_branch_id": branches[m.unit].0, "joined_on": m.joined_on}));
-        if let Some(s) = m.service {
-            p.push(
-                at + Duration::seconds(1),
-                Who::Centre,
-                "AssignServiceBranch",
-                json!({"member_id": m.id, "service_branch_id": branches[s].0}),
-            );
-        }
-    }
-
-    // Secretaries: the first member of each branch registered on New Year's Day.
-    let mut secretary: HashMap<usize, Uuid> = HashMap::new();
-    for (b, branch) in branches.iter().enumerate() {
-        let holder = members
-            .iter()
-            .filter(|m| registered(m) == new_year)
-            .find(|m| m.unit == b || m.service == Some(b));
-        if let Some(m) = holder {
-            secretary.insert(b, m.id);
-            let at = next() + Duration::hours(1);
-            p.push(
-                at,
-                Who::Admin,
-                "AppointSecretary",
-                json!({"branch_id": branch.0, "member_id": m.id}),
-            );
-        }
-    }
-    let secretary_for = |b: usize, member: Uuid| {
-        secretary
-            .get(&b)
-            .filter(|s| **s != member)
-            .map(|s| Who::Secretary {
-                branch: branches[b].0,
-                member: *s,
-            })
-    };
-
-    // Dual cards, issued on 2 January; community feedback each quarter.
-    for m in &mut members {
-        if m.service.is_none() {
-            continue;
-        }
-        let issue_on = registered(m).max(cal.date(1, 2));
-        p.push(
-            cal.at(issue_on, 9, 30),
-            Who::Admin,
-            "IssueDualCard",
-            json!({"member_id": m.id, "year": year}),
-        );
-        for quarter in 1..=4u32 {
-            // The fourth quarter's before the cards are signed in mid-December.
-            let last_day = if quarter == 4 { 10 } else { 25 };
-            let on = cal.date(quarter * 3, p.rng.random_range(1..=last_day));
-            if on > issue_on && p.chance(70) {
-                m.feedback = true;
-                let note = format!("第{quarter}季度：积极参加社区志愿服务，群众反映良好");
-                p.push(
-                    cal.at(on, 16, 0),
-                    Who::Centre,
-                    "RecordCommunityFeedback",
-                    json!({"member_id": m.id, "year": year, "quarter": quarter, "note": note}),
-                );
-            }
-        }
-    }
-
-    // Service hours.
-    let weights: u32 = CATEGORIES.iter().map(|c| c.1).sum();
-    for m in &mut members {
-        let entries = match p.rng.random_range(0..10) {
-            0 => 0,
-            1..=2 => p.rng.random_range(1..6),
-            _ => p.rng.random_range(6..24),
-        };
-        let mut booked: HashMap<NaiveDate, u32> = HashMap::new();
-        let mut used: HashSet<(NaiveDate, &str)> = HashSet::new();
-        let first = registered(m).ordinal() + 1;
-        if first >= 350 {
-            continue;
-        }
-        for _ in 0..entries {
-            let date = cal.day_of_year(p.rng.random_range(first..350));
-            let mut roll = p.rng.random_range(0..weights);
-            let (category, _, activities) = CATEGORIES
-                .iter()
-                .find(|c| {
-                    let hit = roll < c.1;
-                    roll = roll.saturating_sub(c.1);
-                    hit
-                })
-                .copied()
-                .unwrap_or(CATEGORIES[0]);
-            let activity = *p.pick(activities);
-            let half_hours: u32 = if p.chance(4) {
-                p.rng.random_range(17..=20)
-            } else {
-                p.rng.random_range(2..=12)
-            };
-            let day = booked.entry(date).or_default();
-            if *day + half_hours * 30 > 12 * 60 || !used.insert((date, activity)) {
-                continue;
-            }
-            *day += half_hours * 30;
-            census.service_entries += 1;
-            let record = p.id();
-            let campaign = campaign_ids
-                .iter()
-                .find(|(_, c, s, e)| *c == category && (*s..=*e).contains(&date))
-                .map(|c| c.0);
-            let channel = match p.rng.random_range(0..20) {
-                0..=11 => "self_reported",
-                12..=16 => "organiser",
-                _ => "check_in",
-            };
-            let who = if channel == "self_reported" {
-                Who::Member(m.id)
-            } else {
-                Who::Centre
-            };
-            let hours = f64::from(half_hours) / 2.0;
-            let minute = p.rng.random_range(0..60);
-            p.push(cal.at(date, 20, minute), who, "LogServiceHours", json!({
-                "record_id": record, "member_id": m.id, "date": date, "hours": hours,
-                "category": category, "activity": activity, "channel": channel, "campaign_id": campaign,
-            }));
-            // Above 8 hours only the committee verifies; else the service-branch secretary.
-            let verifier = match m.service {
-                Some(s) if half_hours <= 16 => secretary_for(s, m.id).unwrap_or(Who::Admin),
-                _ => Who::Admin,
-            };
-            let decided = cal.at(
-                date + Duration::days(p.rng.random_range(1..8)),
-                10,
-                p.rng.random_range(0..60),
-            );
-            match p.rng.random_range(0..100) {
-                0..=4 => {
-                    p.push(
-                        decided,
-                        verifier,
-                        "RejectServiceHours",
-                        json!({"record_id": record, "reason": "签到记录与申报时长不符"}),
-                    );
-                }
-                5..=13 => {} // still waiting for its secretary
-                roll => {
-                    p.push(
-                        decided,
-                        verifier,
-                        "VerifyServiceHours",
-                        json!({"record_id": record}),
-                    );
-                    let mut minutes = u64::from(half_hours) * 30;
-                    if roll == 99 && half_hours <= 14 {
-                        p.push(decided + Duration::days(2), verifier, "ApplyCorrection", json!({"record_id": record, "hours": hours + 1.0, "reason": "核对签到表后更正"}));
-                        minutes += 60;
-                    }
-                    m.points += minutes * rate(category) / 60;
-                }
-            }
-        }
-    }
-
-    // Anniversaries, in the month each member joined; household plaques.
-    for m in &members {
-        if m.joined_on.year() < year && p.chance(90) {
-            let on = cal.date(m.joined_on.month(), m.joined_on.day());
-            let reflection = format!(
-                "入党{}周年，重温入党誓词，牢记初心使命。",
-                year - m.joined_on.year()
-            );
-            p.push(
-                cal.at(on, 19, 0),
-                Who::Member(m.id),
-                "ObserveAnniversary",
-                json!({"member_id": m.id, "year": year, "reflection": reflection}),
-            );
-        }
-        if p.chance(70) {
-            let on = registered(m) + Duration::days(p.rng.random_range(1..60));
-            p.push(
-                cal.at(on, 18, 0),
-                Who::Member(m.id),
-                "DisplayHouseholdPlaque",
-                json!({"member_id": m.id}),
-            );
-        }
-    }
-
-    // Wishes: festival micro-wishes around the Spring Festival and Mid-Autumn, claimed
-    // within hours; service needs through the year; some never claimed.
-    let claimers: Vec<usize> = (0..members.len())
-        .filter(|i| members[*i].service.is_some())
-        .collect();
-    let mut claims: HashMap<usize, u32> = HashMap::new();
-    let wishes = (options.members / 8).max(10);
-    census.wishes = wishes;
-    for w in 0..wishes {
-        let festival = w % 5 < 3;
-        // Spring Festival wishes in January; before 七一, the drive for left-behind
-        // children, claimed within hours.
-        let (published, title, origin, category) = if festival {
-            let (on, title) = if w % 2 == 0 {
-                (
-                    cal.date(1, p.rng.random_range(18..=28)),
-                    *p.pick(&MICRO_WISHES),
-                )
-            } else {
-                (
-                    cal.date(6, p.rng.random_range(20..=26)),
-                    *p.pick(&CHILDREN_WISHES),
-                )
-            };
-            (
-                cal.at(on, 9, p.rng.random_range(0..60)),
-                title,
-                "micro_wish",
-                "festival",
-            )
-        } else {
-            let on = cal.day_of_year(p.rng.random_range(10..330));
-            (
-                cal.at(on, 9, p.rng.random_range(0..60)),
-                *p.pick(&SERVICE_NEEDS),
-                "service_need",
-                "community_service",
-            )
-        };
-        let id = p.id();
-        let beneficiary = format!("{}{}", p.pick(&SURNAMES), p.pick(&KINSHIP));
-        let contact = format!(
-            "{}社区{}号",
-            p.pick(&COMMUNITIES),
-            p.rng.random_range(1..200)
-        );
-        let deadline = published + Duration::days(20);
-        p.push(published, Who::Centre, "PublishWish", json!({"wish_id": id, "origin": origin, "title": title, "beneficiary": beneficiary, "beneficiary_contact": contact, "category": category, "deadline": deadline.to_rfc3339()}));
-        if p.chance(8) || claimers.is_empty() {
-            continue; // never claimed
-        }
-        let mut claimed = published
-            + if festival {
-                Duration::minutes(p.rng.random_range(20..240))
-            } else {
-                Duration::minutes(p.rng.random_range(60..4000))
-            };
-        let mut claimer = None;
-        for _ in 0..2 {
-            let candidate = *p.pick(&claimers);
-            let held = claims.entry(candidate).or_default();
-            // A member claims once registered, and holds at most three claims a year.
-            if *held >= 3 || cal.at(registered(&members[candidate]), 23, 59) >= claimed {
-                continue;
-            }
-            *held += 1;
-            let member = members[candidate].id;
-            p.push(
-                claimed,
-                Who::Member(member),
-                "ClaimWish",
-                json!({"wish_id": id, "member_id": member}),
-            );
-            if p.chance(5) {
-                claimed += Duration::hours(20);
-                p.push(
-                    claimed,
-                    Who::Member(member),
-                    "ReleaseWish",
-                    json!({"wish_id": id, "member_id": member}),
-                );
-                claimed += Duration::hours(2);
-                continue;
-            }
-            claimer = Some(member);
-            break;
-        }
-        let Some(member) = claimer else { continue };
-        let fulfilled = claimed + Duration::hours(p.rng.random_range(4..60));
-        p.push(
-            fulfilled,
-            Who::Member(member),
-            "FulfilWish",
-            json!({"wish_id": id, "evidence": "已送达，受助人签字确认"}),
-        );
-        if p.chance(90) {
-            let confirmed = fulfilled + Duration::hours(p.rng.random_range(2..30));
-            p.push(
-                confirmed,
-                Who::Centre,
-                "ConfirmWish",
-                json!({"wish_id": id}),
-            );
-        }
-    }
-
-    // The Spring Festival clean-up: each service branch organises it on one day of late
-    // January, records who came and enters their hours itself (the organiser's record
-    // of a mass event; the committee verifies them against the sign-in sheet).
-    for b in services.clone() {
-        let Some(&holder) = secretary.get(&b) else {
-            continue;
-        };
-        let on = cal.date(1, p.rng.random_range(20..=27));
-        let came: Vec<&Member> = members
-            .iter()
-            .filter(|m| m.service == Some(b) && registered(m) <= on)
-            .filter(|_| p.chance(70))
-            .collect();
-        if came.is_empty() {
-            continue;
-        }
-        let organiser = Who::Secretary {
-            branch: branches[b].0,
-            member: holder,
-        };
-        let ids: Vec<Uuid> = came.iter().map(|m| m.id).collect();
-        p.push(cal.at(on, 12, 0), organiser, "RecordBranchActivity", json!({"branch_id": branches[b].0, "date": on, "topic": "春节环境大扫除", "attendees": ids}));
-        // A secretary's own hours are self-reported: the organiser enters the others'.
-        let entered: Vec<Uuid> = ids.iter().copied().filter(|m| *m != holder).collect();
-        for m in came.iter().filter(|m| m.id != holder) {
-            let record = p.id();
-            census.service_entries += 1;
-            p.push(
-                cal.at(on, 18, 0),
-                organiser,
-                "LogServiceHours",
-                json!({
-                    "record_id": record, "member_id": m.id, "date": on, "hours": 3.0,
-                    "category": "cleanup", "activity": "春节环境大扫除", "channel": "organiser",
-                }),
-            );
-            p.push(
-                cal.at(on + Duration::days(2), 10, 0),
-                Who::Admin,
-                "VerifyServiceHours",
-                json!({"record_id": record}),
-            );
-        }
-        for m in members.iter_mut().filter(|m| entered.contains(&m.id)) {
-            m.points += 3 * rate("cleanup");
-        }
-    }
-
-    // Branch life: meetings each month, a few activities, the unit branches' quiz, and
-    // some demonstration sites.
-    for (b, branch) in branches.iter().enumerate() {
-        let Some(holder) = secretary.get(&b).copied() else {
-            continue;
-        };
-        let who = Who::Secretary {
-            branch: branch.0,
-            member: holder,
-        };
-        // Who came, by name: most of the branch's members registered by then.
-        let own: Vec<(Uuid, NaiveDate)> = members
-            .iter()
-            .filter(|m| m.unit == b || m.service == Some(b))
-            .map(|m| (m.id, registered(m)))
-            .collect();
-        let by = |on: NaiveDate| own.iter().filter(move |(_, r)| *r <= on).map(|(id, _)| *id);
-        for month in 1..=12 {
-            if p.chance(88) {
-                let on = cal.date(month, p.rng.random_range(5..=15));
-                let came: Vec<Uuid> = by(on).filter(|_| p.chance(85)).collect();
-                p.push(cal.at(on, 15, 0), who, "RecordBranchMeeting", json!({"branch_id": branch.0, "date": on, "topic": format!("{month}月主题党日：学习贯彻会议精神"), "attendees": came}));
-            }
-        }
-        for _ in 0..p.rng.random_range(3..7) {
-            let on = cal.day_of_year(p.rng.random_range(20..345));
-            let came: Vec<Uuid> = by(on).filter(|_| p.chance(60)).collect();
-            p.push(cal.at(on, 14, 0), who, "RecordBranchActivity", json!({"branch_id": branch.0, "date": on, "topic": "进社区开展志愿服务", "attendees": came}));
-        }
-        if units.contains(&b) {
-            let contestant = members
-                .iter()
-                .find(|m| m.unit == b)
-                .map(|m| m.id)
-                .unwrap_or(holder);
-            let score = p.rng.random_range(55..=100);
-            p.push(cal.at(cal.date(7, 1), 10, 0), Who::Admin, "RecordQuizResult", json!({"branch_id": branch.0, "year": year, "contestant_id": contestant, "score": score}));
-        }
-        if p.chance(10) {
-            let level = *p.pick(&["county", "township", "village"]);
-            p.push(
-                cal.at(cal.date(6, 28), 10, 0),
-                Who::Admin,
-                "DesignateDemonstrationSite",
-                json!({"branch_id": branch.0, "year": year, "level": level}),
-            );
-        }
-    }
-
-    // Households in need, each paired with a cadre who visits most months.
-    let households = (options.members / 25).max(3);
-    census.households = households;
-    for _ in 0..households {
-        let id = p.id();
-        let area = format!("{}社区", p.pick(&COMMUNITIES));
-        let hardship = *p.pick(&HARDSHIPS);
-        let registered_on = cal.date(1, p.rng.random_range(3..=10));
-        p.push(
-            cal.at(registered_on, 9, 0),
-            Who::Centre,
-            "RegisterHousehold",
-            json!({"household_id": id, "address_area": area, "hardship": hardship}),
-        );
-        let Some(cadre) = members
-            .get(p.rng.random_range(0..members.len().max(1)))
-            .filter(|m| registered(m) == new_year)
-        else {
-            continue;
-        };
-        let cadre = cadre.id;
-        p.push(
-            cal.at(registered_on, 10, 0),
-            Who::Centre,
-            "PairHousehold",
-            json!({"household_id": id, "cadre_id": cadre}),
-        );
-        for month in 2..=12 {
-            if p.chance(80) {
-                let on = cal.date(month, p.rng.random_range(1..=28));
-                p.push(cal.at(on, 16, 30), Who::Member(cadre), "RecordVisit", json!({"household_id": id, "date": on, "notes": "入户走访，了解近况并帮助解决实际困难"}));
-            }
-        }
-        if p.chance(35) {
-            let (category, description) = *p.pick(&CONCERNS);
-            let raised = cal.at(cal.date(p.rng.random_range(2..=10), 12), 17, 0);
-            p.push(
-                raised,
-                Who::Member(cadre),
-                "RaiseConcern",
-                json!({"household_id": id, "category": category, "description": description}),
-            );
-            // The concern's id is the id of the command that raised it.
-            let concern = p.steps.last().map(|s| s.key).unwrap_or_default();
-            let resolved = raised + Duration::days(p.rng.random_range(5..20));
-            p.push(resolved, Who::Centre, "ResolveConcern", json!({"household_id": id, "concern_id": concern, "resolution": "已协调相关部门解决"}));
-        }
-    }
-
-    // December: each side of the card written by its own branch from its own record —
-    // the community from what it saw of the member (feedback, service) with stars, the
-    // unit from the year at work — by the secretary, or, for a secretary's own card, by
-    // the committee. Then the unit branch's appraisal after its democratic appraisal,
-    // citing the log as the appraisers saw it; a few branches appraise against the
-    // evidence, which the assessment then names.
-    let acting = |b: usize, member: Uuid| secretary_for(b, member).unwrap_or(Who::Admin);
-    for m in &members {
-        let Some(s) = m.service else { continue };
-        // Each side reads the year by the points the rules expect; the community holds
-        // back where it saw the member too little to write feedback.
-        let by_points = match m.points {
-            p if p >= 6000 => "excellent",
-            p if p >= 4000 => "qualified",
-            p if p >= 2000 => "basically_qualified",
-            _ => "unqualified",
-        };
-        let community = match (m.feedback, by_points) {
-            (false, "excellent" | "qualified") => "basically_qualified",
-            (_, opinion) => opinion,
-        };
-        let unit = by_points;
-        let on = cal.date(12, p.rng.random_range(15..=24));
-        if m.feedback {
-            let stars = if m.points >= 4000 {
-                5
-            } else {
-                3 + u32::from(m.points >= 2000)
-            };
-            p.push(cal.at(on, 10, 30), acting(s, m.id), "AwardStars", json!({"member_id": m.id, "year": year, "stars": stars, "reason": "社区志愿服务表现"}));
-        }
-        p.push(cal.at(on, 11, 0), acting(s, m.id), "SignDualCard", json!({"member_id": m.id, "year": year, "side": "community", "opinion": community, "remarks": "在社区积极参加志愿服务，群众认可"}));
-        p.push(cal.at(on, 11, 30), acting(m.unit, m.id), "SignDualCard", json!({"member_id": m.id, "year": year, "side": "unit", "opinion": unit, "remarks": "履职尽责，工作表现良好"}));
-        let appraisal = if p.chance(3) { "excellent" } else { unit };
-        let on = on + Duration::days(2);
-        p.push(cal.at(on, 15, 0), acting(m.unit, m.id), "RecordAppraisal", json!({"member_id": m.id, "year": year, "rating": appraisal, "basis_position": BASIS_AT_RUN, "remarks": "经支部民主评议"}));
-    }
-
-    // The year's end in the branches: a few members change posts or retire, and a
-    // secretary post falls vacant — after their year's record is written.
-    let movers: Vec<&Member> = members
-        .iter()
-        .filter(|m| !secretary.values().any(|s| *s == m.id))
-        .filter(|m| m.service.is_some())
-        .take(options.members / 100 + 2)
-        .collect();
-    if let Some((retiree, movers)) = movers.split_first() {
-        for m in movers {
-            let to = (m.unit + 1) % units.len();
-            p.push(cal.at(cal.date(12, 29), 9, 0), Who::Admin, "TransferMember", json!({"member_id": m.id, "unit_branch_id": branches[to].0, "on": cal.date(12, 29)}));
-        }
-        p.push(
-            cal.at(cal.date(12, 30), 9, 0),
-            Who::Admin,
-            "MemberLeft",
-            json!({"member_id": retiree.id, "reason": "retired", "on": cal.date(12, 30)}),
-        );
-    }
-    if secretary.contains_key(&units.start) {
-        p.push(
-            cal.at(cal.date(12, 31), 9, 0),
-            Who::Admin,
-            "VacateSecretary",
-            json!({"branch_id": branches[units.start].0}),
-        );
-    }
-
+    p.push(at, Who::Admin, rules);
+    let mut branches = p.branches();
+    let campaigns = p.campaigns();
+    let mut members = p.members(&branches, options.members);
+    p.secretaries(&mut branches, &members);
+    p.cards_and_feedback(&mut members);
+    p.service_hours(&mut members, &branches, &campaigns);
+    p.anniversaries_and_plaques(&members);
+    p.wishes(&members, options.members);
+    p.spring_clean_up(&mut members, &branches);
+    p.branch_life(&members, &branches);
+    p.households(&members, options.members);
+    p.cards_signed(&members, &branches);
+    p.year_end(&members, &branches, options.members);
     // Time order; on the same instant, the order planned.
     p.steps.sort_by_key(|s| s.at);
     Ok(Plan {
         steps: p.steps,
-        census,
+        census: p.census,
     })
+}
+
+impl Planner {
+    /// The 40 unit branches, 15 service branches and 5 temporary branches.
+    fn branches(&mut self) -> Branches {
+        let mut all: Vec<(Uuid, String, BranchKind)> = Vec::new();
+        for body in UNIT_BODIES {
+            let name = if body.starts_with('县') {
+                format!("{body}机关党支部")
+            } else {
+                format!("县{body}机关党支部")
+            };
+            all.push((self.id(), name, BranchKind::Unit));
+        }
+        for community in COMMUNITIES {
+            all.push((
+                self.id(),
+                format!("{community}社区服务党支部"),
+                BranchKind::Service,
+            ));
+        }
+        for estate in TEMPORARY {
+            all.push((
+                self.id(),
+                format!("{estate}小区临时党支部"),
+                BranchKind::Temporary,
+            ));
+        }
+        for (i, (id, name, kind)) in all.iter().enumerate() {
+            let community = match kind {
+                BranchKind::Service => Some(COMMUNITIES[i - UNIT_BODIES.len()]),
+                BranchKind::Temporary => Some(TEMPORARY[i - UNIT_BODIES.len() - COMMUNITIES.len()]),
+                BranchKind::Unit => None,
+            };
+            let at = self.next();
+            let register = RegisterBranch {
+                branch_id: Some(*id),
+                name: name.clone(),
+                kind: *kind,
+                community: community.map(str::to_owned),
+            };
+            self.push(at, Who::Admin, register);
+            *self.census.branches.entry(kind_name(*kind)).or_default() += 1;
+        }
+        let units = 0..UNIT_BODIES.len();
+        let services = UNIT_BODIES.len()..UNIT_BODIES.len() + COMMUNITIES.len();
+        let temporaries = services.end..all.len();
+        Branches {
+            all,
+            units,
+            services,
+            temporaries,
+            secretary: HashMap::new(),
+        }
+    }
+
+    /// The year's campaigns, and the service street (党员服务一条街) each quarter in
+    /// another township.
+    fn campaigns(&mut self) -> Vec<Campaign> {
+        let cal = self.cal;
+        let campaigns = [
+            (
+                "水库移民搬迁安置",
+                CampaignKind::Resettlement,
+                Category::ReservoirResettlement,
+                cal.date(3, 1),
+                cal.date(6, 28),
+            ),
+            (
+                "城乡环境大清扫",
+                CampaignKind::Cleanup,
+                Category::Cleanup,
+                cal.date(4, 1),
+                cal.date(10, 28),
+            ),
+            (
+                "春节送温暖",
+                CampaignKind::Festival,
+                Category::Festival,
+                cal.date(1, 15),
+                cal.date(2, 28),
+            ),
+            (
+                "中秋重阳关爱行动",
+                CampaignKind::Festival,
+                Category::Festival,
+                cal.date(9, 1),
+                cal.date(10, 28),
+            ),
+            (
+                "美丽乡村建设",
+                CampaignKind::CentralWork,
+                Category::CentralWork,
+                cal.date(5, 1),
+                cal.date(11, 28),
+            ),
+        ];
+        let streets = [
+            ("城关镇", cal.date(1, 1), cal.date(3, 31)),
+            ("河口镇", cal.date(4, 1), cal.date(6, 30)),
+            ("青山乡", cal.date(7, 1), cal.date(9, 30)),
+            ("石桥镇", cal.date(10, 1), cal.date(12, 28)),
+        ]
+        .map(|(township, starts, ends)| {
+            (
+                format!("{township}党员服务一条街"),
+                CampaignKind::VillageStreet,
+                Category::VillageServiceStreet,
+                starts,
+                ends,
+            )
+        });
+        let mut launched = Vec::new();
+        let all = campaigns
+            .into_iter()
+            .map(|(name, kind, category, starts, ends)| {
+                (name.to_owned(), kind, category, starts, ends)
+            })
+            .chain(streets);
+        for (name, kind, category, starts_on, ends_on) in all {
+            let id = self.id();
+            let at = self.next();
+            let launch = LaunchCampaign {
+                campaign_id: Some(id),
+                name,
+                kind,
+                starts_on,
+                ends_on,
+            };
+            self.push(at, Who::Admin, launch);
+            launched.push((id, category, starts_on, ends_on));
+        }
+        launched
+    }
+
+    /// The members: most joined years ago; a few join during the year.
+    fn members(&mut self, branches: &Branches, count: usize) -> Vec<Member> {
+        let (units, services, temporaries) = (
+            branches.units.clone(),
+            branches.services.clone(),
+            branches.temporaries.clone(),
+        );
+        let cal = self.cal;
+        let mut members: Vec<Member> = Vec::new();
+        for i in 0..count {
+            let name = format!("{}{}", self.pick(&SURNAMES), self.pick(&GIVEN));
+            // The first members fill every unit branch; then the larger bodies take more.
+            let unit = if i < units.len() {
+                i
+            } else {
+                let skewed = self.rng.random_range(0..units.len() * 3);
+                (skewed * skewed / (units.len() * 9)).min(units.len() - 1)
+            };
+            let service = if i < units.len() {
+                // The first member of each unit branch is its secretary: a service branch
+                // too.
+                Some(services.start + i % services.len())
+            } else if i < units.len() + services.len() + temporaries.len() {
+                Some(services.start + (i - units.len()) % (branches.all.len() - services.start))
+            } else if self.chance(92) {
+                Some(if self.chance(94) {
+                    self.rng.random_range(services.clone())
+                } else {
+                    self.rng.random_range(temporaries.clone())
+                })
+            } else {
+                None
+            };
+            let joined_on = if self.chance(3) && i >= branches.all.len() {
+                cal.date(self.rng.random_range(2..=10), self.rng.random_range(1..=28))
+            } else {
+                NaiveDate::from_ymd_opt(
+                    self.rng.random_range(1980..self.year.get()),
+                    self.rng.random_range(1..=12),
+                    self.rng.random_range(1..=28),
+                )
+                .unwrap_or_default()
+            };
+            members.push(Member {
+                id: self.id(),
+                name,
+                unit,
+                service,
+                joined_on,
+                points: 0,
+                feedback: false,
+            });
+        }
+        self.census.members = members.len();
+        let new_year = cal.new_year();
+        for m in &members {
+            let day = m.registered(new_year);
+            let at = if day == new_year {
+                self.next()
+            } else {
+                cal.at(day, 9, 0)
+            };
+            let register = RegisterMember {
+                member_id: Some(m.id),
+                name: m.name.clone(),
+                unit_branch_id: branches.id(m.unit),
+                joined_on: m.joined_on,
+            };
+            self.push(at, Who::Admin, register);
+            if let Some(s) = m.service {
+                let assign = AssignServiceBranch {
+                    member_id: m.id,
+                    service_branch_id: branches.id(s),
+                };
+                self.push(at + Duration::seconds(1), Who::Centre, assign);
+            }
+        }
+        members
+    }
+
+    /// Secretaries: the first member of each branch registered on New Year's Day.
+    fn secretaries(&mut self, branches: &mut Branches, members: &[Member]) {
+        let new_year = self.cal.new_year();
+        for b in 0..branches.all.len() {
+            let holder = members
+                .iter()
+                .filter(|m| m.registered(new_year) == new_year)
+                .find(|m| m.unit == b || m.service == Some(b));
+            if let Some(m) = holder {
+                branches.secretary.insert(b, m.id);
+                let at = self.next() + Duration::hours(1);
+                let appoint = AppointSecretary {
+                    branch_id: branches.id(b),
+                    member_id: m.id,
+                };
+                self.push(at, Who::Admin, appoint);
+            }
+        }
+    }
+
+    /// Dual cards, issued on 2 January; community feedback each quarter.
+    fn cards_and_feedback(&mut self, members: &mut [Member]) {
+        let cal = self.cal;
+        for m in members.iter_mut() {
+            if m.service.is_none() {
+                continue;
+            }
+            let issue_on = m.registered(cal.new_year()).max(cal.date(1, 2));
+            let issue = IssueDualCard {
+                member_id: Some(m.id),
+                year: self.year,
+                all_members: None,
+            };
+            self.push(cal.at(issue_on, 9, 30), Who::Admin, issue);
+            for quarter in 1..=4u32 {
+                // The fourth quarter's before the cards are signed in mid-December.
+                let last_day = if quarter == 4 { 10 } else { 25 };
+                let on = cal.date(quarter * 3, self.rng.random_range(1..=last_day));
+                if on > issue_on && self.chance(70) {
+                    m.feedback = true;
+                    let feedback = RecordCommunityFeedback {
+                        member_id: m.id,
+                        year: self.year,
+                        quarter,
+                        note: format!("第{quarter}季度：积极参加社区志愿服务，群众反映良好"),
+                    };
+                    self.push(cal.at(on, 16, 0), Who::Centre, feedback);
+                }
+            }
+        }
+    }
+
+    /// Service hours through the year, verified by the service-branch secretary (above 8
+    /// hours by the committee), some rejected, some still waiting, a few corrected.
+    fn service_hours(
+        &mut self,
+        members: &mut [Member],
+        branches: &Branches,
+        campaigns: &[Campaign],
+    ) {
+        let cal = self.cal;
+        let weights: u32 = CATEGORIES.iter().map(|c| c.1).sum();
+        for m in members.iter_mut() {
+            let entries = match self.rng.random_range(0..10) {
+                0 => 0,
+                1..=2 => self.rng.random_range(1..6),
+                _ => self.rng.random_range(6..24),
+            };
+            let mut booked: HashMap<NaiveDate, u32> = HashMap::new();
+            let mut used: HashSet<(NaiveDate, &str)> = HashSet::new();
+            let first = m.registered(cal.new_year()).ordinal() + 1;
+            if first >= 350 {
+                continue;
+            }
+            for _ in 0..entries {
+                let date = cal.day_of_year(self.rng.random_range(first..350));
+                let mut roll = self.rng.random_range(0..weights);
+                let (category, _, activities) = CATEGORIES
+                    .iter()
+                    .find(|c| {
+                        let hit = roll < c.1;
+                        roll = roll.saturating_sub(c.1);
+                        hit
+                    })
+                    .copied()
+                    .unwrap_or(CATEGORIES[0]);
+                let activity = *self.pick(activities);
+                let half_hours: u32 = if self.chance(4) {
+                    self.rng.random_range(17..=20)
+                } else {
+                    self.rng.random_range(2..=12)
+                };
+                let day = booked.entry(date).or_default();
+                if *day + half_hours * 30 > 12 * 60 || !used.insert((date, activity)) {
+                    continue;
+                }
+                *day += half_hours * 30;
+                self.census.service_entries += 1;
+                let record = self.id();
+                let campaign = campaigns
+                    .iter()
+                    .find(|(_, c, s, e)| *c == category && (*s..=*e).contains(&date))
+                    .map(|c| c.0);
+                let channel = match self.rng.random_range(0..20) {
+                    0..=11 => Channel::SelfReported,
+                    12..=16 => Channel::Organiser,
+                    _ => Channel::CheckIn,
+                };
+                let who = if channel == Channel::SelfReported {
+                    Who::Member(m.id)
+                } else {
+                    Who::Centre
+                };
+                let hours = f64::from(half_hours) / 2.0;
+                let minute = self.rng.random_range(0..60);
+                let logged = LogServiceHours {
+                    record_id: Some(record),
+                    member_id: m.id,
+                    date,
+                    hours,
+                    category,
+                    activity: activity.to_owned(),
+                    channel: Some(channel),
+                    campaign_id: campaign,
+                    start_time: None,
+                    organising_branch_id: None,
+                };
+                self.push(cal.at(date, 20, minute), who, logged);
+                // Above 8 hours only the committee verifies; else the service-branch
+                // secretary.
+                let verifier = match m.service {
+                    Some(s) if half_hours <= 16 => branches.acting(s, m.id),
+                    _ => Who::Admin,
+                };
+                let decided = cal.at(
+                    date + Duration::days(self.rng.random_range(1..8)),
+                    10,
+                    self.rng.random_range(0..60),
+                );
+                match self.rng.random_range(0..100) {
+                    0..=4 => {
+                        let reject = RejectServiceHours {
+                            record_id: record,
+                            reason: "签到记录与申报时长不符".into(),
+                        };
+                        self.push(decided, verifier, reject);
+                    }
+                    5..=13 => {} // still waiting for its secretary
+                    roll => {
+                        self.push(decided, verifier, VerifyServiceHours { record_id: record });
+                        let mut minutes = u64::from(half_hours) * 30;
+                        if roll == 99 && half_hours <= 14 {
+                            let correct = ApplyCorrection {
+                                record_id: record,
+                                hours: Some(hours + 1.0),
+                                date: None,
+                                category: None,
+                                reason: "核对签到表后更正".into(),
+                            };
+                            self.push(decided + Duration::days(2), verifier, correct);
+                            minutes += 60;
+                        }
+                        m.points += minutes * rate(category) / 60;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Anniversaries, in the month each member joined; household plaques.
+    fn anniversaries_and_plaques(&mut self, members: &[Member]) {
+        let cal = self.cal;
+        let year = self.year.get();
+        for m in members {
+            if m.joined_on.year() < year && self.chance(90) {
+                let on = cal.date(m.joined_on.month(), m.joined_on.day());
+                let observe = ObserveAnniversary {
+                    member_id: m.id,
+                    year: self.year,
+                    reflection: format!(
+                        "入党{}周年，重温入党誓词，牢记初心使命。",
+                        year - m.joined_on.year()
+                    ),
+                };
+                self.push(cal.at(on, 19, 0), Who::Member(m.id), observe);
+            }
+            if self.chance(70) {
+                let on =
+                    m.registered(cal.new_year()) + Duration::days(self.rng.random_range(1..60));
+                let plaque = DisplayHouseholdPlaque { member_id: m.id };
+                self.push(cal.at(on, 18, 0), Who::Member(m.id), plaque);
+            }
+        }
+    }
+
+    /// Wishes: festival micro-wishes around the Spring Festival and before 七一 (the drive
+    /// for left-behind children), claimed within hours; service needs through the year;
+    /// some never claimed.
+    fn wishes(&mut self, members: &[Member], count: usize) {
+        let cal = self.cal;
+        let claimers: Vec<usize> = (0..members.len())
+            .filter(|i| members[*i].service.is_some())
+            .collect();
+        let mut claims: HashMap<usize, u32> = HashMap::new();
+        let wishes = (count / 8).max(10);
+        self.census.wishes = wishes;
+        for w in 0..wishes {
+            let festival = w % 5 < 3;
+            let (published, title, origin, category) = if festival {
+                let (on, title) = if w % 2 == 0 {
+                    (
+                        cal.date(1, self.rng.random_range(18..=28)),
+                        *self.pick(&MICRO_WISHES),
+                    )
+                } else {
+                    (
+                        cal.date(6, self.rng.random_range(20..=26)),
+                        *self.pick(&CHILDREN_WISHES),
+                    )
+                };
+                (
+                    cal.at(on, 9, self.rng.random_range(0..60)),
+                    title,
+                    WishOrigin::MicroWish,
+                    Category::Festival,
+                )
+            } else {
+                let on = cal.day_of_year(self.rng.random_range(10..330));
+                (
+                    cal.at(on, 9, self.rng.random_range(0..60)),
+                    *self.pick(&SERVICE_NEEDS),
+                    WishOrigin::ServiceNeed,
+                    Category::CommunityService,
+                )
+            };
+            let id = self.id();
+            let beneficiary = format!("{}{}", self.pick(&SURNAMES), self.pick(&KINSHIP));
+            let contact = format!(
+                "{}社区{}号",
+                self.pick(&COMMUNITIES),
+                self.rng.random_range(1..200)
+            );
+            let deadline = Timestamp::from_datetime(published + Duration::days(20));
+            let publish = PublishWish {
+                wish_id: Some(id),
+                origin,
+                title: title.to_owned(),
+                beneficiary,
+                beneficiary_contact: Some(contact),
+                beneficiary_id: None,
+                category,
+                deadline,
+                volunteers: None,
+            };
+            self.push(published, Who::Centre, publish);
+            if self.chance(8) || claimers.is_empty() {
+                continue; // never claimed
+            }
+            let mut claimed = published
+                + if festival {
+                    Duration::minutes(self.rng.random_range(20..240))
+                } else {
+                    Duration::minutes(self.rng.random_range(60..4000))
+                };
+            let mut claimer = None;
+            for _ in 0..2 {
+                let candidate = *self.pick(&claimers);
+                let held = claims.entry(candidate).or_default();
+                // A member claims once registered, and holds at most three claims a year.
+                if *held >= 3
+                    || cal.at(members[candidate].registered(cal.new_year()), 23, 59) >= claimed
+                {
+                    continue;
+                }
+                *held += 1;
+                let member = members[candidate].id;
+                let claim = ClaimWish {
+                    wish_id: id,
+                    member_id: member,
+                };
+                self.push(claimed, Who::Member(member), claim);
+                if self.chance(5) {
+                    claimed += Duration::hours(20);
+                    let release = ReleaseWish {
+                        wish_id: id,
+                        member_id: member,
+                    };
+                    self.push(claimed, Who::Member(member), release);
+                    claimed += Duration::hours(2);
+                    continue;
+                }
+                claimer = Some(member);
+                break;
+            }
+            let Some(member) = claimer else { continue };
+            let fulfilled = claimed + Duration::hours(self.rng.random_range(4..60));
+            let fulfil = FulfilWish {
+                wish_id: id,
+                evidence: "已送达，受助人签字确认".into(),
+                member_id: None,
+            };
+            self.push(fulfilled, Who::Member(member), fulfil);
+            if self.chance(90) {
+                let confirmed = fulfilled + Duration::hours(self.rng.random_range(2..30));
+                self.push(confirmed, Who::Centre, ConfirmWish { wish_id: id });
+            }
+        }
+    }
+
+    /// The Spring Festival clean-up: each service branch organises it on one day of late
+    /// January, records who came and enters their hours itself (the organiser's record of
+    /// a mass event; the committee verifies them against the sign-in sheet).
+    fn spring_clean_up(&mut self, members: &mut [Member], branches: &Branches) {
+        let cal = self.cal;
+        for b in branches.services.clone() {
+            let Some(&holder) = branches.secretary.get(&b) else {
+                continue;
+            };
+            let on = cal.date(1, self.rng.random_range(20..=27));
+            let came: Vec<Uuid> = members
+                .iter()
+                .filter(|m| m.service == Some(b) && m.registered(cal.new_year()) <= on)
+                .map(|m| m.id)
+                .filter(|_| self.chance(70))
+                .collect();
+            if came.is_empty() {
+                continue;
+            }
+            let organiser = Who::Secretary {
+                branch: branches.id(b),
+                member: holder,
+            };
+            let activity = RecordBranchActivity {
+                branch_id: branches.id(b),
+                date: on,
+                topic: "春节环境大扫除".into(),
+                attendees: came.clone(),
+            };
+            self.push(cal.at(on, 12, 0), organiser, activity);
+            // A secretary's own hours are self-reported: the organiser enters the others'.
+            let entered: Vec<Uuid> = came.iter().copied().filter(|m| *m != holder).collect();
+            for &member_id in &entered {
+                let record = self.id();
+                self.census.service_entries += 1;
+                let logged = LogServiceHours {
+                    record_id: Some(record),
+                    member_id,
+                    date: on,
+                    hours: 3.0,
+                    category: Category::Cleanup,
+                    activity: "春节环境大扫除".into(),
+                    channel: Some(Channel::Organiser),
+                    campaign_id: None,
+                    start_time: None,
+                    organising_branch_id: None,
+                };
+                self.push(cal.at(on, 18, 0), organiser, logged);
+                let verify = VerifyServiceHours { record_id: record };
+                self.push(cal.at(on + Duration::days(2), 10, 0), Who::Admin, verify);
+            }
+            for m in members.iter_mut().filter(|m| entered.contains(&m.id)) {
+                m.points += 3 * rate(Category::Cleanup);
+            }
+        }
+    }
+
+    /// Branch life: meetings each month, a few activities, the unit branches' quiz, and
+    /// some demonstration sites.
+    fn branch_life(&mut self, members: &[Member], branches: &Branches) {
+        let cal = self.cal;
+        for b in 0..branches.all.len() {
+            let Some(holder) = branches.secretary.get(&b).copied() else {
+                continue;
+            };
+            let branch_id = branches.id(b);
+            let who = Who::Secretary {
+                branch: branch_id,
+                member: holder,
+            };
+            // Who came, by name: most of the branch's members registered by then.
+            let own: Vec<(Uuid, NaiveDate)> = members
+                .iter()
+                .filter(|m| m.unit == b || m.service == Some(b))
+                .map(|m| (m.id, m.registered(cal.new_year())))
+                .collect();
+            let by = |on: NaiveDate| own.iter().filter(move |(_, r)| *r <= on).map(|(id, _)| *id);
+            for month in 1..=12 {
+                if self.chance(88) {
+                    let on = cal.date(month, self.rng.random_range(5..=15));
+                    let came: Vec<Uuid> = by(on).filter(|_| self.chance(85)).collect();
+                    let meeting = RecordBranchMeeting {
+                        branch_id,
+                        date: on,
+                        topic: format!("{month}月主题党日：学习贯彻会议精神"),
+                        attendees: came,
+                    };
+                    self.push(cal.at(on, 15, 0), who, meeting);
+                }
+            }
+            for _ in 0..self.rng.random_range(3..7) {
+                let on = cal.day_of_year(self.rng.random_range(20..345));
+                let came: Vec<Uuid> = by(on).filter(|_| self.chance(60)).collect();
+                let activity = RecordBranchActivity {
+                    branch_id,
+                    date: on,
+                    topic: "进社区开展志愿服务".into(),
+                    attendees: came,
+                };
+                self.push(cal.at(on, 14, 0), who, activity);
+            }
+            if branches.units.contains(&b) {
+                let contestant = members
+                    .iter()
+                    .find(|m| m.unit == b)
+                    .map(|m| m.id)
+                    .unwrap_or(holder);
+                let quiz = RecordQuizResult {
+                    branch_id,
+                    year: self.year,
+                    contestant_id: contestant,
+                    score: self.rng.random_range(55..=100),
+                };
+                self.push(cal.at(cal.date(7, 1), 10, 0), Who::Admin, quiz);
+            }
+            if self.chance(10) {
+                let level =
+                    *self.pick(&[SiteLevel::County, SiteLevel::Township, SiteLevel::Village]);
+                let site = DesignateDemonstrationSite {
+                    branch_id,
+                    year: self.year,
+                    level,
+                };
+                self.push(cal.at(cal.date(6, 28), 10, 0), Who::Admin, site);
+            }
+        }
+    }
+
+    /// Households in need, each paired with a cadre who visits most months.
+    fn households(&mut self, members: &[Member], count: usize) {
+        let cal = self.cal;
+        let households = (count / 25).max(3);
+        self.census.households = households;
+        for _ in 0..households {
+            let id = self.id();
+            let area = format!("{}社区", self.pick(&COMMUNITIES));
+            let hardship = *self.pick(&HARDSHIPS);
+            let registered_on = cal.date(1, self.rng.random_range(3..=10));
+            let register = RegisterHousehold {
+                household_id: Some(id),
+                address_area: area,
+                hardship: hardship.to_owned(),
+            };
+            self.push(cal.at(registered_on, 9, 0), Who::Centre, register);
+            let Some(cadre) = members
+                .get(self.rng.random_range(0..members.len().max(1)))
+                .filter(|m| m.registered(cal.new_year()) == cal.new_year())
+            else {
+                continue;
+            };
+            let cadre = cadre.id;
+            let pair = PairHousehold {
+                household_id: id,
+                cadre_id: cadre,
+            };
+            self.push(cal.at(registered_on, 10, 0), Who::Centre, pair);
+            for month in 2..=12 {
+                if self.chance(80) {
+                    let on = cal.date(month, self.rng.random_range(1..=28));
+                    let visit = RecordVisit {
+                        household_id: id,
+                        date: on,
+                        notes: "入户走访，了解近况并帮助解决实际困难".into(),
+                    };
+                    self.push(cal.at(on, 16, 30), Who::Member(cadre), visit);
+                }
+            }
+            if self.chance(35) {
+                let (category, description) = *self.pick(&CONCERNS);
+                let raised = cal.at(cal.date(self.rng.random_range(2..=10), 12), 17, 0);
+                let raise = RaiseConcern {
+                    household_id: id,
+                    category: category.to_owned(),
+                    description: description.to_owned(),
+                };
+                self.push(raised, Who::Member(cadre), raise);
+                // The concern's id is the id of the command that raised it.
+                let concern = self.steps.last().map(|s| s.key).unwrap_or_default();
+                let resolved = raised + Duration::days(self.rng.random_range(5..20));
+                let resolve = ResolveConcern {
+                    household_id: id,
+                    concern_id: concern,
+                    resolution: "已协调相关部门解决".into(),
+                };
+                self.push(resolved, Who::Centre, resolve);
+            }
+        }
+    }
+
+    /// December: each side of the card written by its own branch from its own record —
+    /// the community from what it saw of the member (feedback, service) with stars, the
+    /// unit from the year at work — by the secretary, or, for a secretary's own card, by
+    /// the committee. Then the unit branch's appraisal after its democratic appraisal,
+    /// citing the log as the appraisers saw it (the runner fills in `basis_position`); a
+    /// few branches appraise against the evidence, which the assessment then names.
+    fn cards_signed(&mut self, members: &[Member], branches: &Branches) {
+        let cal = self.cal;
+        for m in members {
+            let Some(s) = m.service else { continue };
+            // Each side reads the year by the points the rules expect; the community holds
+            // back where it saw the member too little to write feedback.
+            let by_points = match m.points {
+                p if p >= 6000 => Rating::Excellent,
+                p if p >= 4000 => Rating::Qualified,
+                p if p >= 2000 => Rating::BasicallyQualified,
+                _ => Rating::Unqualified,
+            };
+            let community = match (m.feedback, by_points) {
+                (false, Rating::Excellent | Rating::Qualified) => Rating::BasicallyQualified,
+                (_, opinion) => opinion,
+            };
+            let unit = by_points;
+            let on = cal.date(12, self.rng.random_range(15..=24));
+            if m.feedback {
+                let stars = if m.points >= 4000 {
+                    5
+                } else {
+                    3 + u32::from(m.points >= 2000)
+                };
+                let award = AwardStars {
+                    member_id: m.id,
+                    year: self.year,
+                    stars,
+                    reason: "社区志愿服务表现".into(),
+                };
+                self.push(cal.at(on, 10, 30), branches.acting(s, m.id), award);
+            }
+            let sign = |side, opinion, remarks: &str| SignDualCard {
+                member_id: m.id,
+                year: self.year,
+                side,
+                opinion,
+                remarks: remarks.to_owned(),
+            };
+            let community = sign(
+                Side::Community,
+                community,
+                "在社区积极参加志愿服务，群众认可",
+            );
+            let unit_side = sign(Side::Unit, unit, "履职尽责，工作表现良好");
+            self.push(cal.at(on, 11, 0), branches.acting(s, m.id), community);
+            self.push(cal.at(on, 11, 30), branches.acting(m.unit, m.id), unit_side);
+            let rating = if self.chance(3) {
+                Rating::Excellent
+            } else {
+                unit
+            };
+            let on = on + Duration::days(2);
+            let appraisal = RecordAppraisal {
+                member_id: m.id,
+                year: self.year,
+                rating,
+                basis_position: 0,
+                remarks: "经支部民主评议".into(),
+            };
+            self.push(cal.at(on, 15, 0), branches.acting(m.unit, m.id), appraisal);
+        }
+    }
+
+    /// The year's end in the branches: a few members change posts or retire, and a
+    /// secretary post falls vacant — after their year's record is written.
+    fn year_end(&mut self, members: &[Member], branches: &Branches, count: usize) {
+        let cal = self.cal;
+        let movers: Vec<&Member> = members
+            .iter()
+            .filter(|m| !branches.secretary.values().any(|s| *s == m.id))
+            .filter(|m| m.service.is_some())
+            .take(count / 100 + 2)
+            .collect();
+        if let Some((retiree, movers)) = movers.split_first() {
+            for m in movers {
+                let to = (m.unit + 1) % branches.units.len();
+                let transfer = TransferMember {
+                    member_id: m.id,
+                    unit_branch_id: branches.id(to),
+                    on: cal.date(12, 29),
+                };
+                self.push(cal.at(cal.date(12, 29), 9, 0), Who::Admin, transfer);
+            }
+            let left = MemberLeft {
+                member_id: retiree.id,
+                reason: LeaveReason::Retired,
+                on: cal.date(12, 30),
+            };
+            self.push(cal.at(cal.date(12, 30), 9, 0), Who::Admin, left);
+        }
+        if branches.secretary.contains_key(&branches.units.start) {
+            let vacate = VacateSecretary {
+                branch_id: branches.id(branches.units.start),
+            };
+            self.push(cal.at(cal.date(12, 31), 9, 0), Who::Admin, vacate);
+        }
+    }
+}
+
+/// A kind's name in the census.
+fn kind_name(kind: BranchKind) -> &'static str {
+    match kind {
+        BranchKind::Unit => "unit",
+        BranchKind::Service => "service",
+        BranchKind::Temporary => "temporary",
+    }
 }
 
 /// The principal each issuer's signed token names.
@@ -1121,10 +1358,6 @@ impl Tokens<'_> {
     }
 }
 
-/// The `basis_position` the plan gives an appraisal: the runner puts in the log's head
-/// as the appraisers see it when the appraisal is recorded.
-const BASIS_AT_RUN: &str = "head";
-
 /// Keys and nonces drawn from `seed`, for a service that must write the same log on
 /// every run: the beneficiaries of a demo county are invented, so their keys may be
 /// predictable; a real county's never are (the default draws from the operating system).
@@ -1157,29 +1390,23 @@ pub async fn run(
         clock.set(step.at);
         let principal = tokens.principal(step.who)?;
         let key = step.key.to_string();
-        let mut body = step.body.clone();
-        if body["basis_position"] == BASIS_AT_RUN {
-            // On a rerun the head has moved on: an appraisal already recorded stands as it
+        let mut command = step.command.clone();
+        if let Command::RecordAppraisal(appraisal) = &mut command {
+            // An appraisal cites the log as the appraisers see it when it is recorded. On
+            // a rerun the head has moved on: an appraisal already recorded stands as it
             // was (sending it with today's head would be another request under its key).
             if service.log().recorded(step.key).await?.is_some() {
                 outcome.accepted += 1;
                 on_step(i + 1);
                 continue;
             }
-            body["basis_position"] = service.log().known_head().into();
+            appraisal.basis_position = service.log().known_head();
         }
-        match service
-            .execute(
-                &principal,
-                step.name,
-                Some(&key),
-                body.to_string().as_bytes(),
-            )
-            .await
-        {
+        let name = command.name();
+        match service.submit(&principal, command, Some(&key)).await {
             Ok(_) => outcome.accepted += 1,
             Err(e @ (CommandError::Internal(_) | CommandError::Unavailable(_))) => {
-                anyhow::bail!("{} failed: {e}", step.name);
+                anyhow::bail!("{name} failed: {e}");
             }
             Err(e) => {
                 let rule = match &e {
@@ -1188,7 +1415,7 @@ pub async fn run(
                 };
                 let entry = outcome
                     .refused
-                    .entry(format!("{} {rule}", step.name))
+                    .entry(format!("{name} {rule}"))
                     .or_insert_with(|| (0, e.to_string()));
                 entry.0 += 1;
             }
@@ -1219,7 +1446,7 @@ mod tests {
         let keys = |p: &Plan| {
             p.steps
                 .iter()
-                .map(|s| (s.key, s.body.clone()))
+                .map(|s| (s.key, s.command.clone()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(keys(&a), keys(&b));
@@ -1238,7 +1465,7 @@ mod tests {
                 .iter()
                 .all(|s| s.at.with_timezone(&offset).year() == 2025)
         );
-        let names: HashSet<&str> = plan.steps.iter().map(|s| s.name).collect();
+        let names: HashSet<&str> = plan.steps.iter().map(|s| s.command.name()).collect();
         for name in [
             "RegisterMember",
             "LogServiceHours",
