@@ -21,8 +21,15 @@ use crate::measure::{Backend, Rate, Scratch, summary};
 use crate::{RunArgs, Section};
 use allweather_api::{App, CommandOptions, CommandService, Settings, TokenKey};
 use allweather_command::Claims;
-use allweather_domain::Principal;
+use allweather_domain::command::{
+    AdoptRules, AppointSecretary, AssignServiceBranch, ClaimWish, FulfilWish, IssueDualCard,
+    LogServiceHours, PublishWish, RecordBranchMeeting, RegisterBranch, RegisterMember,
+    SignDualCard, VerifyServiceHours,
+};
+use allweather_domain::values::{BranchKind, Category, Rating, Side, WishOrigin, Year};
+use allweather_domain::{Command, Principal};
 use allweather_events::Role;
+use allweather_events::Timestamp;
 use allweather_log::LogOptions;
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -329,17 +336,15 @@ fn admin() -> Principal {
 
 /// Runs `commands` through `service` as a committee admin, 32 at a time; each must be
 /// accepted.
-async fn all_accepted(
-    service: &CommandService,
-    commands: Vec<(&'static str, Value)>,
-) -> anyhow::Result<()> {
+async fn all_accepted(service: &CommandService, commands: Vec<Command>) -> anyhow::Result<()> {
     let admin = admin();
     futures::stream::iter(commands)
-        .map(|(name, body)| {
+        .map(|command| {
             let (service, admin) = (service.clone(), admin.clone());
             async move {
+                let name = command.name();
                 service
-                    .execute(&admin, name, None, body.to_string().as_bytes())
+                    .submit(&admin, command, None)
                     .await
                     .map_err(|e| anyhow::anyhow!("setting up the county, {name} was refused: {e}"))
             }
@@ -362,25 +367,38 @@ async fn set_up(service: &CommandService, shape: &Shape) -> anyhow::Result<Count
     };
     let rules: Value =
         toml::from_str(include_str!("../../../rules/2026.toml")).context("read rules/2026.toml")?;
-    all_accepted(
-        service,
-        vec![("AdoptRules", json!({"year": YEAR, "rules": rules}))],
-    )
-    .await?;
+    let year = Year::new(i64::from(YEAR))?;
+    all_accepted(service, vec![AdoptRules { year, rules }.into()]).await?;
     let mut branches = Vec::new();
     for (b, (unit, service_branch)) in county.units.iter().zip(&county.services).enumerate() {
-        branches.push((
-            "RegisterBranch",
-            json!({"branch_id": unit, "name": format!("unit {b}"), "kind": "unit"}),
-        ));
-        branches.push(("RegisterBranch", json!({"branch_id": service_branch, "name": format!("community {b}"), "kind": "service", "community": format!("community {b}")})));
+        branches.push(
+            RegisterBranch {
+                branch_id: Some(*unit),
+                name: format!("unit {b}"),
+                kind: BranchKind::Unit,
+                community: None,
+            }
+            .into(),
+        );
+        branches.push(
+            RegisterBranch {
+                branch_id: Some(*service_branch),
+                name: format!("community {b}"),
+                kind: BranchKind::Service,
+                community: Some(format!("community {b}")),
+            }
+            .into(),
+        );
     }
     all_accepted(service, branches).await?;
+    let joined_on = NaiveDate::from_ymd_opt(2020, 1, 1).context("1 January 2020")?;
     let register = |(i, m): (usize, &Uuid)| {
-        (
-            "RegisterMember",
-            json!({"member_id": m, "name": format!("member {i}"), "unit_branch_id": county.units[i % BRANCHES], "joined_on": "2020-01-01"}),
-        )
+        Command::from(RegisterMember {
+            member_id: Some(*m),
+            name: format!("member {i}"),
+            unit_branch_id: county.units[i % BRANCHES],
+            joined_on,
+        })
     };
     all_accepted(
         service,
@@ -395,41 +413,62 @@ async fn set_up(service: &CommandService, shape: &Shape) -> anyhow::Result<Count
     .await?;
     let mut cards = Vec::new();
     for (i, m) in county.members.iter().enumerate() {
-        cards.push((
-            "AssignServiceBranch",
-            json!({"member_id": m, "service_branch_id": county.services[i % BRANCHES]}),
-        ));
+        cards.push(
+            AssignServiceBranch {
+                member_id: *m,
+                service_branch_id: county.services[i % BRANCHES],
+            }
+            .into(),
+        );
     }
     all_accepted(service, cards).await?;
     let mut appointments = Vec::new();
     for b in 0..BRANCHES {
-        appointments.push((
-            "AppointSecretary",
-            json!({"branch_id": county.units[b], "member_id": county.members[b]}),
-        ));
-        appointments.push((
-            "AppointSecretary",
-            json!({"branch_id": county.services[b], "member_id": county.members[BRANCHES + b]}),
-        ));
+        appointments.push(
+            AppointSecretary {
+                branch_id: county.units[b],
+                member_id: county.members[b],
+            }
+            .into(),
+        );
+        appointments.push(
+            AppointSecretary {
+                branch_id: county.services[b],
+                member_id: county.members[BRANCHES + b],
+            }
+            .into(),
+        );
     }
     all_accepted(service, appointments).await?;
     let issue = county
         .members
         .iter()
-        .map(|m| ("IssueDualCard", json!({"member_id": m, "year": YEAR})))
+        .map(|m| {
+            Command::from(IssueDualCard {
+                member_id: Some(*m),
+                year,
+                all_members: None,
+            })
+        })
         .collect();
     all_accepted(service, issue).await?;
+    let deadline = Timestamp::parse("2026-12-31T00:00:00Z").map_err(anyhow::Error::msg)?;
     let publish = county
         .wishes
         .iter()
         .chain(&county.storm_wishes)
         .map(|w| {
-            (
-                "PublishWish",
-                json!({"wish_id": w, "origin": "service_need", "title": "a winter coat",
-                       "beneficiary": "a bench resident", "category": "community_service",
-                       "deadline": "2026-12-31T00:00:00Z"}),
-            )
+            Command::from(PublishWish {
+                wish_id: Some(*w),
+                origin: WishOrigin::ServiceNeed,
+                title: "a winter coat".into(),
+                beneficiary: "a bench resident".into(),
+                beneficiary_contact: None,
+                beneficiary_id: None,
+                category: Category::CommunityService,
+                deadline,
+                volunteers: None,
+            })
         })
         .collect();
     all_accepted(service, publish).await?;
@@ -454,16 +493,19 @@ async fn meetings(
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                (
-                    "RegisterBranch",
-                    json!({"branch_id": b, "name": format!("meeting branch {i}"), "kind": "unit"}),
-                )
+                Command::from(RegisterBranch {
+                    branch_id: Some(*b),
+                    name: format!("meeting branch {i}"),
+                    kind: BranchKind::Unit,
+                    community: None,
+                })
             })
             .collect(),
     )
     .await?;
     let token = Arc::new(http.token(Role::CommitteeAdmin, None, None)?);
     let branches = Arc::new(branches);
+    let date = NaiveDate::from_ymd_opt(YEAR, 11, 30).context("30 November")?;
     let started = Instant::now();
     let tasks: Vec<_> = (0..shape.clients)
         .map(|c| {
@@ -473,10 +515,13 @@ async fn meetings(
                 let mine: Vec<&Uuid> = branches.iter().skip(c).step_by(clients).collect();
                 let mut latencies = Vec::with_capacity(per_client);
                 for i in 0..per_client {
-                    let body = json!({"branch_id": mine[i % mine.len()], "date": "2026-11-30",
-                                      "topic": "monthly branch meeting", "attendees": []});
-                    let (status, code, took) =
-                        http.command(&token, "RecordBranchMeeting", &body).await?;
+                    let meeting = Command::from(RecordBranchMeeting {
+                        branch_id: *mine[i % mine.len()],
+                        date,
+                        topic: "monthly branch meeting".into(),
+                        attendees: Vec::new(),
+                    });
+                    let (status, code, took) = http.command(&token, &meeting).await?;
                     anyhow::ensure!(
                         status == 200,
                         "RecordBranchMeeting was refused with {status} ({code})"
@@ -525,15 +570,15 @@ impl Http {
     async fn command(
         &self,
         token: &str,
-        name: &str,
-        body: &Value,
+        command: &Command,
     ) -> anyhow::Result<(u16, String, Duration)> {
+        let name = command.name();
         let started = Instant::now();
         let response = self
             .client
             .post(format!("{}/{name}", self.base))
             .bearer_auth(token)
-            .json(body)
+            .json(&command.body())
             .send()
             .await
             .with_context(|| format!("POST {name}"))?;
@@ -617,11 +662,11 @@ async fn client(
     let mine: Vec<usize> = (c..county.members.len()).step_by(clients).collect();
     let mut wishes = county.wishes.iter().skip(c).step_by(clients);
     // Card sides left to sign: (member, side), where the signer is not the member.
-    let mut sides: Vec<(usize, &str)> = mine
+    let mut sides: Vec<(usize, Side)> = mine
         .iter()
-        .flat_map(|&m| [(m, "community"), (m, "unit")])
+        .flat_map(|&m| [(m, Side::Community), (m, Side::Unit)])
         .filter(|&(m, side)| {
-            let (secretary, _) = if side == "unit" {
+            let (secretary, _) = if side == Side::Unit {
                 county.unit_secretary(m)
             } else {
                 county.service_secretary(m)
@@ -642,6 +687,7 @@ async fn client(
         Ok(t)
     };
     let jan_1 = NaiveDate::from_ymd_opt(YEAR, 1, 1).context("1 January")?;
+    let year = Year::new(i64::from(YEAR))?;
     let mut done = Vec::with_capacity(per_client);
     for i in 0..per_client {
         let k = i % mine.len();
@@ -661,20 +707,29 @@ async fn client(
         {
             name = "LogServiceHours";
         }
-        let (token, body) = match name {
+        let (token, command): (String, Command) = match name {
             "ClaimWish" => {
                 let wish = *wish.context("a wish")?;
                 claimed.push((wish, m));
                 (
                     token(Role::Member, Some(member), None)?,
-                    json!({"wish_id": wish, "member_id": member}),
+                    ClaimWish {
+                        wish_id: wish,
+                        member_id: member,
+                    }
+                    .into(),
                 )
             }
             "FulfilWish" => {
                 let (wish, claimer) = claimed.pop().context("a claim")?;
                 (
                     token(Role::Member, Some(county.members[claimer]), None)?,
-                    json!({"wish_id": wish, "evidence": "delivered, signed for by the resident"}),
+                    FulfilWish {
+                        wish_id: wish,
+                        evidence: "delivered, signed for by the resident".into(),
+                        member_id: None,
+                    }
+                    .into(),
                 )
             }
             "VerifyServiceHours" => {
@@ -685,19 +740,25 @@ async fn client(
                 } else {
                     token(Role::Secretary, Some(secretary), Some(branch))?
                 };
-                (token, json!({"record_id": record}))
+                (token, VerifyServiceHours { record_id: record }.into())
             }
             "SignDualCard" => {
                 let (owner, side) = sides.pop().context("a side")?;
-                let (secretary, branch) = if side == "unit" {
+                let (secretary, branch) = if side == Side::Unit {
                     county.unit_secretary(owner)
                 } else {
                     county.service_secretary(owner)
                 };
                 (
                     token(Role::Secretary, Some(secretary), Some(branch))?,
-                    json!({"member_id": county.members[owner], "year": YEAR, "side": side,
-                           "rating": "basically_qualified", "remarks": "does the work asked of a member"}),
+                    SignDualCard {
+                        member_id: county.members[owner],
+                        year,
+                        side,
+                        opinion: Rating::BasicallyQualified,
+                        remarks: "does the work asked of a member".into(),
+                    }
+                    .into(),
                 )
             }
             _ => {
@@ -708,12 +769,23 @@ async fn client(
                 pending.push((record, m));
                 (
                     token(Role::Member, Some(member), None)?,
-                    json!({"record_id": record, "member_id": member, "date": date, "hours": 1.5,
-                           "category": "community_service", "activity": format!("reading at the care home, visit {}", logged[k])}),
+                    LogServiceHours {
+                        record_id: Some(record),
+                        member_id: member,
+                        date,
+                        hours: 1.5,
+                        category: Category::CommunityService,
+                        activity: format!("reading at the care home, visit {}", logged[k]),
+                        channel: None,
+                        campaign_id: None,
+                        start_time: None,
+                        organising_branch_id: None,
+                    }
+                    .into(),
                 )
             }
         };
-        let (status, code, took) = http.command(&token, name, &body).await?;
+        let (status, code, took) = http.command(&token, &command).await?;
         anyhow::ensure!(
             status == 200,
             "the mix's {name} was refused with {status} ({code}); every mix command must be accepted"
@@ -736,18 +808,21 @@ async fn storm(
         requests.push((
             wish,
             http.token(Role::Member, Some(*member), None)?,
-            json!({"wish_id": wish, "member_id": member}),
+            Command::from(ClaimWish {
+                wish_id: wish,
+                member_id: *member,
+            }),
         ));
     }
     // Every client is ready before the gate opens, and all go at once.
     let gate = Arc::new(tokio::sync::Barrier::new(requests.len() + 1));
     let tasks: Vec<_> = requests
         .into_iter()
-        .map(|(wish, token, body)| {
+        .map(|(wish, token, claim)| {
             let (gate, http) = (gate.clone(), http.clone());
             tokio::spawn(async move {
                 gate.wait().await;
-                let (status, code, took) = http.command(&token, "ClaimWish", &body).await?;
+                let (status, code, took) = http.command(&token, &claim).await?;
                 anyhow::Ok((wish, status, code, took))
             })
         })

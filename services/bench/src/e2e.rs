@@ -13,6 +13,8 @@ use crate::measure::{Backend, Scratch, summary};
 use crate::{RunArgs, Section};
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
+use allweather_domain::command::RegisterBranch;
+use allweather_domain::values::BranchKind;
 use allweather_events::Role;
 use allweather_log::{Log, LogOptions};
 use allweather_projections::{JetStreamSource, ReadStore, runner, scorecard::Scorecard};
@@ -263,9 +265,14 @@ async fn measure(
         ticker.tick().await;
         let (service, admin, accepted) = (service.clone(), admin.clone(), accepted.clone());
         tasks.push(tokio::spawn(async move {
-            let body = json!({"name": format!("bench branch {i}"), "kind": "unit"}).to_string();
+            let register = RegisterBranch {
+                branch_id: None,
+                name: format!("bench branch {i}"),
+                kind: BranchKind::Unit,
+                community: None,
+            };
             let reply = service
-                .execute(&admin, "RegisterBranch", None, body.as_bytes())
+                .submit(&admin, register, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("a command was refused: {e}"))?;
             let at = Instant::now();

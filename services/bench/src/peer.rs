@@ -18,6 +18,8 @@ use crate::measure::{Backend, Rate, Scratch, repeat};
 use crate::{RunArgs, Section};
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
+use allweather_domain::command::{RecordBranchMeeting, RegisterBranch};
+use allweather_domain::values::BranchKind;
 use allweather_events::Role;
 use allweather_log::{Log, LogOptions};
 use anyhow::Context as _;
@@ -246,10 +248,15 @@ async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Re
     futures::stream::iter(branches.iter().enumerate())
         .map(|(i, b)| {
             let (service, admin) = (service.clone(), admin.clone());
-            let body = json!({"branch_id": b, "name": format!("branch {i}"), "kind": "unit"});
+            let register = RegisterBranch {
+                branch_id: Some(*b),
+                name: format!("branch {i}"),
+                kind: BranchKind::Unit,
+                community: None,
+            };
             async move {
                 service
-                    .execute(&admin, "RegisterBranch", None, body.to_string().as_bytes())
+                    .submit(&admin, register, None)
                     .await
                     .map_err(|e| anyhow::anyhow!("RegisterBranch was refused: {e}"))
             }
@@ -258,6 +265,7 @@ async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Re
         .try_for_each(|_| async { Ok(()) })
         .await?;
     let branches = Arc::new(branches);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).context("30 November")?;
     let before = log.head().await?.position;
     let started = Instant::now();
     let tasks: Vec<_> = (0..callers)
@@ -268,15 +276,14 @@ async fn allweather_rate(database: &str, callers: usize, n: usize) -> anyhow::Re
             tokio::spawn(async move {
                 let mine: Vec<&Uuid> = branches.iter().skip(c).step_by(callers).collect();
                 for i in 0..share {
-                    let body = json!({"branch_id": mine[i % mine.len()], "date": "2026-11-30",
-                                      "topic": "monthly branch meeting", "attendees": []});
+                    let meeting = RecordBranchMeeting {
+                        branch_id: *mine[i % mine.len()],
+                        date,
+                        topic: "monthly branch meeting".into(),
+                        attendees: Vec::new(),
+                    };
                     service
-                        .execute(
-                            &admin,
-                            "RecordBranchMeeting",
-                            None,
-                            body.to_string().as_bytes(),
-                        )
+                        .submit(&admin, meeting, None)
                         .await
                         .map_err(|e| anyhow::anyhow!("RecordBranchMeeting was refused: {e}"))?;
                 }
