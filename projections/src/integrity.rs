@@ -12,6 +12,7 @@
 //! [`LONG_DAY_MINUTES`]. The flags of a year are served to committee admins and auditors at
 //! `GET /api/v1/integrity/flags?year=Y`.
 
+use crate::records::{self, RecordChange, RecordStatus};
 use crate::runner::Projector;
 use crate::store::{dump_rows, position};
 use crate::writes::{Change, Table, Value, Writes};
@@ -88,8 +89,8 @@ impl Projector for Integrity {
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let id = envelope.stream_id.id();
-            match event {
-                Event::ServiceHoursLogged(e) => {
+            match records::change(event) {
+                Some(RecordChange::Logged(e)) => {
                     let start = e.start_time.map_or(-1, |t| {
                         i64::from(chrono::Timelike::hour(&t)) * 60
                             + i64::from(chrono::Timelike::minute(&t))
@@ -107,7 +108,7 @@ impl Projector for Integrity {
                             i64::from(e.minutes).into(),
                             start.into(),
                             normalise(&e.activity).into(),
-                            "pending".into(),
+                            RecordStatus::Pending.as_str().into(),
                             entered_by.into(),
                             "".into(),
                             position(envelope).into(),
@@ -120,37 +121,30 @@ impl Projector for Integrity {
                         ],
                     )?;
                 }
-                Event::ServiceHoursVerified(e) => {
-                    let verifier = e
-                        .verifier_member_id
-                        .map_or_else(|| e.verifier.clone(), |m| m.to_string());
-                    w.update(
-                        &ENTRIES,
-                        id,
-                        vec![
-                            ("status", Change::Set("verified".into())),
-                            ("verifier", Change::Set(verifier.into())),
-                            ("decided_position", Change::Set(position(envelope).into())),
-                        ],
-                    )?;
-                }
-                Event::ServiceHoursRejected(_) => w.update(
-                    &ENTRIES,
-                    id,
-                    vec![
-                        ("status", Change::Set("rejected".into())),
+                Some(RecordChange::Decided {
+                    status,
+                    by,
+                    by_member,
+                }) => {
+                    let mut changes = vec![
+                        ("status", Change::Set(status.as_str().into())),
                         ("decided_position", Change::Set(position(envelope).into())),
-                    ],
-                )?,
-                Event::CorrectionApplied(e) => w.update(
+                    ];
+                    if status == RecordStatus::Verified {
+                        let verifier = by_member.map_or_else(|| by.to_owned(), |m| m.to_string());
+                        changes.push(("verifier", Change::Set(verifier.into())));
+                    }
+                    w.update(&ENTRIES, id, changes)?;
+                }
+                Some(RecordChange::Corrected(after)) => w.update(
                     &ENTRIES,
                     id,
                     vec![
-                        ("date", Change::Set(e.after.date.to_string().into())),
-                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
+                        ("date", Change::Set(after.date.to_string().into())),
+                        ("minutes", Change::Set(i64::from(after.minutes).into())),
                     ],
                 )?,
-                _ => {}
+                None => {}
             }
             Ok(())
         })
@@ -190,7 +184,7 @@ struct EntryRow {
     minutes: i64,
     start: i64,
     activity: String,
-    status: String,
+    status: RecordStatus,
     entered_by: String,
     verifier: String,
     logged: i64,
@@ -204,9 +198,10 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
     let rows = sqlx::query(
         "SELECT member_id, date, minutes, start_minute, activity, status, entered_by, verifier, logged_position, decided_position,
                 channel, organising_branch
-           FROM ig_entries WHERE date LIKE $1 AND status <> 'rejected' ORDER BY logged_position",
+           FROM ig_entries WHERE date LIKE $1 AND status <> $2 ORDER BY logged_position",
     )
     .bind(format!("{year:04}-%"))
+    .bind(RecordStatus::Rejected.as_str())
     .fetch_all(pool)
     .await?;
     let rows = rows
@@ -218,7 +213,7 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
                 minutes: r.try_get(2)?,
                 start: r.try_get(3)?,
                 activity: r.try_get(4)?,
-                status: r.try_get(5)?,
+                status: RecordStatus::parse(&r.try_get::<String, _>(5)?)?,
                 entered_by: r.try_get(6)?,
                 verifier: r.try_get(7)?,
                 logged: r.try_get(8)?,
@@ -243,7 +238,7 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
                 .or_default()
                 .push(r);
         }
-        if r.status == "verified"
+        if r.status == RecordStatus::Verified
             && !r.verifier.is_empty()
             && r.verifier == r.entered_by
             && r.entered_by != r.member

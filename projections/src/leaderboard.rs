@@ -10,16 +10,19 @@
 //! `category`, `branch_id`, `limit` and `min_position`.
 
 use crate::membership::{self, Side};
+use crate::records::{self, RecordChange, RecordStatus};
 use crate::runner::Projector;
 use crate::store::dump_rows;
 use crate::writes::{Change, Table, Value, Writes};
 use allweather_domain::Event;
+use allweather_domain::rules::points_hundredths;
 use allweather_domain::values::Visibility;
 use allweather_domain::values::stored_name;
 use allweather_events::Envelope;
 use chrono::Datelike;
 use futures::future::BoxFuture;
 use sqlx::{AnyPool, Row};
+use std::collections::HashMap;
 
 /// The projector's name.
 pub const NAME: &str = "leaderboard";
@@ -127,6 +130,9 @@ impl Projector for Leaderboard {
         Box::pin(async move {
             let id = envelope.stream_id.id();
             let at = i64::try_from(envelope.position).unwrap_or(i64::MAX);
+            if let Some(change) = records::change(event) {
+                return record(w, id, at, change);
+            }
             match event {
                 Event::MemberRegistered(e) => w.insert(
                     &MEMBERS,
@@ -149,45 +155,6 @@ impl Projector for Leaderboard {
                     membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Side::Unit, branch, at)
                         .await?;
                 }
-                Event::ServiceHoursLogged(e) => w.insert(
-                    &RECORDS,
-                    vec![
-                        id.into(),
-                        e.member_id.to_string().into(),
-                        i64::from(e.date.year()).into(),
-                        i64::from(e.date.month0() / 3 + 1).into(),
-                        i64::from(e.date.month()).into(),
-                        stored_name(&e.category).into(),
-                        i64::from(e.minutes).into(),
-                        "pending".into(),
-                        at.into(),
-                    ],
-                )?,
-                Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
-                    let status = if matches!(event, Event::ServiceHoursVerified(_)) {
-                        "verified"
-                    } else {
-                        "rejected"
-                    };
-                    w.update(&RECORDS, id, vec![("status", Change::Set(status.into()))])?;
-                }
-                Event::CorrectionApplied(e) => w.update(
-                    &RECORDS,
-                    id,
-                    vec![
-                        ("year", Change::Set(i64::from(e.after.date.year()).into())),
-                        (
-                            "quarter",
-                            Change::Set(i64::from(e.after.date.month0() / 3 + 1).into()),
-                        ),
-                        ("month", Change::Set(i64::from(e.after.date.month()).into())),
-                        (
-                            "category",
-                            Change::Set(stored_name(&e.after.category).into()),
-                        ),
-                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
-                    ],
-                )?,
                 Event::RulesAdopted(e) => {
                     let conn = w.conn().await?;
                     let year = i64::from(e.rules.year);
@@ -291,16 +258,10 @@ pub struct Entry {
     pub points_hundredths: i64,
 }
 
-/// The board `filter` asks for, from `pool`.
-pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = sqlx::query(
-        // Sums are cast back: PostgreSQL sums BIGINT into NUMERIC.
-        "SELECT r.member_id, m.name, CAST(SUM(r.minutes) AS BIGINT),
-                CAST(SUM(r.minutes * COALESCE(p.hundredths, 0) / 60) AS BIGINT)
-           FROM lb_records r
-           JOIN lb_members m ON m.member_id = r.member_id
-           LEFT JOIN lb_points p ON p.year = r.year AND p.category = r.category
-          WHERE r.status = 'verified' AND r.year = $1
+/// The verified records `filter` asks for, as the `r` of a query's `FROM lb_records r
+/// JOIN lb_members m`, with `$1` the year, `$2` the quarter or 0, `$3` the month or 0, `$4`
+/// the category or '', `$5` the branch or '', and `$7` the verified status.
+const FILTERED: &str = "r.status = $7 AND r.year = $1
             AND ($2 = 0 OR r.quarter = $2) AND ($3 = 0 OR r.month = $3)
             AND ($4 = '' OR r.category = $4)
             AND ($5 = ''
@@ -308,31 +269,127 @@ pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, 
                  OR (m.service_branch_id = $5 AND r.position >= m.service_since)
                  OR EXISTS (SELECT 1 FROM lb_memberships ms
                              WHERE ms.member_id = r.member_id AND ms.branch_id = $5
-                               AND ms.from_position <= r.position AND r.position < ms.to_position))
-          GROUP BY r.member_id, m.name
-          ORDER BY SUM(r.minutes) DESC, r.member_id
-          LIMIT $6",
-    )
-    .bind(i64::from(filter.year))
-    .bind(i64::from(filter.quarter.unwrap_or(0)))
-    .bind(i64::from(filter.month.unwrap_or(0)))
-    .bind(filter.category.clone().unwrap_or_default())
-    .bind(filter.branch_id.clone().unwrap_or_default())
-    .bind(i64::from(filter.limit))
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
+                               AND ms.from_position <= r.position AND r.position < ms.to_position))";
+
+/// The board `filter` asks for, from `pool`: the members ranked by verified minutes (ties
+/// by member id), then each one's points, record by record, by the domain's formula at the
+/// year's points per hour.
+pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
+    let bind =
+        |sql: &'static str| -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+            sqlx::query(sql)
+                .bind(i64::from(filter.year))
+                .bind(i64::from(filter.quarter.unwrap_or(0)))
+                .bind(i64::from(filter.month.unwrap_or(0)))
+                .bind(filter.category.clone().unwrap_or_default())
+                .bind(filter.branch_id.clone().unwrap_or_default())
+                .bind(i64::from(filter.limit))
+                .bind(RecordStatus::Verified.as_str())
+        };
+    static RANKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static RECORDS_OF_RANKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let ranked = RANKED.get_or_init(|| {
+        format!(
+            // Sums are cast back: PostgreSQL sums BIGINT into NUMERIC.
+            "SELECT r.member_id, m.name, CAST(SUM(r.minutes) AS BIGINT)
+               FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
+              WHERE {FILTERED}
+              GROUP BY r.member_id, m.name
+              ORDER BY SUM(r.minutes) DESC, r.member_id
+              LIMIT $6"
+        )
+    });
+    let records = RECORDS_OF_RANKED.get_or_init(|| {
+        format!(
+            "WITH ranked AS (
+                 SELECT r.member_id FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
+                  WHERE {FILTERED}
+                  GROUP BY r.member_id ORDER BY SUM(r.minutes) DESC, r.member_id LIMIT $6)
+             SELECT r.member_id, r.category, r.minutes
+               FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
+              WHERE r.member_id IN (SELECT member_id FROM ranked) AND {FILTERED}"
+        )
+    });
+    let per_hour: HashMap<String, u32> =
+        sqlx::query("SELECT category, hundredths FROM lb_points WHERE year = $1")
+            .bind(i64::from(filter.year))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let hundredths = u32::try_from(r.try_get::<i64, _>(1)?).map_err(|_| {
+                    sqlx::Error::Protocol("the leaderboard holds points out of range".into())
+                })?;
+                Ok((r.try_get(0)?, hundredths))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+    let mut points: HashMap<String, u64> = HashMap::new();
+    for r in bind(records.as_str()).fetch_all(pool).await? {
+        let category: String = r.try_get(1)?;
+        let minutes = u32::try_from(r.try_get::<i64, _>(2)?).map_err(|_| {
+            sqlx::Error::Protocol("the leaderboard holds minutes out of range".into())
+        })?;
+        let rate = per_hour.get(&category).copied().unwrap_or(0);
+        *points.entry(r.try_get(0)?).or_default() += points_hundredths(rate, minutes);
+    }
+    bind(ranked.as_str())
+        .fetch_all(pool)
+        .await?
+        .iter()
         .zip(1..)
         .map(|(r, rank)| {
+            let member_id: String = r.try_get(0)?;
             Ok(Entry {
                 rank,
-                member_id: r.try_get(0)?,
+                points_hundredths: i64::try_from(points.get(&member_id).copied().unwrap_or(0))
+                    .unwrap_or(i64::MAX),
+                member_id,
                 name: r.try_get(1)?,
                 minutes: r.try_get(2)?,
-                points_hundredths: r.try_get(3)?,
             })
         })
         .collect()
+}
+
+/// A service record's row, as `change` leaves it.
+fn record(w: &mut Writes, id: &str, at: i64, change: RecordChange<'_>) -> Result<(), sqlx::Error> {
+    let period = |date: chrono::NaiveDate| {
+        [
+            ("year", Change::Set(i64::from(date.year()).into())),
+            (
+                "quarter",
+                Change::Set(i64::from(date.month0() / 3 + 1).into()),
+            ),
+            ("month", Change::Set(i64::from(date.month()).into())),
+        ]
+    };
+    match change {
+        RecordChange::Logged(e) => w.insert(
+            &RECORDS,
+            vec![
+                id.into(),
+                e.member_id.to_string().into(),
+                i64::from(e.date.year()).into(),
+                i64::from(e.date.month0() / 3 + 1).into(),
+                i64::from(e.date.month()).into(),
+                stored_name(&e.category).into(),
+                i64::from(e.minutes).into(),
+                RecordStatus::Pending.as_str().into(),
+                at.into(),
+            ],
+        ),
+        RecordChange::Decided { status, .. } => w.update(
+            &RECORDS,
+            id,
+            vec![("status", Change::Set(status.as_str().into()))],
+        ),
+        RecordChange::Corrected(after) => {
+            let mut changes: Vec<(&str, Change)> = period(after.date).into_iter().collect();
+            changes.push(("category", Change::Set(stored_name(&after.category).into())));
+            changes.push(("minutes", Change::Set(i64::from(after.minutes).into())));
+            w.update(&RECORDS, id, changes)
+        }
+    }
 }
 
 /// Who may see the year's board (public when the year has no rules yet).
@@ -341,15 +398,50 @@ pub async fn visibility(pool: &sqlx::AnyPool, year: i32) -> Result<Visibility, s
         .bind(i64::from(year))
         .fetch_optional(pool)
         .await?;
-    Ok(
-        match row
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?
-            .as_deref()
-        {
-            Some("members_only") => Visibility::MembersOnly,
-            Some("off") => Visibility::Off,
-            _ => Visibility::Public,
-        },
-    )
+    match row.map(|r| r.try_get::<String, _>(0)).transpose()? {
+        None => Ok(Visibility::Public),
+        Some(stored) => {
+            serde_json::from_value(serde_json::Value::String(stored.clone())).map_err(|_| {
+                sqlx::Error::Protocol(format!(
+                    "the leaderboard holds a visibility of {stored:?} for {year}"
+                ))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ReadStore;
+
+    #[tokio::test]
+    async fn a_stored_visibility_that_does_not_parse_is_an_error_not_public() {
+        let store = ReadStore::scratch().await.expect("store");
+        for &sql in SCHEMA {
+            sqlx::query(sql)
+                .execute(store.pool())
+                .await
+                .expect("schema");
+        }
+        assert_eq!(
+            visibility(store.pool(), 2026).await.expect("no rules yet"),
+            Visibility::Public
+        );
+        for (stored, read) in [
+            ("off", Some(Visibility::Off)),
+            ("members_only", Some(Visibility::MembersOnly)),
+            ("secret", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO lb_visibility (year, visibility) VALUES (2026, $1)
+                 ON CONFLICT (year) DO UPDATE SET visibility = excluded.visibility",
+            )
+            .bind(stored)
+            .execute(store.pool())
+            .await
+            .expect("store a visibility");
+            assert_eq!(visibility(store.pool(), 2026).await.ok(), read, "{stored}");
+        }
+    }
 }

@@ -23,6 +23,7 @@
 //!   [`assessment`]: the criteria of members beside what people recorded, and the
 //!   ranking of branches, from them; [`figures`]: the figures a county reports, from them.
 //! - [`membership`]: which branches a member belonged to when.
+//! - [`records`]: service records as every read model reads them, and their status.
 //! - [`integrity`]: flags of suspicious service entries, with the events behind them.
 #![deny(missing_docs)]
 
@@ -31,6 +32,7 @@ pub mod figures;
 pub mod integrity;
 pub mod leaderboard;
 pub mod membership;
+pub mod records;
 pub mod runner;
 pub mod scorecard;
 pub mod source;

@@ -15,6 +15,7 @@
 use crate::assessment::{AppraisalFacts, Book, BranchFacts, MemberFacts, Opinion, Record, Settled};
 use crate::figures::{Concern, Entry, FigureFacts, Gathering, Person};
 use crate::membership::{self, Periods, Side as Moved};
+use crate::records::{self, RecordChange, RecordStatus};
 use crate::runner::{ProjectionError, Projector, replay};
 use crate::store::{ReadStore, dump_rows, position};
 use crate::writes::{Change, Table, Writes};
@@ -196,6 +197,9 @@ impl Projector for Scorecard {
         Box::pin(async move {
             let id = envelope.stream_id.id();
             let at = position(envelope).to_string();
+            if let Some(change) = records::change(event) {
+                return record(w, id, &at, change);
+            }
             match event {
                 Event::BranchRegistered(e) => w.insert(
                     &BRANCHES,
@@ -230,59 +234,6 @@ impl Projector for Scorecard {
                     membership::moved(w, &MEMBERS, &MEMBERSHIPS, id, Moved::Unit, branch, at)
                         .await?;
                 }
-                Event::ServiceHoursLogged(e) => w.insert(
-                    &RECORDS,
-                    vec![
-                        id.into(),
-                        e.member_id.to_string().into(),
-                        i64::from(e.date.year()).into(),
-                        stored_name(&e.category).into(),
-                        i64::from(e.minutes).into(),
-                        "pending".into(),
-                        at.into(),
-                        // Hours its organiser entered for an activity count for the
-                        // organising branch too.
-                        match (e.channel, e.organising_branch_id) {
-                            (Channel::Organiser, Some(b)) => b.to_string(),
-                            _ => String::new(),
-                        }
-                        .into(),
-                        e.date.to_string().into(),
-                        e.campaign_id
-                            .map(|c| c.to_string())
-                            .unwrap_or_default()
-                            .into(),
-                    ],
-                )?,
-                Event::ServiceHoursVerified(_) | Event::ServiceHoursRejected(_) => {
-                    let status = if matches!(event, Event::ServiceHoursVerified(_)) {
-                        "verified"
-                    } else {
-                        "rejected"
-                    };
-                    w.update(
-                        &RECORDS,
-                        id,
-                        vec![
-                            ("status", Change::Set(status.into())),
-                            ("evidence", Change::Append(at)),
-                        ],
-                    )?;
-                }
-                Event::CorrectionApplied(e) => w.update(
-                    &RECORDS,
-                    id,
-                    vec![
-                        ("year", Change::Set(i64::from(e.after.date.year()).into())),
-                        (
-                            "category",
-                            Change::Set(stored_name(&e.after.category).into()),
-                        ),
-                        ("minutes", Change::Set(i64::from(e.after.minutes).into())),
-                        ("evidence", Change::Append(at)),
-                        ("day", Change::Set(e.after.date.to_string().into())),
-                    ],
-                )?,
                 Event::MemberDeparted(e) => w.update(
                     &MEMBERS,
                     id,
@@ -464,6 +415,56 @@ impl Projector for Scorecard {
     }
 }
 
+/// A service record's row, as `change` leaves it; `at` is the event's position, added
+/// to the record's evidence.
+fn record(w: &mut Writes, id: &str, at: &str, change: RecordChange<'_>) -> Result<(), sqlx::Error> {
+    match change {
+        RecordChange::Logged(e) => w.insert(
+            &RECORDS,
+            vec![
+                id.into(),
+                e.member_id.to_string().into(),
+                i64::from(e.date.year()).into(),
+                stored_name(&e.category).into(),
+                i64::from(e.minutes).into(),
+                RecordStatus::Pending.as_str().into(),
+                at.into(),
+                // Hours its organiser entered for an activity count for the organising
+                // branch too.
+                match (e.channel, e.organising_branch_id) {
+                    (Channel::Organiser, Some(b)) => b.to_string(),
+                    _ => String::new(),
+                }
+                .into(),
+                e.date.to_string().into(),
+                e.campaign_id
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
+                    .into(),
+            ],
+        ),
+        RecordChange::Decided { status, .. } => w.update(
+            &RECORDS,
+            id,
+            vec![
+                ("status", Change::Set(status.as_str().into())),
+                ("evidence", Change::Append(at.to_owned())),
+            ],
+        ),
+        RecordChange::Corrected(after) => w.update(
+            &RECORDS,
+            id,
+            vec![
+                ("year", Change::Set(i64::from(after.date.year()).into())),
+                ("category", Change::Set(stored_name(&after.category).into())),
+                ("minutes", Change::Set(i64::from(after.minutes).into())),
+                ("evidence", Change::Append(at.to_owned())),
+                ("day", Change::Set(after.date.to_string().into())),
+            ],
+        ),
+    }
+}
+
 fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Protocol(format!("the scorecard holds {what}"))
 }
@@ -628,11 +629,12 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
     }
     for r in sqlx::query(
         "SELECT member_id, category, minutes, evidence, organiser FROM sc_records
-          WHERE year = $1 AND status = 'verified' AND ($2 = '' OR member_id = $2)
+          WHERE year = $1 AND status = $3 AND ($2 = '' OR member_id = $2)
           ORDER BY record_id",
     )
     .bind(i64::from(year))
     .bind(only)
+    .bind(RecordStatus::Verified.as_str())
     .fetch_all(pool)
     .await?
     {
@@ -751,9 +753,10 @@ pub async fn figure_facts(pool: &AnyPool, year: i32) -> Result<FigureFacts, sqlx
     }
     for r in sqlx::query(
         "SELECT member_id, day, campaign, organiser, evidence FROM sc_records
-          WHERE year = $1 AND status = 'verified' ORDER BY record_id",
+          WHERE year = $1 AND status = $2 ORDER BY record_id",
     )
     .bind(i64::from(year))
+    .bind(RecordStatus::Verified.as_str())
     .fetch_all(pool)
     .await?
     {

@@ -226,14 +226,19 @@ impl Rules {
 
     /// Hundredths of a point for `minutes` of verified service in `category`.
     pub fn points_hundredths(&self, category: Category, minutes: u32) -> u64 {
-        let per_hour = u64::from(
-            self.points_per_hour_hundredths
-                .get(&category)
-                .copied()
-                .unwrap_or(0),
-        );
-        per_hour * u64::from(minutes) / 60
+        let per_hour = self
+            .points_per_hour_hundredths
+            .get(&category)
+            .copied()
+            .unwrap_or(0);
+        points_hundredths(per_hour, minutes)
     }
+}
+
+/// Hundredths of a point for `minutes` of one verified record at `per_hour` hundredths an
+/// hour: the programme's one points formula (each record rounded down on its own).
+pub fn points_hundredths(per_hour: u32, minutes: u32) -> u64 {
+    u64::from(per_hour) * u64::from(minutes) / 60
 }
 
 fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
