@@ -1,7 +1,11 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated when first asked for:
 //! every command's path and body schema from the domain's command types (their doc
 //! comments are the descriptions), every query from the route list the router itself is
-//! built from. And `/api/v1/schemas`: the JSON Schema of every event type's payload.
+//! built from — its parameters from the query's type (the ranges, formats and enums the
+//! server checks), its answer from the answer's type. What JSON Schema cannot say of
+//! query parameters, pairs a request gives one of, is the operation's
+//! `x-exclusive-parameters`. And `/api/v1/schemas`: the JSON Schema of every event type's
+//! payload. `services/api/tests/api/contract.rs` holds the server to the document.
 
 use crate::routes::queries;
 use allweather_command::CommandReply;
@@ -241,6 +245,7 @@ fn build() -> Value {
                 "description": format!("Who may ask: {}.", q.access),
                 "security": [{}, {"bearer": []}],
                 "parameters": parameters,
+                "x-exclusive-parameters": q.exclusive.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>(),
                 "responses": responses,
             }}),
         );

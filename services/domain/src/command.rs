@@ -135,7 +135,11 @@ macro_rules! commands {
             /// The JSON Schema of every command's body, by name, with the command's
             /// description.
             pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
-                vec![$((stringify!($name), schemars::schema_for!($name).to_value()),)*]
+                let mut schemas = vec![$((stringify!($name), schemars::schema_for!($name).to_value()),)*];
+                for (name, schema) in &mut schemas {
+                    Command::state_shape(name, schema);
+                }
+                schemas
             }
 
             /// The command's name.
@@ -165,6 +169,18 @@ macro_rules! commands {
 }
 
 impl Command {
+    /// States in `name`'s schema what [`Command::check_shape`] checks.
+    fn state_shape(name: &str, schema: &mut serde_json::Value) {
+        if name == "IssueDualCard" {
+            schema["oneOf"] = serde_json::json!([
+                {"required": ["member_id"], "properties": {
+                    "member_id": {"type": "string"}, "all_members": {"not": {"const": true}}}},
+                {"required": ["all_members"], "properties": {
+                    "all_members": {"const": true}, "member_id": {"type": "null"}}},
+            ]);
+        }
+    }
+
     /// Refuses a body whose fields, each well-formed, do not make one command: a card
     /// for one member or for all, not both nor neither.
     fn check_shape(&self) -> Result<(), MalformedBody> {
@@ -506,6 +522,7 @@ commands! {
         /// The campaign the hours count for.
         campaign_id: Option<Uuid>,
         /// When the service started, county time (`HH:MM`), for overlap checks.
+        #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"))]
         start_time: Option<NaiveTime>,
         /// The branch that organised the activity (a secretary's own branch by default).
         organising_branch_id: Option<Uuid>,

@@ -26,18 +26,8 @@ pub(super) struct When {
     pub(super) as_of: Option<NaiveDate>,
 }
 
-impl When {
-    /// Refuses two points in time at once.
-    pub(super) fn check(&self) -> Result<(), ApiError> {
-        if self.as_of.is_some() && self.as_of_position.is_some() {
-            return Err(ApiError::field(
-                "as_of",
-                "give as_of (a date) or as_of_position, not both",
-            ));
-        }
-        Ok(())
-    }
-}
+/// The parameters that name the past a judgement is read as of: one or the other.
+pub(super) const AS_OF: (&str, &str) = ("as_of", "as_of_position");
 
 /// The scorecard a query reads, and the position it reflects.
 pub(super) async fn scorecard_for(
@@ -71,10 +61,9 @@ pub(super) async fn scorecard_for(
     if let AsOf::Position(p) = as_of
         && p > head
     {
-        return Err(ApiError::field(
-            "as_of_position",
-            format!("the log ends at position {head}"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "as_of_position {p}: the log ends at position {head}"
+        )));
     }
     state
         .replays

@@ -4,7 +4,7 @@
 //! rating of the system's own.
 
 use super::QueryRoute;
-use super::asof::{Number, When, rules_of, scorecard_for};
+use super::asof::{AS_OF, Number, When, rules_of, scorecard_for};
 use super::extract::{Caller, Check, IdParam, Valid};
 use super::read_error;
 use crate::AppState;
@@ -59,9 +59,7 @@ impl AssessmentQuery {
 }
 
 impl Check for AssessmentQuery {
-    fn check(&self) -> Result<(), ApiError> {
-        self.when().check()
-    }
+    const EXCLUSIVE: &'static [(&'static str, &'static str)] = &[AS_OF];
 }
 
 /// A member's assessment for a year.

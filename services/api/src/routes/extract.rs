@@ -2,7 +2,7 @@
 //! - [`Caller`]: the signed-in principal (401 without a valid token); [`MaybeCaller`]
 //!   also lets the anonymous in (a token sent must still be valid).
 //! - [`Valid`]: the query string read into a type of its own (unknown parameters
-//!   refused, the parameter at fault named), then that type's own cross-field [`Check`].
+//!   refused, the parameter at fault named), then the pairs it takes one of ([`Check`]).
 //!   The type's fields are value types ([`allweather_domain::values::Year`],
 //!   [`super::params`]) whose schemas state the ranges they check, so the OpenAPI
 //!   document and the check cannot disagree.
@@ -49,13 +49,11 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
-/// A rule across a query's parameters (one or the other, not both), checked after each
-/// parameter was read.
+/// The rules across a query's parameters, checked after each parameter was read.
 pub(crate) trait Check {
-    /// Refuses a combination of parameters, naming the one at fault.
-    fn check(&self) -> Result<(), ApiError> {
-        Ok(())
-    }
+    /// Pairs of parameters a request may give one of, not both. The OpenAPI document
+    /// states them as the operation's `x-exclusive-parameters`.
+    const EXCLUSIVE: &'static [(&'static str, &'static str)] = &[];
 }
 
 /// A query string read into `T` and checked.
@@ -72,7 +70,13 @@ where
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let text = parts.uri.query().unwrap_or_default();
         let query = read_query::<T>(text)?;
-        query.check()?;
+        let given: Vec<String> = form_urlencoded::parse(text.as_bytes())
+            .map(|(name, _)| name.into_owned())
+            .collect();
+        let has = |name: &str| given.iter().any(|g| g == name);
+        if let Some((a, b)) = T::EXCLUSIVE.iter().find(|(a, b)| has(a) && has(b)) {
+            return Err(ApiError::field(*a, format!("give {a} or {b}, not both")));
+        }
         Ok(Valid(query))
     }
 }

@@ -3,7 +3,7 @@
 //! role (they name no person).
 
 use super::QueryRoute;
-use super::asof::{When, rules_of, scorecard_for};
+use super::asof::{AS_OF, When, rules_of, scorecard_for};
 use super::extract::{Caller, Check, Valid};
 use super::params::{Month, Quarter};
 use super::read_error;
@@ -62,15 +62,7 @@ impl FiguresQuery {
 }
 
 impl Check for FiguresQuery {
-    fn check(&self) -> Result<(), ApiError> {
-        if self.quarter.is_some() && self.month.is_some() {
-            return Err(ApiError::field(
-                "quarter",
-                "give a quarter or a month, not both",
-            ));
-        }
-        self.when().check()
-    }
+    const EXCLUSIVE: &'static [(&'static str, &'static str)] = &[("quarter", "month"), AS_OF];
 }
 
 /// The county's figures for a period.

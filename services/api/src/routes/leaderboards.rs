@@ -49,15 +49,7 @@ struct BoardQuery {
 }
 
 impl Check for BoardQuery {
-    fn check(&self) -> Result<(), ApiError> {
-        if self.quarter.is_some() && self.month.is_some() {
-            return Err(ApiError::field(
-                "month",
-                "give a quarter or a month, not both",
-            ));
-        }
-        Ok(())
-    }
+    const EXCLUSIVE: &'static [(&'static str, &'static str)] = &[("quarter", "month")];
 }
 
 /// A volunteer leaderboard.

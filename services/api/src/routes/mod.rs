@@ -54,6 +54,8 @@ pub(crate) struct QueryRoute {
     pub header: Option<Param>,
     /// The schema of its query string: each property a parameter.
     pub query: Option<fn(&mut SchemaGenerator) -> Schema>,
+    /// Pairs of its query parameters a request gives one of, not both.
+    pub exclusive: &'static [(&'static str, &'static str)],
     /// The media type of a 200 answer.
     pub content: &'static str,
     /// The schema of a 200 answer, for JSON.
@@ -75,6 +77,7 @@ impl QueryRoute {
             path_param: None,
             header: None,
             query: None,
+            exclusive: &[],
             content: "text/plain",
             answer: None,
             handler: axum::routing::get(handler),
@@ -116,9 +119,10 @@ impl QueryRoute {
         self
     }
 
-    /// Its query string is `Q`'s fields.
-    fn query<Q: JsonSchema>(mut self) -> Self {
+    /// Its query string is `Q`'s fields, with `Q`'s rules across them.
+    fn query<Q: JsonSchema + extract::Check>(mut self) -> Self {
         self.query = Some(Q::json_schema);
+        self.exclusive = Q::EXCLUSIVE;
         self
     }
 

@@ -2,7 +2,7 @@
 //! with every criterion; public, as the programme's rankings are, and naming no person.
 
 use super::QueryRoute;
-use super::asof::{Number, When, rules_of, scorecard_for};
+use super::asof::{AS_OF, Number, When, rules_of, scorecard_for};
 use super::extract::{Check, Valid};
 use super::read_error;
 use crate::AppState;
@@ -55,9 +55,7 @@ impl RankingQuery {
 }
 
 impl Check for RankingQuery {
-    fn check(&self) -> Result<(), ApiError> {
-        self.when().check()
-    }
+    const EXCLUSIVE: &'static [(&'static str, &'static str)] = &[AS_OF];
 }
 
 /// The year's ranking of branches.

@@ -1,6 +1,7 @@
 //! The HTTP service against a real database, started in-process on a free port.
 //! Every test in `suite` runs on SQLite and on PostgreSQL.
 
+mod contract;
 mod nats;
 mod postgres_only;
 mod suite;
@@ -22,3 +23,15 @@ allweather_test_support::on_both_backends!(
     the_openapi_document_lists_every_command_and_route_and_each_is_served,
     a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_for_good,
 );
+
+/// The published contract against the running service, on both backends.
+mod contract_tests {
+    use allweather_test_support::TestApp;
+
+    allweather_test_support::on_both_backends!(
+        crate::contract;
+        postgres = TestApp::postgres().await;
+        sqlite = TestApp::sqlite().await;
+        every_documented_request_is_taken_and_every_answer_matches_its_schema,
+    );
+}
