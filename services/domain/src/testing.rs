@@ -315,7 +315,17 @@ impl When<'_> {
         }
     }
 
-    /// The command passed and emitted exactly these event types, in order.
+    /// The command passed and emitted exactly these events, payloads and all, in order.
+    #[track_caller]
+    pub fn then_emitted(self, expected: &[Event]) -> Decision {
+        let d = self.then_ok();
+        let got: Vec<&Event> = d.events().collect();
+        assert_eq!(got, expected.iter().collect::<Vec<_>>(), "emitted events");
+        d
+    }
+
+    /// The command passed and emitted exactly these event types, in order (for events
+    /// whose payload a test cannot write out: sealed details, drawn nonces).
     #[track_caller]
     pub fn then_emits(self, types: &[&str]) -> Decision {
         let d = self.then_ok();

@@ -1,0 +1,95 @@
+//! Households: pairing, visits and concerns.
+
+use super::*;
+
+#[test]
+fn a_household_is_visited_only_by_its_paired_cadre() {
+    let mut s = Scene::county();
+    let h = s.id();
+    s.ok(
+        centre(),
+        C::RegisterHousehold(RegisterHousehold {
+            household_id: Some(h),
+            address_area: "East Street".into(),
+            hardship: "elderly, alone".into(),
+        }),
+    );
+    let visit = C::RecordVisit(RecordVisit {
+        household_id: h,
+        date: today(),
+        notes: "brought rice".into(),
+    });
+    s.when(member(s.a), visit.clone())
+        .then_refused(Rule::NotThePairedCadre);
+    s.ok(
+        centre(),
+        C::PairHousehold(PairHousehold {
+            household_id: h,
+            cadre_id: s.a,
+        }),
+    );
+    s.when(member(s.unit_sec), visit.clone())
+        .then_refused(Rule::NotThePairedCadre);
+    let visited = Event::HouseholdVisited(ev::HouseholdVisited {
+        cadre_id: s.a,
+        date: today(),
+        notes: "brought rice".into(),
+    });
+    s.when(member(s.a), visit).then_emitted(&[visited]);
+    let raised = s
+        .when(
+            member(s.a),
+            C::RaiseConcern(RaiseConcern {
+                household_id: h,
+                category: "housing".into(),
+                description: "leaking roof".into(),
+            }),
+        )
+        .then_emits(&["ConcernRaised"]);
+    let Some(crate::Event::ConcernRaised(c)) = raised.events().next() else {
+        panic!("ConcernRaised")
+    };
+    let resolve = C::ResolveConcern(ResolveConcern {
+        household_id: h,
+        concern_id: c.concern_id,
+        resolution: "roof repaired".into(),
+    });
+    s.when(member(s.a), resolve.clone())
+        .then_emits(&["ConcernResolved"]);
+    s.when(member(s.a), resolve)
+        .then_refused(Rule::ConcernAlreadyResolved);
+}
+
+#[test]
+fn a_visit_is_recorded_once_a_day_and_never_before_the_pairing() {
+    let mut s = Scene::county();
+    let h = s.id();
+    s.ok(
+        centre(),
+        C::RegisterHousehold(RegisterHousehold {
+            household_id: Some(h),
+            address_area: "East Street".into(),
+            hardship: "disabled".into(),
+        }),
+    );
+    s.ok(
+        centre(),
+        C::PairHousehold(PairHousehold {
+            household_id: h,
+            cadre_id: s.a,
+        }),
+    );
+    let visit = |on| {
+        C::RecordVisit(RecordVisit {
+            household_id: h,
+            date: on,
+            notes: "checked the stove".into(),
+        })
+    };
+    s.when(member(s.a), visit(date("2026-06-14")))
+        .then_refused(Rule::DatesOutOfOrder);
+    s.when(member(s.a), visit(today()))
+        .then_emits(&["HouseholdVisited"]);
+    s.when(member(s.a), visit(today()))
+        .then_refused(Rule::VisitAlreadyRecorded);
+}

@@ -1,0 +1,186 @@
+//! The rules of the programme, one given / when / then each, allowed and refused, on a
+//! small county built through `decide` itself; a refusal must leave the world unchanged.
+//! One module per aggregate; the helpers that build its commands are here.
+
+use crate::Command as C;
+use crate::command::*;
+use crate::error::{DomainError, Rule};
+use crate::event::{self as ev, Event};
+use crate::testing::*;
+use crate::values::*;
+use crate::{Principal, personal, wish};
+use allweather_events::Timestamp;
+use chrono::Days;
+use uuid::Uuid;
+
+fn hours(member_id: Uuid, on: &str, h: f64, activity: &str) -> C {
+    C::LogServiceHours(LogServiceHours {
+        record_id: None,
+        member_id,
+        date: date(on),
+        hours: h,
+        category: Category::CommunityService,
+        activity: activity.into(),
+        channel: None,
+        campaign_id: None,
+        start_time: None,
+        organising_branch_id: None,
+    })
+}
+
+fn record_of(d: &crate::Decision) -> Uuid {
+    d.id().parse().expect("record id")
+}
+
+mod branches;
+mod cards;
+mod households;
+mod members;
+mod service_hours;
+mod the_year;
+mod wishes;
+
+fn card(s: &mut Scene, m: Uuid) {
+    s.ok(
+        admin(),
+        C::IssueDualCard(IssueDualCard {
+            member_id: Some(m),
+            year: year(2026),
+            all_members: None,
+        }),
+    );
+}
+
+fn sign(m: Uuid, side: Side, opinion: Rating) -> C {
+    C::SignDualCard(SignDualCard {
+        member_id: m,
+        year: year(2026),
+        side,
+        opinion,
+        remarks: "active in the community".into(),
+    })
+}
+
+fn feedback(m: Uuid, quarter: u32) -> C {
+    C::RecordCommunityFeedback(RecordCommunityFeedback {
+        member_id: m,
+        year: year(2026),
+        quarter,
+        note: "helps neighbours".into(),
+    })
+}
+
+fn wish(s: &mut Scene) -> Uuid {
+    let id = s.id();
+    let deadline = Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline");
+    s.ok(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin: WishOrigin::MicroWish,
+            title: "A school bag".into(),
+            beneficiary: "Wang, 9".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::Festival,
+            deadline,
+            volunteers: None,
+        }),
+    );
+    id
+}
+
+fn claim(wish_id: Uuid, m: Uuid) -> C {
+    C::ClaimWish(ClaimWish {
+        wish_id,
+        member_id: m,
+    })
+}
+
+fn publish_for(s: &mut Scene, person: Option<Uuid>) -> Result<Uuid, DomainError> {
+    let id = s.id();
+    s.when(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin: WishOrigin::MicroWish,
+            title: "Rice and oil".into(),
+            beneficiary: "Li Guifang".into(),
+            beneficiary_contact: Some("Room 3, 12 East Street".into()),
+            beneficiary_id: person,
+            category: Category::Festival,
+            deadline: Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline"),
+            volunteers: None,
+        }),
+    )
+    .outcome()
+    .map(|_| id)
+}
+
+fn erase(person: Uuid) -> C {
+    C::EraseBeneficiary(EraseBeneficiary {
+        beneficiary_id: person,
+        reason: "her request of 20 June".into(),
+    })
+}
+
+fn close(year: i32, without: &[Uuid]) -> C {
+    C::CloseYear(CloseYear {
+        year: crate::testing::year(i64::from(year)),
+        without_appraisal: (!without.is_empty()).then(|| without.to_vec()),
+    })
+}
+
+fn deputy(s: &mut Scene, branch: Uuid, joined_on: &str) -> Uuid {
+    let d = s.member_of(s.unit, joined_on);
+    if branch != s.unit {
+        s.assign(d, branch);
+    }
+    s.ok(
+        admin(),
+        C::AppointDeputy(AppointDeputy {
+            branch_id: branch,
+            member_id: d,
+        }),
+    );
+    d
+}
+
+fn stars(m: Uuid, n: u32) -> C {
+    C::AwardStars(AwardStars {
+        member_id: m,
+        year: year(2026),
+        stars: n,
+        reason: "organised the clean-up".into(),
+    })
+}
+
+fn appraise(m: Uuid, rating: Rating, basis_position: u64) -> C {
+    C::RecordAppraisal(RecordAppraisal {
+        member_id: m,
+        year: year(2026),
+        rating,
+        basis_position,
+        remarks: "democratic appraisal of 20 December".into(),
+    })
+}
+
+fn need(s: &mut Scene, volunteers: u32, origin: WishOrigin) -> Result<Uuid, DomainError> {
+    let id = s.id();
+    s.when(
+        centre(),
+        C::PublishWish(PublishWish {
+            wish_id: Some(id),
+            origin,
+            title: "Carry the veteran's furniture to the new flat".into(),
+            beneficiary: "Old Liu".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::CommunityService,
+            deadline: Timestamp::parse("2026-07-01T00:00:00Z").expect("deadline"),
+            volunteers: Some(volunteers),
+        }),
+    )
+    .outcome()
+    .map(|_| id)
+}
