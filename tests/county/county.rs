@@ -3,7 +3,20 @@
 
 mod bad_input;
 
+use allweather_domain::Command;
+use allweather_domain::command::{
+    AppointDeputy, AppointSecretary, AssignServiceBranch, AwardStars, ClaimWish, CloseYear,
+    IssueDualCard, LaunchCampaign, LogServiceHours, ObserveAnniversary, OverturnAppraisal,
+    PairHousehold, PublishWish, RaiseConcern, RecordAppraisal, RecordBranchActivity,
+    RecordBranchMeeting, RecordCommunityFeedback, RecordQuizResult, RecordVisit, RegisterBranch,
+    RegisterHousehold, RegisterMember, ResolveConcern, SignDualCard, VerifyServiceHours,
+};
+use allweather_domain::values::{
+    BranchKind, CampaignKind, Category, Rating, Side, WishOrigin, Year,
+};
+use allweather_events::Timestamp;
 use allweather_test_support::{TestApp, eventually};
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
@@ -52,15 +65,27 @@ impl County {
     async fn new(app: TestApp, rules: impl FnOnce(&mut Value)) -> County {
         app.adopt_rules(rules).await;
         let admin = app.admin();
+        let register = |name: &str, kind, community: Option<&str>| RegisterBranch {
+            branch_id: None,
+            name: name.into(),
+            kind,
+            community: community.map(str::to_owned),
+        };
         let unit = id(&app
-            .ok(
+            .submit(
                 &admin,
-                "RegisterBranch",
-                json!({"name": "County Water Bureau branch", "kind": "unit"}),
+                register("County Water Bureau branch", BranchKind::Unit, None),
             )
             .await);
         let service = id(&app
-            .ok(&admin, "RegisterBranch", json!({"name": "East Street service branch", "kind": "service", "community": "East Street"}))
+            .submit(
+                &admin,
+                register(
+                    "East Street service branch",
+                    BranchKind::Service,
+                    Some("East Street"),
+                ),
+            )
             .await);
         let mut county = County {
             app,
@@ -74,14 +99,11 @@ impl County {
         county.service_sec = county.register("Li Na", "2003-04-05").await;
         county.assign(county.service_sec).await;
         for (branch, secretary) in [(unit, county.unit_sec), (service, county.service_sec)] {
-            county
-                .app
-                .ok(
-                    &admin,
-                    "AppointSecretary",
-                    json!({"branch_id": branch, "member_id": secretary}),
-                )
-                .await;
+            let appoint = AppointSecretary {
+                branch_id: branch,
+                member_id: secretary,
+            };
+            county.app.submit(&admin, appoint).await;
         }
         county.member = county.register("Wang Fang", "2010-06-01").await;
         county.assign(county.member).await;
@@ -99,37 +121,54 @@ impl County {
     }
 
     async fn register(&self, name: &str, joined_on: &str) -> Uuid {
-        let body = json!({"name": name, "unit_branch_id": self.unit, "joined_on": joined_on});
-        id(&self.app.ok(&self.app.admin(), "RegisterMember", body).await)
+        let register = RegisterMember {
+            member_id: None,
+            name: name.into(),
+            unit_branch_id: self.unit,
+            joined_on: joined_on.parse().expect("a date"),
+        };
+        id(&self.app.submit(&self.app.admin(), register).await)
     }
 
     async fn assign(&self, member: Uuid) {
-        let body = json!({"member_id": member, "service_branch_id": self.service});
-        self.app
-            .ok(&self.app.admin(), "AssignServiceBranch", body)
-            .await;
+        let assign = AssignServiceBranch {
+            member_id: member,
+            service_branch_id: self.service,
+        };
+        self.app.submit(&self.app.admin(), assign).await;
     }
 
     async fn wish(&self, title: &str) -> Uuid {
-        let body = json!({
-            "origin": "micro_wish", "title": title, "beneficiary": "Grandma Zhao, No. 3 East Street",
-            "category": "festival", "deadline": "2026-07-01T00:00:00+08:00",
-        });
-        id(&self.app.ok(&self.app.centre(), "PublishWish", body).await)
+        let publish = PublishWish {
+            wish_id: None,
+            origin: WishOrigin::MicroWish,
+            title: title.into(),
+            beneficiary: "Grandma Zhao, No. 3 East Street".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::Festival,
+            deadline: Timestamp::parse("2026-07-01T00:00:00+08:00").expect("a deadline"),
+            volunteers: None,
+        };
+        id(&self.app.submit(&self.app.centre(), publish).await)
     }
 }
 
 pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let body =
-        json!({"name": "Chen Jie", "unit_branch_id": county.unit, "joined_on": "2018-09-01"});
+    let register = RegisterMember {
+        member_id: None,
+        name: "Chen Jie".into(),
+        unit_branch_id: county.unit,
+        joined_on: day("2018-09-01"),
+    };
     let before = app.head().await;
     let refused = app
         .command(
             Some(&county.service_secretary()),
             "RegisterMember",
-            body.to_string(),
+            body(register.clone()),
             None,
         )
         .await;
@@ -140,9 +179,7 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
         refused.body
     );
     assert_eq!(app.head().await, before, "a refusal changes nothing");
-    let registered = app
-        .ok(&county.unit_secretary(), "RegisterMember", body)
-        .await;
+    let registered = app.submit(&county.unit_secretary(), register).await;
     let (status, stream) = app
         .get_as(
             &app.admin(),
@@ -221,14 +258,19 @@ pub async fn a_storm_of_500_claims_on_a_need_for_20_seats_exactly_20(app: TestAp
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let need = id(&app
-        .ok(
+        .submit(
             &app.centre(),
-            "PublishWish",
-            json!({
-                "origin": "service_need", "title": "Move the veteran's household before the flood",
-                "beneficiary": "Old Liu, No. 8 River Lane", "category": "community_service",
-                "deadline": "2026-07-01T00:00:00+08:00", "volunteers": 20,
-            }),
+            PublishWish {
+                wish_id: None,
+                origin: WishOrigin::ServiceNeed,
+                title: "Move the veteran's household before the flood".into(),
+                beneficiary: "Old Liu, No. 8 River Lane".into(),
+                beneficiary_contact: None,
+                beneficiary_id: None,
+                category: Category::CommunityService,
+                deadline: Timestamp::parse("2026-07-01T00:00:00+08:00").expect("an instant"),
+                volunteers: Some(20),
+            },
         )
         .await);
     let mut members = Vec::new();
@@ -272,8 +314,34 @@ pub async fn a_storm_of_500_claims_on_a_need_for_20_seats_exactly_20(app: TestAp
     county.app.stop().await;
 }
 
-fn hours(member: Uuid, date: &str, hours: f64, activity: &str) -> Value {
-    json!({"member_id": member, "date": date, "hours": hours, "category": "community_service", "activity": activity})
+fn hours(member: Uuid, date: &str, hours: f64, activity: &str) -> LogServiceHours {
+    LogServiceHours {
+        record_id: None,
+        member_id: member,
+        date: date.parse().expect("a date"),
+        hours,
+        category: Category::CommunityService,
+        activity: activity.into(),
+        channel: None,
+        campaign_id: None,
+        start_time: None,
+        organising_branch_id: None,
+    }
+}
+
+/// A date of the county's calendar.
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a date")
+}
+
+/// A programme year.
+fn year(year: i64) -> Year {
+    Year::new(year).expect("a programme year")
+}
+
+/// A command's body as the API takes it, for a request a test sends raw.
+fn body(command: impl Into<Command>) -> String {
+    command.into().body().to_string()
 }
 
 pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for_another(
@@ -282,9 +350,8 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let logged = app
-        .ok(
+        .submit(
             &app.member(county.member),
-            "LogServiceHours",
             hours(
                 county.member,
                 "2026-06-14",
@@ -326,13 +393,12 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
         .command(
             Some(&app.member(county.member)),
             "LogServiceHours",
-            hours(
+            body(hours(
                 county.member,
                 "2026-06-14",
                 1.0,
                 "visiting  ELDERLY residents",
-            )
-            .to_string(),
+            )),
             None,
         )
         .await;
@@ -346,7 +412,7 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
         .command(
             Some(&app.member(county.member)),
             "LogServiceHours",
-            hours(county.member, "2026-06-16", 1.0, "tomorrow").to_string(),
+            body(hours(county.member, "2026-06-16", 1.0, "tomorrow")),
             None,
         )
         .await;
@@ -359,10 +425,9 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
     assert_eq!(app.head().await, before, "refusals change nothing");
 
     let verified = app
-        .ok(
+        .submit(
             &county.service_secretary(),
-            "VerifyServiceHours",
-            json!({"record_id": record}),
+            VerifyServiceHours { record_id: record },
         )
         .await;
     assert_eq!(verified["events"][0]["event_type"], "ServiceHoursVerified");
@@ -396,15 +461,23 @@ pub async fn hours_are_verified_by_the_members_service_secretary_and_refused_for
 pub async fn a_dual_card_is_signed_by_both_sides_and_refuses_a_second_signature(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let card = json!({"member_id": county.member, "year": 2026});
-    app.ok(&county.unit_secretary(), "IssueDualCard", card.clone())
-        .await;
+    let card = IssueDualCard {
+        member_id: Some(county.member),
+        year: year(2026),
+        all_members: None,
+    };
+    app.submit(&county.unit_secretary(), card.clone()).await;
+    // Written as a client of an earlier release would: `rating`, the name `opinion` had.
     let sign = |side: &str, rating: &str| {
         json!({"member_id": county.member, "year": 2026, "side": side, "rating": rating, "remarks": "serves her street every month"}).to_string()
     };
-    let feedback = json!({"member_id": county.member, "year": 2026, "quarter": 2, "note": "helped at the convenience centre"});
-    app.ok(&app.centre(), "RecordCommunityFeedback", feedback)
-        .await;
+    let feedback = RecordCommunityFeedback {
+        member_id: county.member,
+        year: year(2026),
+        quarter: 2,
+        note: "helped at the convenience centre".into(),
+    };
+    app.submit(&app.centre(), feedback).await;
     // The unit side reads what the community recorded before it signs.
     let (status, read) = app
         .get_as(
@@ -551,30 +624,47 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
 
     // The year's service, verified by the community.
     let record = id(&app
-        .ok(
+        .submit(
             &app.member(member),
-            "LogServiceHours",
-            json!({"member_id": member, "date": "2025-05-10", "hours": 6, "category": "cleanup", "activity": "Spring Festival clean-up"}),
+            LogServiceHours {
+                record_id: None,
+                member_id: member,
+                date: day("2025-05-10"),
+                hours: 6.0,
+                category: Category::Cleanup,
+                activity: "Spring Festival clean-up".into(),
+                channel: None,
+                campaign_id: None,
+                start_time: None,
+                organising_branch_id: None,
+            },
         )
         .await);
-    app.ok(
+    app.submit(
         &county.service_secretary(),
-        "VerifyServiceHours",
-        json!({"record_id": record}),
+        VerifyServiceHours { record_id: record },
     )
     .await;
     // The community side: feedback and stars, then its opinion.
     let sec = county.service_secretary();
-    app.ok(
+    app.submit(
         &sec,
-        "RecordCommunityFeedback",
-        json!({"member_id": member, "year": 2025, "quarter": 1, "note": "led the clean-up of the lane"}),
+        RecordCommunityFeedback {
+            member_id: member,
+            year: year(2025),
+            quarter: 1,
+            note: "led the clean-up of the lane".into(),
+        },
     )
     .await;
-    app.ok(
+    app.submit(
         &sec,
-        "AwardStars",
-        json!({"member_id": member, "year": 2025, "stars": 4, "reason": "organised the clean-up"}),
+        AwardStars {
+            member_id: member,
+            year: year(2025),
+            stars: 4,
+            reason: "organised the clean-up".into(),
+        },
     )
     .await;
     let card = format!("/api/v1/cards/{member}?year=2025");
@@ -596,29 +686,36 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
             "one member's card is not for another, nor the centre"
         );
     }
-    let sign = |side: &str, opinion: &str, who: Uuid| json!({"member_id": who, "year": 2025, "side": side, "opinion": opinion, "remarks": "serves her lane"});
-    app.ok(&sec, "SignDualCard", sign("community", "excellent", member))
+    let sign = |side, opinion, who| SignDualCard {
+        member_id: who,
+        year: year(2025),
+        side,
+        opinion,
+        remarks: "serves her lane".into(),
+    };
+    app.submit(&sec, sign(Side::Community, Rating::Excellent, member))
         .await;
-    app.ok(
+    app.submit(
         &county.unit_secretary(),
-        "SignDualCard",
-        sign("unit", "qualified", member),
+        sign(Side::Unit, Rating::Qualified, member),
     )
     .await;
     // The service secretary's own card: their deputy signs the community side.
     let deputy = county.register("Sun Li", "2012-02-02").await;
     county.assign(deputy).await;
-    app.ok(
+    app.submit(
         &admin,
-        "AppointDeputy",
-        json!({"branch_id": county.service, "member_id": deputy}),
+        AppointDeputy {
+            branch_id: county.service,
+            member_id: deputy,
+        },
     )
     .await;
     let own = app
         .command(
             Some(&sec),
             "SignDualCard",
-            sign("community", "excellent", service_sec).to_string(),
+            body(sign(Side::Community, Rating::Excellent, service_sec)),
             None,
         )
         .await;
@@ -626,10 +723,9 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         (own.status, &own.body["rule"]),
         (403, &json!("OwnCardNotSignable"))
     );
-    app.ok(
+    app.submit(
         &app.secretary(county.service, deputy),
-        "SignDualCard",
-        sign("community", "qualified", service_sec),
+        sign(Side::Community, Rating::Qualified, service_sec),
     )
     .await;
     let (_, theirs) = app
@@ -647,10 +743,15 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
     // The unit branch appraises, citing the head it saw; the committee overturns one.
     let basis = app.head().await.0;
     let appraisal = app
-        .ok(
+        .submit(
             &county.unit_secretary(),
-            "RecordAppraisal",
-            json!({"member_id": member, "year": 2025, "rating": "excellent", "basis_position": basis, "remarks": "democratic appraisal of 20 December"}),
+            RecordAppraisal {
+                member_id: member,
+                year: year(2025),
+                rating: Rating::Excellent,
+                basis_position: basis,
+                remarks: "democratic appraisal of 20 December".into(),
+            },
         )
         .await;
     let at = appraisal["position"].as_u64().expect("position");
@@ -696,17 +797,26 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         (beyond.status, &beyond.body["rule"]),
         (422, &json!("BasisPositionUnknown"))
     );
-    app.ok(
+    app.submit(
         &county.unit_secretary(),
-        "RecordAppraisal",
-        json!({"member_id": service_sec, "year": 2025, "rating": "qualified", "basis_position": basis, "remarks": "appraised"}),
+        RecordAppraisal {
+            member_id: service_sec,
+            year: year(2025),
+            rating: Rating::Qualified,
+            basis_position: basis,
+            remarks: "appraised".into(),
+        },
     )
     .await;
     let overturned = app
-        .ok(
+        .submit(
             &admin,
-            "OverturnAppraisal",
-            json!({"member_id": member, "year": 2025, "rating": "qualified", "reason": "six hours of service do not carry excellent"}),
+            OverturnAppraisal {
+                member_id: member,
+                year: year(2025),
+                rating: Rating::Qualified,
+                reason: "six hours of service do not carry excellent".into(),
+            },
         )
         .await["position"]
         .as_u64()
@@ -746,10 +856,15 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         refused.body
     );
     // The unit secretary's own appraisal is recorded by a committee admin.
-    app.ok(
+    app.submit(
         &admin,
-        "RecordAppraisal",
-        json!({"member_id": unit_sec, "year": 2025, "rating": "qualified", "basis_position": basis, "remarks": "by the committee, the secretary being the member"}),
+        RecordAppraisal {
+            member_id: unit_sec,
+            year: year(2025),
+            rating: Rating::Qualified,
+            basis_position: basis,
+            remarks: "by the committee, the secretary being the member".into(),
+        },
     )
     .await;
     let closed = app
@@ -787,20 +902,34 @@ pub async fn the_countys_figures_count_person_times_campaigns_households_and_mee
     let app = &county.app;
     let admin = app.admin();
     let campaign = id(&app
-        .ok(
+        .submit(
             &admin,
-            "LaunchCampaign",
-            json!({"name": "Reservoir resettlement", "kind": "resettlement", "starts_on": "2026-05-01", "ends_on": "2026-08-31"}),
+            LaunchCampaign {
+                campaign_id: None,
+                name: "Reservoir resettlement".into(),
+                kind: CampaignKind::Resettlement,
+                starts_on: day("2026-05-01"),
+                ends_on: day("2026-08-31"),
+            },
         )
         .await);
     // Two verified entries for the campaign, one of them the service secretary's.
     for member in [county.member, county.service_sec] {
         let record = id(&app
-            .ok(
+            .submit(
                 &app.member(member),
-                "LogServiceHours",
-                json!({"member_id": member, "date": "2026-06-02", "hours": 3, "category": "reservoir_resettlement",
-                       "activity": "moving households", "campaign_id": campaign}),
+                LogServiceHours {
+                    record_id: None,
+                    member_id: member,
+                    date: day("2026-06-02"),
+                    hours: 3.0,
+                    category: Category::ReservoirResettlement,
+                    activity: "moving households".into(),
+                    channel: None,
+                    campaign_id: Some(campaign),
+                    start_time: None,
+                    organising_branch_id: None,
+                },
             )
             .await);
         let verifier = if member == county.service_sec {
@@ -808,49 +937,59 @@ pub async fn the_countys_figures_count_person_times_campaigns_households_and_mee
         } else {
             county.service_secretary()
         };
-        app.ok(
-            &verifier,
-            "VerifyServiceHours",
-            json!({"record_id": record}),
-        )
-        .await;
+        app.submit(&verifier, VerifyServiceHours { record_id: record })
+            .await;
     }
     // The service branch's clean-up: both its members came.
     let activity = app
-        .ok(
+        .submit(
             &county.service_secretary(),
-            "RecordBranchActivity",
-            json!({"branch_id": county.service, "date": "2026-06-05", "topic": "Lane clean-up",
-                   "attendees": [county.member, county.service_sec]}),
+            RecordBranchActivity {
+                branch_id: county.service,
+                date: day("2026-06-05"),
+                topic: "Lane clean-up".into(),
+                attendees: vec![county.member, county.service_sec],
+            },
         )
         .await;
     // The unit branch's study meeting.
-    app.ok(
+    app.submit(
         &county.unit_secretary(),
-        "RecordBranchMeeting",
-        json!({"branch_id": county.unit, "date": "2026-06-06", "topic": "Study day",
-               "attendees": [county.unit_sec, county.member]}),
+        RecordBranchMeeting {
+            branch_id: county.unit,
+            date: day("2026-06-06"),
+            topic: "Study day".into(),
+            attendees: vec![county.unit_sec, county.member],
+        },
     )
     .await;
     // A 三九 household: paired with the member, visited, one concern raised and resolved,
     // another open.
     let household = id(&app
-        .ok(
+        .submit(
             &app.centre(),
-            "RegisterHousehold",
-            json!({"address_area": "River Lane", "hardship": "elderly couple living alone"}),
+            RegisterHousehold {
+                household_id: None,
+                address_area: "River Lane".into(),
+                hardship: "elderly couple living alone".into(),
+            },
         )
         .await);
-    app.ok(
+    app.submit(
         &app.centre(),
-        "PairHousehold",
-        json!({"household_id": household, "cadre_id": county.member}),
+        PairHousehold {
+            household_id: household,
+            cadre_id: county.member,
+        },
     )
     .await;
-    app.ok(
+    app.submit(
         &app.member(county.member),
-        "RecordVisit",
-        json!({"household_id": household, "date": "2026-06-15", "notes": "checked the roof"}),
+        RecordVisit {
+            household_id: household,
+            date: day("2026-06-15"),
+            notes: "checked the roof".into(),
+        },
     )
     .await;
     // A concern's id is its command's, when the idempotency key is a UUID v7.
@@ -865,17 +1004,23 @@ pub async fn the_countys_figures_count_person_times_campaigns_households_and_mee
         )
         .await;
     assert_eq!(raised.status, 200, "{}", raised.body);
-    app.ok(
+    app.submit(
         &app.member(county.member),
-        "RaiseConcern",
-        json!({"household_id": household, "category": "housing", "description": "the stairs are loose"}),
+        RaiseConcern {
+            household_id: household,
+            category: "housing".into(),
+            description: "the stairs are loose".into(),
+        },
     )
     .await;
     let last = app
-        .ok(
+        .submit(
             &app.centre(),
-            "ResolveConcern",
-            json!({"household_id": household, "concern_id": concern, "resolution": "repaired by the township"}),
+            ResolveConcern {
+                household_id: household,
+                concern_id: concern,
+                resolution: "repaired by the township".into(),
+            },
         )
         .await["position"]
         .as_u64()
@@ -955,9 +1100,8 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let member = app.member(county.member);
-    app.ok(
+    app.submit(
         &member,
-        "LogServiceHours",
         hours(county.member, "2025-12-30", 3.0, "river clean-up"),
     )
     .await;
@@ -977,10 +1121,12 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
     );
     // Nobody was appraised for 2025: the committee closes it naming every member.
     let everyone = [county.unit_sec, county.service_sec, county.member];
-    app.ok(
+    app.submit(
         &app.admin(),
-        "CloseYear",
-        json!({"year": 2025, "without_appraisal": everyone}),
+        CloseYear {
+            year: year(2025),
+            without_appraisal: Some(everyone.to_vec()),
+        },
     )
     .await;
     let before = app.head().await;
@@ -988,7 +1134,7 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
         .command(
             Some(&member),
             "LogServiceHours",
-            hours(county.member, "2025-12-31", 3.0, "river clean-up").to_string(),
+            body(hours(county.member, "2025-12-31", 3.0, "river clean-up")),
             None,
         )
         .await;
@@ -1006,9 +1152,8 @@ pub async fn a_closed_year_refuses_new_hours(app: TestApp) {
         r.body
     );
     assert_eq!(app.head().await, before);
-    app.ok(
+    app.submit(
         &member,
-        "LogServiceHours",
         hours(county.member, "2026-01-02", 3.0, "river clean-up"),
     )
     .await;
@@ -1022,10 +1167,12 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
     let other = county.app.another_instance().await;
     let app = &county.app;
     let wish = county.wish("A winter coat").await;
-    app.ok(
+    app.submit(
         &app.member(county.member),
-        "ClaimWish",
-        json!({"wish_id": wish, "member_id": county.member}),
+        ClaimWish {
+            wish_id: wish,
+            member_id: county.member,
+        },
     )
     .await;
     // The rules give a claim 72 hours: three days pass without a delivery.
@@ -1036,10 +1183,12 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
     .await;
     // Both schedulers saw the claim run out; the log holds one expiry, and the wish is open again.
     let again = app
-        .ok(
+        .submit(
             &app.member(county.member),
-            "ClaimWish",
-            json!({"wish_id": wish, "member_id": county.member}),
+            ClaimWish {
+                wish_id: wish,
+                member_id: county.member,
+            },
         )
         .await;
     assert_eq!(again["events"][0]["event_type"], "WishClaimed");
@@ -1079,19 +1228,27 @@ pub async fn the_volunteer_leaderboard_counts_verified_hours_and_answers_after_t
     county.assign(other).await;
     let mut last = 0;
     for (member, date, h, category, verify) in [
-        (county.member, "2026-06-01", 2.0, "festival", true),
-        (county.member, "2026-06-02", 1.5, "community_service", true),
-        (county.member, "2026-06-03", 4.0, "cleanup", false),
-        (other, "2026-04-10", 3.5, "community_service", true),
+        (county.member, "2026-06-01", 2.0, Category::Festival, true),
+        (
+            county.member,
+            "2026-06-02",
+            1.5,
+            Category::CommunityService,
+            true,
+        ),
+        (county.member, "2026-06-03", 4.0, Category::Cleanup, false),
+        (other, "2026-04-10", 3.5, Category::CommunityService, true),
     ] {
-        let body = json!({"member_id": member, "date": date, "hours": h, "category": category, "activity": format!("service on {date}")});
-        let record = id(&app.ok(&app.member(member), "LogServiceHours", body).await);
+        let logged = LogServiceHours {
+            category,
+            ..hours(member, date, h, &format!("service on {date}"))
+        };
+        let record = id(&app.submit(&app.member(member), logged).await);
         if verify {
             let verified = app
-                .ok(
+                .submit(
                     &county.service_secretary(),
-                    "VerifyServiceHours",
-                    json!({"record_id": record}),
+                    VerifyServiceHours { record_id: record },
                 )
                 .await;
             last = verified["position"].as_u64().expect("position");
@@ -1213,10 +1370,12 @@ pub async fn the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for(
     let coat = county.wish("A winter coat").await;
     county.wish("Mooncakes").await;
     let claimed = app
-        .ok(
+        .submit(
             &app.member(county.member),
-            "ClaimWish",
-            json!({"wish_id": coat, "member_id": county.member}),
+            ClaimWish {
+                wish_id: coat,
+                member_id: county.member,
+            },
         )
         .await;
     let position = claimed["position"].as_u64().expect("position");
@@ -1253,19 +1412,15 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
     let admin = app.admin();
-    let entry = |member: Uuid, date: &str, hours: f64, activity: &str, start: Option<&str>| {
-        let mut body = json!({"member_id": member, "date": date, "hours": hours,
-                              "category": "community_service", "activity": activity});
-        if let Some(start) = start {
-            body["start_time"] = json!(start);
-        }
-        body
-    };
+    let entry =
+        |member: Uuid, date: &str, h: f64, activity: &str, start: Option<&str>| LogServiceHours {
+            start_time: start.map(|t| t.parse().expect("a time")),
+            ..hours(member, date, h, activity)
+        };
     // A long day in two entries that overlap in time.
     let first = app
-        .ok(
+        .submit(
             &admin,
-            "LogServiceHours",
             entry(
                 county.member,
                 "2026-06-01",
@@ -1276,9 +1431,8 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
         )
         .await;
     let second = app
-        .ok(
+        .submit(
             &admin,
-            "LogServiceHours",
             entry(county.member, "2026-06-01", 4.0, "sandbags", Some("12:00")),
         )
         .await;
@@ -1291,9 +1445,8 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
         county.assign(member).await;
         cleaners.push(member);
         let logged = app
-            .ok(
+            .submit(
                 &county.service_secretary(),
-                "LogServiceHours",
                 entry(member, "2026-06-02", 2.0, "River clean-up", None),
             )
             .await;
@@ -1303,9 +1456,8 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
     let mut alike = Vec::new();
     for member in &cleaners {
         let logged = app
-            .ok(
+            .submit(
                 &app.member(*member),
-                "LogServiceHours",
                 entry(*member, "2026-06-03", 1.0, "Lane sweeping", None),
             )
             .await;
@@ -1313,10 +1465,9 @@ pub async fn integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verif
     }
     let own = id(&bulk[0]);
     let verified = app
-        .ok(
+        .submit(
             &county.service_secretary(),
-            "VerifyServiceHours",
-            json!({"record_id": own}),
+            VerifyServiceHours { record_id: own },
         )
         .await;
     let last = verified["position"].as_u64().expect("position");
@@ -1399,47 +1550,60 @@ pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and
     let mut verified = Vec::new();
     for date in ["2026-06-01", "2026-06-02"] {
         // Ten hours of central work at two points an hour: 20 points each.
-        let body = json!({"member_id": member, "date": date, "hours": 10, "category": "central_work", "activity": "water treatment works"});
-        let record = id(&app.ok(&app.member(member), "LogServiceHours", body).await);
+        let logged = LogServiceHours {
+            category: Category::CentralWork,
+            ..hours(member, date, 10.0, "water treatment works")
+        };
+        let record = id(&app.submit(&app.member(member), logged).await);
         let reply = app
-            .ok(
-                &app.admin(),
-                "VerifyServiceHours",
-                json!({"record_id": record}),
-            )
+            .submit(&app.admin(), VerifyServiceHours { record_id: record })
             .await;
         verified.push(reply["position"].as_u64().expect("position"));
     }
-    app.ok(
+    app.submit(
         &app.member(member),
-        "ObserveAnniversary",
-        json!({"member_id": member, "year": 2026, "reflection": "sixteen years since I took the oath at the reservoir"}),
+        ObserveAnniversary {
+            member_id: member,
+            year: year(2026),
+            reflection: "sixteen years since I took the oath at the reservoir".into(),
+        },
     )
     .await;
-    app.ok(
+    app.submit(
         &county.unit_secretary(),
-        "IssueDualCard",
-        json!({"member_id": member, "year": 2026}),
+        IssueDualCard {
+            member_id: Some(member),
+            year: year(2026),
+            all_members: None,
+        },
     )
     .await;
-    app.ok(
+    app.submit(
         &app.centre(),
-        "RecordCommunityFeedback",
-        json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the street's water checks"}),
+        RecordCommunityFeedback {
+            member_id: member,
+            year: year(2026),
+            quarter: 2,
+            note: "ran the street's water checks".into(),
+        },
     )
     .await;
-    let sign = |side: &str, rating: &str| json!({"member_id": member, "year": 2026, "side": side, "rating": rating, "remarks": "steady"});
-    app.ok(
+    let sign = |side, opinion| SignDualCard {
+        member_id: member,
+        year: year(2026),
+        side,
+        opinion,
+        remarks: "steady".into(),
+    };
+    app.submit(
         &county.service_secretary(),
-        "SignDualCard",
-        sign("community", "excellent"),
+        sign(Side::Community, Rating::Excellent),
     )
     .await;
     let last = app
-        .ok(
+        .submit(
             &county.unit_secretary(),
-            "SignDualCard",
-            sign("unit", "qualified"),
+            sign(Side::Unit, Rating::Qualified),
         )
         .await["position"]
         .as_u64()
@@ -1527,18 +1691,23 @@ pub async fn a_members_assessment_shows_each_criterion_with_its_evidence_now_and
 pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refused(app: TestApp) {
     let county = County::new(app, |_| {}).await;
     let app = &county.app;
-    let body = json!({"member_id": county.member, "date": "2026-06-01", "hours": 3, "category": "cleanup", "activity": "river bank"});
-    let record = id(&app
-        .ok(&app.member(county.member), "LogServiceHours", body)
-        .await);
-    app.ok(
+    let logged = LogServiceHours {
+        category: Category::Cleanup,
+        ..hours(county.member, "2026-06-01", 3.0, "river bank")
+    };
+    let record = id(&app.submit(&app.member(county.member), logged).await);
+    app.submit(
         &county.service_secretary(),
-        "VerifyServiceHours",
-        json!({"record_id": record}),
+        VerifyServiceHours { record_id: record },
     )
     .await;
-    let quiz = json!({"branch_id": county.unit, "year": 2026, "contestant_id": county.unit_sec, "score": 90});
-    let last = app.ok(&app.admin(), "RecordQuizResult", quiz).await["position"]
+    let quiz = RecordQuizResult {
+        branch_id: county.unit,
+        year: year(2026),
+        contestant_id: county.unit_sec,
+        score: 90,
+    };
+    let last = app.submit(&app.admin(), quiz).await["position"]
         .as_u64()
         .expect("position");
     let (status, ranking) = app
@@ -1621,9 +1790,11 @@ pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay
     let app = &county.app;
     // Logs three hours on `date`; returns the reply's position.
     let log_hours = async |date: &str| {
-        let body = json!({"member_id": county.member, "date": date, "hours": 3, "category": "cleanup", "activity": "river bank"});
-        app.ok(&app.member(county.member), "LogServiceHours", body)
-            .await["position"]
+        let logged = LogServiceHours {
+            category: Category::Cleanup,
+            ..hours(county.member, date, 3.0, "river bank")
+        };
+        app.submit(&app.member(county.member), logged).await["position"]
             .as_u64()
             .expect("position")
     };

@@ -3,10 +3,17 @@
 //! computed here independently: (member, verified minutes, points in hundredths), ranked.
 
 use allweather_command::{CommandOptions, CommandReply, CommandService};
-use allweather_domain::Principal;
-use allweather_events::Role;
+use allweather_domain::command::{
+    AdoptRules, ApplyCorrection, AppointSecretary, AssignServiceBranch, CancelWish, ClaimWish,
+    ConfirmWish, FulfilWish, LogServiceHours, MemberLeft, PublishWish, RegisterBranch,
+    RegisterMember, RejectServiceHours, ReleaseWish, TransferMember, VerifyServiceHours,
+};
+use allweather_domain::values::{BranchKind, Category, LeaveReason, WishOrigin, Year};
+use allweather_domain::{Command, Principal};
+use allweather_events::{Role, Timestamp};
 use allweather_log::Log;
-use serde_json::{Value, json};
+use chrono::NaiveDate;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -20,22 +27,41 @@ fn principal(role: Role, member: Option<Uuid>, branch: Option<Uuid>) -> Principa
     }
 }
 
-async fn run(service: &CommandService, who: &Principal, name: &str, body: Value) -> CommandReply {
+async fn run(
+    service: &CommandService,
+    who: &Principal,
+    command: impl Into<Command>,
+) -> CommandReply {
+    let command = command.into();
+    let name = command.name();
     service
-        .execute(who, name, None, body.to_string().as_bytes())
+        .submit(who, command.clone(), None)
         .await
-        .unwrap_or_else(|e| panic!("{name} {body} was refused: {e}"))
+        .unwrap_or_else(|e| panic!("{name} {command:?} was refused: {e}"))
 }
 
 fn id(reply: &CommandReply) -> Uuid {
     reply.id.parse().expect("an id")
 }
 
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a date")
+}
+
+fn branch(name: impl Into<String>, kind: BranchKind) -> RegisterBranch {
+    RegisterBranch {
+        branch_id: None,
+        name: name.into(),
+        kind,
+        community: None,
+    }
+}
+
 /// Points per hour, in hundredths, as rules/2026.toml sets them.
-fn per_hour(category: &str) -> i64 {
+fn per_hour(category: Category) -> i64 {
     match category {
-        "festival" => 150,
-        "central_work" | "reservoir_resettlement" => 200,
+        Category::Festival => 150,
+        Category::CentralWork | Category::ReservoirResettlement => 200,
         _ => 100,
     }
 }
@@ -51,102 +77,83 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
     let service = CommandService::new(log.clone(), options).expect("service");
     let admin = principal(Role::CommitteeAdmin, None, None);
     let rules: Value = toml::from_str(include_str!("../../../rules/2026.toml")).expect("rules");
-    run(
-        &service,
-        &admin,
-        "AdoptRules",
-        json!({"year": 2026, "rules": rules}),
-    )
-    .await;
-    let unit = id(&run(
-        &service,
-        &admin,
-        "RegisterBranch",
-        json!({"name": "Water Bureau", "kind": "unit"}),
-    )
-    .await);
-    let community = id(&run(
-        &service,
-        &admin,
-        "RegisterBranch",
-        json!({"name": "East Street", "kind": "service"}),
-    )
-    .await);
-    let register =
-        |name: String| json!({"name": name, "unit_branch_id": unit, "joined_on": "2012-03-04"});
-    let secretary_id = id(&run(&service, &admin, "RegisterMember", register("Li Na".into())).await);
-    run(
-        &service,
-        &admin,
-        "AssignServiceBranch",
-        json!({"member_id": secretary_id, "service_branch_id": community}),
-    )
-    .await;
-    run(
-        &service,
-        &admin,
-        "AppointSecretary",
-        json!({"branch_id": community, "member_id": secretary_id}),
-    )
-    .await;
+    let year = Year::new(2026).expect("a year");
+    run(&service, &admin, AdoptRules { year, rules }).await;
+    let unit = id(&run(&service, &admin, branch("Water Bureau", BranchKind::Unit)).await);
+    let community = id(&run(&service, &admin, branch("East Street", BranchKind::Service)).await);
+    let register = |name: String| RegisterMember {
+        member_id: None,
+        name,
+        unit_branch_id: unit,
+        joined_on: day("2012-03-04"),
+    };
+    let secretary_id = id(&run(&service, &admin, register("Li Na".into())).await);
+    let assign = |member_id, service_branch_id| AssignServiceBranch {
+        member_id,
+        service_branch_id,
+    };
+    run(&service, &admin, assign(secretary_id, community)).await;
+    let appoint = AppointSecretary {
+        branch_id: community,
+        member_id: secretary_id,
+    };
+    run(&service, &admin, appoint).await;
     let secretary = principal(Role::Secretary, Some(secretary_id), Some(community));
 
-    let categories = ["community_service", "festival", "cleanup", "central_work"];
+    let categories = [
+        Category::CommunityService,
+        Category::Festival,
+        Category::Cleanup,
+        Category::CentralWork,
+    ];
     let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let centre = principal(Role::ServiceCentre, None, None);
     let mut wishes = Vec::new();
+    let deadline = Timestamp::parse("2026-07-01T00:00:00Z").expect("a deadline");
     for w in 0..6 {
-        let body = json!({"origin": "micro_wish", "title": format!("wish {w}"), "beneficiary": "someone in need",
-                          "category": "festival", "deadline": "2026-07-01T00:00:00Z"});
-        wishes.push(id(&run(&service, &centre, "PublishWish", body).await));
+        let publish = PublishWish {
+            wish_id: None,
+            origin: WishOrigin::MicroWish,
+            title: format!("wish {w}"),
+            beneficiary: "someone in need".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::Festival,
+            deadline,
+            volunteers: None,
+        };
+        wishes.push(id(&run(&service, &centre, publish).await));
     }
     let mut members = Vec::new();
     for m in 0..24u32 {
-        let member = id(&run(
-            &service,
-            &admin,
-            "RegisterMember",
-            register(format!("Volunteer {m}")),
-        )
-        .await);
+        let member = id(&run(&service, &admin, register(format!("Volunteer {m}"))).await);
         members.push(member);
-        run(
-            &service,
-            &admin,
-            "AssignServiceBranch",
-            json!({"member_id": member, "service_branch_id": community}),
-        )
-        .await;
+        run(&service, &admin, assign(member, community)).await;
         let who = principal(Role::Member, Some(member), None);
         if let Some(&wish) = wishes.get(m as usize).filter(|_| m < 5) {
-            run(
-                &service,
-                &who,
-                "ClaimWish",
-                json!({"wish_id": wish, "member_id": member}),
-            )
-            .await;
+            let claim = ClaimWish {
+                wish_id: wish,
+                member_id: member,
+            };
+            run(&service, &who, claim).await;
             match m {
                 0..=2 => {
-                    run(
-                        &service,
-                        &who,
-                        "FulfilWish",
-                        json!({"wish_id": wish, "evidence": "delivered"}),
-                    )
-                    .await;
+                    let fulfil = FulfilWish {
+                        wish_id: wish,
+                        evidence: "delivered".into(),
+                        member_id: None,
+                    };
+                    run(&service, &who, fulfil).await;
                     if m < 2 {
-                        run(&service, &centre, "ConfirmWish", json!({"wish_id": wish})).await;
+                        run(&service, &centre, ConfirmWish { wish_id: wish }).await;
                     }
                 }
                 3 => {
-                    run(
-                        &service,
-                        &who,
-                        "ReleaseWish",
-                        json!({"wish_id": wish, "member_id": member}),
-                    )
-                    .await;
+                    let release = ReleaseWish {
+                        wish_id: wish,
+                        member_id: member,
+                    };
+                    run(&service, &who, release).await;
                 }
                 _ => {}
             }
@@ -154,51 +161,47 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
         for e in 0..3u32 {
             let category = categories[((m + e) % 4) as usize];
             let half_hours = i64::from(1 + (m * 7 + e * 3) % 10);
-            let body = json!({
-                "member_id": member, "date": format!("2026-06-{:02}", 1 + (m + e) % 14),
-                "hours": half_hours as f64 / 2.0, "category": category, "activity": format!("activity {e}"),
-            });
-            let record = id(&run(&service, &who, "LogServiceHours", body).await);
+            let logged = LogServiceHours {
+                record_id: None,
+                member_id: member,
+                date: day(&format!("2026-06-{:02}", 1 + (m + e) % 14)),
+                hours: half_hours as f64 / 2.0,
+                category,
+                activity: format!("activity {e}"),
+                channel: None,
+                campaign_id: None,
+                start_time: None,
+                organising_branch_id: None,
+            };
+            let record = id(&run(&service, &who, logged).await);
             match (m + e) % 5 {
                 0 => {
-                    run(
-                        &service,
-                        &secretary,
-                        "RejectServiceHours",
-                        json!({"record_id": record, "reason": "no sign-in sheet"}),
-                    )
-                    .await;
+                    let reject = RejectServiceHours {
+                        record_id: record,
+                        reason: "no sign-in sheet".into(),
+                    };
+                    run(&service, &secretary, reject).await;
                 }
                 1 => {
                     // Verified, then corrected to an hour more.
-                    run(
-                        &service,
-                        &secretary,
-                        "VerifyServiceHours",
-                        json!({"record_id": record}),
-                    )
-                    .await;
-                    let hours = (half_hours + 2) as f64 / 2.0;
-                    run(
-                        &service,
-                        &secretary,
-                        "ApplyCorrection",
-                        json!({"record_id": record, "hours": hours, "reason": "checked the sheet"}),
-                    )
-                    .await;
+                    let verify = VerifyServiceHours { record_id: record };
+                    run(&service, &secretary, verify).await;
+                    let correct = ApplyCorrection {
+                        record_id: record,
+                        hours: Some((half_hours + 2) as f64 / 2.0),
+                        date: None,
+                        category: None,
+                        reason: "checked the sheet".into(),
+                    };
+                    run(&service, &secretary, correct).await;
                     let entry = expected.entry(member.to_string()).or_default();
                     entry.0 += (half_hours + 2) * 30;
                     entry.1 += (half_hours + 2) * 30 * per_hour(category) / 60;
                 }
                 2 => {} // left unverified: it does not count
                 _ => {
-                    run(
-                        &service,
-                        &secretary,
-                        "VerifyServiceHours",
-                        json!({"record_id": record}),
-                    )
-                    .await;
+                    let verify = VerifyServiceHours { record_id: record };
+                    run(&service, &secretary, verify).await;
                     let entry = expected.entry(member.to_string()).or_default();
                     entry.0 += half_hours * 30;
                     entry.1 += half_hours * 30 * per_hour(category) / 60;
@@ -208,50 +211,28 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
     }
     // Three volunteers change posts and move house; one retires. Their history stays
     // where it was recorded.
-    let finance = id(&run(
-        &service,
-        &admin,
-        "RegisterBranch",
-        json!({"name": "Finance Bureau", "kind": "unit"}),
-    )
-    .await);
-    let west = id(&run(
-        &service,
-        &admin,
-        "RegisterBranch",
-        json!({"name": "West Street", "kind": "service"}),
-    )
-    .await);
-    for member in members.iter().take(3) {
-        run(
-            &service,
-            &admin,
-            "TransferMember",
-            json!({"member_id": member, "unit_branch_id": finance, "on": "2026-06-15"}),
-        )
-        .await;
-        run(
-            &service,
-            &admin,
-            "AssignServiceBranch",
-            json!({"member_id": member, "service_branch_id": west}),
-        )
-        .await;
+    let finance = id(&run(&service, &admin, branch("Finance Bureau", BranchKind::Unit)).await);
+    let west = id(&run(&service, &admin, branch("West Street", BranchKind::Service)).await);
+    for &member in members.iter().take(3) {
+        let transfer = TransferMember {
+            member_id: member,
+            unit_branch_id: finance,
+            on: day("2026-06-15"),
+        };
+        run(&service, &admin, transfer).await;
+        run(&service, &admin, assign(member, west)).await;
     }
-    run(
-        &service,
-        &admin,
-        "MemberLeft",
-        json!({"member_id": members[3], "reason": "retired", "on": "2026-06-15"}),
-    )
-    .await;
-    run(
-        &service,
-        &centre,
-        "CancelWish",
-        json!({"wish_id": wishes[5], "reason": "no longer needed"}),
-    )
-    .await;
+    let left = MemberLeft {
+        member_id: members[3],
+        reason: LeaveReason::Retired,
+        on: day("2026-06-15"),
+    };
+    run(&service, &admin, left).await;
+    let cancel = CancelWish {
+        wish_id: wishes[5],
+        reason: "no longer needed".into(),
+    };
+    run(&service, &centre, cancel).await;
     let mut ranked: Vec<(String, i64, i64)> = expected
         .into_iter()
         .map(|(m, (minutes, points))| (m, minutes, points))
@@ -265,12 +246,7 @@ pub async fn more_branches(log: &Log, n: usize) {
     let service = CommandService::new(log.clone(), CommandOptions::default()).expect("service");
     let admin = principal(Role::CommitteeAdmin, None, None);
     for i in 0..n {
-        run(
-            &service,
-            &admin,
-            "RegisterBranch",
-            json!({"name": format!("Branch {i} of the second half"), "kind": "unit"}),
-        )
-        .await;
+        let register = branch(format!("Branch {i} of the second half"), BranchKind::Unit);
+        run(&service, &admin, register).await;
     }
 }

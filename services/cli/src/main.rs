@@ -1,12 +1,18 @@
 //! `allweather`: the command that runs the service and its tools.
 //!
-//! The binary is thin: it reads settings from flags and `ALLWEATHER_` variables, sets up
-//! tracing once, and calls into the libraries (`allweather-api`, `allweather-log`).
+//! The binary is thin: it parses the command line, sets up tracing once, and dispatches
+//! into the libraries (`allweather-api`, `allweather-log`). A long-running subcommand
+//! (`serve`, `relay`, `projector`) gets one stop, a `CancellationToken` cancelled by the
+//! one listener for SIGTERM and Ctrl-C: `serve` then stops accepting, lets in-flight
+//! requests finish and commits the appender's last batch (a CLI test sends SIGTERM under
+//! load and finds every acknowledged command in the log once); a `projector` following
+//! the mirror waits for its stream to appear (the relay creates it) rather than exit.
 //!
 //! ## Layout
-//! - `main`: the command line and the `serve`, `relay` and `audit verify` subcommands.
-//! - `admin`: `token issue` and `rules adopt`.
-//! - `bench`: runs `allweather-bench` (the crate `services/bench`), the program of the bench.
+//! - `main`: the command line, and `serve`, `relay`, `projector` and `audit verify`.
+//! - `config`: the settings every subcommand shares, built in one place.
+//! - `admin`: `token issue`, `rules adopt`, `erase beneficiary`.
+//! - `bench` (a function): runs `allweather-bench` (the crate `services/bench`).
 //! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
 //! - `telemetry`: tracing set-up.

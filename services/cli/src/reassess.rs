@@ -4,6 +4,11 @@
 //! every member whose criteria would change — with each recorded opinion or appraisal
 //! the new evidence contradicts, or no longer contradicts — and every branch whose rank
 //! would change, with the criteria that change. It never gives a member a rating.
+//!
+//! `--csv` writes one row per changed criterion and per judgement contradicted or
+//! reconciled; under the rules in force it reports no change. With `--nats URL` it
+//! replays the JetStream mirror through an ordered consumer that leaves nothing on the
+//! server, for an analyst's machine that reaches NATS but not the database.
 
 use crate::admin::read_rules;
 use allweather_log::Log;

@@ -2,6 +2,11 @@
 //!
 //! A 4xx names what the caller got wrong, with a stable `code` and, where a field is at
 //! fault, the field. A 500 says nothing of its cause to the caller; the cause is logged.
+//! A domain refusal also carries the `rule` broken; 401 carries `WWW-Authenticate:
+//! Bearer`; 429 and 503 carry `Retry-After`. The codes: `malformed` 400,
+//! `unauthenticated` 401, `forbidden` 403, `not_found` 404, `conflict` 409, `too_large`
+//! 413, `invalid` and `idempotency_key_reused` 422, `rate_limited` 429, `unavailable` 503,
+//! `internal` 500.
 
 use crate::auth::AuthError;
 use crate::error::{CommandError, FieldError};

@@ -5,6 +5,10 @@
 //! wish and the position of the claim it ends, so the same expiry issued twice replays
 //! instead of appending twice, and `decide` refuses to expire a claim that was already
 //! released, fulfilled or expired, or has not yet run out.
+//!
+//! It sleeps until the next expiry, looking at the clock at least every
+//! `CommandOptions::expiry_check` (30 s), and acts as the `system` principal, which the
+//! rate limit never holds back.
 
 use crate::CommandService;
 use allweather_domain::command::ExpireClaim;

@@ -332,6 +332,26 @@ impl TestApp {
         }
     }
 
+    /// Sends a typed command over HTTP (its body as the API takes it), which must
+    /// succeed; its answer.
+    #[track_caller]
+    pub fn submit<'a>(
+        &'a self,
+        token: &'a str,
+        command: impl Into<allweather_domain::Command>,
+    ) -> impl std::future::Future<Output = Value> + 'a {
+        let command = command.into();
+        let caller = std::panic::Location::caller();
+        async move {
+            let name = command.name();
+            let r = self
+                .command(Some(token), name, command.body().to_string(), None)
+                .await;
+            assert_eq!(r.status, 200, "{name} at {caller} was refused: {}", r.body);
+            r.body
+        }
+    }
+
     /// Adopts `rules/2026.toml`, with `changes` applied to the document.
     pub async fn adopt_rules(&self, changes: impl FnOnce(&mut Value)) {
         self.adopt_rules_for(2026, changes).await;

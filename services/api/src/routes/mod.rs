@@ -9,7 +9,9 @@
 //!   query parameters.
 //!
 //! Every query's parameters are a type (`Valid<…Query>`), every answer a type; the
-//! document's parameter and response schemas come from those same types.
+//! document's parameter and response schemas come from those same types. A query given
+//! `min_position` (a command's reply position) waits up to 5 s for its read model to
+//! apply it, then answers 503 with `Retry-After`.
 
 mod asof;
 mod assessments;

@@ -1,5 +1,15 @@
 //! The service itself: the dashboard page, `/healthz`, `/metrics`, and the published
 //! contract (the OpenAPI document, the schemas of events and commands).
+//!
+//! The dashboard (`dashboard.html`) is one page with no build step and no external
+//! assets: the branch ranking, the volunteer leaderboard (as its visibility allows), the
+//! wish board and the median time to claim, a member's assessment with the positions
+//! behind each criterion, and the integrity flags; Chinese first, English by a switch,
+//! one column on a phone. It stays live by following `/api/v1/events` through `fetch`,
+//! so the token travels in the `Authorization` header (never in a URL), resumes with
+//! `Last-Event-ID`, and refreshes each panel with `min_position` set to the event that
+//! woke it. The token is pasted once or given in the fragment (`/#token=…`, never sent
+//! to the server) and kept in the browser's local storage.
 
 use super::QueryRoute;
 use crate::AppState;
