@@ -3,6 +3,9 @@
 //! command goes in over HTTP, and the page changes without a reload. Screenshots (desktop
 //! and phone width) are kept in `target/artefacts/`.
 
+use allweather_domain::command::PublishWish;
+use allweather_domain::values::{Category, WishOrigin};
+use allweather_events::Timestamp;
 use allweather_test_support::{TestApp, eventually, free_port};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -186,14 +189,18 @@ async fn the_dashboard_shows_a_new_wish_live_in_chinese_and_english_and_fits_a_p
         "the year of the county's date"
     );
 
-    let published = app
-        .ok(
-            &app.centre(),
-            "PublishWish",
-            json!({"origin": "micro_wish", "title": "冬季棉被一床", "beneficiary": "赵奶奶，城东社区3号",
-                   "category": "festival", "deadline": "2026-07-01T00:00:00+08:00"}),
-        )
-        .await;
+    let publish = PublishWish {
+        wish_id: None,
+        origin: WishOrigin::MicroWish,
+        title: "冬季棉被一床".into(),
+        beneficiary: "赵奶奶，城东社区3号".into(),
+        beneficiary_contact: None,
+        beneficiary_id: None,
+        category: Category::Festival,
+        deadline: Timestamp::parse("2026-07-01T00:00:00+08:00").expect("a deadline"),
+        volunteers: None,
+    };
+    let published = app.submit(&app.centre(), publish).await;
     let position = published["position"].as_u64().expect("position");
     browser
         .wait_text(

@@ -2,6 +2,11 @@
 
 use allweather_api::TokenKey;
 use allweather_command::Claims;
+use allweather_domain::Command;
+use allweather_domain::command::{
+    ClaimWish, EraseBeneficiary, PublishWish, RegisterBranch, RegisterMember,
+};
+use allweather_domain::values::{BranchKind, Category, WishOrigin};
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, NewEvent};
 use allweather_test_support::TestApp;
@@ -9,7 +14,17 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 fn branch(name: &str) -> String {
-    json!({ "name": name, "kind": "unit" }).to_string()
+    body(RegisterBranch {
+        branch_id: None,
+        name: name.into(),
+        kind: BranchKind::Unit,
+        community: None,
+    })
+}
+
+/// A command's body as the API takes it, for a request a test sends raw.
+fn body(command: impl Into<Command>) -> String {
+    command.into().body().to_string()
 }
 
 pub async fn health_reports_the_head_of_the_log(app: TestApp) {
@@ -791,33 +806,39 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
 ) {
     app.adopt_rules(|_| {}).await;
     let admin = app.admin();
-    let unit = app
-        .ok(
-            &admin,
-            "RegisterBranch",
-            json!({"name": "Water Bureau branch", "kind": "unit"}),
-        )
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let register =
-        |name: &str| json!({"name": name, "unit_branch_id": unit, "joined_on": "2015-03-01"});
-    let claimer: Uuid = app.ok(&admin, "RegisterMember", register("Li Ming")).await["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("member id");
-    let other: Uuid = app.ok(&admin, "RegisterMember", register("Zhou Hua")).await["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("member id");
-    let wish = json!({"origin": "micro_wish", "title": "A winter coat", "beneficiary": "Grandma Zhao",
-                      "beneficiary_contact": "Room 5, 12 East Street", "category": "festival",
-                      "deadline": "2026-12-01T00:00:00Z"});
-    let wish_id = app.ok(&app.centre(), "PublishWish", wish.clone()).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = |reply: Value| -> Uuid {
+        reply["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
+    };
+    let water = RegisterBranch {
+        branch_id: None,
+        name: "Water Bureau branch".into(),
+        kind: BranchKind::Unit,
+        community: None,
+    };
+    let unit = id(app.submit(&admin, water).await);
+    let register = |name: &str| RegisterMember {
+        member_id: None,
+        name: name.into(),
+        unit_branch_id: unit,
+        joined_on: "2015-03-01".parse().expect("a date"),
+    };
+    let claimer = id(app.submit(&admin, register("Li Ming")).await);
+    let other = id(app.submit(&admin, register("Zhou Hua")).await);
+    let wish = PublishWish {
+        wish_id: None,
+        origin: WishOrigin::MicroWish,
+        title: "A winter coat".into(),
+        beneficiary: "Grandma Zhao".into(),
+        beneficiary_contact: Some("Room 5, 12 East Street".into()),
+        beneficiary_id: None,
+        category: Category::Festival,
+        deadline: Timestamp::parse("2026-12-01T00:00:00Z").expect("a deadline"),
+        volunteers: None,
+    };
+    let wish_id = id(app.submit(&app.centre(), wish.clone()).await);
 
     // The log (and so the mirror and every backup) holds only ciphertext.
     let all = app.log.read_all(0, 1_000).await.expect("read");
@@ -833,7 +854,7 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
     let payload: Value = serde_json::from_str(stored).expect("json");
     assert_eq!(
         payload["beneficiary"]["person_id"],
-        wish_id.as_str(),
+        wish_id.to_string().as_str(),
         "a person of their own by default"
     );
 
@@ -887,12 +908,11 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
         404
     );
 
-    app.ok(
-        &app.member(claimer),
-        "ClaimWish",
-        json!({"wish_id": wish_id, "member_id": claimer}),
-    )
-    .await;
+    let claim = ClaimWish {
+        wish_id,
+        member_id: claimer,
+    };
+    app.submit(&app.member(claimer), claim).await;
     let (status, seen) = app.get_as(&app.member(claimer), &path).await;
     assert_eq!(
         (status, &seen["name"]),
@@ -906,19 +926,22 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
     );
 
     // Erasure: only a committee admin; destroys the key; recorded as an event.
-    let erase = json!({"beneficiary_id": wish_id, "reason": "her request of 14 June"});
+    let erase = EraseBeneficiary {
+        beneficiary_id: wish_id,
+        reason: "her request of 14 June".into(),
+    };
     let r = app
         .command(
             Some(&app.centre()),
             "EraseBeneficiary",
-            erase.to_string(),
+            body(erase.clone()),
             None,
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let erased = app.ok(&admin, "EraseBeneficiary", erase.clone()).await;
+    let erased = app.submit(&admin, erase.clone()).await;
     assert_eq!(erased["events"][0]["event_type"], "BeneficiaryErased");
-    let person: Uuid = wish_id.parse().expect("uuid");
+    let person = wish_id;
     assert_eq!(
         app.log.person_key(person).await.expect("key"),
         allweather_log::StoredKey::Erased
@@ -930,13 +953,15 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
         (&json!("[erased]"), &Value::Null, &json!(true))
     );
     let r = app
-        .command(Some(&admin), "EraseBeneficiary", erase.to_string(), None)
+        .command(Some(&admin), "EraseBeneficiary", body(erase), None)
         .await;
     assert_eq!((r.status, &r.body["rule"]), (409, &json!("AlreadyErased")));
-    let mut again = wish.clone();
-    again["beneficiary_id"] = json!(wish_id);
+    let again = PublishWish {
+        beneficiary_id: Some(wish_id),
+        ..wish
+    };
     let r = app
-        .command(Some(&app.centre()), "PublishWish", again.to_string(), None)
+        .command(Some(&app.centre()), "PublishWish", body(again), None)
         .await;
     assert_eq!(
         (r.status, &r.body["rule"]),

@@ -6,6 +6,9 @@
 //! in the middle of its catch-up from the JetStream mirror.
 
 use super::{BIN, serve, spawn_reading, terminate, token};
+use allweather_domain::Command;
+use allweather_domain::command::{LogServiceHours, RegisterBranch, RegisterMember};
+use allweather_domain::values::{BranchKind, Category};
 use allweather_log::{Log, LogOptions};
 use allweather_projections::{Projector as _, ReadStore, replay};
 use allweather_test_support::{NatsServer, TestDatabase, eventually};
@@ -17,16 +20,17 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// One command of the load: its idempotency key, name and body.
-type Sent = (Uuid, &'static str, Value);
+/// A command sent under its idempotency key.
+type Sent = (Uuid, Command);
 
 /// Posts `command`; its reply if it was answered 200.
 async fn post(client: &reqwest::Client, base: &str, admin: &str, sent: &Sent) -> Option<Value> {
-    let (key, name, body) = sent;
+    let (key, command) = sent;
     let r = client
-        .post(format!("{base}/api/v1/commands/{name}"))
+        .post(format!("{base}/api/v1/commands/{}", command.name()))
         .bearer_auth(admin)
         .header("idempotency-key", key.to_string())
-        .json(body)
+        .json(&command.body())
         .timeout(Duration::from_secs(30))
         .send()
         .await
@@ -49,24 +53,27 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
 
     // A branch and twenty members, then a load of service hours and new branches.
     let unit = Uuid::now_v7();
+    let members: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
+    let branch = |branch_id, name: String| RegisterBranch {
+        branch_id,
+        name,
+        kind: BranchKind::Unit,
+        community: None,
+    };
     let setup: Vec<Sent> = std::iter::once((
         Uuid::now_v7(),
-        "RegisterBranch",
-        json!({"branch_id": unit, "name": "County Water Bureau branch", "kind": "unit"}),
+        branch(Some(unit), "County Water Bureau branch".into()).into(),
     ))
-    .chain((0..20).map(|i| {
-        (
-            Uuid::now_v7(),
-            "RegisterMember",
-            json!({"member_id": Uuid::now_v7(), "name": format!("Member {i}"),
-                   "unit_branch_id": unit, "joined_on": "2015-03-01"}),
-        )
+    .chain(members.iter().enumerate().map(|(i, &m)| {
+        let register = RegisterMember {
+            member_id: Some(m),
+            name: format!("Member {i}"),
+            unit_branch_id: unit,
+            joined_on: "2015-03-01".parse().expect("a date"),
+        };
+        (Uuid::now_v7(), register.into())
     }))
     .collect();
-    let members: Vec<Value> = setup[1..]
-        .iter()
-        .map(|s| s.2["member_id"].clone())
-        .collect();
     for sent in &setup {
         assert!(
             post(&client, &base, &admin, sent).await.is_some(),
@@ -75,24 +82,27 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
     }
     let today = chrono::Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-        .date_naive()
-        .to_string();
+        .date_naive();
     let load: Vec<Sent> = (0..800)
         .map(|i| {
-            if i % 5 == 4 {
-                (
-                    Uuid::now_v7(),
-                    "RegisterBranch",
-                    json!({"name": format!("Branch {i}"), "kind": "unit"}),
-                )
+            let command: Command = if i % 5 == 4 {
+                branch(None, format!("Branch {i}")).into()
             } else {
-                (
-                    Uuid::now_v7(),
-                    "LogServiceHours",
-                    json!({"member_id": members[i % members.len()], "date": today, "hours": 0.5,
-                           "category": "community_service", "activity": format!("Task {i}")}),
-                )
-            }
+                LogServiceHours {
+                    record_id: None,
+                    member_id: members[i % members.len()],
+                    date: today,
+                    hours: 0.5,
+                    category: Category::CommunityService,
+                    activity: format!("Task {i}"),
+                    channel: None,
+                    campaign_id: None,
+                    start_time: None,
+                    organising_branch_id: None,
+                }
+                .into()
+            };
+            (Uuid::now_v7(), command)
         })
         .collect();
 
@@ -172,9 +182,14 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
             *n.entry(e.command_id).or_default() += 1;
             n
         });
-    for (key, name, _) in setup.iter().chain(&load) {
+    for (key, command) in setup.iter().chain(&load) {
         // LogServiceHours writes the record and books its member-day; the others one event.
-        let want = if *name == "LogServiceHours" { 2 } else { 1 };
+        let name = command.name();
+        let want = if matches!(command, Command::LogServiceHours(_)) {
+            2
+        } else {
+            1
+        };
         assert_eq!(per_command.get(key), Some(&want), "{name} {key} once");
     }
     let positions: Vec<u64> = events.iter().map(|e| e.position).collect();

@@ -3,6 +3,11 @@
 mod faults;
 mod old_log;
 
+use allweather_domain::command::{
+    AppointSecretary, AssignServiceBranch, IssueDualCard, LogServiceHours, ObserveAnniversary,
+    RecordAppraisal, RecordCommunityFeedback, RegisterBranch, RegisterMember, VerifyServiceHours,
+};
+use allweather_domain::values::{BranchKind, Category, Rating, Year};
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, Log, LogOptions, NewEvent};
 use allweather_test_support::{NatsServer, TestDatabase, TestSqlite, eventually};
@@ -78,7 +83,7 @@ async fn sigterm_loses_no_acknowledged_command(
                     .post(format!("{base}/api/v1/commands/RegisterBranch"))
                     .bearer_auth(admin)
                     .header("idempotency-key", key.to_string())
-                    .json(&serde_json::json!({ "name": format!("branch {i}"), "kind": "unit" }))
+                    .json(&unit_branch(format!("branch {i}")))
                     .send()
                     .await;
                 if let Ok(r) = r
@@ -226,7 +231,7 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
     let client = reqwest::Client::new();
     let unauthenticated = client
         .post(format!("{base}/api/v1/commands/RegisterBranch"))
-        .json(&serde_json::json!({"name": "Water Bureau", "kind": "unit"}))
+        .json(&unit_branch("Water Bureau"))
         .send()
         .await
         .expect("post");
@@ -234,7 +239,7 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
     let r: serde_json::Value = client
         .post(format!("{base}/api/v1/commands/RegisterBranch"))
         .bearer_auth(&admin)
-        .json(&serde_json::json!({"name": "Water Bureau", "kind": "unit"}))
+        .json(&unit_branch("Water Bureau"))
         .send()
         .await
         .expect("post")
@@ -402,7 +407,7 @@ async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() 
         let r = client
             .post(format!("{base}/api/v1/commands/RegisterBranch"))
             .bearer_auth(&admin)
-            .json(&serde_json::json!({ "name": format!("mirrored {i}"), "kind": "unit" }))
+            .json(&unit_branch(format!("mirrored {i}")))
             .send()
             .await
             .expect("post");
@@ -532,16 +537,28 @@ async fn a_projector_runs_as_its_own_process_and_stops_on_sigterm_at_its_checkpo
 }
 
 /// Runs `name` with `body` as `who` through the command path; its reply.
+/// The body of a `RegisterBranch` of a unit branch named `name`, as the API takes it.
+fn unit_branch(name: impl Into<String>) -> serde_json::Value {
+    allweather_domain::Command::from(RegisterBranch {
+        branch_id: None,
+        name: name.into(),
+        kind: BranchKind::Unit,
+        community: None,
+    })
+    .body()
+}
+
 async fn command(
     service: &allweather_api::CommandService,
     who: &allweather_domain::Principal,
-    name: &str,
-    body: serde_json::Value,
+    command: impl Into<allweather_domain::Command>,
 ) -> allweather_command::CommandReply {
+    let command = command.into();
+    let name = command.name();
     service
-        .execute(who, name, None, body.to_string().as_bytes())
+        .submit(who, command.clone(), None)
         .await
-        .unwrap_or_else(|e| panic!("{name} {body} was refused: {e}"))
+        .unwrap_or_else(|e| panic!("{name} {command:?} was refused: {e}"))
 }
 
 fn principal(
@@ -592,8 +609,12 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
         &command(
             &service,
             &admin,
-            "RegisterBranch",
-            serde_json::json!({"name": "Water Bureau", "kind": "unit"}),
+            RegisterBranch {
+                branch_id: None,
+                name: "Water Bureau".into(),
+                kind: BranchKind::Unit,
+                community: None,
+            },
         )
         .await,
     );
@@ -601,55 +622,106 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
         &command(
             &service,
             &admin,
-            "RegisterBranch",
-            serde_json::json!({"name": "East Street", "kind": "service"}),
+            RegisterBranch {
+                branch_id: None,
+                name: "East Street".into(),
+                kind: BranchKind::Service,
+                community: None,
+            },
         )
         .await,
     );
-    let register = |name: &str| serde_json::json!({"name": name, "unit_branch_id": unit, "joined_on": "2010-06-01"});
-    let secretary = id_of(&command(&service, &admin, "RegisterMember", register("Li Na")).await);
-    let member = id_of(&command(&service, &admin, "RegisterMember", register("Wang Fang")).await);
+    let register = |name: &str| RegisterMember {
+        member_id: None,
+        name: name.into(),
+        unit_branch_id: unit,
+        joined_on: "2010-06-01".parse().expect("a date"),
+    };
+    let secretary = id_of(&command(&service, &admin, register("Li Na")).await);
+    let member = id_of(&command(&service, &admin, register("Wang Fang")).await);
     for m in [secretary, member] {
         command(
             &service,
             &admin,
-            "AssignServiceBranch",
-            serde_json::json!({"member_id": m, "service_branch_id": street}),
+            AssignServiceBranch {
+                member_id: m,
+                service_branch_id: street,
+            },
         )
         .await;
     }
     command(
         &service,
         &admin,
-        "AppointSecretary",
-        serde_json::json!({"branch_id": street, "member_id": secretary}),
+        AppointSecretary {
+            branch_id: street,
+            member_id: secretary,
+        },
     )
     .await;
     let them = principal(Role::Member, Some(member), None);
     for date in ["2026-06-01", "2026-06-02"] {
-        let body = serde_json::json!({"member_id": member, "date": date, "hours": 10, "category": "central_work", "activity": "water works"});
-        let record = id_of(&command(&service, &them, "LogServiceHours", body).await);
-        command(
-            &service,
-            &admin,
-            "VerifyServiceHours",
-            serde_json::json!({"record_id": record}),
-        )
-        .await;
+        let logged = LogServiceHours {
+            record_id: None,
+            member_id: member,
+            date: date.parse().expect("a date"),
+            hours: 10.0,
+            category: Category::CentralWork,
+            activity: "water works".into(),
+            channel: None,
+            campaign_id: None,
+            start_time: None,
+            organising_branch_id: None,
+        };
+        let record = id_of(&command(&service, &them, logged).await);
+        command(&service, &admin, VerifyServiceHours { record_id: record }).await;
     }
-    command(&service, &them, "ObserveAnniversary", serde_json::json!({"member_id": member, "year": 2026, "reflection": "sixteen years of service"})).await;
+    command(
+        &service,
+        &them,
+        ObserveAnniversary {
+            member_id: member,
+            year: Year::new(2026).expect("a year"),
+            reflection: "sixteen years of service".into(),
+        },
+    )
+    .await;
     command(
         &service,
         &admin,
-        "IssueDualCard",
-        serde_json::json!({"member_id": member, "year": 2026}),
+        IssueDualCard {
+            member_id: Some(member),
+            year: Year::new(2026).expect("a year"),
+            all_members: None,
+        },
     )
     .await;
     let centre = principal(Role::ServiceCentre, None, None);
-    command(&service, &centre, "RecordCommunityFeedback", serde_json::json!({"member_id": member, "year": 2026, "quarter": 2, "note": "ran the water checks"})).await;
+    command(
+        &service,
+        &centre,
+        RecordCommunityFeedback {
+            member_id: member,
+            year: Year::new(2026).expect("a year"),
+            quarter: 2,
+            note: "ran the water checks".into(),
+        },
+    )
+    .await;
     // The unit branch's post is vacant: the committee records the appraisal.
     let basis = log.head().await.expect("head").position;
-    command(&service, &admin, "RecordAppraisal", serde_json::json!({"member_id": member, "year": 2026, "rating": "qualified", "basis_position": basis, "remarks": "democratic appraisal"})).await;
+    command(
+        &service,
+        &admin,
+        RecordAppraisal {
+            member_id: member,
+            year: Year::new(2026).expect("a year"),
+            rating: Rating::Qualified,
+            basis_position: basis,
+            remarks: "democratic appraisal".into(),
+        },
+    )
+    .await;
     let head = log.head().await.expect("head").position;
     log.shutdown().await;
     drop(log);
