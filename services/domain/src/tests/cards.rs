@@ -10,8 +10,9 @@ fn one_dual_card_per_member_year() {
         year: year(2026),
         all_members: None,
     });
+    let card = issued(&s, s.a);
     s.when(secretary(s.unit, s.unit_sec), issue.clone())
-        .then_emits(&["DualCardIssued"]);
+        .then_emitted(&[card]);
     s.when(admin(), issue).then_refused(Rule::CardAlreadyIssued);
 }
 
@@ -41,11 +42,17 @@ fn each_side_is_signed_once_by_the_secretary_of_that_branch() {
     .then_refused(Rule::NotTheBranchSecretary);
     s.when(admin(), sign(s.a, Side::Unit, Rating::BasicallyQualified))
         .then_refused(Rule::NotTheBranchSecretary);
+    let by_unit = signed(
+        Side::Unit,
+        Rating::BasicallyQualified,
+        Some(s.unit_sec),
+        Capacity::Secretary,
+    );
     s.when(
         secretary(s.unit, s.unit_sec),
         sign(s.a, Side::Unit, Rating::BasicallyQualified),
     )
-    .then_emits(&["DualCardSigned"]);
+    .then_emitted(&[by_unit]);
     s.when(
         secretary(s.unit, s.unit_sec),
         sign(s.a, Side::Unit, Rating::Unqualified),
@@ -64,11 +71,17 @@ fn nobody_signs_their_own_card() {
         sign(s.service_sec, Side::Community, Rating::Unqualified),
     )
     .then_refused(Rule::OwnCardNotSignable);
+    let by_unit = signed(
+        Side::Unit,
+        Rating::Unqualified,
+        Some(s.unit_sec),
+        Capacity::Secretary,
+    );
     s.when(
         secretary(s.unit, s.unit_sec),
         sign(s.service_sec, Side::Unit, Rating::Unqualified),
     )
-    .then_emits(&["DualCardSigned"]);
+    .then_emitted(&[by_unit]);
 }
 
 #[test]
@@ -77,24 +90,29 @@ fn a_card_is_complete_when_both_sides_are_signed() {
     let a = s.a;
     card(&mut s, a);
     s.ok(secretary(s.service, s.service_sec), feedback(s.a, 1));
+    let by_community = signed(
+        Side::Community,
+        Rating::Excellent,
+        Some(s.service_sec),
+        Capacity::Secretary,
+    );
     s.when(
         secretary(s.service, s.service_sec),
         sign(s.a, Side::Community, Rating::Excellent),
     )
-    .then_emits(&["DualCardSigned"]);
-    let d = s
-        .when(
-            secretary(s.unit, s.unit_sec),
-            sign(s.a, Side::Unit, Rating::Qualified),
-        )
-        .then_emits(&["DualCardSigned", "DualCardCompleted"]);
+    .then_emitted(&[by_community]);
     // The card carries the two opinions people wrote, and no rating of its own.
-    assert_eq!(
-        d.events().last(),
-        Some(&Event::DualCardCompleted(
-            crate::event::DualCardCompleted {}
-        ))
+    let by_unit = signed(
+        Side::Unit,
+        Rating::Qualified,
+        Some(s.unit_sec),
+        Capacity::Secretary,
     );
+    s.when(
+        secretary(s.unit, s.unit_sec),
+        sign(s.a, Side::Unit, Rating::Qualified),
+    )
+    .then_emitted(&[by_unit, Event::DualCardCompleted(ev::DualCardCompleted {})]);
     s.when(secretary(s.service, s.service_sec), feedback(s.a, 2))
         .then_refused(Rule::CardAlreadyComplete);
 }
@@ -106,13 +124,24 @@ fn an_opinion_is_the_signers_whatever_the_evidence_and_feedback_is_quarterly() {
     card(&mut s, a);
     // No feedback yet: the unit may still give its opinion (the assessment shows the
     // missing feedback beside it; the system does not overrule people).
+    let by_unit = signed(
+        Side::Unit,
+        Rating::Excellent,
+        Some(s.unit_sec),
+        Capacity::Secretary,
+    );
     s.when(
         secretary(s.unit, s.unit_sec),
         sign(s.a, Side::Unit, Rating::Excellent),
     )
-    .then_emits(&["DualCardSigned"]);
+    .then_emitted(&[by_unit]);
     s.when(centre(), feedback(s.a, 2))
-        .then_emits(&["CommunityFeedbackRecorded"]);
+        .then_emitted(&[Event::CommunityFeedbackRecorded(
+            ev::CommunityFeedbackRecorded {
+                quarter: 2,
+                note: "helps neighbours".into(),
+            },
+        )]);
     s.when(centre(), feedback(s.a, 2))
         .then_refused(Rule::FeedbackAlreadyRecorded);
     s.when(centre(), feedback(s.a, 5))

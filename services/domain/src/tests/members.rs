@@ -156,10 +156,12 @@ fn a_secretary_takes_in_only_members_without_a_service_branch() {
     s.when(secretary(other, other_sec), take(s.a))
         .then_refused(Rule::RoleNotPermitted);
     let newcomer = s.member_of(s.unit, "2019-01-01");
+    let assigned = Event::ServiceBranchAssigned(ev::ServiceBranchAssigned {
+        service_branch_id: other,
+    });
     s.when(secretary(other, other_sec), take(newcomer))
-        .then_emits(&["ServiceBranchAssigned"]);
-    s.when(centre(), take(s.a))
-        .then_emits(&["ServiceBranchAssigned"]);
+        .then_emitted(std::slice::from_ref(&assigned));
+    s.when(centre(), take(s.a)).then_emitted(&[assigned]);
 }
 
 #[test]

@@ -61,6 +61,27 @@ fn sign(m: Uuid, side: Side, opinion: Rating) -> C {
     })
 }
 
+/// The card of `m` for 2026 issued, as the scene's branches make it.
+fn issued(s: &Scene, m: Uuid) -> Event {
+    Event::DualCardIssued(ev::DualCardIssued {
+        member_id: m,
+        year: 2026,
+        unit_branch_id: s.unit,
+        service_branch_id: s.service,
+    })
+}
+
+/// A side signed as [`sign`] signs it, by `signer` in `capacity`.
+fn signed(side: Side, opinion: Rating, signer: Option<Uuid>, capacity: Capacity) -> Event {
+    Event::DualCardSigned(ev::DualCardSigned {
+        side,
+        opinion,
+        remarks: "active in the community".into(),
+        signer_id: signer,
+        capacity,
+    })
+}
+
 fn feedback(m: Uuid, quarter: u32) -> C {
     C::RecordCommunityFeedback(RecordCommunityFeedback {
         member_id: m,

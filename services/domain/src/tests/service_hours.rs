@@ -129,8 +129,12 @@ fn hours_are_verified_by_the_service_branch_secretary_never_by_oneself() {
         .then_refused(Rule::NotTheBranchSecretary);
     s.when(member(s.a), verify.clone())
         .then_refused(Rule::OwnHoursNotVerifiable);
+    let verified = Event::ServiceHoursVerified(ev::ServiceHoursVerified {
+        verifier: s.service_sec.to_string(),
+        verifier_member_id: Some(s.service_sec),
+    });
     s.when(secretary(s.service, s.service_sec), verify.clone())
-        .then_emits(&["ServiceHoursVerified"]);
+        .then_emitted(&[verified]);
     s.when(secretary(s.service, s.service_sec), verify)
         .then_refused(Rule::RecordAlreadyDecided);
 
@@ -154,7 +158,10 @@ fn entries_over_8_hours_are_verified_by_a_committee_admin() {
     s.when(secretary(s.service, s.service_sec), verify.clone())
         .then_refused(Rule::LongEntryNeedsCommitteeAdmin);
     s.when(admin(), verify)
-        .then_emits(&["ServiceHoursVerified"]);
+        .then_emitted(&[Event::ServiceHoursVerified(ev::ServiceHoursVerified {
+            verifier: "admin".into(),
+            verifier_member_id: None,
+        })]);
 }
 
 #[test]

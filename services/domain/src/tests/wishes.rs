@@ -94,7 +94,8 @@ fn a_wish_is_confirmed_by_its_publisher_once_fulfilled() {
     );
     s.when(member(s.a), confirm.clone())
         .then_refused(Rule::NotThePublisher);
-    s.when(centre(), confirm).then_emits(&["WishConfirmed"]);
+    let confirmed = Event::WishConfirmed(ev::WishConfirmed { member_id: s.a });
+    s.when(centre(), confirm).then_emitted(&[confirmed]);
     s.when(member(s.unit_sec), claim(w, s.unit_sec))
         .then_refused(Rule::WishNotOpen);
 }
@@ -338,13 +339,14 @@ fn each_volunteer_fulfils_their_part_and_the_publisher_confirms_what_was_deliver
     )
     .then_refused(Rule::WishNotOpen);
     let confirm = C::ConfirmWish(ConfirmWish { wish_id: w });
-    s.when(centre(), confirm.clone())
-        .then_emits(&["WishConfirmed"]);
+    let confirmed = |member_id| Event::WishConfirmed(ev::WishConfirmed { member_id });
+    let by_a = confirmed(s.a);
+    s.when(centre(), confirm.clone()).then_emitted(&[by_a]);
     s.when(centre(), confirm.clone())
         .then_refused(Rule::WishNotFulfilled);
     s.when(secretary(s.unit, s.unit_sec), fulfil(Some(b)))
         .then_emits(&["WishFulfilled", "ClaimClosed"]);
-    s.when(centre(), confirm).then_emits(&["WishConfirmed"]);
+    s.when(centre(), confirm).then_emitted(&[confirmed(b)]);
     use crate::world::Aggregate as _;
     let done = crate::wish::Wish::of(
         &s.world
