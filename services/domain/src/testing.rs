@@ -324,6 +324,17 @@ impl When<'_> {
         d
     }
 
+    /// The command passed and emitted exactly the events `expected` makes of its decision
+    /// (for ids the decision draws, such as a new record's).
+    #[track_caller]
+    pub fn then_emitted_by(self, expected: impl FnOnce(&Decision) -> Vec<Event>) -> Decision {
+        let d = self.then_ok();
+        let want = expected(&d);
+        let got: Vec<&Event> = d.events().collect();
+        assert_eq!(got, want.iter().collect::<Vec<_>>(), "emitted events");
+        d
+    }
+
     /// The command passed and emitted exactly these event types, in order (for events
     /// whose payload a test cannot write out: sealed details, drawn nonces).
     #[track_caller]

@@ -80,8 +80,14 @@ fn only_the_branch_secretary_records_its_activities() {
         .then_refused(Rule::NotTheBranchSecretary);
     s.when(member(s.a), activity.clone())
         .then_refused(Rule::NotTheBranchSecretary);
+    let held = Event::BranchActivityRecorded(ev::BranchActivityRecorded {
+        date: today(),
+        topic: "clean-up".into(),
+        attendees: vec![s.a],
+        headcount: 1,
+    });
     s.when(secretary(s.unit, s.unit_sec), activity)
-        .then_emits(&["BranchActivityRecorded"]);
+        .then_emitted(&[held]);
 }
 
 #[test]

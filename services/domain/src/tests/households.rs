@@ -54,8 +54,12 @@ fn a_household_is_visited_only_by_its_paired_cadre() {
         concern_id: c.concern_id,
         resolution: "roof repaired".into(),
     });
+    let resolved = Event::ConcernResolved(ev::ConcernResolved {
+        concern_id: c.concern_id,
+        resolution: "roof repaired".into(),
+    });
     s.when(member(s.a), resolve.clone())
-        .then_emits(&["ConcernResolved"]);
+        .then_emitted(&[resolved]);
     s.when(member(s.a), resolve)
         .then_refused(Rule::ConcernAlreadyResolved);
 }
@@ -88,8 +92,12 @@ fn a_visit_is_recorded_once_a_day_and_never_before_the_pairing() {
     };
     s.when(member(s.a), visit(date("2026-06-14")))
         .then_refused(Rule::DatesOutOfOrder);
-    s.when(member(s.a), visit(today()))
-        .then_emits(&["HouseholdVisited"]);
+    let visited = Event::HouseholdVisited(ev::HouseholdVisited {
+        cadre_id: s.a,
+        date: today(),
+        notes: "checked the stove".into(),
+    });
+    s.when(member(s.a), visit(today())).then_emitted(&[visited]);
     s.when(member(s.a), visit(today()))
         .then_refused(Rule::VisitAlreadyRecorded);
 }

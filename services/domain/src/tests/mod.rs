@@ -28,6 +28,41 @@ fn hours(member_id: Uuid, on: &str, h: f64, activity: &str) -> C {
     })
 }
 
+/// What [`hours`] logs (community service), as `channel`, entered by `by`: the entry, and
+/// its booking on the member-day under the record the decision made (the activity as the
+/// duplicate check compares it).
+fn logged(
+    member: Uuid,
+    on: &str,
+    minutes: u32,
+    activity: &str,
+    channel: Channel,
+    by: Option<Uuid>,
+) -> impl FnOnce(&crate::Decision) -> Vec<Event> {
+    let (date, activity) = (date(on), activity.to_owned());
+    move |d| {
+        vec![
+            Event::ServiceHoursLogged(ev::ServiceHoursLogged {
+                member_id: member,
+                date,
+                minutes,
+                category: Category::CommunityService,
+                activity: activity.clone(),
+                channel,
+                campaign_id: None,
+                start_time: None,
+                organising_branch_id: None,
+                entered_by_member_id: by,
+            }),
+            Event::ServiceDayBooked(ev::ServiceDayBooked {
+                record_id: record_of(d),
+                minutes,
+                activity: crate::service::normalise(&activity),
+            }),
+        ]
+    }
+}
+
 fn record_of(d: &crate::Decision) -> Uuid {
     d.id().parse().expect("record id")
 }
@@ -80,6 +115,30 @@ fn signed(side: Side, opinion: Rating, signer: Option<Uuid>, capacity: Capacity)
         signer_id: signer,
         capacity,
     })
+}
+
+/// What a claim of `w` by `m` at the scene's now emits: the claim, running the rules' 72
+/// hours, and the member's ledger entry.
+fn claimed(s: &Scene, w: Uuid, m: Uuid) -> [Event; 2] {
+    let expires_at = Timestamp::from_micros(s.now.as_micros() + 72 * 3_600_000_000);
+    [
+        Event::WishClaimed(ev::WishClaimed {
+            member_id: m,
+            expires_at,
+        }),
+        Event::ClaimOpened(ev::ClaimOpened { wish_id: w }),
+    ]
+}
+
+/// What `m`'s fulfilment of `w` with `evidence` emits.
+fn fulfilled(w: Uuid, m: Uuid, evidence: &str) -> [Event; 2] {
+    [
+        Event::WishFulfilled(ev::WishFulfilled {
+            member_id: m,
+            evidence: evidence.into(),
+        }),
+        Event::ClaimClosed(ev::ClaimClosed { wish_id: w }),
+    ]
 }
 
 fn feedback(m: Uuid, quarter: u32) -> C {
@@ -142,6 +201,14 @@ fn erase(person: Uuid) -> C {
     C::EraseBeneficiary(EraseBeneficiary {
         beneficiary_id: person,
         reason: "her request of 20 June".into(),
+    })
+}
+
+/// What [`erase`] records, on the scene's day.
+fn erased() -> Event {
+    Event::BeneficiaryErased(ev::BeneficiaryErased {
+        reason: "her request of 20 June".into(),
+        erased_on: today(),
     })
 }
 

@@ -46,10 +46,11 @@ fn a_member_day_holds_at_most_24_hours_across_entries() {
     s.ok(admin(), hours(s.a, "2026-06-10", 11.5, "night patrol"));
     s.when(admin(), hours(s.a, "2026-06-10", 1.0, "tea"))
         .then_refused(Rule::HoursExceedDailyLimit);
-    s.when(admin(), hours(s.a, "2026-06-10", 0.5, "tea"))
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
-    s.when(admin(), hours(s.a, "2026-06-11", 1.0, "tea"))
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    let a = s.a;
+    s.when(admin(), hours(a, "2026-06-10", 0.5, "tea"))
+        .then_emitted_by(logged(a, "2026-06-10", 30, "tea", Channel::Organiser, None));
+    s.when(admin(), hours(a, "2026-06-11", 1.0, "tea"))
+        .then_emitted_by(logged(a, "2026-06-11", 60, "tea", Channel::Organiser, None));
 }
 
 #[test]
@@ -64,11 +65,16 @@ fn the_same_member_date_and_activity_twice_is_a_duplicate() {
         hours(s.a, "2026-06-10", 1.0, "  street   CLEAN-UP "),
     )
     .then_refused(Rule::DuplicateServiceEntry);
-    s.when(
-        member(s.a),
-        hours(s.a, "2026-06-09", 1.0, "Street clean-up"),
-    )
-    .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    let a = s.a;
+    s.when(member(a), hours(a, "2026-06-09", 1.0, "Street clean-up"))
+        .then_emitted_by(logged(
+            a,
+            "2026-06-09",
+            60,
+            "Street clean-up",
+            Channel::SelfReported,
+            Some(a),
+        ));
 }
 
 #[test]
@@ -101,8 +107,16 @@ fn a_closed_year_accepts_no_new_facts() {
     .then_refused(Rule::YearClosed);
     s.when(admin(), close(2025, &everyone))
         .then_refused(Rule::YearAlreadyClosed);
-    s.when(member(s.a), hours(s.a, "2026-01-02", 2.0, "visit"))
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    let a = s.a;
+    s.when(member(a), hours(a, "2026-01-02", 2.0, "visit"))
+        .then_emitted_by(logged(
+            a,
+            "2026-01-02",
+            120,
+            "visit",
+            Channel::SelfReported,
+            Some(a),
+        ));
 }
 
 #[test]
@@ -171,16 +185,25 @@ fn rejected_hours_free_their_member_day() {
     s.ok(admin(), hours(s.a, "2026-06-10", 12.0, "night patrol"));
     s.when(admin(), hours(s.a, "2026-06-10", 1.0, "tea"))
         .then_refused(Rule::HoursExceedDailyLimit);
+    let record_id = record_of(&d);
     s.when(
         admin(),
         C::RejectServiceHours(RejectServiceHours {
-            record_id: record_of(&d),
+            record_id,
             reason: "no sign-in sheet".into(),
         }),
     )
-    .then_emits(&["ServiceHoursRejected", "ServiceDayReleased"]);
-    s.when(admin(), hours(s.a, "2026-06-10", 1.0, "tea"))
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    .then_emitted(&[
+        Event::ServiceHoursRejected(ev::ServiceHoursRejected {
+            verifier: "admin".into(),
+            verifier_member_id: None,
+            reason: "no sign-in sheet".into(),
+        }),
+        Event::ServiceDayReleased(ev::ServiceDayReleased { record_id }),
+    ]);
+    let a = s.a;
+    s.when(admin(), hours(a, "2026-06-10", 1.0, "tea"))
+        .then_emitted_by(logged(a, "2026-06-10", 60, "tea", Channel::Organiser, None));
 }
 
 #[test]
@@ -201,8 +224,24 @@ fn verified_hours_change_only_by_a_correction_with_before_and_after() {
         secretary(s.service, s.service_sec),
         C::VerifyServiceHours(VerifyServiceHours { record_id }),
     );
+    let (before, after) = (
+        ev::Entry {
+            date: date("2026-06-10"),
+            minutes: 180,
+            category: Category::CommunityService,
+        },
+        ev::Entry {
+            date: date("2026-06-09"),
+            minutes: 120,
+            category: Category::CommunityService,
+        },
+    );
     s.when(member(s.a), request.clone())
-        .then_emits(&["CorrectionRequested"]);
+        .then_emitted(&[Event::CorrectionRequested(ev::CorrectionRequested {
+            before,
+            after,
+            reason: "entered the wrong day".into(),
+        })]);
     s.when(member(s.a), request)
         .then_refused(Rule::CorrectionAlreadyPending);
     let apply = C::ApplyCorrection(ApplyCorrection {
@@ -214,20 +253,24 @@ fn verified_hours_change_only_by_a_correction_with_before_and_after() {
     });
     s.when(member(s.a), apply.clone())
         .then_refused(Rule::OwnHoursNotVerifiable);
+    let corrected = [
+        Event::CorrectionApplied(ev::CorrectionApplied {
+            before,
+            after,
+            verifier: s.service_sec.to_string(),
+            verifier_member_id: Some(s.service_sec),
+            reason: "checked the sheet".into(),
+        }),
+        Event::ServiceDayReleased(ev::ServiceDayReleased { record_id }),
+        Event::ServiceDayBooked(ev::ServiceDayBooked {
+            record_id,
+            minutes: 120,
+            activity: "visit".into(),
+        }),
+    ];
     let d = s
         .when(secretary(s.service, s.service_sec), apply)
-        .then_emits(&[
-            "CorrectionApplied",
-            "ServiceDayReleased",
-            "ServiceDayBooked",
-        ]);
-    match d.events().next() {
-        Some(crate::Event::CorrectionApplied(c)) => {
-            assert_eq!((c.before.minutes, c.before.date), (180, date("2026-06-10")));
-            assert_eq!((c.after.minutes, c.after.date), (120, date("2026-06-09")));
-        }
-        other => panic!("expected CorrectionApplied, got {other:?}"),
-    }
+        .then_emitted(&corrected);
     assert_eq!(
         d.writes[1].0,
         crate::world::streams::service_day(s.a, date("2026-06-10"))
