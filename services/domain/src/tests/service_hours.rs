@@ -306,8 +306,23 @@ fn hours_logged_to_a_campaign_fall_inside_its_dates() {
     let (outside, inside) = (cmd("2026-06-02"), cmd("2026-05-20"));
     s.when(member(s.a), outside)
         .then_refused(Rule::OutsideCampaign);
-    s.when(member(s.a), inside)
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
+    let a = s.a;
+    let in_the_campaign = |d: &crate::Decision| {
+        let mut events = logged(
+            a,
+            "2026-05-20",
+            240,
+            "moving families",
+            Channel::SelfReported,
+            Some(a),
+        )(d);
+        if let Some(Event::ServiceHoursLogged(e)) = events.first_mut() {
+            e.campaign_id = Some(c);
+            e.category = Category::ReservoirResettlement;
+        }
+        events
+    };
+    s.when(member(a), inside).then_emitted_by(in_the_campaign);
     s.when(
         admin(),
         C::LaunchCampaign(LaunchCampaign {
@@ -324,19 +339,19 @@ fn hours_logged_to_a_campaign_fall_inside_its_dates() {
 #[test]
 fn a_secretarys_own_hours_are_self_reported() {
     let mut s = Scene::county();
-    let d = s
-        .when(
-            secretary(s.unit, s.unit_sec),
-            hours(s.unit_sec, "2026-06-10", 2.0, "visit"),
-        )
-        .then_emits(&["ServiceHoursLogged", "ServiceDayBooked"]);
-    let Some(crate::Event::ServiceHoursLogged(e)) = d.events().next() else {
-        panic!("logged")
-    };
-    assert_eq!(
-        (e.channel, e.organising_branch_id, e.entered_by_member_id),
-        (Channel::SelfReported, None, Some(s.unit_sec))
-    );
+    let own = s.unit_sec;
+    s.when(
+        secretary(s.unit, own),
+        hours(own, "2026-06-10", 2.0, "visit"),
+    )
+    .then_emitted_by(logged(
+        own,
+        "2026-06-10",
+        120,
+        "visit",
+        Channel::SelfReported,
+        Some(own),
+    ));
     let d = s.ok(
         secretary(s.unit, s.unit_sec),
         hours(s.a, "2026-06-10", 2.0, "visit"),
@@ -384,9 +399,26 @@ fn a_correction_keeps_campaign_hours_inside_the_campaign() {
     };
     s.when(admin(), correct("2026-06-09"))
         .then_refused(Rule::OutsideCampaign);
-    s.when(admin(), correct("2026-06-06")).then_emits(&[
-        "CorrectionApplied",
-        "ServiceDayReleased",
-        "ServiceDayBooked",
-    ]);
+    let entry = |on: &str| ev::Entry {
+        date: date(on),
+        minutes: 180,
+        category: Category::CommunityService,
+    };
+    let corrected = [
+        Event::CorrectionApplied(ev::CorrectionApplied {
+            before: entry("2026-06-05"),
+            after: entry("2026-06-06"),
+            verifier: "admin".into(),
+            verifier_member_id: None,
+            reason: "wrong day".into(),
+        }),
+        Event::ServiceDayReleased(ev::ServiceDayReleased { record_id }),
+        Event::ServiceDayBooked(ev::ServiceDayBooked {
+            record_id,
+            minutes: 180,
+            activity: "river bank".into(),
+        }),
+    ];
+    s.when(admin(), correct("2026-06-06"))
+        .then_emitted(&corrected);
 }

@@ -373,10 +373,8 @@ fn the_scheduler_expires_every_claim_on_a_need_that_has_run_out() {
     s.when(system(), expire.clone())
         .then_refused(Rule::ClaimNotExpired);
     s.now = Timestamp::from_micros(s.now.as_micros() + 73 * 3_600_000_000);
-    s.when(system(), expire).then_emits(&[
-        "WishClaimExpired",
-        "WishClaimExpired",
-        "ClaimClosed",
-        "ClaimClosed",
-    ]);
+    let expired = |member_id| Event::WishClaimExpired(ev::WishClaimExpired { member_id });
+    let closed = Event::ClaimClosed(ev::ClaimClosed { wish_id: w });
+    let all = [expired(s.a), expired(b), closed.clone(), closed];
+    s.when(system(), expire).then_emitted(&all);
 }
