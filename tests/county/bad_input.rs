@@ -4,6 +4,7 @@
 //! hash are what they were before it.
 
 use super::County;
+use allweather_domain::command::{ClaimWish, IssueDualCard};
 use allweather_test_support::{NatsCommands, TOKEN_SECRET, TestApp};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -716,27 +717,19 @@ async fn fixture(app: TestApp) -> Fixture {
     let open_wish = county.wish("Rice and oil").await;
     let claimed_wish = county.wish("A warm coat").await;
     let app = &county.app;
-    app.ok(
-        &app.member(county.member),
-        "ClaimWish",
-        json!({"wish_id": claimed_wish, "member_id": county.member}),
-    )
-    .await;
-    app.ok(
-        &app.admin(),
-        "IssueDualCard",
-        json!({"member_id": county.member, "year": 2026}),
-    )
-    .await;
-    let record = super::id(
-        &app.ok(
-            &app.member(county.member),
-            "LogServiceHours",
-            json!({"member_id": county.member, "date": "2026-06-14", "hours": 2,
-                   "category": "community_service", "activity": "Reading to the elderly"}),
-        )
-        .await,
-    );
+    let claim = ClaimWish {
+        wish_id: claimed_wish,
+        member_id: county.member,
+    };
+    app.submit(&app.member(county.member), claim).await;
+    let card = IssueDualCard {
+        member_id: Some(county.member),
+        year: super::year(2026),
+        all_members: None,
+    };
+    app.submit(&app.admin(), card).await;
+    let logged = super::hours(county.member, "2026-06-14", 2.0, "Reading to the elderly");
+    let record = super::id(&app.submit(&app.member(county.member), logged).await);
     Fixture {
         county,
         other_member,

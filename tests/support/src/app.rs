@@ -363,12 +363,11 @@ impl TestApp {
         let mut rules: Value = toml::from_str(text).expect("rules/2026.toml");
         rules["year"] = serde_json::json!(year);
         changes(&mut rules);
-        self.ok(
-            &self.admin(),
-            "AdoptRules",
-            serde_json::json!({ "year": year, "rules": rules }),
-        )
-        .await;
+        let adopt = allweather_domain::command::AdoptRules {
+            year: allweather_domain::values::Year::new(i64::from(year)).expect("a programme year"),
+            rules,
+        };
+        self.submit(&self.admin(), adopt).await;
     }
 
     /// The log's head: position and hash.

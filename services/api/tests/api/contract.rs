@@ -5,6 +5,8 @@
 //! answered with a server error, and every answer matches the schema the document gives
 //! for its status.
 
+use allweather_domain::command::{RegisterBranch, RegisterMember};
+use allweather_domain::values::BranchKind;
 use allweather_test_support::TestApp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,26 +22,26 @@ pub async fn every_documented_request_is_taken_and_every_answer_matches_its_sche
     // samples use now and then, so that requests reach past "not found".
     app.adopt_rules(|_| {}).await;
     let admin = app.admin();
-    let branch = app
-        .ok(
-            &admin,
-            "RegisterBranch",
-            json!({"name": "Water Bureau", "kind": "unit"}),
-        )
-        .await["id"]
-        .as_str()
-        .and_then(|id| id.parse::<Uuid>().ok())
-        .expect("a branch id");
-    let member = app
-        .ok(
-            &admin,
-            "RegisterMember",
-            json!({"name": "Li Na", "unit_branch_id": branch, "joined_on": "2010-07-01"}),
-        )
-        .await["id"]
-        .as_str()
-        .and_then(|id| id.parse::<Uuid>().ok())
-        .expect("a member id");
+    let id = |reply: Value| -> Uuid {
+        reply["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id")
+    };
+    let water = RegisterBranch {
+        branch_id: None,
+        name: "Water Bureau".into(),
+        kind: BranchKind::Unit,
+        community: None,
+    };
+    let branch = id(app.submit(&admin, water).await);
+    let register = RegisterMember {
+        member_id: None,
+        name: "Li Na".into(),
+        unit_branch_id: branch,
+        joined_on: "2010-07-01".parse().expect("a date"),
+    };
+    let member = id(app.submit(&admin, register).await);
     let (status, document) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     let mut sampler = Sampler {
