@@ -12,9 +12,11 @@ use allweather_command::CommandReply;
 use allweather_command::problem::Problem;
 use allweather_domain::{Command, Event};
 use axum::Json;
-use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// `GET /api/v1/openapi.json`.
@@ -23,27 +25,48 @@ pub(crate) async fn document() -> Json<Value> {
     Json(DOCUMENT.get_or_init(build).clone())
 }
 
+/// The schemas of the log's events and of the commands' bodies.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Schemas {
+    /// Each event type's payload schema, in its current schema version.
+    events: BTreeMap<String, EventSchema>,
+    /// Each command's body schema (JSON Schema 2020-12).
+    commands: BTreeMap<String, Value>,
+}
+
+/// An event type's payload schema.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct EventSchema {
+    /// The schema version new events of the type are written in.
+    schema_version: u32,
+    /// The payload's JSON Schema (2020-12).
+    schema: Value,
+}
+
 /// `GET /api/v1/schemas`: each event type's payload schema (with its schema version),
 /// and each command's body schema.
-pub(crate) async fn schemas() -> Json<Value> {
-    let events: Map<String, Value> = Event::schemas()
+pub(crate) async fn schemas() -> Json<Schemas> {
+    let events = Event::schemas()
         .into_iter()
         .map(|(name, schema)| {
-            let version = Event::SPECS
+            let schema_version = Event::SPECS
                 .iter()
                 .find(|s| s.event_type == name)
                 .map_or(1, |s| s.schema_version);
             (
                 name.to_owned(),
-                json!({"schema_version": version, "schema": schema}),
+                EventSchema {
+                    schema_version,
+                    schema,
+                },
             )
         })
         .collect();
-    let commands: Map<String, Value> = Command::schemas()
+    let commands = Command::schemas()
         .into_iter()
         .map(|(name, schema)| (name.to_owned(), schema))
         .collect();
-    Json(json!({"events": events, "commands": commands}))
+    Json(Schemas { events, commands })
 }
 
 /// Moves a schemars root schema's `$defs` out (into the document's components) and points

@@ -112,7 +112,7 @@ pub(crate) fn record(world: &World, c: &RecordAppraisal, ctx: &Ctx) -> Result<De
             )
         },
     )?;
-    let remarks = values::text("remarks", &c.remarks, 2_000)?;
+    let remarks = values::text("remarks", &c.remarks, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::appraisal(c.member_id, c.year.get()),
         vec![Event::AppraisalRecorded(AppraisalRecorded {
@@ -160,7 +160,7 @@ pub(crate) fn overturn(
         )
     })
     .map_err(|e| e.on("rating"))?;
-    let reason = values::text("reason", &c.reason, 2_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::appraisal(c.member_id, c.year.get()),
         vec![Event::AppraisalOverturned(AppraisalOverturned {

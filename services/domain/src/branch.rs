@@ -87,11 +87,11 @@ pub(crate) fn register(world: &World, c: &RegisterBranch, ctx: &Ctx) -> Result<D
     ensure(!branch.registered, Rule::AlreadyExists, || {
         format!("branch {id} is already registered")
     })?;
-    let name = values::text("name", &c.name, 100)?;
+    let name = values::text("name", &c.name, values::TEXT_NAME)?;
     let community = c
         .community
         .as_deref()
-        .map(|t| values::text("community", t, 100))
+        .map(|t| values::text("community", t, values::TEXT_NAME))
         .transpose()?;
     Ok(Decision::to(
         stream,
@@ -220,7 +220,7 @@ pub(crate) fn record_meeting(
     }
     past_or_today(ctx, c.date, "date")?;
     open_year(world, Year::of_date(c.date)?)?;
-    let topic = values::text("topic", &c.topic, 200)?;
+    let topic = values::text("topic", &c.topic, values::TEXT_LINE)?;
     ensure(c.attendees.len() <= MAX_ATTENDEES, Rule::OutOfRange, || {
         format!(
             "at most {MAX_ATTENDEES} attendees are recorded at once, got {}",
@@ -279,8 +279,8 @@ pub(crate) fn record_quiz(
     require_role(ctx, &[Role::CommitteeAdmin], "recording a quiz result")?;
     let branch = existing(world, c.branch_id)?;
     open_year(world, c.year)?;
-    ensure(c.score <= 100, Rule::OutOfRange, || {
-        format!("score must be 0 to 100, got {}", c.score)
+    ensure(c.score <= values::SCORE_MAX, Rule::OutOfRange, || {
+        format!("score must be 0 to {}, got {}", values::SCORE_MAX, c.score)
     })
     .map_err(|e| e.on("score"))?;
     ensure(

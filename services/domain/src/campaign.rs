@@ -56,7 +56,7 @@ pub(crate) fn launch(world: &World, c: &LaunchCampaign, ctx: &Ctx) -> Result<Dec
     ensure(!campaign.launched, Rule::AlreadyExists, || {
         format!("campaign {id} is already launched")
     })?;
-    let name = values::text("name", &c.name, 100)?;
+    let name = values::text("name", &c.name, values::TEXT_NAME)?;
     ensure(c.starts_on <= c.ends_on, Rule::DatesOutOfOrder, || {
         format!(
             "the campaign ends ({}) before it starts ({})",

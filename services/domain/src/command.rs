@@ -225,10 +225,12 @@ commands! {
         /// The new branch's id (generated when omitted).
         branch_id: Option<Uuid>,
         /// Its name.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
         name: String,
         /// Unit, service or temporary.
         kind: BranchKind,
         /// The community a service branch serves.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
         community: Option<String>,
     }
     /// Appoints a member of the branch its secretary (committee admin).
@@ -258,8 +260,10 @@ commands! {
         /// When it was held.
         date: NaiveDate,
         /// Its topic.
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         topic: String,
         /// The members who came, members of the branch (at most 1000, each once).
+        #[schemars(length(max = crate::branch::MAX_ATTENDEES))]
         attendees: Vec<Uuid>,
     }
     /// Records a branch activity and who took part (its secretary, or a committee admin).
@@ -269,8 +273,10 @@ commands! {
         /// When it was held.
         date: NaiveDate,
         /// Its topic.
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         topic: String,
         /// The members who took part, of any branch (at most 1000, each once).
+        #[schemars(length(max = crate::branch::MAX_ATTENDEES))]
         attendees: Vec<Uuid>,
     }
     /// Records the branch's quiz result for a year (committee admin).
@@ -282,6 +288,7 @@ commands! {
         /// The contestant, a member of the branch.
         contestant_id: Uuid,
         /// 0–100.
+        #[schemars(range(max = crate::values::SCORE_MAX))]
         score: u32,
     }
     /// Designates the branch a demonstration site for a year (committee admin).
@@ -298,6 +305,7 @@ commands! {
         /// The new member's id (generated when omitted).
         member_id: Option<Uuid>,
         /// The name.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
         name: String,
         /// The unit branch.
         unit_branch_id: Uuid,
@@ -344,6 +352,7 @@ commands! {
         /// The year.
         year: Year,
         /// A real reflection.
+        #[schemars(length(min = 1, max = crate::values::TEXT_ESSAY))]
         reflection: String,
     }
     /// Issues a member's dual card for a year (a secretary of either branch, or a
@@ -366,8 +375,10 @@ commands! {
         /// The year.
         year: Year,
         /// 1–4.
+        #[schemars(range(min = 1, max = crate::values::QUARTERS))]
         quarter: u32,
         /// The feedback.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         note: String,
     }
     /// Awards the member stars for the year (评星), the community side (the secretary of
@@ -379,8 +390,10 @@ commands! {
         /// The year.
         year: Year,
         /// 1 to the year's rules' scale.
+        #[schemars(range(min = 1))]
         stars: u32,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
         reason: String,
     }
     /// Signs one side of the card with that branch's opinion of the member (the secretary
@@ -397,6 +410,7 @@ commands! {
         #[serde(alias = "rating")]
         opinion: Rating,
         /// Remarks.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         remarks: String,
     }
     /// Records the unit branch's annual appraisal of the member (the unit branch's
@@ -410,8 +424,10 @@ commands! {
         /// The appraisal.
         rating: Rating,
         /// The log position of the evidence the appraisal was made on.
+        #[schemars(range(min = 1))]
         basis_position: u64,
         /// The appraisers' remarks.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         remarks: String,
     }
     /// Confirms the standing appraisal (committee admin).
@@ -430,6 +446,7 @@ commands! {
         /// The appraisal that stands instead.
         rating: Rating,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         reason: String,
     }
     /// Publishes a wish (the service centre, a secretary or a committee admin).
@@ -439,12 +456,15 @@ commands! {
         /// Micro-wish or service need.
         origin: WishOrigin,
         /// What is wished for.
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         title: String,
         /// The name of the person it is for (sealed under their own key; never shown
         /// publicly).
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         beneficiary: String,
         /// How to reach them, for the member who delivers (sealed likewise).
         #[serde(default)]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         beneficiary_contact: Option<String>,
         /// The person, when wishes for them were published before (default: a new
         /// person, with the wish's id).
@@ -456,6 +476,7 @@ commands! {
         deadline: Timestamp,
         /// How many members a service need takes (1 to 500; a micro-wish takes one).
         #[serde(default)]
+        #[schemars(range(min = 1, max = crate::wish::MAX_VOLUNTEERS))]
         volunteers: Option<u32>,
     }
     /// Claims an open wish (the member).
@@ -478,6 +499,7 @@ commands! {
         /// The wish.
         wish_id: Uuid,
         /// What shows it was done.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         evidence: String,
         /// The claimer (by default the principal's own claim, or the only claim).
         #[serde(default)]
@@ -493,6 +515,7 @@ commands! {
         /// The wish.
         wish_id: Uuid,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
         reason: String,
     }
     /// Releases claims past the rules' limit (the scheduler, or a committee admin).
@@ -516,6 +539,7 @@ commands! {
         /// The category.
         category: Category,
         /// The activity.
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
         activity: String,
         /// How the hours were captured (by default from the role).
         channel: Option<Channel>,
@@ -537,6 +561,7 @@ commands! {
         /// The record.
         record_id: Uuid,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
         reason: String,
     }
     /// Requests a correction of verified hours (the member, or a verifier).
@@ -550,6 +575,7 @@ commands! {
         /// Corrected category.
         category: Option<Category>,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
         reason: String,
     }
     /// Applies a correction (as verifying): the pending request's, or the one given.
@@ -563,6 +589,7 @@ commands! {
         /// Corrected category.
         category: Option<Category>,
         /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
         reason: String,
     }
     /// Registers a household in need (the service centre, a secretary or a committee admin).
@@ -570,8 +597,10 @@ commands! {
         /// The new household's id (generated when omitted).
         household_id: Option<Uuid>,
         /// The area (not the address).
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
         address_area: String,
         /// What hardship.
+        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH))]
         hardship: String,
     }
     /// Pairs a cadre with the household (the service centre, a secretary or a committee admin).
@@ -588,6 +617,7 @@ commands! {
         /// When.
         date: NaiveDate,
         /// What happened.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         notes: String,
     }
     /// Raises a concern of the household (the paired cadre or the service centre).
@@ -595,8 +625,10 @@ commands! {
         /// The household.
         household_id: Uuid,
         /// The concern's category.
+        #[schemars(length(min = 1, max = crate::values::TEXT_SHORT))]
         category: String,
         /// What it is.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         description: String,
     }
     /// Resolves a concern (the paired cadre, the service centre or a secretary).
@@ -606,6 +638,7 @@ commands! {
         /// The concern.
         concern_id: Uuid,
         /// How.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
         resolution: String,
     }
     /// Launches a campaign (committee admin).
@@ -613,6 +646,7 @@ commands! {
         /// The new campaign's id (generated when omitted).
         campaign_id: Option<Uuid>,
         /// Its name.
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
         name: String,
         /// Its kind.
         kind: CampaignKind,
@@ -651,6 +685,7 @@ commands! {
         beneficiary_id: Uuid,
         /// Why (the request or decision it carries out). It stays in the log in clear:
         /// it names no one.
+        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH))]
         reason: String,
     }
 }

@@ -211,9 +211,17 @@ pub(crate) fn record_feedback(
         )?;
     }
     open_year(world, c.year)?;
-    ensure((1..=4).contains(&c.quarter), Rule::OutOfRange, || {
-        format!("quarter must be 1 to 4, got {}", c.quarter)
-    })
+    ensure(
+        (1..=values::QUARTERS).contains(&c.quarter),
+        Rule::OutOfRange,
+        || {
+            format!(
+                "quarter must be 1 to {}, got {}",
+                values::QUARTERS,
+                c.quarter
+            )
+        },
+    )
     .map_err(|e| e.on("quarter"))?;
     ensure(!card.complete, Rule::CardAlreadyComplete, || {
         format!(
@@ -233,7 +241,7 @@ pub(crate) fn record_feedback(
             )
         },
     )?;
-    let note = values::text("note", &c.note, 2_000)?;
+    let note = values::text("note", &c.note, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::dualcard(c.member_id, c.year.get()),
         vec![Event::CommunityFeedbackRecorded(
@@ -277,7 +285,7 @@ pub(crate) fn award_stars(world: &World, c: &AwardStars, ctx: &Ctx) -> Result<De
             c.year.get()
         )
     })?;
-    let reason = values::text("reason", &c.reason, 1_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_REASON)?;
     Ok(Decision::to(
         streams::dualcard(c.member_id, c.year.get()),
         vec![Event::StarsAwarded(StarsAwarded {
@@ -324,7 +332,7 @@ pub(crate) fn sign(world: &World, c: &SignDualCard, ctx: &Ctx) -> Result<Decisio
             )
         },
     )?;
-    let remarks = values::text("remarks", &c.remarks, 2_000)?;
+    let remarks = values::text("remarks", &c.remarks, values::TEXT_NOTE)?;
     let mut events = vec![Event::DualCardSigned(DualCardSigned {
         side: c.side,
         opinion: c.opinion,

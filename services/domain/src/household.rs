@@ -100,8 +100,8 @@ pub(crate) fn register(
     ensure(!h.registered, Rule::AlreadyExists, || {
         format!("household {id} is already registered")
     })?;
-    let address_area = values::text("address_area", &c.address_area, 100)?;
-    let hardship = values::text("hardship", &c.hardship, 500)?;
+    let address_area = values::text("address_area", &c.address_area, values::TEXT_NAME)?;
+    let hardship = values::text("hardship", &c.hardship, values::TEXT_PARAGRAPH)?;
     Ok(Decision::to(
         stream,
         vec![Event::HouseholdRegistered(HouseholdRegistered {
@@ -158,7 +158,7 @@ pub(crate) fn record_visit(world: &World, c: &RecordVisit, ctx: &Ctx) -> Result<
         Rule::VisitAlreadyRecorded,
         || format!("a visit on {} is already recorded", c.date),
     )?;
-    let notes = values::text("notes", &c.notes, 2_000)?;
+    let notes = values::text("notes", &c.notes, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::household(c.household_id),
         vec![Event::HouseholdVisited(HouseholdVisited {
@@ -185,8 +185,8 @@ pub(crate) fn raise_concern(
         )
         .into());
     }
-    let category = values::text("category", &c.category, 50)?;
-    let description = values::text("description", &c.description, 2_000)?;
+    let category = values::text("category", &c.category, values::TEXT_SHORT)?;
+    let description = values::text("description", &c.description, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::household(c.household_id),
         vec![Event::ConcernRaised(ConcernRaised {
@@ -226,7 +226,7 @@ pub(crate) fn resolve_concern(
         }
         Some(false) => {}
     }
-    let resolution = values::text("resolution", &c.resolution, 2_000)?;
+    let resolution = values::text("resolution", &c.resolution, values::TEXT_NOTE)?;
     Ok(Decision::to(
         streams::household(c.household_id),
         vec![Event::ConcernResolved(ConcernResolved {

@@ -237,7 +237,7 @@ pub(crate) fn register(world: &World, c: &RegisterMember, ctx: &Ctx) -> Result<D
     ensure(!member.registered, Rule::AlreadyExists, || {
         format!("member {id} is already registered")
     })?;
-    let name = values::text("name", &c.name, 100)?;
+    let name = values::text("name", &c.name, values::TEXT_NAME)?;
     past_or_today(ctx, c.joined_on, "joined_on")?;
     ensure(c.joined_on.year() >= 1921, Rule::OutOfRange, || {
         format!("joined_on {} is before 1921", c.joined_on)
@@ -369,7 +369,7 @@ pub(crate) fn observe_anniversary(
             )
         },
     )?;
-    let reflection = values::text("reflection", &c.reflection, 5_000)?;
+    let reflection = values::text("reflection", &c.reflection, values::TEXT_ESSAY)?;
     let distinct: BTreeSet<char> = reflection.chars().filter(|c| !c.is_whitespace()).collect();
     ensure(
         reflection.chars().count() >= MIN_REFLECTION_CHARS && distinct.len() >= 5,

@@ -171,9 +171,9 @@ pub fn open(sealed: &Sealed, key: &[u8; KEY_LEN]) -> Result<Personal, Unreadable
 /// Checks a beneficiary's details as a command gives them.
 pub(crate) fn details(name: &str, contact: Option<&str>) -> Result<Personal, DomainError> {
     Ok(Personal {
-        name: values::text("beneficiary", name, 200)?,
+        name: values::text("beneficiary", name, values::TEXT_LINE)?,
         contact: contact
-            .map(|c| values::text("beneficiary_contact", c, 200))
+            .map(|c| values::text("beneficiary_contact", c, values::TEXT_LINE))
             .transpose()?,
     })
 }
@@ -224,7 +224,7 @@ pub(crate) fn erase(world: &World, c: &EraseBeneficiary, ctx: &Ctx) -> Result<De
     ensure(!person.erased, Rule::AlreadyErased, || {
         format!("beneficiary {} is already erased", c.beneficiary_id)
     })?;
-    let reason = values::text("reason", &c.reason, 500)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_PARAGRAPH)?;
     ensure(
         *world.key(c.beneficiary_id, false)? != PersonKey::Unknown,
         Rule::BeneficiaryNotFound,

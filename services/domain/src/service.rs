@@ -334,7 +334,7 @@ pub(crate) fn log_hours(world: &World, c: &LogServiceHours, ctx: &Ctx) -> Result
     let minutes = entry_minutes(c.hours)?;
     past_or_today(ctx, c.date, "date")?;
     open_year(world, Year::of_date(c.date)?)?;
-    let activity = values::text("activity", &c.activity, 200)?;
+    let activity = values::text("activity", &c.activity, values::TEXT_LINE)?;
     if let Some(campaign_id) = c.campaign_id {
         let campaign = campaign::existing(world, campaign_id).map_err(|e| match e {
             Decide::Refused(e) => Decide::Refused(e.on("campaign_id")),
@@ -421,7 +421,7 @@ pub(crate) fn reject(world: &World, c: &RejectServiceHours, ctx: &Ctx) -> Result
     let owner = member::on_record(world, owner_id)?;
     let verifier = require_verifier(world, ctx, owner_id, owner, entry.minutes)?;
     open_year(world, Year::of_date(entry.date)?)?;
-    let reason = values::text("reason", &c.reason, 1_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_REASON)?;
     let decision = Decision::to(
         streams::service_record(c.record_id),
         vec![Event::ServiceHoursRejected(ServiceHoursRejected {
@@ -513,7 +513,7 @@ pub(crate) fn request_correction(
         )
         .into());
     };
-    let reason = values::text("reason", &c.reason, 1_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_REASON)?;
     Ok(Decision::to(
         streams::service_record(c.record_id),
         vec![Event::CorrectionRequested(CorrectionRequested {
@@ -551,7 +551,7 @@ pub(crate) fn apply_correction(
         before.minutes.max(after.minutes),
     )?;
     open_year(world, Year::of_date(after.date)?)?;
-    let reason = values::text("reason", &c.reason, 1_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_REASON)?;
     if let (Some(campaign_id), true) = (record.campaign_id, after.date != before.date) {
         // Hours counted for a campaign stay inside its dates.
         let campaign = campaign::existing(world, campaign_id)?;

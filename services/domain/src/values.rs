@@ -230,6 +230,28 @@ pub fn minutes_from_hours(hours: f64) -> Result<u32, DomainError> {
     Ok(whole as u32)
 }
 
+/// The quarters of a year a card's feedback is recorded for: 1 to this.
+pub const QUARTERS: u32 = 4;
+
+/// The highest quiz score.
+pub const SCORE_MAX: u32 = 100;
+
+/// The longest texts the domain takes, in characters; each command field's schema states
+/// its limit from the same constant.
+pub const TEXT_SHORT: usize = 50;
+/// A name: of a branch, a member, a campaign, an area.
+pub const TEXT_NAME: usize = 100;
+/// A line: a title, a topic, an activity, a beneficiary's name or contact.
+pub const TEXT_LINE: usize = 200;
+/// A paragraph: a hardship, the reason of an erasure.
+pub const TEXT_PARAGRAPH: usize = 500;
+/// A reason.
+pub const TEXT_REASON: usize = 1_000;
+/// A note, remarks, evidence, a description.
+pub const TEXT_NOTE: usize = 2_000;
+/// A reflection.
+pub const TEXT_ESSAY: usize = 5_000;
+
 /// A text field: trimmed, 1 to `max` characters, no control characters but newlines.
 pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let value = value.trim();

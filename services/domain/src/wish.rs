@@ -276,7 +276,7 @@ pub(crate) fn publish(world: &World, c: &PublishWish, ctx: &Ctx) -> Result<Decis
         Rule::AlreadyExists,
         || format!("wish {id} is already published"),
     )?;
-    let title = values::text("title", &c.title, 200)?;
+    let title = values::text("title", &c.title, values::TEXT_LINE)?;
     let volunteers = c.volunteers.unwrap_or(1);
     match c.origin {
         WishOrigin::MicroWish => ensure(volunteers == 1, Rule::OutOfRange, || {
@@ -404,7 +404,7 @@ pub(crate) fn fulfil(world: &World, c: &FulfilWish, ctx: &Ctx) -> Result<Decisio
     let claimer = claimer_of(wish, c.wish_id, c.member_id, ctx)?;
     open_claim(wish, c.wish_id, claimer)?;
     require_claimer_or_secretary(world, ctx, claimer, "fulfilling a wish")?;
-    let evidence = values::text("evidence", &c.evidence, 2_000)?;
+    let evidence = values::text("evidence", &c.evidence, values::TEXT_NOTE)?;
     let decision = Decision::to(
         streams::wish(c.wish_id),
         vec![Event::WishFulfilled(WishFulfilled {
@@ -458,7 +458,7 @@ pub(crate) fn cancel(world: &World, c: &CancelWish, ctx: &Ctx) -> Result<Decisio
             )
         },
     )?;
-    let reason = values::text("reason", &c.reason, 1_000)?;
+    let reason = values::text("reason", &c.reason, values::TEXT_REASON)?;
     ensure(wish.status == WishStatus::Active, Rule::WishNotOpen, || {
         format!("wish {} is already confirmed or cancelled", c.wish_id)
     })?;

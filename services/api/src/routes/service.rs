@@ -35,10 +35,10 @@ pub(super) fn routes() -> Vec<QueryRoute> {
         QueryRoute::get("/metrics", metrics).summary("Prometheus metrics"),
         QueryRoute::get("/api/v1/openapi.json", crate::openapi::document)
             .summary("This document")
-            .content("application/json"),
+            .answers::<serde_json::Map<String, serde_json::Value>>(),
         QueryRoute::get("/api/v1/schemas", crate::openapi::schemas)
             .summary("The JSON Schema of every event type's payload and every command's body")
-            .content("application/json"),
+            .answers::<crate::openapi::Schemas>(),
     ]
 }
 
