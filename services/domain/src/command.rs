@@ -225,12 +225,12 @@ commands! {
         /// The new branch's id (generated when omitted).
         branch_id: Option<Uuid>,
         /// Its name.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME), regex(pattern = crate::values::TEXT_PATTERN))]
         name: String,
         /// Unit, service or temporary.
         kind: BranchKind,
         /// The community a service branch serves.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME), regex(pattern = crate::values::TEXT_PATTERN))]
         community: Option<String>,
     }
     /// Appoints a member of the branch its secretary (committee admin).
@@ -260,7 +260,7 @@ commands! {
         /// When it was held.
         date: NaiveDate,
         /// Its topic.
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         topic: String,
         /// The members who came, members of the branch (at most 1000, each once).
         #[schemars(length(max = crate::branch::MAX_ATTENDEES))]
@@ -273,7 +273,7 @@ commands! {
         /// When it was held.
         date: NaiveDate,
         /// Its topic.
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         topic: String,
         /// The members who took part, of any branch (at most 1000, each once).
         #[schemars(length(max = crate::branch::MAX_ATTENDEES))]
@@ -305,7 +305,7 @@ commands! {
         /// The new member's id (generated when omitted).
         member_id: Option<Uuid>,
         /// The name.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME), regex(pattern = crate::values::TEXT_PATTERN))]
         name: String,
         /// The unit branch.
         unit_branch_id: Uuid,
@@ -352,7 +352,7 @@ commands! {
         /// The year.
         year: Year,
         /// A real reflection.
-        #[schemars(length(min = 1, max = crate::values::TEXT_ESSAY))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_ESSAY), regex(pattern = crate::values::TEXT_PATTERN))]
         reflection: String,
     }
     /// Issues a member's dual card for a year (a secretary of either branch, or a
@@ -378,7 +378,7 @@ commands! {
         #[schemars(range(min = 1, max = crate::values::QUARTERS))]
         quarter: u32,
         /// The feedback.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         note: String,
     }
     /// Awards the member stars for the year (评星), the community side (the secretary of
@@ -393,7 +393,7 @@ commands! {
         #[schemars(range(min = 1))]
         stars: u32,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Signs one side of the card with that branch's opinion of the member (the secretary
@@ -410,7 +410,7 @@ commands! {
         #[serde(alias = "rating")]
         opinion: Rating,
         /// Remarks.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         remarks: String,
     }
     /// Records the unit branch's annual appraisal of the member (the unit branch's
@@ -427,7 +427,7 @@ commands! {
         #[schemars(range(min = 1))]
         basis_position: u64,
         /// The appraisers' remarks.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         remarks: String,
     }
     /// Confirms the standing appraisal (committee admin).
@@ -446,7 +446,7 @@ commands! {
         /// The appraisal that stands instead.
         rating: Rating,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Publishes a wish (the service centre, a secretary or a committee admin).
@@ -456,15 +456,15 @@ commands! {
         /// Micro-wish or service need.
         origin: WishOrigin,
         /// What is wished for.
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         title: String,
         /// The name of the person it is for (sealed under their own key; never shown
         /// publicly).
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         beneficiary: String,
         /// How to reach them, for the member who delivers (sealed likewise).
         #[serde(default)]
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         beneficiary_contact: Option<String>,
         /// The person, when wishes for them were published before (default: a new
         /// person, with the wish's id).
@@ -499,7 +499,7 @@ commands! {
         /// The wish.
         wish_id: Uuid,
         /// What shows it was done.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         evidence: String,
         /// The claimer (by default the principal's own claim, or the only claim).
         #[serde(default)]
@@ -515,7 +515,7 @@ commands! {
         /// The wish.
         wish_id: Uuid,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Releases claims past the rules' limit (the scheduler, or a committee admin).
@@ -539,7 +539,7 @@ commands! {
         /// The category.
         category: Category,
         /// The activity.
-        #[schemars(length(min = 1, max = crate::values::TEXT_LINE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_LINE), regex(pattern = crate::values::TEXT_PATTERN))]
         activity: String,
         /// How the hours were captured (by default from the role).
         channel: Option<Channel>,
@@ -561,7 +561,7 @@ commands! {
         /// The record.
         record_id: Uuid,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Requests a correction of verified hours (the member, or a verifier).
@@ -575,7 +575,7 @@ commands! {
         /// Corrected category.
         category: Option<Category>,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Applies a correction (as verifying): the pending request's, or the one given.
@@ -589,7 +589,7 @@ commands! {
         /// Corrected category.
         category: Option<Category>,
         /// Why.
-        #[schemars(length(min = 1, max = crate::values::TEXT_REASON))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
     /// Registers a household in need (the service centre, a secretary or a committee admin).
@@ -597,10 +597,10 @@ commands! {
         /// The new household's id (generated when omitted).
         household_id: Option<Uuid>,
         /// The area (not the address).
-        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME), regex(pattern = crate::values::TEXT_PATTERN))]
         address_area: String,
         /// What hardship.
-        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH), regex(pattern = crate::values::TEXT_PATTERN))]
         hardship: String,
     }
     /// Pairs a cadre with the household (the service centre, a secretary or a committee admin).
@@ -617,7 +617,7 @@ commands! {
         /// When.
         date: NaiveDate,
         /// What happened.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         notes: String,
     }
     /// Raises a concern of the household (the paired cadre or the service centre).
@@ -625,10 +625,10 @@ commands! {
         /// The household.
         household_id: Uuid,
         /// The concern's category.
-        #[schemars(length(min = 1, max = crate::values::TEXT_SHORT))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_SHORT), regex(pattern = crate::values::TEXT_PATTERN))]
         category: String,
         /// What it is.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         description: String,
     }
     /// Resolves a concern (the paired cadre, the service centre or a secretary).
@@ -638,7 +638,7 @@ commands! {
         /// The concern.
         concern_id: Uuid,
         /// How.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NOTE), regex(pattern = crate::values::TEXT_PATTERN))]
         resolution: String,
     }
     /// Launches a campaign (committee admin).
@@ -646,7 +646,7 @@ commands! {
         /// The new campaign's id (generated when omitted).
         campaign_id: Option<Uuid>,
         /// Its name.
-        #[schemars(length(min = 1, max = crate::values::TEXT_NAME))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_NAME), regex(pattern = crate::values::TEXT_PATTERN))]
         name: String,
         /// Its kind.
         kind: CampaignKind,
@@ -685,7 +685,7 @@ commands! {
         beneficiary_id: Uuid,
         /// Why (the request or decision it carries out). It stays in the log in clear:
         /// it names no one.
-        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH))]
+        #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
     }
 }

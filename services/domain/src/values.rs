@@ -252,6 +252,10 @@ pub const TEXT_NOTE: usize = 2_000;
 /// A reflection.
 pub const TEXT_ESSAY: usize = 5_000;
 
+/// What [`text`] takes, as a JSON Schema pattern: something besides white space, and no
+/// control characters but newlines (each command's text fields state it).
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$";
+
 /// A text field: trimmed, 1 to `max` characters, no control characters but newlines.
 pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let value = value.trim();

@@ -272,7 +272,9 @@ impl Sampler {
     }
 
     fn string(&mut self, schema: &Value) -> String {
-        if let Some(pattern) = schema["pattern"].as_str() {
+        if let Some(pattern) = schema["pattern"].as_str()
+            && pattern != allweather_domain::values::TEXT_PATTERN
+        {
             return match pattern {
                 "^[0-9]+$" => self.rng.random_range(0..50u32).to_string(),
                 "^[!-~]+$" => (0..self.rng.random_range(1..=24))
@@ -303,6 +305,7 @@ impl Sampler {
                 self.rng.random_range(1..=28)
             ),
             Some("partial-date-time") => format!("{:02}:30:00", self.rng.random_range(6..=20)),
+            // Free text (TEXT_PATTERN): letters.
             _ => {
                 let min = schema["minLength"].as_u64().unwrap_or(1);
                 let max = schema["maxLength"].as_u64().unwrap_or(16).min(min + 16);
@@ -416,5 +419,26 @@ impl Checker {
                 errors.join("; ")
             )
         })
+    }
+}
+
+#[test]
+fn the_documented_text_pattern_takes_what_the_domain_takes() {
+    let schema = json!({"type": "string", "pattern": allweather_domain::values::TEXT_PATTERN});
+    let validator = jsonschema::validator_for(&schema).expect("the pattern compiles");
+    for text in [
+        "Reading to the elderly",
+        "  trimmed  ",
+        "two\nlines",
+        "冬季棉被一床",
+        "",
+        "   ",
+        "\n",
+        "a\u{1}b",
+        "tab\there",
+        "a\u{7f}",
+    ] {
+        let taken = allweather_domain::values::text("text", text, 100).is_ok();
+        assert_eq!(validator.is_valid(&json!(text)), taken, "{text:?}");
     }
 }
