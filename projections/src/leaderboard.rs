@@ -272,80 +272,60 @@ const FILTERED: &str = "r.status = $7 AND r.year = $1
                                AND ms.from_position <= r.position AND r.position < ms.to_position))";
 
 /// The board `filter` asks for, from `pool`: the members ranked by verified minutes (ties
-/// by member id), then each one's points, record by record, by the domain's formula at the
-/// year's points per hour.
+/// by member id), each with their points counted record by record by the domain's
+/// formula at the year's points per hour. One statement reads it all, so minutes and
+/// points come from the same state of the read model.
 pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
-    let bind =
-        |sql: &'static str| -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-            sqlx::query(sql)
-                .bind(i64::from(filter.year))
-                .bind(i64::from(filter.quarter.unwrap_or(0)))
-                .bind(i64::from(filter.month.unwrap_or(0)))
-                .bind(filter.category.clone().unwrap_or_default())
-                .bind(filter.branch_id.clone().unwrap_or_default())
-                .bind(i64::from(filter.limit))
-                .bind(RecordStatus::Verified.as_str())
-        };
-    static RANKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static RECORDS_OF_RANKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let ranked = RANKED.get_or_init(|| {
-        format!(
-            // Sums are cast back: PostgreSQL sums BIGINT into NUMERIC.
-            "SELECT r.member_id, m.name, CAST(SUM(r.minutes) AS BIGINT)
-               FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
-              WHERE {FILTERED}
-              GROUP BY r.member_id, m.name
-              ORDER BY SUM(r.minutes) DESC, r.member_id
-              LIMIT $6"
-        )
-    });
-    let records = RECORDS_OF_RANKED.get_or_init(|| {
+    let sql = RECORDS_OF_RANKED.get_or_init(|| {
         format!(
             "WITH ranked AS (
                  SELECT r.member_id FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
                   WHERE {FILTERED}
                   GROUP BY r.member_id ORDER BY SUM(r.minutes) DESC, r.member_id LIMIT $6)
-             SELECT r.member_id, r.category, r.minutes
+             SELECT r.member_id, m.name, r.minutes, COALESCE(p.hundredths, 0)
                FROM lb_records r JOIN lb_members m ON m.member_id = r.member_id
+               LEFT JOIN lb_points p ON p.year = r.year AND p.category = r.category
               WHERE r.member_id IN (SELECT member_id FROM ranked) AND {FILTERED}"
         )
     });
-    let per_hour: HashMap<String, u32> =
-        sqlx::query("SELECT category, hundredths FROM lb_points WHERE year = $1")
-            .bind(i64::from(filter.year))
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let hundredths = u32::try_from(r.try_get::<i64, _>(1)?).map_err(|_| {
-                    sqlx::Error::Protocol("the leaderboard holds points out of range".into())
-                })?;
-                Ok((r.try_get(0)?, hundredths))
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
-    let mut points: HashMap<String, u64> = HashMap::new();
-    for r in bind(records.as_str()).fetch_all(pool).await? {
-        let category: String = r.try_get(1)?;
-        let minutes = u32::try_from(r.try_get::<i64, _>(2)?).map_err(|_| {
-            sqlx::Error::Protocol("the leaderboard holds minutes out of range".into())
-        })?;
-        let rate = per_hour.get(&category).copied().unwrap_or(0);
-        *points.entry(r.try_get(0)?).or_default() += points_hundredths(rate, minutes);
-    }
-    bind(ranked.as_str())
+    let rows = sqlx::query(sql.as_str())
+        .bind(i64::from(filter.year))
+        .bind(i64::from(filter.quarter.unwrap_or(0)))
+        .bind(i64::from(filter.month.unwrap_or(0)))
+        .bind(filter.category.clone().unwrap_or_default())
+        .bind(filter.branch_id.clone().unwrap_or_default())
+        .bind(i64::from(filter.limit))
+        .bind(RecordStatus::Verified.as_str())
         .fetch_all(pool)
-        .await?
-        .iter()
+        .await?;
+    let out_of_range =
+        || sqlx::Error::Protocol("the leaderboard holds a number out of range".into());
+    // Member id → (name, minutes, points in hundredths).
+    let mut members: HashMap<String, (String, i64, u64)> = HashMap::new();
+    for r in &rows {
+        let minutes = u32::try_from(r.try_get::<i64, _>(2)?).map_err(|_| out_of_range())?;
+        let rate = u32::try_from(r.try_get::<i64, _>(3)?).map_err(|_| out_of_range())?;
+        let member = members
+            .entry(r.try_get(0)?)
+            .or_insert_with(|| (String::new(), 0, 0));
+        member.0 = r.try_get(1)?;
+        member.1 += i64::from(minutes);
+        member.2 += points_hundredths(rate, minutes);
+    }
+    let mut ranked: Vec<(String, (String, i64, u64))> = members.into_iter().collect();
+    // The order the ranked set was chosen by: most minutes first, ties by member id.
+    ranked.sort_by(|a, b| b.1.1.cmp(&a.1.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
         .zip(1..)
-        .map(|(r, rank)| {
-            let member_id: String = r.try_get(0)?;
+        .map(|((member_id, (name, minutes, points)), rank)| {
             Ok(Entry {
                 rank,
-                points_hundredths: i64::try_from(points.get(&member_id).copied().unwrap_or(0))
-                    .unwrap_or(i64::MAX),
                 member_id,
-                name: r.try_get(1)?,
-                minutes: r.try_get(2)?,
+                name,
+                minutes,
+                points_hundredths: i64::try_from(points).map_err(|_| out_of_range())?,
             })
         })
         .collect()

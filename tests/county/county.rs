@@ -570,6 +570,19 @@ pub async fn the_appraisal_year_runs_end_to_end_and_the_system_rates_no_one(app:
         (refused.status, &refused.body["rule"]),
         (403, &json!("RoleNotPermitted"))
     );
+    // A year without rules has no cards: refused whole, nothing appended.
+    let before = app.head().await;
+    let no_rules = json!({"year": 2024, "all_members": true}).to_string();
+    let refused = app
+        .command(Some(&admin), "IssueDualCard", no_rules, None)
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["rule"]),
+        (422, &json!("RulesNotAdopted")),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.head().await, before);
     let first = app
         .command(
             Some(&admin),

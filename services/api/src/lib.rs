@@ -2,8 +2,8 @@
 //!
 //! The allweather service as a library a test can start: [`App::build`] opens the log
 //! and binds the listener (port 0 picks a free one), [`App::local_addr`] says where it
-//! listens, and [`App::run_until_stopped`] serves until the shutdown future completes,
-//! then lets in-flight requests finish and commits the appender's last batch.
+//! listens, and [`App::run_until_stopped`] serves until its stop token is cancelled, then
+//! lets in-flight requests finish and commits the appender's last batch.
 //!
 //! Commands are handled by `allweather-command` (its HTTP route is merged here, and the
 //! claim-expiry scheduler runs beside the server); this crate adds the queries.
@@ -81,6 +81,9 @@ impl AppState {
 
 /// Pause before a failed projector starts again.
 const PROJECTOR_RESTART: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The name the HTTP server's task is reported by.
+const HTTP: &str = "HTTP";
 
 /// Longest the service waits, once stopping, for open responses to finish.
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -188,12 +191,15 @@ impl App {
     /// the log), and with a mirror the relay and the NATS command adapter. A task that
     /// fails or ends on its own is reported at once and stops the service (it cancels
     /// `stop`), and the error is returned. Once stopping: no new connections, in-flight
-    /// requests finish (within a deadline), every task ends, and the appender commits what
-    /// it holds before the log shuts down.
+    /// requests finish (within a deadline) with the other tasks still running, then every
+    /// task ends, and the appender commits what it holds before the log shuts down.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let commands = self.state.commands.clone();
         let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-        let until = || stop.clone().cancelled_owned();
+        // The tasks behind HTTP stop once it has drained: a request in flight at the stop
+        // still finds its projector (for `min_position`) and its scheduler running.
+        let behind = CancellationToken::new();
+        let until = || behind.clone().cancelled_owned();
         {
             let (commands, until) = (commands.clone(), until());
             tasks.spawn(async move {
@@ -205,7 +211,7 @@ impl App {
             let (read, log, stop) = (
                 self.state.read.clone(),
                 commands.log().clone(),
-                stop.clone(),
+                behind.clone(),
             );
             if self.run_projectors {
                 tasks.spawn(async move {
@@ -267,7 +273,7 @@ impl App {
                     Ok(())
                 }
             };
-            ("HTTP", served)
+            (HTTP, served)
         });
         let mut failure = None;
         while let Some(joined) = tasks.join_next().await {
@@ -275,18 +281,26 @@ impl App {
                 Ok(ended) => ended,
                 Err(e) => ("a task", Err(anyhow::Error::new(e))),
             };
+            let expected = if task == HTTP {
+                stop.is_cancelled()
+            } else {
+                behind.is_cancelled()
+            };
             match result {
                 Err(e) => {
                     tracing::error!(task, error = %e, "failed; stopping the service");
                     failure.get_or_insert(e.context(format!("{task} failed")));
                 }
-                Ok(()) if !stop.is_cancelled() => {
+                Ok(()) if !expected => {
                     tracing::error!(task, "ended on its own; stopping the service");
                     failure.get_or_insert(anyhow::anyhow!("{task} ended on its own"));
                 }
                 Ok(()) => {}
             }
             stop.cancel();
+            if task == HTTP {
+                behind.cancel();
+            }
         }
         commands.log().shutdown().await;
         failure.map_or(Ok(()), Err)

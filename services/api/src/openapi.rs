@@ -266,7 +266,11 @@ fn build() -> Value {
                 "tags": ["queries"],
                 "summary": q.summary,
                 "description": format!("Who may ask: {}.", q.access),
-                "security": [{}, {"bearer": []}],
+                "security": if q.signed_in {
+                    json!([{"bearer": []}])
+                } else {
+                    json!([{}, {"bearer": []}])
+                },
                 "parameters": parameters,
                 "x-exclusive-parameters": q.exclusive.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>(),
                 "responses": responses,

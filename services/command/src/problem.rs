@@ -78,11 +78,6 @@ impl ApiError {
         CommandError::Unavailable(detail.into()).into()
     }
 
-    /// The stable `code` of the problem (`malformed`, `conflict`, …).
-    pub fn code(&self) -> &'static str {
-        self.parts().1
-    }
-
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Command(e) => e.parts(),

@@ -145,10 +145,13 @@ pub fn read<'w>(
     issued(world, member_id, year)
 }
 
-/// Refuses a bulk issue of cards to anyone but a committee admin; the handler then
-/// issues each member's card as its own decision of [`IssueDualCard`].
-pub fn may_issue_in_bulk(ctx: &Ctx) -> Result<(), DomainError> {
-    require_role(ctx, &[Role::CommitteeAdmin], "issuing every member's card")
+/// Refuses a bulk issue of cards to anyone but a committee admin, or for a year without
+/// rules (a card is judged by them); the handler then issues each member's card as its
+/// own decision of [`IssueDualCard`].
+pub fn may_issue_in_bulk(world: &World, year: Year, ctx: &Ctx) -> Result<(), Decide> {
+    require_role(ctx, &[Role::CommitteeAdmin], "issuing every member's card")?;
+    rules_in_force(world, year)?;
+    Ok(())
 }
 
 pub(crate) fn issue(world: &World, c: &IssueDualCard, ctx: &Ctx) -> Result<Decision, Decide> {

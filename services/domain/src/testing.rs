@@ -12,12 +12,12 @@ use chrono::NaiveDate;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The county's date in the scene: 15 June 2026.
 /// A programme year (a test's literal, known good).
 pub fn year(year: i64) -> crate::values::Year {
     crate::values::Year::new(year).expect("a programme year")
 }
 
+/// The county's date in the scene: 15 June 2026.
 pub fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 15).expect("date")
 }

@@ -24,6 +24,7 @@ use uuid::Uuid;
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/assessments/{member_id}", member_assessment)
+            .signed_in()
             .summary("A member's assessment: each criterion with its value, requirement, verdict and evidence (log positions); the card's two opinions and stars and the standing appraisal, as people recorded them; and every disagreement between a recorded judgement and the evidence. Never a rating of the system's own")
             .access("committee admins, auditors, the member, and the secretaries of the member's branches")
             .path_param::<uuid::Uuid>("member_id", "the member")

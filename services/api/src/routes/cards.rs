@@ -15,6 +15,7 @@ use serde::Deserialize;
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/cards/{member_id}", member_card)
+            .signed_in()
             .summary("A member's dual card of a year as both sides recorded it: the community side's quarterly feedback, stars and opinion, and the unit side's opinion, each with who signed and in which capacity (read from the log)")
             .access("the member, the secretaries and deputies of the member's branches, committee admins and auditors")
             .path_param::<uuid::Uuid>("member_id", "the member")

@@ -16,6 +16,7 @@ use serde_json::Value;
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/events", events)
+            .signed_in()
             .summary("Every new event's envelope as Server-Sent Events (id: = position); the beneficiary masked")
             .access("committee admins and auditors")
             .header("Last-Event-ID", "resume after this position", |_| {

@@ -24,6 +24,7 @@ use std::num::NonZeroU64;
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/figures", county_figures)
+            .signed_in()
             .summary("The figures the county reports, each with the log positions behind it: members registered; person-times of service (人次: verified entries and activity attendances) in the county and by branch; participants per campaign; 三九 households visited; concerns by category, raised, resolved and open; anniversaries kept and due, meetings and activities against what each kind must hold, by branch")
             .access("any signed-in role")
             .query::<FiguresQuery>()

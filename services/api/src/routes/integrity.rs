@@ -18,6 +18,7 @@ use serde::Serialize;
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/integrity/flags", integrity_flags)
+            .signed_in()
             .summary("Suspicious service entries, each with the events behind it")
             .access("committee admins and auditors")
             .query::<YearQuery>()

@@ -50,6 +50,8 @@ pub(crate) struct QueryRoute {
     pub summary: &'static str,
     /// Who may ask.
     pub access: &'static str,
+    /// Whether it takes only a signed-in caller (a bearer token), or anyone too.
+    pub signed_in: bool,
     /// The path's parameter.
     pub path_param: Option<Param>,
     /// A header it reads besides the token.
@@ -76,6 +78,7 @@ impl QueryRoute {
             path,
             summary: "",
             access: "anyone",
+            signed_in: false,
             path_param: None,
             header: None,
             query: None,
@@ -93,6 +96,12 @@ impl QueryRoute {
 
     fn access(mut self, access: &'static str) -> Self {
         self.access = access;
+        self
+    }
+
+    /// It answers only a signed-in caller (its handler takes a `Caller`).
+    fn signed_in(mut self) -> Self {
+        self.signed_in = true;
         self
     }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
         QueryRoute::get("/api/v1/streams/{stream_id}", stream)
+            .signed_in()
             .summary("A stream's events with their full envelopes, oldest first")
             .access("committee admins, auditors, and a member for the streams that concern them")
             .path_param::<StreamId>("stream_id", "{aggregate}-{id}")

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Vec<QueryRoute> {
             .query::<WishQuery>()
             .answers::<WishBoard>(),
         QueryRoute::get("/api/v1/wishes/{wish_id}/beneficiary", wish_beneficiary)
+            .signed_in()
             .summary("The name and contact of a wish's beneficiary, to deliver it; a placeholder once the person is erased")
             .access("the wish's publisher, the service centre, and while it is claimed or fulfilled its claimer and the secretaries of the claimer's branches")
             .path_param::<uuid::Uuid>("wish_id", "the wish")

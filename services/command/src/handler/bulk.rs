@@ -22,7 +22,12 @@ impl CommandService {
         year: Year,
     ) -> Result<CommandReply, CommandError> {
         let head = self.inner.log.known_head();
-        allweather_domain::dualcard::may_issue_in_bulk(&self.ctx(principal, command_id, head))?;
+        let ctx = self.ctx(principal, command_id, head);
+        self.resolve(
+            |world| allweather_domain::dualcard::may_issue_in_bulk(world, year, &ctx),
+            true,
+        )
+        .await?;
         let mut issued = Vec::new();
         let mut skipped = Vec::new();
         let mut events = Vec::new();
