@@ -535,6 +535,7 @@ commands! {
         /// The county date of the service.
         date: NaiveDate,
         /// Hours, more than 0 and at most 12, in whole minutes.
+        #[schemars(range(max = crate::service::MAX_ENTRY_HOURS), extend("exclusiveMinimum" = 0))]
         hours: f64,
         /// The category.
         category: Category,
@@ -568,7 +569,8 @@ commands! {
     RequestCorrection {
         /// The record.
         record_id: Uuid,
-        /// Corrected hours.
+        /// Corrected hours: more than 0 and at most 12, in whole minutes.
+        #[schemars(range(max = crate::service::MAX_ENTRY_HOURS), extend("exclusiveMinimum" = 0))]
         hours: Option<f64>,
         /// Corrected date.
         date: Option<NaiveDate>,
@@ -582,7 +584,8 @@ commands! {
     ApplyCorrection {
         /// The record.
         record_id: Uuid,
-        /// Corrected hours.
+        /// Corrected hours: more than 0 and at most 12, in whole minutes.
+        #[schemars(range(max = crate::service::MAX_ENTRY_HOURS), extend("exclusiveMinimum" = 0))]
         hours: Option<f64>,
         /// Corrected date.
         date: Option<NaiveDate>,
@@ -695,6 +698,46 @@ mod tests {
     use super::Command;
 
     /// Found by `cargo fuzz` (`command_decoding`): a key named "" gave an empty field.
+    #[test]
+    fn the_command_schemas_state_the_limits_the_domain_checks() {
+        use crate::values::{QUARTERS, TEXT_NAME, TEXT_PATTERN};
+        let schemas: std::collections::HashMap<_, _> = Command::schemas().into_iter().collect();
+        let field = |command: &str, field: &str| {
+            let property = schemas[command]["properties"][field].clone();
+            // An optional field's schema is its value's, or null.
+            match property.get("anyOf") {
+                Some(any) => any[0].clone(),
+                None => property,
+            }
+        };
+        let hours = field("LogServiceHours", "hours");
+        assert_eq!(
+            (&hours["exclusiveMinimum"], &hours["maximum"]),
+            (&serde_json::json!(0), &serde_json::json!(12)),
+            "{hours}"
+        );
+        let name = field("RegisterBranch", "name");
+        assert_eq!(
+            (&name["minLength"], &name["maxLength"], &name["pattern"]),
+            (
+                &serde_json::json!(1),
+                &serde_json::json!(TEXT_NAME),
+                &serde_json::json!(TEXT_PATTERN)
+            ),
+            "{name}"
+        );
+        let quarter = field("RecordCommunityFeedback", "quarter");
+        assert_eq!(
+            (&quarter["minimum"], &quarter["maximum"]),
+            (&serde_json::json!(1), &serde_json::json!(QUARTERS)),
+            "{quarter}"
+        );
+        assert!(
+            schemas["IssueDualCard"]["oneOf"].is_array(),
+            "member_id or all_members"
+        );
+    }
+
     #[test]
     fn a_malformed_body_always_names_a_field() {
         for body in [

@@ -25,7 +25,10 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Longest single entry, in minutes (12 hours).
-pub const MAX_ENTRY_MINUTES: u32 = 12 * 60;
+pub const MAX_ENTRY_MINUTES: u32 = MAX_ENTRY_HOURS * 60;
+
+/// The longest single entry, in hours (as commands take them).
+pub const MAX_ENTRY_HOURS: u32 = 12;
 /// Most minutes a member can log for one day (24 hours).
 pub const MAX_DAY_MINUTES: u32 = 24 * 60;
 /// Entries longer than this (8 hours) are verified by a committee admin only.
