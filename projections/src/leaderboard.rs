@@ -333,41 +333,50 @@ pub async fn board(pool: &sqlx::AnyPool, filter: &Filter) -> Result<Vec<Entry>, 
 
 /// A service record's row, as `change` leaves it.
 fn record(w: &mut Writes, id: &str, at: i64, change: RecordChange<'_>) -> Result<(), sqlx::Error> {
-    let period = |date: chrono::NaiveDate| {
+    // The year, quarter and month a date counts in.
+    let period = |date: chrono::NaiveDate| -> [Value; 3] {
         [
-            ("year", Change::Set(i64::from(date.year()).into())),
-            (
-                "quarter",
-                Change::Set(i64::from(date.month0() / 3 + 1).into()),
-            ),
-            ("month", Change::Set(i64::from(date.month()).into())),
+            i64::from(date.year()).into(),
+            i64::from(date.month0() / 3 + 1).into(),
+            i64::from(date.month()).into(),
         ]
     };
     match change {
-        RecordChange::Logged(e) => w.insert(
-            &RECORDS,
-            vec![
-                id.into(),
-                e.member_id.to_string().into(),
-                i64::from(e.date.year()).into(),
-                i64::from(e.date.month0() / 3 + 1).into(),
-                i64::from(e.date.month()).into(),
-                stored_name(&e.category).into(),
-                i64::from(e.minutes).into(),
-                RecordStatus::Pending.as_str().into(),
-                at.into(),
-            ],
-        ),
+        RecordChange::Logged(e) => {
+            let [year, quarter, month] = period(e.date);
+            w.insert(
+                &RECORDS,
+                vec![
+                    id.into(),
+                    e.member_id.to_string().into(),
+                    year,
+                    quarter,
+                    month,
+                    stored_name(&e.category).into(),
+                    i64::from(e.minutes).into(),
+                    RecordStatus::Pending.as_str().into(),
+                    at.into(),
+                ],
+            )
+        }
         RecordChange::Decided { status, .. } => w.update(
             &RECORDS,
             id,
             vec![("status", Change::Set(status.as_str().into()))],
         ),
         RecordChange::Corrected(after) => {
-            let mut changes: Vec<(&str, Change)> = period(after.date).into_iter().collect();
-            changes.push(("category", Change::Set(stored_name(&after.category).into())));
-            changes.push(("minutes", Change::Set(i64::from(after.minutes).into())));
-            w.update(&RECORDS, id, changes)
+            let [year, quarter, month] = period(after.date);
+            w.update(
+                &RECORDS,
+                id,
+                vec![
+                    ("year", Change::Set(year)),
+                    ("quarter", Change::Set(quarter)),
+                    ("month", Change::Set(month)),
+                    ("category", Change::Set(stored_name(&after.category).into())),
+                    ("minutes", Change::Set(i64::from(after.minutes).into())),
+                ],
+            )
         }
     }
 }

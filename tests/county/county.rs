@@ -54,12 +54,7 @@ struct County {
     member: Uuid,
 }
 
-fn id(reply: &Value) -> Uuid {
-    reply["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("an id")
-}
+use allweather_test_support::id_of as id;
 
 impl County {
     async fn new(app: TestApp, rules: impl FnOnce(&mut Value)) -> County {

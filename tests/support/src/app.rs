@@ -39,6 +39,17 @@ impl TestClock {
     }
 }
 
+/// The id of the aggregate a command's reply names (the new branch, member, wish…).
+///
+/// # Panics
+/// When the reply names none: the command it answers made nothing.
+pub fn id_of(reply: &Value) -> Uuid {
+    reply["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("the reply names no id: {reply}"))
+}
+
 /// The application, started on a free port.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.

@@ -7,7 +7,7 @@
 
 use allweather_domain::command::{RegisterBranch, RegisterMember};
 use allweather_domain::values::BranchKind;
-use allweather_test_support::TestApp;
+use allweather_test_support::{TestApp, id_of};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
@@ -22,26 +22,20 @@ pub async fn every_documented_request_is_taken_and_every_answer_matches_its_sche
     // samples use now and then, so that requests reach past "not found".
     app.adopt_rules(|_| {}).await;
     let admin = app.admin();
-    let id = |reply: Value| -> Uuid {
-        reply["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("an id")
-    };
     let water = RegisterBranch {
         branch_id: None,
         name: "Water Bureau".into(),
         kind: BranchKind::Unit,
         community: None,
     };
-    let branch = id(app.submit(&admin, water).await);
+    let branch = id_of(&app.submit(&admin, water).await);
     let register = RegisterMember {
         member_id: None,
         name: "Li Na".into(),
         unit_branch_id: branch,
         joined_on: "2010-07-01".parse().expect("a date"),
     };
-    let member = id(app.submit(&admin, register).await);
+    let member = id_of(&app.submit(&admin, register).await);
     let (status, document) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     let mut sampler = Sampler {

@@ -9,7 +9,7 @@ use allweather_domain::command::{
 use allweather_domain::values::{BranchKind, Category, WishOrigin};
 use allweather_events::{Actor, Payload, Role, StreamId, Timestamp};
 use allweather_log::{AppendRequest, ExpectedVersion, NewEvent};
-use allweather_test_support::TestApp;
+use allweather_test_support::{TestApp, id_of};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -806,27 +806,21 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
 ) {
     app.adopt_rules(|_| {}).await;
     let admin = app.admin();
-    let id = |reply: Value| -> Uuid {
-        reply["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("an id")
-    };
     let water = RegisterBranch {
         branch_id: None,
         name: "Water Bureau branch".into(),
         kind: BranchKind::Unit,
         community: None,
     };
-    let unit = id(app.submit(&admin, water).await);
+    let unit = id_of(&app.submit(&admin, water).await);
     let register = |name: &str| RegisterMember {
         member_id: None,
         name: name.into(),
         unit_branch_id: unit,
         joined_on: "2015-03-01".parse().expect("a date"),
     };
-    let claimer = id(app.submit(&admin, register("Li Ming")).await);
-    let other = id(app.submit(&admin, register("Zhou Hua")).await);
+    let claimer = id_of(&app.submit(&admin, register("Li Ming")).await);
+    let other = id_of(&app.submit(&admin, register("Zhou Hua")).await);
     let wish = PublishWish {
         wish_id: None,
         origin: WishOrigin::MicroWish,
@@ -838,7 +832,7 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
         deadline: Timestamp::parse("2026-12-01T00:00:00Z").expect("a deadline"),
         volunteers: None,
     };
-    let wish_id = id(app.submit(&app.centre(), wish.clone()).await);
+    let wish_id = id_of(&app.submit(&app.centre(), wish.clone()).await);
 
     // The log (and so the mirror and every backup) holds only ciphertext.
     let all = app.log.read_all(0, 1_000).await.expect("read");
