@@ -26,6 +26,7 @@ allweather_test_support::on_both_backends!(
     postgres = TestApp::postgres().await;
     sqlite = TestApp::sqlite().await;
     a_branch_secretary_registers_members_and_no_other_secretary_can,
+    read_rights_follow_the_posts_as_they_stand_and_tell_the_unentitled_nothing,
     a_festival_claim_storm_has_exactly_one_winner_per_wish,
     a_storm_of_500_claims_on_a_need_for_20_seats_exactly_20,
     hours_are_verified_by_the_members_service_secretary_and_refused_for_another,
@@ -187,6 +188,89 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
         json!(county.unit)
     );
     county.app.stop().await;
+}
+
+/// Every read right is decided on the posts as they stand now, before anything is looked
+/// up: a secretary whose post passed to someone else, or whose token names a branch they
+/// never served, gets 403 for the branch's members, and for a member who does not exist
+/// too; only those entitled to look learn that there is no such member.
+pub async fn read_rights_follow_the_posts_as_they_stand_and_tell_the_unentitled_nothing(
+    app: TestApp,
+) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let (member, nobody) = (county.member, Uuid::now_v7());
+    let issued = app
+        .submit(
+            &county.unit_secretary(),
+            IssueDualCard {
+                member_id: Some(member),
+                year: year(2026),
+                all_members: None,
+            },
+        )
+        .await;
+    let at = issued["position"].as_u64().expect("position");
+    let assessment = |m: Uuid| format!("/api/v1/assessments/{m}?year=2026&min_position={at}");
+    let card = |m: Uuid| format!("/api/v1/cards/{m}?year=2026");
+    let stream = format!("/api/v1/streams/member-{member}");
+    let former = county.unit_secretary();
+    for path in [assessment(member), card(member)] {
+        let (status, body) = app.get_as(&former, &path).await;
+        assert_eq!(status, 200, "the unit secretary reads {path}: {body}");
+    }
+
+    // A token naming a branch its holder never served opens nothing of it.
+    let pretender = app.secretary(county.service, county.unit_sec);
+    // The unit branch's post passes to someone else.
+    let successor = county.register("Zhao Lei", "2012-09-01").await;
+    app.submit(
+        &app.admin(),
+        AppointSecretary {
+            branch_id: county.unit,
+            member_id: successor,
+        },
+    )
+    .await;
+    for (who, token) in [
+        ("the former secretary", &former),
+        ("a pretender", &pretender),
+    ] {
+        for path in [
+            assessment(member),
+            card(member),
+            assessment(nobody),
+            card(nobody),
+            stream.clone(),
+        ] {
+            let (status, body) = app.get_as(token, &path).await;
+            assert_eq!(
+                (status, &body["code"]),
+                (403, &json!("forbidden")),
+                "{who} reads {path}: {body}"
+            );
+        }
+    }
+    let (status, body) = app.get_as(&app.member(member), &assessment(nobody)).await;
+    assert_eq!(status, 403, "a member asks of someone else: {body}");
+    for path in [
+        "/api/v1/integrity/flags?year=2026".to_owned(),
+        stream.clone(),
+    ] {
+        let (status, body) = app.get_as(&app.centre(), &path).await;
+        assert_eq!(status, 403, "the service centre reads {path}: {body}");
+    }
+
+    // The successor reads what the post reads; the committee learns who does not exist.
+    let successor = app.secretary(county.unit, successor);
+    let (status, body) = app.get_as(&successor, &assessment(member)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.get_as(&app.admin(), &assessment(nobody)).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
 }
 
 pub async fn a_festival_claim_storm_has_exactly_one_winner_per_wish(app: TestApp) {

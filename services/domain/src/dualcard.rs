@@ -9,7 +9,7 @@ use crate::ctx::Ctx;
 use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member;
-use crate::permissions::{act_for_branch, may_read_member, require_role, require_secretary};
+use crate::permissions::{Read, act_for_branch, may_read, require_role, require_secretary};
 use crate::values::Year;
 use crate::values::{self, Capacity, Rating, Side};
 use crate::world::{Decision, World, streams};
@@ -124,7 +124,7 @@ fn service_branch(world: &World, member_id: Uuid) -> Result<Uuid, Decide> {
 }
 
 /// Member `member_id`'s card of `year`, for those who may read it
-/// ([`may_read_member`]): the unit side reads what the community side recorded before
+/// ([`may_read`]): the unit side reads what the community side recorded before
 /// it signs, and the member reads both.
 pub fn read<'w>(
     world: &'w World,
@@ -133,15 +133,7 @@ pub fn read<'w>(
     ctx: &Ctx,
 ) -> Result<&'w DualCard, Decide> {
     // The right to read is decided before anything says whether the card exists.
-    ensure(
-        may_read_member(world, ctx, member_id)?,
-        Rule::RoleNotPermitted,
-        || {
-            format!(
-                "member {member_id}'s card is read by the member, the secretaries and deputies of their branches, the committee and its auditors"
-            )
-        },
-    )?;
+    may_read(world, ctx, &Read::Member(member_id))?;
     issued(world, member_id, year)
 }
 

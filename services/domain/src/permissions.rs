@@ -12,16 +12,17 @@
 //! state: `VacateSecretary`, or the secretary left or moved), by the branch's deputy (a
 //! `secretary` token of the branch naming the deputy) or a committee admin — never by the
 //! member (`act_for_branch`); the event records the signer and the capacity. Who may read
-//! a member's card ([`may_read_member`]: the member, the secretaries and deputies of their
-//! branches, the committee, auditors) is decided here like a command.
+//! what — a member's card or assessment, a stream, the oversight views ([`may_read`]) — is
+//! decided here like a command, on the current state, before anything is looked up.
 
 use crate::branch::Branch;
 use crate::ctx::Ctx;
-use crate::error::{Decide, DomainError, Rule};
+use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::member;
+use crate::service::ServiceRecord;
 use crate::values::Capacity;
 use crate::world::{World, streams};
-use allweather_events::Role;
+use allweather_events::{Role, StreamId};
 use uuid::Uuid;
 
 /// Auditors read; they never issue commands.
@@ -151,29 +152,95 @@ pub(crate) fn act_for_branch(
     .into())
 }
 
-/// Whether the principal may read member `member_id`'s card: the committee, its auditors,
-/// the member, and the secretary or deputy of the member's unit or service branch as the
-/// branches' streams stand now.
-pub fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool, Decide> {
+/// What a caller asks to read. Every read of the service names one, and [`may_read`]
+/// decides it before anything is looked up, so a refusal never says whether the thing
+/// exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// A member's card, assessment or record of a year.
+    Member(Uuid),
+    /// A stream's raw events, which may carry personal data.
+    Stream(StreamId),
+    /// What only oversight reads: every event as it happens, the integrity flags, the
+    /// record of who was shown whose personal data.
+    Oversight,
+}
+
+/// Refuses `what` unless the principal may read it as the log stands now:
+/// - a member's matters: the committee, its auditors, the member, and the secretary or
+///   deputy of the member's unit or service branch as the branches' streams stand;
+/// - a stream: the committee and its auditors; a member (or a secretary, as the member
+///   their token names) the streams about themself — their member stream, claims, cards,
+///   days, service records and appraisals;
+/// - oversight: the committee and its auditors.
+pub fn may_read(world: &World, ctx: &Ctx, what: &Read) -> Result<(), Decide> {
+    let (allowed, detail) = match what {
+        Read::Member(member_id) => (
+            may_read_member(world, ctx, *member_id)?,
+            format!(
+                "member {member_id}'s card, assessment and record are read by the member, the secretaries and deputies of their branches, the committee and its auditors"
+            ),
+        ),
+        Read::Stream(stream) => (
+            may_read_stream(world, ctx, stream)?,
+            format!(
+                "stream {stream} is read by committee admins, auditors and the member it concerns"
+            ),
+        ),
+        Read::Oversight => (
+            matches!(ctx.principal.role, Role::CommitteeAdmin | Role::Auditor),
+            "this is read by committee admins and auditors only".to_owned(),
+        ),
+    };
+    ensure(allowed, Rule::RoleNotPermitted, || detail)?;
+    Ok(())
+}
+
+/// Whether the principal may read member `member_id`'s matters (see [`may_read`]). A
+/// secretary asking about someone who is not on record is refused like one asking about
+/// a member of another branch.
+pub(crate) fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Result<bool, Decide> {
     Ok(match ctx.principal.role {
         Role::CommitteeAdmin | Role::Auditor => true,
         Role::Member => ctx.principal.member_id == Some(member_id),
         Role::Secretary => {
-            if ctx.principal.member_id == Some(member_id) {
+            let me = ctx.principal.member_id;
+            if me == Some(member_id) {
                 return Ok(true);
             }
-            let member = member::on_record(world, member_id)?;
+            let member: &member::Member = world.get(streams::member(member_id))?;
+            if !member.registered {
+                return Ok(false);
+            }
             let mut allowed = false;
             for b in member.branches() {
                 if ctx.principal.branch_id != Some(b) {
                     continue;
                 }
                 let branch: &Branch = world.get(streams::branch(b))?;
-                let me = ctx.principal.member_id;
                 allowed |= me.is_some() && (me == branch.secretary || me == branch.deputy);
             }
             allowed
         }
         Role::ServiceCentre | Role::System => false,
+    })
+}
+
+/// Whether the principal may read `stream` (see [`may_read`]).
+fn may_read_stream(world: &World, ctx: &Ctx, stream: &StreamId) -> Result<bool, Decide> {
+    let me = match (ctx.principal.role, ctx.principal.member_id) {
+        (Role::CommitteeAdmin | Role::Auditor, _) => return Ok(true),
+        // A secretary's token names their member: their own streams are theirs too.
+        (Role::Member | Role::Secretary, Some(m)) => m.to_string(),
+        _ => return Ok(false),
+    };
+    Ok(match stream.aggregate() {
+        "member" | "claims" => stream.id() == me,
+        "dualcard" | "serviceday" | "appraisal" => stream.id().starts_with(&format!("{me}-")),
+        "servicerecord" => {
+            let record: &ServiceRecord = world.get(stream.clone())?;
+            record.member_id.is_some_and(|m| m.to_string() == me)
+        }
+        _ => false,
     })
 }

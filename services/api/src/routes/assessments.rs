@@ -9,8 +9,8 @@ use super::extract::{Caller, Check, IdParam, Valid};
 use super::read_error;
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_domain::permissions::Read;
 use allweather_domain::values::{Capacity, Rating, Side, Year};
-use allweather_events::Role;
 use allweather_projections::assessment;
 use allweather_projections::scorecard;
 use axum::Json;
@@ -19,7 +19,6 @@ use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU64;
-use uuid::Uuid;
 
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
@@ -172,6 +171,12 @@ async fn member_assessment(
     IdParam(member_id): IdParam,
     Valid(q): Valid<AssessmentQuery>,
 ) -> Result<Json<Assessment>, ApiError> {
+    // Decided on the log as it stands, before any lookup or replay: a refusal says
+    // nothing of whether the member exists.
+    state
+        .commands
+        .authorize(&principal, &Read::Member(member_id))
+        .await?;
     let (store, position) = scorecard_for(&state, q.when()).await?;
     let id = member_id.to_string();
     let book = scorecard::book(store.pool(), q.year.get(), Some(&id))
@@ -180,23 +185,6 @@ async fn member_assessment(
     let Some(member) = book.members.get(&id) else {
         return Err(ApiError::not_found(format!("no member {id}")));
     };
-    let theirs = |b: Option<Uuid>| {
-        b.is_some_and(|b| {
-            let b = b.to_string();
-            member.unit_branch_id == b || member.service_branch_id.as_deref() == Some(&b)
-        })
-    };
-    let allowed = match principal.role {
-        Role::CommitteeAdmin | Role::Auditor => true,
-        Role::Member => principal.member_id == Some(member_id),
-        Role::Secretary => principal.member_id == Some(member_id) || theirs(principal.branch_id),
-        Role::ServiceCentre | Role::System => false,
-    };
-    if !allowed {
-        return Err(ApiError::forbidden(
-            "an assessment is for the committee, its auditors, the member and the secretaries of the member's branches",
-        ));
-    }
     let rules = rules_of(&store, q.year).await?;
     let a = assessment::assess(q.year.get(), &id, member, &rules);
     let opinion = |side| {

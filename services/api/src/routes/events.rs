@@ -4,7 +4,7 @@ use super::QueryRoute;
 use super::extract::{Caller, Check, Valid};
 use crate::AppState;
 use crate::problem::ApiError;
-use allweather_events::Role;
+use allweather_domain::permissions::Read;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -48,11 +48,10 @@ async fn events(
 {
     // Every event of every stream passes here, personal data included: only the
     // committee and its auditors follow the whole log.
-    if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
-        return Err(ApiError::forbidden(
-            "the live event stream is for committee admins and auditors",
-        ));
-    }
+    state
+        .commands
+        .authorize(&principal, &Read::Oversight)
+        .await?;
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()

@@ -7,8 +7,8 @@ use super::params::YearQuery;
 use super::{reach, read_error};
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_domain::permissions::Read;
 use allweather_domain::values::Year;
-use allweather_events::Role;
 use allweather_projections::integrity;
 use axum::Json;
 use axum::extract::State;
@@ -59,11 +59,10 @@ async fn integrity_flags(
     Caller(principal): Caller,
     Valid(q): Valid<YearQuery>,
 ) -> Result<Json<Flags>, ApiError> {
-    if !matches!(principal.role, Role::CommitteeAdmin | Role::Auditor) {
-        return Err(ApiError::forbidden(
-            "integrity flags are for committee admins and auditors",
-        ));
-    }
+    state
+        .commands
+        .authorize(&principal, &Read::Oversight)
+        .await?;
     let progress = state.progress(integrity::NAME)?;
     reach(progress, q.min_position).await?;
     let position = progress.position();

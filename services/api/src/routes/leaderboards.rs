@@ -6,9 +6,10 @@ use super::params::{Limit, Month, Quarter};
 use super::{reach, read_error};
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_command::CommandError;
 use allweather_command::auth::AuthError;
+use allweather_domain::permissions::Read;
 use allweather_domain::values::{Category, Visibility, Year, stored_name};
-use allweather_events::Role;
 use allweather_projections::leaderboard;
 use axum::Json;
 use axum::extract::State;
@@ -84,6 +85,13 @@ struct BoardEntry {
     points_hundredths: i64,
 }
 
+/// The refusal of a year whose leaderboards are off.
+fn off(year: Year) -> ApiError {
+    ApiError::forbidden(format!(
+        "the {year} volunteer leaderboards are off by that year's rules"
+    ))
+}
+
 async fn volunteers(
     State(state): State<AppState>,
     MaybeCaller(principal): MaybeCaller,
@@ -97,16 +105,21 @@ async fn volunteers(
     let visibility = leaderboard::visibility(pool, q.year.get())
         .await
         .map_err(read_error)?;
-    match (visibility, principal.as_ref().map(|p| p.role)) {
+    match (visibility, &principal) {
         (Visibility::Public, _) | (Visibility::MembersOnly, Some(_)) => {}
-        (Visibility::Off, Some(Role::CommitteeAdmin | Role::Auditor)) => {}
         (Visibility::MembersOnly, None) => return Err(AuthError::Missing.into()),
-        (Visibility::Off, _) => {
-            return Err(ApiError::forbidden(format!(
-                "the {} volunteer leaderboards are off by that year's rules",
-                q.year
-            )));
+        // Off: only oversight looks, as the domain's read rules say who that is.
+        (Visibility::Off, Some(principal)) => {
+            state
+                .commands
+                .authorize(principal, &Read::Oversight)
+                .await
+                .map_err(|e| match e {
+                    CommandError::Refused(_) => off(q.year),
+                    other => other.into(),
+                })?;
         }
+        (Visibility::Off, None) => return Err(off(q.year)),
     }
     let position = progress.position();
     let filter = leaderboard::Filter {

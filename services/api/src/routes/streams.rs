@@ -5,8 +5,8 @@ use super::extract::{Caller, Check, Valid};
 use super::params::Limit;
 use crate::AppState;
 use crate::problem::ApiError;
-use allweather_domain::Principal;
-use allweather_events::{EventView, Role, StreamId};
+use allweather_domain::permissions::Read;
+use allweather_events::{EventView, StreamId};
 use axum::Json;
 use axum::extract::{Path, State};
 use schemars::JsonSchema;
@@ -57,11 +57,10 @@ async fn stream(
 ) -> Result<Json<StreamPage>, ApiError> {
     let stream_id =
         StreamId::parse(stream_id).map_err(|e| ApiError::field("stream_id", e.to_string()))?;
-    if !may_read(&state, &principal, &stream_id).await? {
-        return Err(ApiError::forbidden(format!(
-            "stream {stream_id} is readable by committee admins, auditors and the member it concerns"
-        )));
-    }
+    state
+        .commands
+        .authorize(&principal, &Read::Stream(stream_id.clone()))
+        .await?;
     let from_version = query.from_version.unwrap_or(1).max(1);
     let version = state.commands.log().stream_version(&stream_id).await?;
     if version == 0 {
@@ -89,33 +88,4 @@ async fn stream(
         version,
         events,
     }))
-}
-
-/// Whether `principal` may read `stream`: committee admins and auditors read every
-/// stream; a member reads the streams that concern them (their member stream, cards,
-/// claims, days and service records); nobody else reads raw events, which carry personal
-/// data (a wish's beneficiary).
-async fn may_read(
-    state: &AppState,
-    principal: &Principal,
-    stream: &StreamId,
-) -> Result<bool, ApiError> {
-    let member = match (principal.role, principal.member_id) {
-        (Role::CommitteeAdmin | Role::Auditor, _) => return Ok(true),
-        // A secretary's token names their member: their own streams are theirs too.
-        (Role::Member | Role::Secretary, Some(m)) => m.to_string(),
-        _ => return Ok(false),
-    };
-    Ok(match stream.aggregate() {
-        "member" | "claims" => stream.id() == member,
-        "dualcard" | "serviceday" => stream.id().starts_with(&format!("{member}-")),
-        "servicerecord" => {
-            let first = state.commands.log().read_stream(stream, 1, 1).await?;
-            first
-                .first()
-                .and_then(|e| state.commands.catalog().decode(e).ok())
-                .is_some_and(|p| p["member_id"].as_str() == Some(member.as_str()))
-        }
-        _ => false,
-    })
 }

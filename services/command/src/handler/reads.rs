@@ -1,5 +1,6 @@
 //! What the command service answers besides commands, decided by the domain's read rules
-//! on the log's current state: a member's dual card, a wish's beneficiary.
+//! on the log's current state: whether a caller may read something at all, a member's
+//! dual card, a wish's beneficiary.
 
 use super::CommandService;
 use crate::error::CommandError;
@@ -7,6 +8,7 @@ use crate::reply::{
     BeneficiaryView, CardView, CommunitySide, QuarterFeedback, SideSignature, Stars, UnitSide,
 };
 use allweather_domain::Principal;
+use allweather_domain::permissions::{Read, may_read};
 use allweather_domain::personal;
 use allweather_domain::values::Year;
 use allweather_log::StoredKey;
@@ -14,6 +16,16 @@ use anyhow::Context as _;
 use uuid::Uuid;
 
 impl CommandService {
+    /// Refuses unless `principal` may read `what` as the log stands now, decided by the
+    /// domain's read rules ([`allweather_domain::permissions::may_read`]) like a command.
+    /// Every query asks this before it looks anything up.
+    pub async fn authorize(&self, principal: &Principal, what: &Read) -> Result<(), CommandError> {
+        let ctx = self.ctx(principal, Uuid::nil(), self.inner.log.known_head());
+        self.resolve(|world| may_read(world, &ctx, what), true)
+            .await
+            .map(drop)
+    }
+
     /// Member `member_id`'s dual card of `year` as both sides recorded it, for those the
     /// domain lets read it ([`allweather_domain::dualcard::read`]), with the log position
     /// it reflects at least.
