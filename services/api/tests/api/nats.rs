@@ -26,7 +26,24 @@ async fn commands_over_nats_answer_as_over_http_with_the_same_errors_and_idempot
         "a repeated Nats-Msg-Id replays the first answer"
     );
 
+    // The key belongs to its caller: another admin's "order-7" is a command of their own,
+    // and a member's is refused under the member's rights.
+    let other_admin = app.token("committee_admin", None, Some(uuid::Uuid::now_v7()));
+    let (status, theirs) = nats
+        .request(Some(&other_admin), "RegisterBranch", BODY, Some("order-7"))
+        .await;
+    assert_eq!(status, None, "{theirs}");
+    assert_eq!(theirs["position"], 2, "executed, not replayed: {theirs}");
+    assert_ne!(theirs["command_id"], first["command_id"]);
     let member = app.member(uuid::Uuid::now_v7());
+    let (status, refused) = nats
+        .request(Some(&member), "RegisterBranch", BODY, Some("order-7"))
+        .await;
+    assert_eq!(
+        (status.as_deref(), &refused["code"]),
+        (Some("403"), &Value::from("forbidden")),
+        "{refused}"
+    );
     for (name, token, command, body, status, code) in [
         (
             "malformed",
@@ -92,7 +109,7 @@ async fn commands_over_nats_answer_as_over_http_with_the_same_errors_and_idempot
         (got.as_deref(), &problem["code"]),
         (Some("413"), &Value::from("too_large"))
     );
-    assert_eq!(app.head().await.0, 1, "refused commands change nothing");
+    assert_eq!(app.head().await.0, 2, "refused commands change nothing");
 
     nats.stop().await;
     app.stop().await;

@@ -130,8 +130,53 @@ pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_n
             .all(|r| r.status == 200 && r.body == storm[0].body),
         "{storm:?}"
     );
-    assert_eq!(storm[0].body["command_id"], key);
+    assert_eq!(
+        storm[0].body["id"], key,
+        "a UUID v7 key is the id the client chose"
+    );
     assert_eq!(app.head().await.0, 2, "one event per distinct key");
+
+    // A key belongs to its caller. Another committee admin sending "order-42" gets a
+    // command of their own; a member sending it is refused under their own rights, and
+    // neither is shown the first caller's answer.
+    let other_admin = app.token("committee_admin", None, Some(Uuid::now_v7()));
+    let theirs = app
+        .command(
+            Some(&other_admin),
+            "RegisterBranch",
+            branch("once"),
+            Some("order-42"),
+        )
+        .await;
+    assert_eq!(theirs.status, 200, "{:?}", theirs.body);
+    assert_ne!(theirs.body["command_id"], first.body["command_id"]);
+    assert_ne!(theirs.body["id"], first.body["id"]);
+    assert_eq!(theirs.body["position"], 3, "executed: {:?}", theirs.body);
+    let member = app.member(Uuid::now_v7());
+    let refused = app
+        .command(
+            Some(&member),
+            "RegisterBranch",
+            branch("once"),
+            Some("order-42"),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["code"]),
+        (403, &json!("forbidden")),
+        "{:?}",
+        refused.body
+    );
+    // The first caller's key still answers the first caller.
+    let mine = app
+        .command(
+            Some(&admin),
+            "RegisterBranch",
+            branch("once"),
+            Some("order-42"),
+        )
+        .await;
+    assert_eq!((mine.status, &mine.body), (200, &first.body));
 
     // One key sent at once with two different bodies: one body wins and its repeats get
     // its answer; the other body's requests are refused, whichever path (recorded before,
@@ -157,7 +202,7 @@ pub async fn a_repeated_idempotency_key_returns_the_first_response_and_appends_n
         .count();
     assert_eq!((won.len(), refused), (6, 6), "{storm:?}");
     assert!(won.iter().all(|b| *b == won[0]));
-    assert_eq!(app.head().await.0, 3, "one more event");
+    assert_eq!(app.head().await.0, 4, "one more event");
     app.stop().await;
 }
 

@@ -79,17 +79,45 @@ pub(crate) fn bad_key() -> CommandError {
     )
 }
 
-/// The command id: the idempotency key (a UUID, or any other key of 1–200 visible ASCII
-/// characters, mapped to a UUID v5), or a new UUID v7.
-pub(crate) fn command_id(key: Option<&str>) -> Result<Uuid, CommandError> {
+/// The ids a request's key gives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids {
+    /// The command's id, under which the log records it once.
+    pub command_id: Uuid,
+    /// The id of an aggregate the command creates.
+    pub new_id: Uuid,
+}
+
+/// The ids of a request of `caller` (the token's subject) with `key`.
+///
+/// A key belongs to its caller: the command id is a UUID v5 of the caller and the key,
+/// so the same key sent by someone else is another command, decided under its sender's
+/// own permissions, never answered with the first caller's reply, and no way to block or
+/// probe theirs. A key is 1–200 visible ASCII characters; without one, the command gets a
+/// fresh UUID v7. A new aggregate's id is the key itself when the key is a UUID v7 (an id
+/// the client chose, as the demo does), else the command's UUID v7 or a fresh one.
+pub(crate) fn ids(caller: &str, key: Option<&str>) -> Result<Ids, CommandError> {
     let Some(key) = key else {
-        return Ok(Uuid::now_v7());
+        let id = Uuid::now_v7();
+        return Ok(Ids {
+            command_id: id,
+            new_id: id,
+        });
     };
     if !(1..=KEY_MAX).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad_key());
     }
-    Ok(Uuid::parse_str(key)
-        .unwrap_or_else(|_| Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.as_bytes())))
+    let mut scoped = Vec::with_capacity(caller.len() + 1 + key.len());
+    scoped.extend_from_slice(caller.as_bytes());
+    scoped.push(0);
+    scoped.extend_from_slice(key.as_bytes());
+    Ok(Ids {
+        command_id: Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &scoped),
+        new_id: Uuid::parse_str(key)
+            .ok()
+            .filter(|id| id.get_version_num() == 7)
+            .unwrap_or_else(Uuid::now_v7),
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +148,32 @@ mod tests {
             ),
             "null is as left out"
         );
+    }
+
+    #[test]
+    fn a_key_names_one_command_of_its_caller_and_another_of_anyone_else() {
+        let key = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let alice = ids("alice", Some(key)).unwrap();
+        assert_eq!(
+            alice.command_id,
+            ids("alice", Some(key)).unwrap().command_id
+        );
+        assert_ne!(
+            alice.command_id,
+            ids("mallory", Some(key)).unwrap().command_id
+        );
+        // The subject and key are kept apart: ("a", "b c") is not ("a b", "c").
+        assert_ne!(
+            ids("a", Some("bc")).unwrap().command_id,
+            ids("ab", Some("c")).unwrap().command_id
+        );
+        let chosen = Uuid::now_v7();
+        assert_eq!(
+            ids("alice", Some(&chosen.to_string())).unwrap().new_id,
+            chosen
+        );
+        assert!(ids("alice", Some("has space")).is_err());
+        assert!(ids("alice", Some("")).is_err());
     }
 
     #[test]

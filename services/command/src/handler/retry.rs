@@ -14,7 +14,7 @@
 //! answer is returned.
 
 use super::append::append_request;
-use super::idempotency::{command_id, repeat, request_digest};
+use super::idempotency::{Ids, ids, repeat, request_digest};
 use super::{CommandService, KEPT_TURNS};
 use crate::error::CommandError;
 use crate::reply::CommandReply;
@@ -22,7 +22,6 @@ use allweather_domain::{Command, Ctx, Decision, Principal, World, decide};
 use allweather_events::StreamId;
 use allweather_log::AppendError;
 use std::sync::Arc;
-use uuid::Uuid;
 
 impl CommandService {
     #[tracing::instrument(skip_all, fields(command = %name, actor = %principal.subject), err(level = "debug"))]
@@ -33,7 +32,7 @@ impl CommandService {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<CommandReply, CommandError> {
-        let command_id = command_id(idempotency_key)?;
+        let Ids { command_id, new_id } = ids(&principal.subject, idempotency_key)?;
         let command = Command::parse(name, body)
             .map_err(|e| CommandError::field(e.field, e.message))?
             .ok_or_else(|| CommandError::NotFound(format!("there is no command named {name:?}")))?;
@@ -52,15 +51,8 @@ impl CommandService {
         if repeatable && let Some(first) = log.recorded(command_id).await? {
             return repeat(&first, digest);
         }
-        // A new aggregate's id: the command id when that is a UUID v7 (the id a client
-        // chose by its key), else a fresh v7. A repeat of the same command that races the
-        // first to a new stream is told apart by the log (`CommandIdReused`) and answered
-        // with the first's result below.
-        let new_id = if command_id.get_version_num() == 7 {
-            command_id
-        } else {
-            Uuid::now_v7()
-        };
+        // A repeat of the same command that races the first to a new stream is told
+        // apart by the log (`CommandIdReused`) and answered with the first's result below.
         let mut attempt = 0;
         let arrived = std::time::Instant::now();
         // The first decision trusts the cached states without reading the log: every
