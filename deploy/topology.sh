@@ -144,8 +144,8 @@ embedded_port=$(free_port)
 start embedded "$bin" --data-dir "$work/embedded" serve --listen "127.0.0.1:$embedded_port"
 wait_port "$embedded_port" || fail "the embedded service did not start"
 
-token=$("${aw[@]}" token issue --role auditor)
-etoken=$("$bin" --data-dir "$work/embedded" token issue --role auditor)
+token=$("${aw[@]}" token issue --role auditor --subject topology-check)
+etoken=$("$bin" --data-dir "$work/embedded" token issue --role auditor --subject topology-check)
 member=$(psql -X -A -t "$database" -c "SELECT member_id FROM sc_members ORDER BY member_id LIMIT 1")
 queries=(
   "/api/v1/rankings/branches?year=$year"

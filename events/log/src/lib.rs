@@ -43,6 +43,7 @@
 //! - `commands`: every command that appended, with its range of positions and the digest of
 //!   its request (idempotency).
 //! - `person_keys`: the key store (`keys`), updated in place and no part of the chain.
+//! - `token_revocations`: revoked bearer tokens (`revocations`), likewise beside the chain.
 //!
 //! Triggers refuse `UPDATE` and `DELETE` (and on PostgreSQL `TRUNCATE`) on `events` and
 //! `commands`. Tampering therefore needs them disabled by the database's owner, and the
@@ -56,6 +57,7 @@
 //! - `tail`: the live tail.
 //! - `keys`: the key store beside the log, which seals the personal details of people in
 //!   need and whose erasure destroys a person's key.
+//! - `revocations`: the list of revoked bearer tokens.
 //! - `migrations/{postgres,sqlite}`: the schema, including the triggers that refuse
 //!   `UPDATE` and `DELETE` on `events` and `commands`.
 #![deny(missing_docs)]
@@ -66,6 +68,8 @@ mod row;
 mod read;
 #[macro_use]
 mod keys;
+#[macro_use]
+mod revocations;
 pub mod append;
 pub mod error;
 mod postgres;
@@ -77,6 +81,7 @@ pub use append::{
 };
 pub use error::{AppendError, ExpectedVersion, InvalidAppend, LogError};
 pub use keys::StoredKey;
+pub use revocations::Revocation;
 
 use allweather_events::{BrokenLink, ChainVerifier, Envelope, Hash, StreamId, Timestamp};
 use futures::Stream;
@@ -406,6 +411,22 @@ impl Log {
         match &self.inner.db {
             Db::Postgres(pool) => postgres::person_key_or_create(pool, person_id, fresh, now).await,
             Db::Sqlite(pool) => sqlite::person_key_or_create(pool, person_id, fresh, now).await,
+        }
+    }
+
+    /// Records a token revocation (`allweather token revoke`).
+    pub async fn revoke_token(&self, revocation: &Revocation) -> Result<(), LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::revoke(pool, revocation).await,
+            Db::Sqlite(pool) => sqlite::revoke(pool, revocation).await,
+        }
+    }
+
+    /// Every token revocation recorded.
+    pub async fn token_revocations(&self) -> Result<Vec<Revocation>, LogError> {
+        match &self.inner.db {
+            Db::Postgres(pool) => postgres::revocations(pool).await,
+            Db::Sqlite(pool) => sqlite::revocations(pool).await,
         }
     }
 

@@ -195,6 +195,7 @@ pub(crate) async fn write_batch(
 }
 
 person_keys!(PgPool);
+revocations!(PgPool);
 readers!(PgPool, PgConnection);
 
 /// Writes the plan's events, commands and stream versions and notifies, in one

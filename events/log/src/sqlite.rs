@@ -126,4 +126,5 @@ async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Er
 }
 
 person_keys!(SqlitePool);
+revocations!(SqlitePool);
 readers!(SqlitePool, SqliteConnection);

@@ -25,6 +25,7 @@ mod routes;
 pub use allweather_command::problem;
 pub use allweather_command::{CommandOptions, CommandService, TokenKey};
 
+use allweather_command::auth::{Revoked, keep_revocations};
 use allweather_log::{Log, LogOptions};
 use allweather_projections::{LogSource, Progress, Projector, ReadStore, runner};
 use anyhow::Context as _;
@@ -119,6 +120,12 @@ impl App {
         let mut log_options = settings.log;
         log_options.observer = Some(metrics.batch_observer());
         let log = Log::open(log_options).await.context("open the log")?;
+        // The revocations are in force before the first request.
+        let revoked = log
+            .token_revocations()
+            .await
+            .context("read the token revocations")?;
+        settings.tokens.set_revoked(Revoked::of(revoked));
         let commands = CommandService::new(log, settings.commands)?;
         metrics.register_commands(&commands)?;
         let read = ReadStore::open(&settings.read_store)
@@ -205,6 +212,17 @@ impl App {
             tasks.spawn(async move {
                 allweather_command::scheduler::run(commands, until).await;
                 ("the claim-expiry scheduler", Ok(()))
+            });
+        }
+        {
+            let (key, log, stop) = (
+                self.state.tokens.clone(),
+                commands.log().clone(),
+                behind.clone(),
+            );
+            tasks.spawn(async move {
+                keep_revocations(key, log, stop).await;
+                ("the token revocations", Ok(()))
             });
         }
         for (projector, progress) in self.projectors {

@@ -563,6 +563,7 @@ impl Http {
             branch,
             iat: now,
             exp: now + 86_400,
+            jti: None,
         })
     }
 

@@ -1,23 +1,21 @@
-//! `allweather token issue`, `allweather rules adopt` and `allweather erase beneficiary`.
+//! `allweather token issue|revoke`, `allweather rules adopt` and `allweather erase beneficiary`.
 
 use crate::config::{Config, Store};
 use allweather_api::{CommandService, TokenKey};
+use allweather_command::auth::MAX_LIFETIME;
 use allweather_command::{Claims, CommandError, CommandReply};
 use allweather_domain::command::{AdoptRules, EraseBeneficiary};
 use allweather_domain::rules::Rules;
 use allweather_domain::values::Year;
 use allweather_domain::{Command, Principal, Rule};
 use allweather_events::Role;
-use allweather_log::Log;
+use allweather_log::{Log, Revocation};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// Longest token lifetime.
-const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
@@ -37,10 +35,23 @@ pub(crate) enum TokenCommand {
         /// How long the token is valid: 90s, 30m, 8h, 7d (at most 366d).
         #[arg(long, default_value = "8h", value_parser = parse_ttl)]
         ttl: Duration,
-        /// Who holds the token, recorded as the actor of their events (default: the
-        /// member id, or the role and branch).
+        /// Who holds the token, recorded as the actor of their events: the person (or
+        /// named service) it is for. Required without --member (whose id it defaults to).
         #[arg(long)]
         subject: Option<String>,
+    },
+    /// Revoke one token, or every token of a holder issued until now. Every running
+    /// service refuses them within a second.
+    Revoke {
+        /// The token to revoke (its holder's other tokens stay valid).
+        #[arg(long, conflicts_with = "subject", required_unless_present = "subject")]
+        token: Option<String>,
+        /// Revoke every token issued to this holder until now (a person who left, a
+        /// device lost).
+        #[arg(long)]
+        subject: Option<String>,
+        #[command(flatten)]
+        store: Store,
     },
 }
 
@@ -77,20 +88,38 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     let ttl = Duration::from_secs(seconds);
-    if ttl.is_zero() || ttl > MAX_TTL {
+    if ttl.is_zero() || ttl > MAX_LIFETIME {
         return Err(format!("{text:?} must be more than 0 and at most 366d"));
     }
     Ok(ttl)
 }
 
-pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()> {
-    let TokenCommand::Issue {
-        role,
-        member,
-        branch,
-        ttl,
-        subject,
-    } = command;
+pub(crate) async fn token(command: TokenCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let key = config.token_key()?;
+    match command {
+        TokenCommand::Issue {
+            role,
+            member,
+            branch,
+            ttl,
+            subject,
+        } => issue(&key, role, member, branch, ttl, subject),
+        TokenCommand::Revoke {
+            token,
+            subject,
+            store,
+        } => revoke(&key, config, &store, token, subject).await,
+    }
+}
+
+fn issue(
+    key: &TokenKey,
+    role: Role,
+    member: Option<Uuid>,
+    branch: Option<Uuid>,
+    ttl: Duration,
+    subject: Option<String>,
+) -> anyhow::Result<ExitCode> {
     match role {
         Role::Member if member.is_none() => bail!("a member token needs --member"),
         Role::Secretary if branch.is_none() || member.is_none() => {
@@ -98,11 +127,14 @@ pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()>
         }
         _ => {}
     }
-    let subject = subject.unwrap_or_else(|| match (role, member, branch) {
-        (_, Some(m), _) => m.to_string(),
-        (_, None, Some(b)) => format!("{}-{b}", role.as_str()),
-        _ => role.as_str().to_owned(),
-    });
+    let subject = match (subject, member) {
+        (Some(subject), _) => subject,
+        (None, Some(m)) => m.to_string(),
+        (None, None) => bail!(
+            "a {} token needs --subject: the person or named service who holds it",
+            role.as_str()
+        ),
+    };
     let now = u64::try_from(chrono::Utc::now().timestamp()).context("the clock is before 1970")?;
     let claims = Claims {
         sub: subject,
@@ -111,11 +143,62 @@ pub(crate) fn token(command: TokenCommand, key: &TokenKey) -> anyhow::Result<()>
         branch,
         iat: now,
         exp: now + ttl.as_secs(),
+        jti: Some(Uuid::now_v7().to_string()),
     };
     // The claims are checked as the service will check them, before anything is printed.
     allweather_command::auth::principal(claims.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", key.issue(&claims)?);
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke(
+    key: &TokenKey,
+    config: &Config,
+    store: &Store,
+    token: Option<String>,
+    subject: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    let (revocation, said) = match (token, subject) {
+        (Some(token), _) => {
+            let claims = match key.claims(token.trim()) {
+                Ok(claims) => claims,
+                Err(e) => {
+                    eprintln!("nothing revoked: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let Some(id) = claims.jti else {
+                eprintln!(
+                    "nothing revoked: the token has no id (it was issued before tokens had one); revoke every token of its holder with --subject {:?}",
+                    claims.sub
+                );
+                return Ok(ExitCode::from(1));
+            };
+            let said = format!("revoked token {id} of {:?}", claims.sub);
+            let revocation = Revocation {
+                subject: claims.sub,
+                token_id: Some(id),
+                revoked_at: now,
+            };
+            (revocation, said)
+        }
+        (None, Some(subject)) => (
+            Revocation {
+                subject: subject.clone(),
+                token_id: None,
+                revoked_at: now,
+            },
+            format!("revoked every token of {subject:?} issued until now"),
+        ),
+        (None, None) => bail!("give --token or --subject"),
+    };
+    let log = Log::open(config.log(store, true)?).await?;
+    let recorded = log.revoke_token(&revocation).await;
+    log.shutdown().await;
+    recorded?;
+    println!("{said}; running services refuse it within a second");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The rules in `file` and its text; none (each problem printed) if they are not valid.

@@ -11,7 +11,7 @@
 //! ## Layout
 //! - `main`: the command line, and `serve`, `relay`, `projector` and `audit verify`.
 //! - `config`: the settings every subcommand shares, built in one place.
-//! - `admin`: `token issue`, `rules adopt`, `erase beneficiary`.
+//! - `admin`: `token issue|revoke`, `rules adopt`, `erase beneficiary`.
 //! - `bench` (a function): runs `allweather-bench` (the crate `services/bench`).
 //! - `demo`: `allweather demo`, a realistic county's year through the command path.
 //! - `reassess`: `allweather reassess`, a year judged again under other rules.
@@ -98,7 +98,8 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
-    /// Sign bearer tokens with the secret in --data-dir (or ALLWEATHER_TOKEN_SECRET).
+    /// Sign bearer tokens with the secret in --data-dir (or ALLWEATHER_TOKEN_SECRET), or
+    /// revoke them.
     Token {
         #[command(subcommand)]
         command: admin::TokenCommand,
@@ -256,10 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token { command } => {
-            admin::token(command, &config.token_key()?)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Token { command } => admin::token(command, config).await,
         Command::Rules { command } => admin::rules(command, config).await,
         Command::Erase { command } => admin::erase(command, config).await,
         Command::Demo {

@@ -1,15 +1,27 @@
 //! Bearer tokens: HS256-signed JWTs carrying the role and scope of their holder, with an
 //! expiry. The signing secret lives in `--data-dir/token-secret` (created on first use,
 //! mode 0600) unless `ALLWEATHER_TOKEN_SECRET` gives it; it is never logged or shown.
+//!
+//! A token is refused when it is past its expiry, issued (`iat`) or valid from (`nbf`) in
+//! the future, meant to live longer than [`MAX_LIFETIME`], of an unknown role, without the
+//! scope its role needs, named for a role rather than a holder (a person or a named
+//! service: "the admin who published" is one person), or revoked: by its id (`jti`), or
+//! with every token of its holder issued until a moment ([`Revoked`], kept beside the log
+//! and reloaded by the service every second).
 
 use allweather_domain::Principal;
 use allweather_events::Role;
+use allweather_log::{Log, Revocation};
 use anyhow::Context as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Shortest secret accepted, in bytes.
@@ -17,6 +29,12 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The file in the data directory that holds the secret, hex encoded.
 pub const SECRET_FILE: &str = "token-secret";
+
+/// The longest a token may live, from `iat` to `exp`, checked on every verify.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// How far a clock may be off: a token's `exp`, `iat` and `nbf` are read with this slack.
+const LEEWAY_SECONDS: u64 = 30;
 
 /// What a token says of its holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +53,9 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, seconds since the epoch.
     pub exp: u64,
+    /// The token's own id, by which it can be revoked alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// Why a token was refused. The messages name the problem, never the token or secret.
@@ -55,12 +76,57 @@ pub enum AuthError {
     /// Not a token, or its claims do not fit a role.
     #[error("the token is malformed: {0}")]
     Malformed(String),
+    /// Issued or valid from a time in the future, or meant to live too long.
+    #[error("the token is not valid: {0}")]
+    Invalid(String),
+    /// Revoked (`allweather token revoke`).
+    #[error("the token has been revoked")]
+    Revoked,
 }
 
-/// The signing secret.
+/// The signing secret, and the revocations every verify checks.
 #[derive(Clone)]
 pub struct TokenKey {
     secret: Vec<u8>,
+    revoked: Arc<RwLock<Revoked>>,
+}
+
+/// The revocations in force: single tokens by id, and each subject's tokens issued at or
+/// before a moment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    tokens: HashSet<String>,
+    subjects: HashMap<String, i64>,
+}
+
+impl Revoked {
+    /// The revocations of `rows` (as the log's table holds them).
+    pub fn of(rows: impl IntoIterator<Item = Revocation>) -> Revoked {
+        let mut revoked = Revoked::default();
+        for r in rows {
+            match r.token_id {
+                Some(id) => {
+                    revoked.tokens.insert(id);
+                }
+                None => {
+                    let at = revoked.subjects.entry(r.subject).or_insert(r.revoked_at);
+                    *at = (*at).max(r.revoked_at);
+                }
+            }
+        }
+        revoked
+    }
+
+    fn refuses(&self, claims: &Claims) -> bool {
+        claims
+            .jti
+            .as_ref()
+            .is_some_and(|id| self.tokens.contains(id))
+            || self
+                .subjects
+                .get(&claims.sub)
+                .is_some_and(|at| i64::try_from(claims.iat).is_ok_and(|iat| iat <= *at))
+    }
 }
 
 impl fmt::Debug for TokenKey {
@@ -78,7 +144,26 @@ impl TokenKey {
             "the token secret must be at least {MIN_SECRET_BYTES} bytes, it is {}",
             secret.len()
         );
-        Ok(TokenKey { secret })
+        Ok(TokenKey {
+            secret,
+            revoked: Arc::default(),
+        })
+    }
+
+    /// Puts `revoked` in force for every verify from now on (and for every clone of this
+    /// key).
+    pub fn set_revoked(&self, revoked: Revoked) {
+        match self.revoked.write() {
+            Ok(mut r) => *r = revoked,
+            Err(poisoned) => *poisoned.into_inner() = revoked,
+        }
+    }
+
+    fn is_revoked(&self, claims: &Claims) -> bool {
+        match self.revoked.read() {
+            Ok(r) => r.refuses(claims),
+            Err(poisoned) => poisoned.into_inner().refuses(claims),
+        }
     }
 
     /// The secret given (from `ALLWEATHER_TOKEN_SECRET`), else the one in `data_dir`,
@@ -135,11 +220,22 @@ impl TokenKey {
         .context("sign a token")
     }
 
-    /// Checks a token's signature, algorithm and expiry, and reads its holder.
+    /// Checks a token's signature, algorithm, times and revocation, and reads its holder.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let claims = self.claims(token)?;
+        if self.is_revoked(&claims) {
+            return Err(AuthError::Revoked);
+        }
+        principal(claims)
+    }
+
+    /// A token's claims once its signature, algorithm and times are checked (not its
+    /// revocation, nor its role's scope).
+    pub fn claims(&self, token: &str) -> Result<Claims, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         let data = jsonwebtoken::decode::<Claims>(
             token,
             &DecodingKey::from_secret(&self.secret),
@@ -147,13 +243,51 @@ impl TokenKey {
         )
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => {
+                AuthError::Invalid("it is not valid before its nbf time".into())
+            }
             ErrorKind::InvalidSignature => AuthError::BadSignature,
             ErrorKind::InvalidAlgorithm
             | ErrorKind::InvalidAlgorithmName
             | ErrorKind::MissingAlgorithm => AuthError::BadAlgorithm,
+            ErrorKind::MissingRequiredClaim(claim) => {
+                AuthError::Malformed(format!("it has no {claim} claim"))
+            }
             _ => AuthError::Malformed("it cannot be read as a signed token".into()),
         })?;
-        principal(data.claims)
+        let claims = data.claims;
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        if claims.iat > now + LEEWAY_SECONDS {
+            return Err(AuthError::Invalid("it was issued in the future".into()));
+        }
+        if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME.as_secs() {
+            return Err(AuthError::Invalid(format!(
+                "it is meant to live longer than {} days",
+                MAX_LIFETIME.as_secs() / 86_400
+            )));
+        }
+        Ok(claims)
+    }
+}
+
+/// How often a service reloads the revocations.
+pub const REVOCATIONS_RELOAD: Duration = Duration::from_secs(1);
+
+/// Keeps `key`'s revocations as `log`'s table holds them, reloaded every
+/// [`REVOCATIONS_RELOAD`] until `stop`; a reload that fails keeps the list in force and
+/// is retried.
+pub async fn keep_revocations(key: TokenKey, log: Log, stop: CancellationToken) {
+    loop {
+        match log.token_revocations().await {
+            Ok(rows) => key.set_revoked(Revoked::of(rows)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reload the token revocations; the last list stays in force")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(REVOCATIONS_RELOAD) => {}
+        }
     }
 }
 
@@ -174,10 +308,19 @@ pub fn principal(claims: Claims) -> Result<Principal, AuthError> {
         }
         _ => {}
     }
-    if claims.sub.is_empty() || claims.sub.len() > 128 {
+    if claims.sub.trim().is_empty()
+        || claims.sub.len() > 128
+        || claims.sub.chars().any(char::is_control)
+    {
         return Err(AuthError::Malformed(
-            "the subject must be 1 to 128 bytes".into(),
+            "the subject must be 1 to 128 bytes of text".into(),
         ));
+    }
+    if Role::parse(&claims.sub).is_some() {
+        return Err(AuthError::Malformed(format!(
+            "the subject {:?} names a role, not the token's holder (a person or a named service)",
+            claims.sub
+        )));
     }
     Ok(Principal {
         subject: claims.sub,
@@ -254,6 +397,7 @@ mod tests {
             branch: None,
             iat: now as u64,
             exp: (now + exp_in) as u64,
+            jti: Some("token-1".into()),
         }
     }
 
@@ -311,6 +455,68 @@ mod tests {
             key().verify(&key().issue(&c).unwrap()),
             Err(AuthError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn tokens_from_the_future_too_long_lived_for_a_role_or_revoked_are_refused() {
+        let invalid = |c: &Claims| {
+            matches!(
+                key().verify(&key().issue(c).unwrap()),
+                Err(AuthError::Invalid(_))
+            )
+        };
+        let mut c = claims("member", 3600);
+        c.iat += 3600;
+        assert!(invalid(&c), "issued an hour from now");
+        let mut c = claims("member", 367 * 86_400);
+        assert!(invalid(&c), "valid for 367 days");
+        c.exp = c.iat + MAX_LIFETIME.as_secs();
+        assert!(key().verify(&key().issue(&c).unwrap()).is_ok());
+        let nbf = serde_json::json!({"sub": "someone", "role": "member", "member": Uuid::nil(), "iat": c.iat, "exp": c.iat + 600, "nbf": c.iat + 600});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &nbf,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(
+            matches!(key().verify(&token), Err(AuthError::Invalid(_))),
+            "nbf ahead"
+        );
+        let mut c = claims("committee_admin", 3600);
+        c.sub = "committee_admin".into();
+        assert!(
+            matches!(
+                key().verify(&key().issue(&c).unwrap()),
+                Err(AuthError::Malformed(_))
+            ),
+            "a role for a subject"
+        );
+
+        let k = key();
+        let c = claims("member", 3600);
+        let token = k.issue(&c).unwrap();
+        let other = k
+            .issue(&Claims {
+                jti: Some("token-2".into()),
+                ..c.clone()
+            })
+            .unwrap();
+        let revoke = |subject: &str, token_id: Option<&str>, at: u64| Revocation {
+            subject: subject.into(),
+            token_id: token_id.map(Into::into),
+            revoked_at: at as i64,
+        };
+        k.set_revoked(Revoked::of([revoke("someone", Some("token-1"), c.iat)]));
+        assert_eq!(k.clone().verify(&token), Err(AuthError::Revoked));
+        assert!(k.verify(&other).is_ok(), "only the token revoked");
+        k.set_revoked(Revoked::of([revoke("someone", None, c.iat - 1)]));
+        assert!(
+            k.verify(&token).is_ok(),
+            "issued after the subject's revocation"
+        );
+        k.set_revoked(Revoked::of([revoke("someone", None, c.iat)]));
+        assert_eq!(k.verify(&other), Err(AuthError::Revoked));
     }
 
     #[test]

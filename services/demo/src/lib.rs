@@ -1351,6 +1351,7 @@ impl Tokens<'_> {
             branch,
             iat,
             exp: iat + 24 * 3600,
+            jti: None,
         })?;
         let principal = self.key.verify(&token)?;
         self.cache.insert(who, principal.clone());

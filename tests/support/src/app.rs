@@ -213,15 +213,14 @@ impl TestApp {
 
     /// A token for `role`, valid for an hour.
     pub fn token(&self, role: &str, member: Option<Uuid>, branch: Option<Uuid>) -> String {
-        let now = self
-            .clock
-            .now()
-            .timestamp()
-            .max(chrono::Utc::now().timestamp()) as u64;
+        // Issued now by the real clock (a token issued in the future is refused), valid
+        // for an hour of the service's clock, which tests move forward.
+        let issued = chrono::Utc::now().timestamp() as u64;
+        let now = (self.clock.now().timestamp() as u64).max(issued);
         let sub = match (member, branch) {
             (Some(m), _) => m.to_string(),
             (None, Some(b)) => format!("{role}-{b}"),
-            (None, None) => role.to_owned(),
+            (None, None) => format!("{role}@county"),
         };
         self.tokens
             .issue(&Claims {
@@ -229,8 +228,9 @@ impl TestApp {
                 role: role.into(),
                 member,
                 branch,
-                iat: now,
+                iat: issued,
                 exp: now + 3600,
+                jti: Some(Uuid::now_v7().to_string()),
             })
             .expect("token")
     }

@@ -228,6 +228,7 @@ pub async fn every_refused_request_gets_its_status_and_code_and_changes_nothing(
         branch: None,
         iat: now,
         exp: now + 600,
+        jti: None,
     };
     let forged = foreign_token(&claims);
     let expired = app
@@ -238,6 +239,24 @@ pub async fn every_refused_request_gets_its_status_and_code_and_changes_nothing(
             ..claims.clone()
         })
         .expect("token");
+    let sign = |c: Claims| app.tokens.issue(&c).expect("token");
+    let from_the_future = sign(Claims {
+        iat: now + 3600,
+        exp: now + 7200,
+        ..claims.clone()
+    });
+    let immortal = sign(Claims {
+        exp: now + 400 * 86_400,
+        ..claims.clone()
+    });
+    let a_role_not_a_person = sign(Claims {
+        sub: "committee_admin".into(),
+        ..claims.clone()
+    });
+    let unknown_role = sign(Claims {
+        role: "emperor".into(),
+        ..claims.clone()
+    });
     let unsigned = {
         let payload = admin.split('.').nth(1).expect("payload");
         format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
@@ -351,6 +370,46 @@ pub async fn every_refused_request_gets_its_status_and_code_and_changes_nothing(
         (
             "expired token",
             Some(&expired),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "token issued in the future",
+            Some(&from_the_future),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "token living over 366 days",
+            Some(&immortal),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "token naming a role for its holder",
+            Some(&a_role_not_a_person),
+            "RegisterBranch",
+            branch("a"),
+            None,
+            401,
+            "unauthenticated",
+            None,
+        ),
+        (
+            "token of an unknown role",
+            Some(&unknown_role),
             "RegisterBranch",
             branch("a"),
             None,

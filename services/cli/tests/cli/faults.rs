@@ -47,7 +47,10 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
     log_url: String,
     read_url: String,
 ) {
-    let admin = token(data_dir, &["--role", "committee_admin"]);
+    let admin = token(
+        data_dir,
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
     let (mut child, base) = serve(data_dir, database).await;
     let client = reqwest::Client::new();
 
@@ -269,7 +272,10 @@ async fn serve_on_postgres_killed_under_load_loses_nothing_and_projects_as_a_reb
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_commands_with_503_and_the_service_recovers_when_space_returns() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = token(dir.path(), &["--role", "committee_admin"]);
+    let admin = token(
+        dir.path(),
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
     let script = format!(
         "trap '' XFSZ; ulimit -S -f 1024; exec '{BIN}' --data-dir '{}' serve --listen 127.0.0.1:0",
         dir.path().display()

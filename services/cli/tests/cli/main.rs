@@ -69,7 +69,10 @@ async fn sigterm_loses_no_acknowledged_command(
     database: Option<&str>,
     log_url: String,
 ) {
-    let admin = token(data_dir, &["--role", "committee_admin"]);
+    let admin = token(
+        data_dir,
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
     let (mut child, base) = serve(data_dir, database).await;
     let client = reqwest::Client::new();
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, u64)>();
@@ -212,7 +215,28 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
     let no_member = run(&["--data-dir", data, "token", "issue", "--role", "member"]);
     assert!(!no_member.status.success());
     assert!(String::from_utf8_lossy(&no_member.stderr).contains("--member"));
-    let admin = token(dir.path(), &["--role", "committee_admin", "--ttl", "1h"]);
+    // A committee admin is a person: the token names who.
+    let nobody = run(&[
+        "--data-dir",
+        data,
+        "token",
+        "issue",
+        "--role",
+        "committee_admin",
+    ]);
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("--subject"));
+    let admin = token(
+        dir.path(),
+        &[
+            "--role",
+            "committee_admin",
+            "--subject",
+            "Zhang Wei",
+            "--ttl",
+            "1h",
+        ],
+    );
     let secret = dir.path().join("token-secret");
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -264,6 +288,81 @@ async fn a_new_county_adopts_its_rules_issues_tokens_and_serves_commands() {
         .await
         .expect("health");
     assert_eq!(health.status(), 200);
+
+    // Revoked while the service runs: one token alone, then every token of a holder.
+    let status = |token: String| {
+        let (client, url) = (
+            client.clone(),
+            format!("{base}/api/v1/integrity/flags?year=2026"),
+        );
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get");
+            r.status().as_u16()
+        }
+    };
+    let second = token(
+        dir.path(),
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
+    let colleague = token(dir.path(), &["--role", "auditor", "--subject", "Li Qiang"]);
+    assert_eq!(status(admin.clone()).await, 200);
+    let revoked = run(&["--data-dir", data, "token", "revoke", "--token", &admin]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    eventually("the token is refused", Duration::from_secs(10), || async {
+        (status(admin.clone()).await == 401).then_some(())
+    })
+    .await;
+    assert_eq!(
+        status(second.clone()).await,
+        200,
+        "the holder's other token still works"
+    );
+    let revoked = run(&[
+        "--data-dir",
+        data,
+        "token",
+        "revoke",
+        "--subject",
+        "Zhang Wei",
+    ]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    eventually(
+        "every token of the holder is refused",
+        Duration::from_secs(10),
+        || async { (status(second.clone()).await == 401).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        status(colleague).await,
+        200,
+        "another holder's token still works"
+    );
+    let forged = run(&[
+        "--data-dir",
+        data,
+        "token",
+        "revoke",
+        "--token",
+        "not.a.token",
+    ]);
+    assert_eq!(
+        forged.status.code(),
+        Some(1),
+        "only a token signed here is revoked"
+    );
     child.kill().await.expect("kill");
 }
 
@@ -400,7 +499,10 @@ async fn serve_stops_at_once_when_its_relay_fails() {
 async fn serve_with_nats_mirrors_every_command_and_answers_commands_over_nats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nats = NatsServer::start();
-    let admin = token(dir.path(), &["--role", "committee_admin"]);
+    let admin = token(
+        dir.path(),
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
     let (mut child, base) = serve_with(dir.path(), None, &["--nats", &nats.url()]).await;
     let client = reqwest::Client::new();
     for i in 0..50 {

@@ -69,7 +69,10 @@ async fn a_log_written_by_an_earlier_release_verifies_projects_and_answers_every
         );
     }
 
-    let admin = token(dir.path(), &["--role", "committee_admin"]);
+    let admin = token(
+        dir.path(),
+        &["--role", "committee_admin", "--subject", "Zhang Wei"],
+    );
     let (mut child, base) = serve(dir.path(), None).await;
     let client = reqwest::Client::new();
     let get = |path: String| {
