@@ -41,6 +41,8 @@ pub mod scheduler;
 
 pub use auth::{Claims, TokenKey};
 pub use error::{CommandError, FieldError};
-pub use handler::{Clock, CommandOptions, CommandService, Entropy, RateLimit, key_schema};
+pub use handler::{
+    Clock, CommandOptions, CommandService, Entropy, RateLimit, command_id, key_schema,
+};
 pub use problem::ApiError;
 pub use reply::CommandReply;

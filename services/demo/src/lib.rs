@@ -1396,7 +1396,8 @@ pub async fn run(
             // An appraisal cites the log as the appraisers see it when it is recorded. On
             // a rerun the head has moved on: an appraisal already recorded stands as it
             // was (sending it with today's head would be another request under its key).
-            if service.log().recorded(step.key).await?.is_some() {
+            let command_id = allweather_command::command_id(&principal.subject, &key)?;
+            if service.log().recorded(command_id).await?.is_some() {
                 outcome.accepted += 1;
                 on_step(i + 1);
                 continue;

@@ -174,7 +174,10 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
     let head = log.head().await.expect("head").position;
     let events = log.read_all(0, u32::MAX).await.expect("read");
     let commands: HashSet<Uuid> = events.iter().map(|e| e.command_id).collect();
-    let expected: HashSet<Uuid> = setup.iter().chain(&load).map(|s| s.0).collect();
+    // A command's id is its key's, scoped to the token's holder.
+    let id =
+        |key: &Uuid| allweather_command::command_id("Zhang Wei", &key.to_string()).expect("a key");
+    let expected: HashSet<Uuid> = setup.iter().chain(&load).map(|s| id(&s.0)).collect();
     assert_eq!(
         commands, expected,
         "each command is in the log, and no other"
@@ -193,7 +196,7 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
         } else {
             1
         };
-        assert_eq!(per_command.get(key), Some(&want), "{name} {key} once");
+        assert_eq!(per_command.get(&id(key)), Some(&want), "{name} {key} once");
     }
     let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
     assert_eq!(positions, (1..=head).collect::<Vec<_>>(), "no gap");

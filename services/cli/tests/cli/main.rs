@@ -93,7 +93,11 @@ async fn sigterm_loses_no_acknowledged_command(
                     && r.status() == 200
                 {
                     let body: serde_json::Value = r.json().await.expect("json");
-                    let _ = acked.send((key, body["position"].as_u64().expect("position")));
+                    let command_id = body["command_id"]
+                        .as_str()
+                        .and_then(|id| id.parse().ok())
+                        .expect("command id");
+                    let _ = acked.send((command_id, body["position"].as_u64().expect("position")));
                 }
             }
         })

@@ -88,6 +88,11 @@ pub(crate) struct Ids {
     pub new_id: Uuid,
 }
 
+/// The command id the log records for `caller`'s (a token's subject) request with `key`.
+pub fn command_id(caller: &str, key: &str) -> Result<Uuid, CommandError> {
+    ids(caller, Some(key)).map(|ids| ids.command_id)
+}
+
 /// The ids of a request of `caller` (the token's subject) with `key`.
 ///
 /// A key belongs to its caller: the command id is a UUID v5 of the caller and the key,

@@ -26,7 +26,7 @@ mod retry;
 mod state;
 
 pub(crate) use idempotency::bad_key;
-pub use idempotency::key_schema;
+pub use idempotency::{command_id, key_schema};
 pub use options::{Clock, CommandOptions, Entropy, RateLimit};
 
 use crate::error::CommandError;
