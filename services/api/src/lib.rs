@@ -17,6 +17,7 @@
 //! - `dashboard.html`: the live dashboard page.
 #![deny(missing_docs)]
 
+mod listen;
 mod metrics;
 mod openapi;
 mod replays;
@@ -24,6 +25,7 @@ mod routes;
 
 pub use allweather_command::problem;
 pub use allweather_command::{CommandOptions, CommandService, TokenKey};
+pub use listen::Limits;
 
 use allweather_command::auth::{Revoked, keep_revocations};
 use allweather_log::{Log, LogOptions};
@@ -53,6 +55,8 @@ pub struct Settings {
     /// processes of their own (`allweather projector NAME`), the service only reads what
     /// they write and follows their checkpoints.
     pub run_projectors: bool,
+    /// What one client may hold of the service: timeouts and connection caps.
+    pub limits: Limits,
 }
 
 /// Shared by every request.
@@ -96,6 +100,7 @@ pub struct App {
     state: AppState,
     projectors: Vec<(&'static dyn Projector, watch::Sender<u64>)>,
     run_projectors: bool,
+    limits: Limits,
     mirror: Option<Mirror>,
 }
 
@@ -157,6 +162,7 @@ impl App {
             },
             projectors,
             run_projectors: settings.run_projectors,
+            limits: settings.limits,
         })
     }
 
@@ -272,12 +278,10 @@ impl App {
         let mut state = self.state;
         state.stopping = stop.clone();
         let router = routes::router(state);
-        let listener = self.listener;
+        let (listener, limits) = (self.listener, self.limits);
         let drained = stop.clone();
         tasks.spawn(async move {
-            let serve = std::future::IntoFuture::into_future(
-                axum::serve(listener, router).with_graceful_shutdown(drained.clone().cancelled_owned()),
-            );
+            let serve = listen::serve(listener, router, limits, drained.clone());
             // A client that stops reading is never polled again, and its response never
             // ends: the drain is bounded.
             let deadline = async move {
@@ -285,7 +289,7 @@ impl App {
                 tokio::time::sleep(DRAIN_DEADLINE).await;
             };
             let served = tokio::select! {
-                served = serve => served.context("serve HTTP"),
+                () = serve => Ok(()),
                 () = deadline => {
                     tracing::warn!("responses still open {DRAIN_DEADLINE:?} after the stop; stopping without them");
                     Ok(())

@@ -19,7 +19,7 @@
 
 use crate::measure::{Backend, Rate, Scratch, summary};
 use crate::{RunArgs, Section};
-use allweather_api::{App, CommandOptions, CommandService, Settings, TokenKey};
+use allweather_api::{App, CommandOptions, CommandService, Limits, Settings, TokenKey};
 use allweather_command::Claims;
 use allweather_domain::command::{
     AdoptRules, AppointSecretary, AssignServiceBranch, ClaimWish, FulfilWish, IssueDualCard,
@@ -288,6 +288,7 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
         },
         read_store,
         run_projectors: true,
+        limits: Limits::default(),
     })
     .await?;
     let base = format!("http://{}/api/v1/commands", app.local_addr());

@@ -23,7 +23,7 @@ mod demo;
 mod reassess;
 mod telemetry;
 
-use allweather_api::{App, CommandOptions, Mirror, Settings};
+use allweather_api::{App, CommandOptions, Limits, Mirror, Settings};
 use allweather_domain::values::Year;
 use allweather_log::{Log, LogOptions};
 use allweather_relay::RelaySettings;
@@ -71,6 +71,12 @@ enum Command {
         /// projector NAME`): this instance answers queries from what they write.
         #[arg(long)]
         no_projectors: bool,
+        /// Open connections the service keeps at once; more are refused (503).
+        #[arg(long, env = "ALLWEATHER_MAX_CONNECTIONS", default_value_t = Limits::default().connections)]
+        max_connections: usize,
+        /// Open connections from one address (behind a proxy: the proxy's).
+        #[arg(long, env = "ALLWEATHER_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
+        max_connections_per_address: usize,
     },
     /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
     /// stopped; exits with status 1 if the stream does not match the log.
@@ -209,8 +215,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate_limit,
             no_relay,
             no_projectors,
+            max_connections,
+            max_connections_per_address,
         } => {
             let settings = Settings {
+                limits: Limits {
+                    connections: max_connections,
+                    connections_per_address: max_connections_per_address,
+                    ..Limits::default()
+                },
                 run_projectors: !no_projectors,
                 read_store: config.read_store(&store),
                 listen,

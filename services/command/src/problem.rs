@@ -4,8 +4,8 @@
 //! fault, the field. A 500 says nothing of its cause to the caller; the cause is logged.
 //! A domain refusal also carries the `rule` broken; 401 carries `WWW-Authenticate:
 //! Bearer`; 429 and 503 carry `Retry-After`. The codes: `malformed` 400,
-//! `unauthenticated` 401, `forbidden` 403, `not_found` 404, `conflict` 409, `too_large`
-//! 413, `invalid` and `idempotency_key_reused` 422, `rate_limited` 429, `unavailable` 503,
+//! `unauthenticated` 401, `forbidden` 403, `not_found` 404, `timed_out` 408, `conflict`
+//! 409, `too_large` 413, `invalid` and `idempotency_key_reused` 422, `rate_limited` 429, `unavailable` 503,
 //! `internal` 500.
 
 use crate::auth::AuthError;
@@ -32,6 +32,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// The body did not arrive in time. 408.
+    #[error("the request body did not arrive in time")]
+    TimedOut,
 }
 
 /// An error (RFC 9457), as every route answers it; a refused command changed nothing.
@@ -47,7 +50,7 @@ pub struct Problem<'a> {
     /// What went wrong, as a sentence.
     detail: String,
     /// A stable code: `malformed`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `conflict`, `too_large`, `invalid`, `idempotency_key_reused`, `rate_limited`,
+    /// `timed_out`, `conflict`, `too_large`, `invalid`, `idempotency_key_reused`, `rate_limited`,
     /// `unavailable` or `internal`.
     code: &'a str,
     /// The fields at fault.
@@ -90,6 +93,11 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Unauthenticated",
+            ),
+            ApiError::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "timed_out",
+                "Request timed out",
             ),
         }
     }

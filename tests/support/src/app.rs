@@ -2,7 +2,7 @@
 //! own (set to a working day of the county, moved only by the test), and typed helpers.
 
 use crate::{NatsServer, TestDatabase, TestSqlite};
-use allweather_api::{App, CommandOptions, Settings, TokenKey};
+use allweather_api::{App, CommandOptions, Limits, Settings, TokenKey};
 use allweather_command::Claims;
 use allweather_log::{Log, LogOptions};
 use serde_json::Value;
@@ -150,15 +150,20 @@ impl TestApp {
     /// The app over a fresh PostgreSQL database.
     pub async fn postgres() -> TestApp {
         let db = TestDatabase::create().await;
-        let mut app = Self::start(db.url().to_owned(), TestClock::new()).await;
+        let mut app = Self::start(db.url().to_owned(), TestClock::new(), Limits::default()).await;
         app.db = Some(db);
         app
     }
 
     /// The app over a fresh SQLite file.
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_limited(Limits::default()).await
+    }
+
+    /// The app over a fresh SQLite file, within `limits` (timeouts, connection caps).
+    pub async fn sqlite_limited(limits: Limits) -> TestApp {
         let file = TestSqlite::create();
-        let mut app = Self::start(file.url(), TestClock::new()).await;
+        let mut app = Self::start(file.url(), TestClock::new(), limits).await;
         app._sqlite = Some(file);
         app
     }
@@ -166,10 +171,10 @@ impl TestApp {
     /// A second instance of the service on the same database, sharing the clock (the
     /// first keeps the database alive).
     pub async fn another_instance(&self) -> TestApp {
-        Self::start(self.url.clone(), self.clock.clone()).await
+        Self::start(self.url.clone(), self.clock.clone(), Limits::default()).await
     }
 
-    async fn start(url: String, clock: TestClock) -> TestApp {
+    async fn start(url: String, clock: TestClock, limits: Limits) -> TestApp {
         let tokens = TokenKey::from_secret(TOKEN_SECRET).expect("secret");
         let ticking = clock.clone();
         // Read models beside the log: in its PostgreSQL database, or a SQLite file of
@@ -179,6 +184,7 @@ impl TestApp {
             _ => url.clone(),
         };
         let settings = Settings {
+            limits,
             run_projectors: true,
             read_store,
             listen: "127.0.0.1:0".parse().expect("addr"),

@@ -4,6 +4,7 @@
 mod contract;
 mod nats;
 mod postgres_only;
+mod slow;
 mod suite;
 
 use allweather_test_support::TestApp;

@@ -90,7 +90,7 @@ pub async fn a_command_is_committed_and_its_stream_reads_back_with_full_envelope
     assert_eq!(event["payload"]["kind"], "unit");
     assert_eq!(
         event["actor"],
-        json!({"id": "committee_admin", "role": "committee_admin"})
+        json!({"id": "committee_admin@county", "role": "committee_admin"})
     );
     assert_eq!(event["prev_hash"], "0".repeat(64));
     assert_eq!(event["hash"], app.head().await.1);
