@@ -277,7 +277,7 @@ impl App {
         // Endless responses (the event stream) end when the service stops.
         let mut state = self.state;
         state.stopping = stop.clone();
-        let router = routes::router(state);
+        let router = routes::router(state)?;
         let (listener, limits) = (self.listener, self.limits);
         let drained = stop.clone();
         tasks.spawn(async move {

@@ -170,16 +170,53 @@ pub(crate) fn queries() -> Vec<QueryRoute> {
     .collect()
 }
 
-pub(crate) fn router(state: AppState) -> Router {
-    queries()
+pub(crate) fn router(state: AppState) -> anyhow::Result<Router> {
+    let routes = queries()
         .into_iter()
         .fold(Router::new(), |router, q| router.route(q.path, q.handler))
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
-        ))
+        ));
+    Ok(secure(routes, &service::content_security_policy())?
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state))
+}
+
+/// The headers every answer carries: stored by no cache (answers carry people's details
+/// and read rights; a route may say otherwise), not sniffed as another type, framed by no
+/// page, sending no referrer, and the content security policy `csp`.
+fn secure<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    csp: &str,
+) -> anyhow::Result<Router<S>> {
+    use axum::http::{HeaderName, HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let fixed: [(HeaderName, &str); 4] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    let mut routes = routes
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(csp)?,
+        ));
+    for (name, value) in fixed {
+        routes = routes.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    Ok(routes)
 }
 
 /// Longest a query waits for its read model to reach `min_position`.

@@ -23,6 +23,7 @@ allweather_test_support::on_both_backends!(
     metrics_count_commands_batches_lag_and_stream_clients,
     the_openapi_document_lists_every_command_and_route_and_each_is_served,
     a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_for_good,
+    every_answer_carries_the_security_headers_and_none_is_stored_by_a_cache,
 );
 
 /// The published contract against the running service, on both backends.

@@ -1085,3 +1085,65 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
     assert_eq!((report.verified, report.broken), (app.head().await.0, None));
     app.stop().await;
 }
+
+/// Every answer carries the security headers, and none that may hold people's details is
+/// kept by a cache; the dashboard's own script is the only one its policy lets run.
+pub async fn every_answer_carries_the_security_headers_and_none_is_stored_by_a_cache(app: TestApp) {
+    let admin = app.admin();
+    let registered = app
+        .command(Some(&admin), "RegisterBranch", branch("headers"), None)
+        .await;
+    let stream = registered.body["events"][0]["stream_id"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    for (path, token) in [
+        ("/".to_owned(), None),
+        ("/healthz".to_owned(), None),
+        ("/api/v1/wishes?year=2026".to_owned(), None),
+        (format!("/api/v1/streams/{stream}"), Some(&admin)),
+        ("/api/v1/streams/member-nobody".to_owned(), Some(&admin)),
+    ] {
+        let mut request = app.client.get(format!("{}{path}", app.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let r = request.send().await.expect("get");
+        let h = r.headers();
+        let header = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+            "{path}: {csp}"
+        );
+        let cache = header("cache-control");
+        if path == "/" {
+            assert_eq!(cache, "no-cache", "the page is revalidated");
+        } else {
+            assert_eq!(cache, "no-store", "{path}");
+        }
+    }
+    let reply = app
+        .client
+        .post(format!("{}/api/v1/commands/RegisterBranch", app.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(branch("headers again"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        reply.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "a command's answer"
+    );
+    app.stop().await;
+}
