@@ -215,11 +215,15 @@ pub fn stored_name<T: Serialize>(value: &T) -> String {
 pub const MINUTES_PER_HOUR: u32 = 60;
 
 /// Converts hours as the API takes them (`1.5`) to whole minutes, once, at the edge.
-/// Refuses what is not a whole number of minutes.
+/// Refuses what is not a whole number of minutes: the hours must be the nearest double to
+/// some number of minutes over 60 (what `minutes / 60` gives in any language), give or
+/// take the last bits a client's own arithmetic may cost (`0.1 + 0.2`), so `12.0000000001`
+/// is refused as `1.00001` is.
 pub fn minutes_from_hours(hours: f64) -> Result<u32, DomainError> {
-    let minutes = hours * f64::from(MINUTES_PER_HOUR);
-    let whole = minutes.round();
-    if !minutes.is_finite() || (minutes - whole).abs() > 1e-6 || !(0.0..=1_440.0).contains(&whole) {
+    let minutes = (hours * f64::from(MINUTES_PER_HOUR)).round();
+    let exact = minutes / f64::from(MINUTES_PER_HOUR);
+    let slack = 4.0 * f64::EPSILON * hours.abs().max(1.0);
+    if !hours.is_finite() || (hours - exact).abs() > slack || !(0.0..=1_440.0).contains(&minutes) {
         return Err(DomainError::new(
             Rule::HoursOutOfRange,
             format!("{hours} hours is not a whole number of minutes between 0 and 24 hours"),
@@ -227,7 +231,7 @@ pub fn minutes_from_hours(hours: f64) -> Result<u32, DomainError> {
         .on("hours"));
     }
     // In range 0..=1440 and whole, so the conversion is exact.
-    Ok(whole as u32)
+    Ok(minutes as u32)
 }
 
 /// The quarters of a year a card's feedback is recorded for: 1 to this.
@@ -253,12 +257,21 @@ pub const TEXT_NOTE: usize = 2_000;
 pub const TEXT_ESSAY: usize = 5_000;
 
 /// What [`text`] takes, as a JSON Schema pattern: something besides white space, and no
-/// control characters but newlines (each command's text fields state it).
-pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$";
+/// control characters but newlines, nor the invisible and direction-changing ones (each
+/// command's text fields state it).
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB\u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0001}\u{E0020}-\u{E007F}]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB\u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0001}\u{E0020}-\u{E007F}][^\u0000-\u0009\u000B-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB\u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0001}\u{E0020}-\u{E007F}]*$";
 
-/// A text field: trimmed, 1 to `max` characters, no control characters but newlines.
+/// A text field, as it is kept: trimmed and in Unicode normal form C (so a name typed
+/// with combining accents is the name typed with composed ones), 1 to `max` characters,
+/// with no control characters but newlines and none that hides or turns text around:
+/// format characters (zero-width spaces and joiners, direction marks and overrides, tag
+/// characters, the soft hyphen) and line or paragraph separators. Such text reads as
+/// something other than what it holds (a name that looks like another, a note whose
+/// order flips on screen), so it is refused, naming the character.
 pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
-    let value = value.trim();
+    use unicode_normalization::UnicodeNormalization as _;
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    let value: String = value.trim().nfc().collect();
     let chars = value.chars().count();
     if chars == 0 || chars > max {
         return Err(DomainError::new(
@@ -274,7 +287,25 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Doma
         )
         .on(field));
     }
-    Ok(value.to_owned())
+    let hidden = value.chars().find(|c| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+    });
+    if let Some(c) = hidden {
+        return Err(DomainError::new(
+            Rule::TextInvalid,
+            format!(
+                "{field} holds an invisible or direction-changing character (U+{:04X})",
+                u32::from(c)
+            ),
+        )
+        .on(field));
+    }
+    Ok(value)
 }
 
 /// A programme year, 2000 to 2100. A year is read — from a command's body, a query, a
@@ -375,5 +406,39 @@ impl Year {
                 ),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_kept_composed_and_refused_when_it_hides_or_turns_itself_around() {
+        // "Zhèng" typed with a combining grave accent is kept as the composed letter.
+        assert_eq!(
+            text("name", " Zhe\u{300}ng ", 10),
+            Ok("Zh\u{e8}ng".to_owned())
+        );
+        for hidden in [
+            "Wang\u{200B}Fang",
+            "Wang\u{200D}Fang",
+            "\u{202E}gnaF gnaW",
+            "Wang\u{2066}Fang",
+            "Wang\u{AD}Fang",
+            "Wang\u{FEFF}",
+            "Wang\u{2028}Fang",
+            "Wang\u{2029}Fang",
+            "Wang\u{E0041}",
+        ] {
+            let refused = text("name", hidden, 100).expect_err(hidden);
+            assert_eq!(
+                (refused.rule, refused.field),
+                (Rule::TextInvalid, Some("name")),
+                "{hidden:?}"
+            );
+            assert!(refused.detail.contains("U+"), "{}", refused.detail);
+        }
+        assert!(text("note", "two\nlines", 100).is_ok());
     }
 }

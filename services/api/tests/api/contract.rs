@@ -435,6 +435,13 @@ fn the_documented_text_pattern_takes_what_the_domain_takes() {
         "a\u{1}b",
         "tab\there",
         "a\u{7f}",
+        "zero\u{200B}width",
+        "\u{202E}reversed",
+        "soft\u{AD}hyphen",
+        "line\u{2028}separator",
+        "tag\u{E0041}",
+        "Zhe\u{301}ng",
+        "Zhéng",
     ] {
         let taken = allweather_domain::values::text("text", text, 100).is_ok();
         assert_eq!(validator.is_valid(&json!(text)), taken, "{text:?}");

@@ -5,11 +5,23 @@ use super::*;
 #[test]
 fn an_entry_is_more_than_0_and_at_most_12_hours_in_whole_minutes() {
     let mut s = Scene::county();
-    for bad in [0.0, -1.0, 12.5, 1.001] {
+    for bad in [0.0, -1.0, 12.5, 1.001, 1.00001, 12.000_000_000_1, 0.33] {
         let e = s
             .when(member(s.a), hours(s.a, "2026-06-10", bad, "visit"))
             .then_refused(Rule::HoursOutOfRange);
         assert_eq!(e.field, Some("hours"), "case {bad}");
+    }
+    // A client's own arithmetic may cost the last bits: 0.1 + 0.2 hours is 18 minutes,
+    // and 20 minutes written as a decimal is 20 minutes.
+    for (date, fuzzy, minutes) in [("2026-06-11", 0.1 + 0.2, 18), ("2026-06-12", 1.0 / 3.0, 20)] {
+        let d = s
+            .when(member(s.a), hours(s.a, date, fuzzy, "visit"))
+            .then_ok();
+        assert!(
+            d.events()
+                .any(|e| matches!(e, Event::ServiceDayBooked(b) if b.minutes == minutes)),
+            "{fuzzy} hours"
+        );
     }
     let d = s
         .when(member(s.a), hours(s.a, "2026-06-10", 1.5, "visit"))
