@@ -1087,6 +1087,40 @@ mod tests {
     }
 
     #[test]
+    fn a_requirement_of_no_meetings_or_activities_is_met_in_full_and_says_so() {
+        let mut book = Book {
+            year: 2026,
+            ..Book::default()
+        };
+        book.branches
+            .insert("b1".into(), BranchFacts::new("b1".into(), "unit".into()));
+        book.members.insert("m1".into(), member("b1"));
+        let mut rules = rules();
+        rules.branch_requirements.insert(
+            BranchKind::Unit,
+            allweather_domain::rules::Requirement {
+                meetings: 0,
+                activities: 0,
+            },
+        );
+        let standings = rank(&book, &rules, Some("unit"));
+        let meetings = standings[0]
+            .criteria
+            .iter()
+            .find(|c| c.name == "meetings")
+            .expect("meetings");
+        assert_eq!(
+            (meetings.required, meetings.reached, meetings.value),
+            (Some(Measure::Count(0)), 10_000, Measure::Count(0)),
+            "nothing required, nothing held: met in full, and the requirement shown as 0"
+        );
+        assert_eq!(
+            standings[0].score,
+            u64::from(rules.ranking_weights.meetings) * 100
+        );
+    }
+
+    #[test]
     fn branches_rank_by_weighted_score_then_id() {
         let mut book = Book {
             year: 2026,

@@ -9,7 +9,8 @@ use allweather_domain::command::{
     IssueDualCard, LaunchCampaign, LogServiceHours, ObserveAnniversary, OverturnAppraisal,
     PairHousehold, PublishWish, RaiseConcern, RecordAppraisal, RecordBranchActivity,
     RecordBranchMeeting, RecordCommunityFeedback, RecordQuizResult, RecordVisit, RegisterBranch,
-    RegisterHousehold, RegisterMember, ResolveConcern, SignDualCard, VerifyServiceHours,
+    RegisterHousehold, RegisterMember, ReleaseWish, ResolveConcern, SignDualCard,
+    VerifyServiceHours,
 };
 use allweather_domain::values::{
     BranchKind, CampaignKind, Category, Rating, Side, WishOrigin, Year,
@@ -17,6 +18,7 @@ use allweather_domain::values::{
 use allweather_events::Timestamp;
 use allweather_test_support::{TestApp, eventually};
 use chrono::NaiveDate;
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
@@ -35,6 +37,7 @@ allweather_test_support::on_both_backends!(
     the_countys_figures_count_person_times_campaigns_households_and_meetings,
     a_closed_year_refuses_new_hours,
     a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_instances,
+    a_scheduler_catching_up_sends_nothing_for_claims_closed_later_in_the_log,
     the_volunteer_leaderboard_counts_verified_hours_and_answers_after_the_command,
     the_leaderboard_is_shown_as_the_years_rules_say,
     the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for,
@@ -1308,6 +1311,81 @@ pub async fn a_claim_left_unfulfilled_is_released_once_by_the_schedulers_of_two_
         ]
     );
     other.stop().await;
+    county.app.stop().await;
+}
+
+/// A scheduler that starts on a log full of claims released long after they would have
+/// run out sends no expiry while it catches up: it expires only what is still open once
+/// it has followed the log to the head it found.
+pub async fn a_scheduler_catching_up_sends_nothing_for_claims_closed_later_in_the_log(
+    app: TestApp,
+) {
+    let county = County::new(app, |rules| {
+        rules["wishes"]["max_open_claims"] = json!(20);
+    })
+    .await;
+    let app = &county.app;
+    let member = app.member(county.member);
+    let mut wishes = Vec::new();
+    for i in 0..20 {
+        let wish = county
+            .wish(&format!("Coal for the winter, household {i}"))
+            .await;
+        let claim = ClaimWish {
+            wish_id: wish,
+            member_id: county.member,
+        };
+        app.submit(&member, claim).await;
+        wishes.push(wish);
+    }
+    // A page of the log's tail (1,000 events) between the claims and their releases, so
+    // the scheduler reads them apart.
+    let admin = app.admin();
+    futures::stream::iter(0..1_000)
+        .map(|i| {
+            let branch = RegisterBranch {
+                branch_id: None,
+                name: format!("Branch {i}"),
+                kind: BranchKind::Unit,
+                community: None,
+            };
+            app.submit(&admin, branch)
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await;
+    for wish in wishes {
+        let release = ReleaseWish {
+            wish_id: wish,
+            member_id: county.member,
+        };
+        app.submit(&member, release).await;
+    }
+    // Every claim would have run out long ago, had it not been released.
+    app.clock.advance(Duration::from_secs(100 * 3600));
+    let head = app.head().await.0;
+    let late = app.another_instance().await;
+    eventually(
+        "the new scheduler to catch up",
+        Duration::from_secs(30),
+        || async {
+            let metrics = late.metrics().await;
+            let position = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("allweather_expiry_scheduler_position "))
+                .and_then(|v| v.trim().parse::<u64>().ok())?;
+            (position >= head).then_some(metrics)
+        },
+    )
+    .await;
+    let metrics = late.metrics().await;
+    let expiries: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("command=\"ExpireClaim\""))
+        .collect();
+    assert_eq!(expiries, Vec::<&str>::new(), "no expiry was sent");
+    assert_eq!(app.head().await.0, head, "nothing was appended");
+    late.stop().await;
     county.app.stop().await;
 }
 

@@ -131,11 +131,14 @@ impl Metrics {
         }))
     }
 
-    /// Adds the command service's counters.
+    /// Adds the command service's counters and the expiry scheduler's position.
     pub(crate) fn register_commands(&self, commands: &CommandService) -> anyhow::Result<()> {
         self.registry
             .register(Box::new(commands.commands_total().clone()))
-            .context("register the commands counter")
+            .context("register the commands counter")?;
+        self.registry
+            .register(Box::new(commands.scheduler_position().clone()))
+            .context("register the scheduler's gauge")
     }
 
     /// The text exposition, with the gauges read now.

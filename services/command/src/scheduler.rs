@@ -9,6 +9,12 @@
 //! It sleeps until the next expiry, looking at the clock at least every
 //! `CommandOptions::expiry_check` (30 s), and acts as the `system` principal, which the
 //! rate limit never holds back.
+//!
+//! Quiet at the start: it expires nothing until it has followed the log to the head it
+//! found when it started, so a claim released, fulfilled or expired later in the log is
+//! never sent an expiry while the scheduler is still catching up; and the events waiting
+//! are always followed before any expiry. Its position is on `/metrics`
+//! (`allweather_expiry_scheduler_position`).
 
 use crate::CommandService;
 use allweather_domain::command::ExpireClaim;
@@ -49,15 +55,32 @@ pub async fn run(service: CommandService, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut open: BTreeMap<ClaimKey, Open> = BTreeMap::new();
     let mut after = 0;
+    // The head at the start: until it is followed, what is open may yet have closed.
+    let caught_up_at = loop {
+        match service.log().head().await {
+            Ok(head) => break head.position,
+            Err(e) => {
+                tracing::warn!(error = %e, "the expiry scheduler cannot read the log's head; trying again");
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(BACKOFF) => {}
+                }
+            }
+        }
+    };
     loop {
         let mut tail = Box::pin(service.log().tail(after));
         loop {
             let nap = next_nap(&service, &open);
             tokio::select! {
+                biased;
                 () = &mut shutdown => return,
                 next = tail.next() => match next {
                     Some(Ok(envelope)) => {
                         after = envelope.position;
+                        service
+                            .scheduler_position()
+                            .set(i64::try_from(after).unwrap_or(i64::MAX));
                         follow(&service, &mut open, &envelope);
                     }
                     Some(Err(e)) => {
@@ -66,7 +89,7 @@ pub async fn run(service: CommandService, shutdown: impl Future<Output = ()>) {
                     }
                     None => break,
                 },
-                () = tokio::time::sleep(nap) => {
+                () = tokio::time::sleep(nap), if after >= caught_up_at => {
                     if !expire_due(&service, &mut open).await {
                         // The log is away: wait before trying again rather than spin.
                         tokio::select! {

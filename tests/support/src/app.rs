@@ -146,18 +146,28 @@ pub struct Response {
     pub body: Value,
 }
 
+/// The service's limits for tests, whose clients (a storm of 500 members) all come from
+/// the loopback address: its share is the whole.
+fn loopback() -> Limits {
+    let limits = Limits::default();
+    Limits {
+        connections_per_address: limits.connections,
+        ..limits
+    }
+}
+
 impl TestApp {
     /// The app over a fresh PostgreSQL database.
     pub async fn postgres() -> TestApp {
         let db = TestDatabase::create().await;
-        let mut app = Self::start(db.url().to_owned(), TestClock::new(), Limits::default()).await;
+        let mut app = Self::start(db.url().to_owned(), TestClock::new(), loopback()).await;
         app.db = Some(db);
         app
     }
 
     /// The app over a fresh SQLite file.
     pub async fn sqlite() -> TestApp {
-        Self::sqlite_limited(Limits::default()).await
+        Self::sqlite_limited(loopback()).await
     }
 
     /// The app over a fresh SQLite file, within `limits` (timeouts, connection caps).
@@ -171,7 +181,7 @@ impl TestApp {
     /// A second instance of the service on the same database, sharing the clock (the
     /// first keeps the database alive).
     pub async fn another_instance(&self) -> TestApp {
-        Self::start(self.url.clone(), self.clock.clone(), Limits::default()).await
+        Self::start(self.url.clone(), self.clock.clone(), loopback()).await
     }
 
     async fn start(url: String, clock: TestClock, limits: Limits) -> TestApp {

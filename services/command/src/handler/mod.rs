@@ -54,6 +54,7 @@ pub(super) struct Inner {
     pub(super) limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
     pub(super) admitted: std::sync::atomic::AtomicU64,
     pub(super) commands_total: prometheus::IntCounterVec,
+    pub(super) scheduler_position: prometheus::IntGauge,
     pub(super) cache: Mutex<LruCache<StreamId, Snapshot>>,
     /// A turn per stream that commands conflicted on: their retries take it one at a
     /// time, each deciding on the state the last one left.
@@ -86,6 +87,11 @@ impl CommandService {
             &["command", "outcome"],
         )
         .context("define the commands counter")?;
+        let scheduler_position = prometheus::IntGauge::new(
+            "allweather_expiry_scheduler_position",
+            "The log position the claim-expiry scheduler has followed to",
+        )
+        .context("define the scheduler's gauge")?;
         Ok(CommandService {
             inner: Arc::new(Inner {
                 log,
@@ -97,6 +103,7 @@ impl CommandService {
                     )
                 }),
                 commands_total,
+                scheduler_position,
                 cache: Mutex::new(LruCache::new(capacity)),
                 turns: Mutex::new(HashMap::new()),
                 options,
@@ -122,6 +129,11 @@ impl CommandService {
     /// Commands handled, by command and outcome, for `/metrics`.
     pub fn commands_total(&self) -> &prometheus::IntCounterVec {
         &self.inner.commands_total
+    }
+
+    /// The position the claim-expiry scheduler has followed the log to, for `/metrics`.
+    pub fn scheduler_position(&self) -> &prometheus::IntGauge {
+        &self.inner.scheduler_position
     }
 
     /// The current time, by the service's clock.
