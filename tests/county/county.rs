@@ -1931,7 +1931,10 @@ pub async fn branches_are_ranked_by_the_years_weights_and_bad_queries_are_refuse
     }
     // A position the log has not reached is well-formed: there is nothing there.
     let (status, body) = app
-        .get("/api/v1/rankings/branches?year=2026&as_of_position=999999")
+        .get_as(
+            &app.admin(),
+            "/api/v1/rankings/branches?year=2026&as_of_position=999999",
+        )
         .await;
     assert_eq!(
         (status, &body["code"]),
@@ -1950,9 +1953,9 @@ async fn asof_replays(app: &TestApp) -> u64 {
         .unwrap_or_else(|| panic!("no allweather_asof_replays_total in:\n{text}"))
 }
 
-/// The rankings are public and an as-of query costs a replay of the log: a point once
-/// replayed is answered from the kept replay — also to many callers at once — for as long
-/// as it is what a new replay would give.
+/// The rankings are public and an as-of query costs a replay of the log: only the signed
+/// in may ask for one, and a point once replayed is answered from the kept replay — also
+/// to many callers at once — for as long as it is what a new replay would give.
 pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay_until_the_log_moves(
     app: TestApp,
 ) {
@@ -1971,31 +1974,40 @@ pub async fn an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay
     let first = log_hours("2026-06-01").await;
     assert_eq!(asof_replays(app).await, 0);
 
-    // A past position never changes: eight callers at once, then one more, one replay.
+    // A replay is for the signed in; the anonymous read the rankings live.
     let at = format!("/api/v1/rankings/branches?year=2026&as_of_position={first}");
-    let answers = futures::future::join_all((0..8).map(|_| app.get(&at))).await;
+    let (status, body) = app.get(&at).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (401, &json!("unauthenticated")),
+        "{body}"
+    );
+    // A past position never changes: eight callers at once, then one more, one replay.
+    let callers: Vec<String> = (0..8).map(|_| app.member(Uuid::now_v7())).collect();
+    let answers = futures::future::join_all(callers.iter().map(|c| app.get_as(c, &at))).await;
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
         assert_eq!(body, &answers[0].1);
         assert_eq!(body["position"], first, "{body}");
     }
-    assert_eq!(app.get(&at).await.1, answers[0].1);
+    let caller = &callers[0];
+    assert_eq!(app.get_as(caller, &at).await.1, answers[0].1);
     assert_eq!(asof_replays(app).await, 1);
 
     // A day not yet over holds while the log stands still, and is replayed once it moves.
     let to_come = "/api/v1/rankings/branches?year=2026&as_of=2099-12-31";
-    let (status, before) = app.get(to_come).await;
+    let (status, before) = app.get_as(caller, to_come).await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(before["position"], first, "{before}");
-    assert_eq!(app.get(to_come).await.1, before);
+    assert_eq!(app.get_as(caller, to_come).await.1, before);
     assert_eq!(asof_replays(app).await, 2);
     let second = log_hours("2026-06-02").await;
-    let (status, after) = app.get(to_come).await;
+    let (status, after) = app.get_as(caller, to_come).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["position"], second, "{after}");
     assert_eq!(asof_replays(app).await, 3);
     // The past position is still answered from what was kept.
-    assert_eq!(app.get(&at).await.1, answers[0].1);
+    assert_eq!(app.get_as(caller, &at).await.1, answers[0].1);
     assert_eq!(asof_replays(app).await, 3);
     county.app.stop().await;
 }

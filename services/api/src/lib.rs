@@ -73,6 +73,10 @@ pub(crate) struct AppState {
     pub metrics: metrics::Metrics,
     /// The scorecards replayed for as-of queries.
     pub replays: Arc<replays::Replays>,
+    /// The live rankings, computed once per position.
+    pub rankings: Arc<routes::rankings::Live>,
+    /// The rate of requests without a token, per client address.
+    pub anonymous: Option<Arc<routes::AddressLimiter>>,
 }
 
 impl AppState {
@@ -158,6 +162,14 @@ impl App {
                 progress: Arc::new(progress),
                 stopping: CancellationToken::new(),
                 replays: Arc::new(replays::Replays::new(metrics.asof_replays.clone())),
+                rankings: Arc::new(routes::rankings::Live::new(
+                    metrics.rankings_computed.clone(),
+                )),
+                anonymous: settings.limits.anonymous.map(|r| {
+                    Arc::new(governor::RateLimiter::keyed(
+                        governor::Quota::per_second(r.per_second).allow_burst(r.burst),
+                    ))
+                }),
                 metrics,
             },
             projectors,

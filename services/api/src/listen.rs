@@ -10,9 +10,11 @@
 //!   token before it reads a body at all.
 //! - Open connections are capped in all and per peer address; one over a cap is refused
 //!   at once (a best-effort 503, then closed), never queued.
-//! - Each request carries its peer's address (`ConnectInfo<SocketAddr>`).
+//! - Each request carries its peer's address (`ConnectInfo<SocketAddr>`), by which the
+//!   requests without a token are rate-limited ([`Limits::anonymous`]).
 //! - At the stop, no new connection is taken, idle ones close, and those in flight finish.
 
+use allweather_command::RateLimit;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
@@ -20,6 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -42,6 +45,9 @@ pub struct Limits {
     pub connections: usize,
     /// Open connections from one peer address (behind a proxy, the proxy's).
     pub connections_per_address: usize,
+    /// Requests without a token one address may make (the public rankings, the wish
+    /// board, the dashboard); `None`: no limit.
+    pub anonymous: Option<RateLimit>,
 }
 
 impl Default for Limits {
@@ -52,6 +58,10 @@ impl Default for Limits {
             body_total: Duration::from_secs(30),
             connections: 4096,
             connections_per_address: 256,
+            anonymous: Some(RateLimit {
+                per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
+                burst: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+            }),
         }
     }
 }

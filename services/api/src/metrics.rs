@@ -33,6 +33,8 @@ pub(crate) struct Metrics {
     relay_lag: IntGauge,
     /// Scorecards replayed for as-of queries.
     pub asof_replays: IntCounter,
+    /// Live rankings computed (each answers every request at its position).
+    pub rankings_computed: IntCounter,
     mirror: Option<(async_nats::jetstream::Context, String)>,
 }
 
@@ -78,8 +80,13 @@ impl Metrics {
             "allweather_asof_replays_total",
             "Scorecards replayed from the log for queries as of a past position or day",
         )?;
+        let rankings_computed = IntCounter::new(
+            "allweather_rankings_computed_total",
+            "Live branch rankings computed from the read model (each answers every request at its position)",
+        )?;
         for collector in [
-            Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rankings_computed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(batch_events.clone()),
             Box::new(batch_seconds.clone()),
             Box::new(head.clone()),
             Box::new(projector_lag.clone()),
@@ -97,6 +104,7 @@ impl Metrics {
             sse_clients,
             relay_lag,
             asof_replays,
+            rankings_computed,
             mirror: None,
         })
     }

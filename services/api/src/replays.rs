@@ -7,6 +7,11 @@
 //! waits its turn, for a while, then is told to come back: 503 with `Retry-After`), and
 //! the last few are kept and answered from while they still hold.
 //!
+//! A caller (a signed-in principal; the anonymous replay nothing) waits for one point at
+//! a time: asking for another while a replay of theirs waits or runs is refused at once
+//! (429), so no one caller can hold the slot with a queue of their own; asking again for
+//! the same point shares the replay.
+//!
 //! The numbers: one replay at a time, a query waits up to 10 s for its turn, and the last
 //! three replays are kept, each in an in-memory SQLite store. On the 2,000-member demo
 //! county a replay of the whole year takes 0.9 s and its scorecard holds about 15 MiB, so
@@ -18,12 +23,13 @@
 //! run is counted in `allweather_asof_replays_total`.
 
 use crate::problem::ApiError;
+use allweather_command::CommandError;
 use allweather_log::Log;
 use allweather_projections::ReadStore;
 use allweather_projections::runner::ProjectionError;
 use allweather_projections::scorecard::{self, AsOf};
 use prometheus::IntCounter;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -53,7 +59,24 @@ pub(crate) struct Replays {
     /// Longest a query waits for its turn.
     wait: Duration,
     kept: Mutex<VecDeque<Kept>>,
+    /// The callers with a replay waiting or running, and its point.
+    callers: Mutex<HashMap<String, AsOf>>,
     count: IntCounter,
+}
+
+/// A caller's place among the replays, given up when dropped.
+struct Place<'a> {
+    callers: &'a Mutex<HashMap<String, AsOf>>,
+    caller: String,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.callers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.caller);
+    }
 }
 
 impl Replays {
@@ -63,21 +86,25 @@ impl Replays {
             gate: Semaphore::new(1),
             wait: WAIT,
             kept: Mutex::new(VecDeque::with_capacity(KEEP)),
+            callers: Mutex::new(HashMap::new()),
             count,
         }
     }
 
     /// The scorecard as of `as_of` and the last position it reflects, while the log's head
-    /// is `head`: a kept one if it still holds, else a new replay, once no other runs.
+    /// is `head`: a kept one if it still holds, else a new replay for `caller` (a token's
+    /// subject), once no other runs and if the caller has none waiting or running.
     pub(crate) async fn scorecard(
         &self,
         log: &Log,
         as_of: AsOf,
         head: u64,
+        caller: &str,
     ) -> Result<(ReadStore, u64), ApiError> {
         if let Some(found) = self.find(as_of, head) {
             return Ok(found);
         }
+        let _place = self.place(caller, as_of)?;
         let _turn = tokio::time::timeout(self.wait, self.gate.acquire())
             .await
             .map_err(|_| {
@@ -120,6 +147,26 @@ impl Replays {
         Ok((store, reached))
     }
 
+    /// The caller's place for `as_of`: a new one; none when the caller already waits for
+    /// that point (this query shares it); refused when it waits for another.
+    fn place(&self, caller: &str, as_of: AsOf) -> Result<Option<Place<'_>>, ApiError> {
+        let mut callers = self
+            .callers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match callers.get(caller) {
+            Some(waiting) if *waiting == as_of => Ok(None),
+            Some(_) => Err(CommandError::TooManyRequests { retry_after: 1 }.into()),
+            None => {
+                callers.insert(caller.to_owned(), as_of);
+                Ok(Some(Place {
+                    callers: &self.callers,
+                    caller: caller.to_owned(),
+                }))
+            }
+        }
+    }
+
     fn find(&self, as_of: AsOf, head: u64) -> Option<(ReadStore, u64)> {
         let kept = self
             .kept
@@ -134,7 +181,6 @@ impl Replays {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use allweather_command::CommandError;
     use allweather_log::LogOptions;
     use allweather_test_support::TestSqlite;
 
@@ -148,7 +194,10 @@ mod tests {
             ..Replays::new(count.clone())
         };
         let turn = replays.gate.acquire().await.expect("the gate");
-        match replays.scorecard(&log, AsOf::Position(1), 1).await {
+        match replays
+            .scorecard(&log, AsOf::Position(1), 1, "someone")
+            .await
+        {
             Err(ApiError::Command(CommandError::Unavailable(m))) => {
                 assert!(m.contains("busy"), "{m}")
             }
@@ -157,10 +206,50 @@ mod tests {
         assert_eq!(count.get(), 0);
         drop(turn);
         replays
-            .scorecard(&log, AsOf::Head, 0)
+            .scorecard(&log, AsOf::Head, 0, "someone")
             .await
             .expect("once its turn comes, the replay runs");
         assert_eq!(count.get(), 1);
+        log.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_caller_waiting_for_a_replay_is_refused_another_and_others_are_not() {
+        let file = TestSqlite::create();
+        let log = Log::open(LogOptions::new(file.url())).await.expect("log");
+        let count = IntCounter::new("replays", "replays").expect("counter");
+        let replays = Replays::new(count.clone());
+        let waiting = replays
+            .place("greedy", AsOf::Head)
+            .expect("a first place")
+            .expect("a new place");
+        assert!(
+            replays
+                .place("greedy", AsOf::Head)
+                .expect("shared")
+                .is_none(),
+            "the same point again shares the place"
+        );
+        match replays
+            .scorecard(&log, AsOf::Position(1), 1, "greedy")
+            .await
+        {
+            Err(ApiError::Command(CommandError::TooManyRequests { retry_after })) => {
+                assert_eq!(retry_after, 1)
+            }
+            other => panic!("a second replay of one caller must get 429: {other:?}"),
+        }
+        assert_eq!(count.get(), 0, "nothing replayed for it");
+        replays
+            .scorecard(&log, AsOf::Head, 0, "patient")
+            .await
+            .expect("another caller's replay runs");
+        drop(waiting);
+        replays
+            .scorecard(&log, AsOf::Position(1), 0, "greedy")
+            .await
+            .expect("once its place is free, the caller replays again");
+        assert_eq!(count.get(), 2);
         log.shutdown().await;
     }
 }

@@ -9,7 +9,9 @@
 //! - **a claim storm**: 1,000 members each claim one of 100 open wishes at the same
 //!   moment; exactly one claim per wish must win, the rest are refused as already claimed;
 //! - **the peer's workload over HTTP**: `RecordBranchMeeting` (one event per command) from
-//!   the same clients, as `bench peer` runs it in-process on both sides.
+//!   the same clients, as `bench peer` runs it in-process on both sides;
+//! - **the public rankings**: the same number of anonymous clients reading the branch
+//!   rankings of the county the load left, answered from one computation per position.
 //!
 //! The county (32 branches, the mix's members with their cards and secretaries, the
 //! wishes, the storm's members) is set up through the command service before the clock
@@ -96,6 +98,10 @@ struct Figures {
     storm_answers: BTreeMap<String, usize>,
     /// The peer's workload over HTTP: commands/s, and latency p50, p99, max (ms).
     meetings_rate: f64,
+    /// The public rankings read by anonymous clients: answers/s, and latency p50, p99,
+    /// max (ms).
+    rankings_rate: f64,
+    rankings: [f64; 3],
     meetings: [f64; 3],
 }
 
@@ -154,6 +160,8 @@ pub(crate) async fn section(
     let meetings_rate = median(&|f| f.meetings_rate);
     let (meetings_p50, meetings_p99) = (median(&|f| f.meetings[0]), median(&|f| f.meetings[1]));
     let meetings_count = clients * per_client;
+    let rankings_rate = median(&|f| f.rankings_rate);
+    let (rankings_p50, rankings_p99) = (median(&|f| f.rankings[0]), median(&|f| f.rankings[1]));
     let vs =
         |rate: f64| baseline.map_or_else(|| "–".to_owned(), |b| format!("{:.1}×", rate / b.median));
     let baseline_text = baseline.map_or_else(
@@ -199,6 +207,15 @@ pub(crate) async fn section(
         meetings_p99.median,
         vs(meetings_rate.median)
     );
+    let _ = writeln!(
+        markdown,
+        "| the public branch rankings, {clients} anonymous clients, {meetings_count} reads (answers/s) | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | – |",
+        rankings_rate.median,
+        rankings_rate.min,
+        rankings_rate.max,
+        rankings_p50.median,
+        rankings_p99.median,
+    );
     let last = all.last().context("no run")?;
     let mix_names: Vec<String> = last
         .by_name
@@ -228,10 +245,12 @@ pub(crate) async fn section(
         "meetings": {"commands": meetings_count, "commands_per_s": meetings_rate.median, "min": meetings_rate.min, "max": meetings_rate.max,
                      "p50_ms": meetings_p50.median, "p99_ms": meetings_p99.median,
                      "ratio_to_peer": baseline.map(|b| meetings_rate.median / b.median)},
+        "public_rankings": {"clients": clients, "reads": meetings_count, "answers_per_s": rankings_rate.median, "min": rankings_rate.min, "max": rankings_rate.max,
+                            "p50_ms": rankings_p50.median, "p99_ms": rankings_p99.median},
     });
     Ok(Section {
         name: "commands",
-        title: "Commands over HTTP: a realistic mix and a claim storm",
+        title: "Commands over HTTP: a realistic mix and a claim storm; the public rankings",
         markdown,
         json,
     })
@@ -288,10 +307,16 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
         },
         read_store,
         run_projectors: true,
-        limits: Limits::default(),
+        // Every client of the load comes from loopback: its share is the whole.
+        limits: Limits {
+            connections_per_address: Limits::default().connections,
+            anonymous: None,
+            ..Limits::default()
+        },
     })
     .await?;
-    let base = format!("http://{}/api/v1/commands", app.local_addr());
+    let root = format!("http://{}", app.local_addr());
+    let base = format!("{root}/api/v1/commands");
     let service = app.commands().clone();
     let stop = tokio_util::sync::CancellationToken::new();
     let served = tokio::spawn(app.run_until_stopped(stop.clone()));
@@ -300,11 +325,13 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     let http = Arc::new(Http {
         client: reqwest::Client::new(),
         base,
+        root,
         tokens,
     });
     let (mix_rate, mix, by_name) = mix(&http, &county, shape).await?;
     let (storm_rate, storm, storm_answers) = storm(&http, &county).await?;
     let (meetings_rate, meetings) = meetings(&service, &http, shape).await?;
+    let (rankings_rate, rankings) = rankings(&http, shape).await?;
 
     // The client's idle connections keep the service's state (its pools) alive: they go
     // first, then the service, then the last handle on the log (its commit listener), so
@@ -323,6 +350,8 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
         storm_answers,
         meetings_rate,
         meetings,
+        rankings_rate,
+        rankings,
     })
 }
 
@@ -541,10 +570,46 @@ async fn meetings(
     Ok((latencies.len() as f64 / elapsed, summary(latencies)))
 }
 
+/// The public branch rankings of the year, read `per_client` times by each of
+/// `shape.clients` anonymous clients at once; every answer must be 200.
+async fn rankings(http: &Arc<Http>, shape: &Shape) -> anyhow::Result<(f64, [f64; 3])> {
+    let url = Arc::new(format!(
+        "{}/api/v1/rankings/branches?year={YEAR}",
+        http.root
+    ));
+    let per_client = shape.per_client;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..shape.clients)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let sent = Instant::now();
+                    let r = http.client.get(url.as_str()).send().await?;
+                    let status = r.status();
+                    r.bytes().await?;
+                    anyhow::ensure!(status == 200, "the rankings answered {status}");
+                    latencies.push(sent.elapsed());
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.context("a client panicked")??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok((latencies.len() as f64 / elapsed, summary(latencies)))
+}
+
 /// The HTTP client of the load, and the tokens it presents.
 struct Http {
     client: reqwest::Client,
     base: String,
+    /// The service's address (`http://host:port`).
+    root: String,
     tokens: TokenKey,
 }
 

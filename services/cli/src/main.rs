@@ -77,6 +77,10 @@ enum Command {
         /// Open connections from one address (behind a proxy: the proxy's).
         #[arg(long, env = "ALLWEATHER_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
         max_connections_per_address: usize,
+        /// Requests without a token one address may make per second (bursts of three times
+        /// as many); 0: no limit.
+        #[arg(long, env = "ALLWEATHER_ANONYMOUS_RATE", default_value_t = 20)]
+        anonymous_rate: u32,
     },
     /// Mirror the log to NATS JetStream (stream AW_EVENTS, subjects aw.evt.>), until
     /// stopped; exits with status 1 if the stream does not match the log.
@@ -217,11 +221,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_projectors,
             max_connections,
             max_connections_per_address,
+            anonymous_rate,
         } => {
             let settings = Settings {
                 limits: Limits {
                     connections: max_connections,
                     connections_per_address: max_connections_per_address,
+                    anonymous: std::num::NonZeroU32::new(anonymous_rate).map(|per_second| {
+                        allweather_command::RateLimit {
+                            per_second,
+                            burst: std::num::NonZeroU32::new(per_second.get().saturating_mul(3))
+                                .unwrap_or(per_second),
+                        }
+                    }),
                     ..Limits::default()
                 },
                 run_projectors: !no_projectors,

@@ -45,8 +45,9 @@ pub enum CommandError {
     /// body).
     #[error("{0}")]
     KeyReused(String),
-    /// The caller sent more commands than its rate allows.
-    #[error("too many commands from this token; retry in {retry_after} s")]
+    /// The caller sent more than its rate allows (commands per token, anonymous queries
+    /// per address, as-of replays per caller).
+    #[error("too many requests from this caller; retry in {retry_after} s")]
     TooManyRequests {
         /// Seconds until the next command is admitted.
         retry_after: u64,

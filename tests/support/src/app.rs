@@ -146,12 +146,13 @@ pub struct Response {
     pub body: Value,
 }
 
-/// The service's limits for tests, whose clients (a storm of 500 members) all come from
-/// the loopback address: its share is the whole.
-fn loopback() -> Limits {
+/// The service's limits for tests, whose clients (a storm of 500 members, the anonymous
+/// dashboard) all come from the loopback address: its share is the whole.
+pub fn loopback() -> Limits {
     let limits = Limits::default();
     Limits {
         connections_per_address: limits.connections,
+        anonymous: None,
         ..limits
     }
 }

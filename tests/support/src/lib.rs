@@ -22,7 +22,9 @@
 
 mod app;
 
-pub use app::{COUNTY_DAY, NatsCommands, Response, TOKEN_SECRET, TestApp, TestClock, id_of};
+pub use app::{
+    COUNTY_DAY, NatsCommands, Response, TOKEN_SECRET, TestApp, TestClock, id_of, loopback,
+};
 
 /// Instantiates every test of a suite on both backends: for each `name`, a test
 /// `postgres::name` calling `suite::name(pg_fixture)` and `sqlite::name` calling

@@ -6,6 +6,8 @@
 use super::{reach, read_error};
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_command::auth::AuthError;
+use allweather_domain::Principal;
 use allweather_domain::rules::Rules;
 use allweather_domain::values::Year;
 use allweather_events::Timestamp;
@@ -29,10 +31,13 @@ pub(super) struct When {
 /// The parameters that name the past a judgement is read as of: one or the other.
 pub(super) const AS_OF: (&str, &str) = ("as_of", "as_of_position");
 
-/// The scorecard a query reads, and the position it reflects.
+/// The scorecard a query reads, and the position it reflects. A replay of the past is
+/// for signed-in callers only, one at a time each ([`crate::replays`]): the anonymous
+/// read the rankings live.
 pub(super) async fn scorecard_for(
     state: &AppState,
     when: When,
+    caller: Option<&Principal>,
 ) -> Result<(ReadStore, u64), ApiError> {
     let as_of = match (when.as_of_position, when.as_of) {
         (Some(p), _) => AsOf::Position(p.get()),
@@ -57,6 +62,9 @@ pub(super) async fn scorecard_for(
             return Ok((state.read.clone(), progress.position()));
         }
     };
+    let Some(caller) = caller else {
+        return Err(AuthError::Missing.into());
+    };
     let head = state.commands.log().head().await?.position;
     if let AsOf::Position(p) = as_of
         && p > head
@@ -67,7 +75,7 @@ pub(super) async fn scorecard_for(
     }
     state
         .replays
-        .scorecard(state.commands.log(), as_of, head)
+        .scorecard(state.commands.log(), as_of, head, &caller.subject)
         .await
 }
 

@@ -177,7 +177,7 @@ async fn member_assessment(
         .commands
         .authorize(&principal, &Read::Member(member_id))
         .await?;
-    let (store, position) = scorecard_for(&state, q.when()).await?;
+    let (store, position) = scorecard_for(&state, q.when(), Some(&principal)).await?;
     let id = member_id.to_string();
     let book = scorecard::book(store.pool(), q.year.get(), Some(&id))
         .await

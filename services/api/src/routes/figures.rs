@@ -102,10 +102,10 @@ struct Households {
 
 async fn county_figures(
     State(state): State<AppState>,
-    Caller(_): Caller,
+    Caller(principal): Caller,
     Valid(q): Valid<FiguresQuery>,
 ) -> Result<Json<Figures>, ApiError> {
-    let (store, position) = scorecard_for(&state, q.when()).await?;
+    let (store, position) = scorecard_for(&state, q.when(), Some(&principal)).await?;
     let rules = rules_of(&store, q.year).await?;
     let facts = scorecard::figure_facts(store.pool(), q.year.get())
         .await

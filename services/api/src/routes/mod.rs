@@ -22,7 +22,7 @@ mod figures;
 mod integrity;
 mod leaderboards;
 pub(crate) mod params;
-mod rankings;
+pub(crate) mod rankings;
 mod service;
 mod streams;
 mod wishes;
@@ -33,6 +33,7 @@ use allweather_projections::Progress;
 use axum::Router;
 use axum::handler::Handler;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A parameter outside the query string: its name, meaning and schema.
@@ -178,10 +179,49 @@ pub(crate) fn router(state: AppState) -> anyhow::Result<Router> {
             state.commands.clone(),
             state.tokens.clone(),
         ));
+    let anonymous = state.anonymous.clone();
     Ok(secure(routes, &service::content_security_policy())?
+        .layer(axum::middleware::from_fn_with_state(
+            anonymous,
+            anonymous_rate,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state))
 }
+
+/// Queries without a token (`/api/…`), counted per client address against `limiter`:
+/// over its rate, 429 with `Retry-After`. The signed-in are counted by their token's
+/// command rate and by what they may read, not here; the page, the published documents,
+/// `/healthz` and `/metrics` cost nothing to answer and are not counted.
+async fn anonymous_rate(
+    axum::extract::State(limiter): axum::extract::State<Option<Arc<AddressLimiter>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    let anonymous = !request
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION);
+    if let (Some(limiter), Some(peer), true) = (limiter, peer, anonymous)
+        && let Err(not_until) = limiter.check_key(&peer)
+    {
+        use governor::clock::Clock as _;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return ApiError::from(allweather_command::CommandError::TooManyRequests {
+            retry_after: retry_after.max(1),
+        })
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A rate per client address.
+pub(crate) type AddressLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 /// The headers every answer carries: stored by no cache (answers carry people's details
 /// and read rights; a route may say otherwise), not sniffed as another type, framed by no

@@ -3,19 +3,23 @@
 
 use super::QueryRoute;
 use super::asof::{AS_OF, Number, When, rules_of, scorecard_for};
-use super::extract::{Check, Valid};
+use super::extract::{Check, MaybeCaller, Valid};
 use super::read_error;
 use crate::AppState;
 use crate::problem::ApiError;
 use allweather_domain::values::{BranchKind, Year, stored_name};
+use allweather_projections::ReadStore;
 use allweather_projections::assessment;
 use allweather_projections::scorecard;
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse as _, Response};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
@@ -60,7 +64,7 @@ impl Check for RankingQuery {
 
 /// The year's ranking of branches.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Ranking {
+pub(crate) struct Ranking {
     /// The year.
     year: Year,
     /// The log position it reflects.
@@ -103,12 +107,53 @@ struct ScoreCriterion {
     weight: u32,
 }
 
+/// The live rankings last computed, by year and kind, with the position they reflect:
+/// the rankings are public, so every request at one position shares one computation
+/// rather than each recomputing the county's book.
+#[derive(Debug)]
+pub(crate) struct Live {
+    kept: tokio::sync::Mutex<HashMap<(Year, Option<BranchKind>), (u64, Arc<Ranking>)>>,
+    computed: prometheus::IntCounter,
+}
+
+impl Live {
+    /// Counts each computation in `computed`.
+    pub(crate) fn new(computed: prometheus::IntCounter) -> Live {
+        Live {
+            kept: tokio::sync::Mutex::default(),
+            computed,
+        }
+    }
+}
+
 async fn branch_rankings(
     State(state): State<AppState>,
+    MaybeCaller(principal): MaybeCaller,
     Valid(q): Valid<RankingQuery>,
-) -> Result<Json<Ranking>, ApiError> {
-    let (store, position) = scorecard_for(&state, q.when()).await?;
-    let rules = rules_of(&store, q.year).await?;
+) -> Result<Response, ApiError> {
+    let live = q.as_of.is_none() && q.as_of_position.is_none();
+    let (store, position) = scorecard_for(&state, q.when(), principal.as_ref()).await?;
+    if !live {
+        return Ok(Json(ranking(&store, position, &q).await?).into_response());
+    }
+    // Held while computing: requests that arrive together for a new position wait for
+    // the one computation and answer from it.
+    let mut kept = state.rankings.kept.lock().await;
+    let key = (q.year, q.kind);
+    if let Some((at, ranking)) = kept.get(&key)
+        && *at == position
+    {
+        return Ok(Json(&**ranking).into_response());
+    }
+    let computed = Arc::new(ranking(&store, position, &q).await?);
+    state.rankings.computed.inc();
+    kept.insert(key, (position, computed.clone()));
+    Ok(Json(&*computed).into_response())
+}
+
+/// The rankings of `q`'s year and kind in `store`, which reflects `position`.
+async fn ranking(store: &ReadStore, position: u64, q: &RankingQuery) -> Result<Ranking, ApiError> {
+    let rules = rules_of(store, q.year).await?;
     let book = scorecard::book(store.pool(), q.year.get(), None)
         .await
         .map_err(read_error)?;
@@ -135,9 +180,9 @@ async fn branch_rankings(
                 .collect(),
         })
         .collect();
-    Ok(Json(Ranking {
+    Ok(Ranking {
         year: q.year,
         position,
         branches,
-    }))
+    })
 }

@@ -2,7 +2,9 @@
 //! within its limit while others are served.
 
 use allweather_api::Limits;
+use allweather_command::RateLimit;
 use allweather_test_support::{TestApp, eventually};
+use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -30,6 +32,7 @@ async fn slow_clients_are_cut_off_and_greedy_ones_refused_while_others_are_serve
         body_total: Duration::from_secs(2),
         connections: 64,
         connections_per_address: 4,
+        anonymous: None,
     };
     let app = TestApp::sqlite_limited(limits).await;
     let deadline = Duration::from_secs(10);
@@ -98,5 +101,76 @@ async fn slow_clients_are_cut_off_and_greedy_ones_refused_while_others_are_serve
         (healthy().await == 200).then_some(())
     })
     .await;
+    app.stop().await;
+}
+
+/// The status and `Retry-After` of a GET, anonymous or with `token`.
+async fn get(client: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, bool) {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().await.expect("get");
+    (r.status().as_u16(), r.headers().contains_key("retry-after"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_are_rate_limited_per_address_and_the_public_rankings_computed_once_per_position()
+ {
+    let limits = Limits {
+        anonymous: Some(RateLimit {
+            per_second: NonZeroU32::MIN,
+            burst: NonZeroU32::new(40).expect("40"),
+        }),
+        ..allweather_test_support::loopback()
+    };
+    let app = TestApp::sqlite_limited(limits).await;
+    app.adopt_rules(|_| {}).await;
+    let rankings = format!(
+        "{}/api/v1/rankings/branches?year=2026&min_position=1",
+        app.base
+    );
+    // Twenty at once, all answered from one computation at this position.
+    let answers =
+        futures::future::join_all((0..20).map(|_| get(&app.client, &rankings, None))).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    // Read with a token: the address may be over its anonymous rate.
+    let admin = app.admin();
+    let computed = async || {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("allweather_rankings_computed_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    assert_eq!(computed().await, Some(1), "one computation");
+    // The burst spent, the address waits; a token's holder does not.
+    let mut refused = None;
+    for _ in 0..40 {
+        let (status, retry_after) = get(&app.client, &rankings, None).await;
+        if status == 429 {
+            refused = Some(retry_after);
+            break;
+        }
+    }
+    assert_eq!(
+        refused,
+        Some(true),
+        "refused with Retry-After once over the rate"
+    );
+    assert_eq!(
+        get(&app.client, &rankings, Some(&admin)).await,
+        (200, false)
+    );
+    assert_eq!(computed().await, Some(1), "still one computation");
     app.stop().await;
 }

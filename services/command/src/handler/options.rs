@@ -38,12 +38,12 @@ pub struct CommandOptions {
     pub rate_limit: Option<RateLimit>,
 }
 
-/// A per-token command rate.
+/// A rate: of commands per token, or of anonymous requests per address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Sustained commands per second.
+    /// Sustained per second.
     pub per_second: NonZeroU32,
-    /// Commands admitted at once.
+    /// Admitted at once.
     pub burst: NonZeroU32,
 }
 
