@@ -112,7 +112,8 @@ struct ScoreCriterion {
 /// rather than each recomputing the county's book.
 #[derive(Debug)]
 pub(crate) struct Live {
-    kept: tokio::sync::Mutex<HashMap<(Year, Option<BranchKind>), (u64, Arc<Ranking>)>>,
+    /// By year and kind: the position, and the rankings at it.
+    kept: tokio::sync::Mutex<HashMap<RankingKey, (u64, Arc<Ranking>)>>,
     computed: prometheus::IntCounter,
 }
 
@@ -125,6 +126,9 @@ impl Live {
         }
     }
 }
+
+/// Which rankings: a year's, of one kind of branch or all.
+type RankingKey = (Year, Option<BranchKind>);
 
 async fn branch_rankings(
     State(state): State<AppState>,
