@@ -47,8 +47,10 @@
 //!   service centre, a secretary, committee admin.
 //! - `EraseBeneficiary`: `beneficiary_id`, `reason`. Committee admin (and
 //!   `allweather erase beneficiary`).
+//! - `DiscloseBeneficiary`: `wish_id`. Recorded by the beneficiary route before it shows
+//!   the details; whoever may see them.
 //! - `ClaimWish`, `ReleaseWish`: `wish_id`, `member_id`. The member; a release also a
-//!   secretary of the claimer's branch.
+//!   secretary of the claimer's branch, at most the rules' releases per member a day.
 //! - `FulfilWish`: `wish_id`, `evidence`, `member_id?` (the claimer, where a need has
 //!   several). The claimer, a secretary of the claimer's branch.
 //! - `ConfirmWish`: `wish_id` (confirms every part fulfilled). The publisher, the service
@@ -690,6 +692,13 @@ commands! {
         /// it names no one.
         #[schemars(length(min = 1, max = crate::values::TEXT_PARAGRAPH), regex(pattern = crate::values::TEXT_PATTERN))]
         reason: String,
+    }
+    /// Records that the caller is shown a wish's beneficiary: who, whose details and
+    /// when, never the details. `GET /api/v1/wishes/{id}/beneficiary` sends it before it
+    /// shows them; those the beneficiary's details are for (see that route).
+    DiscloseBeneficiary {
+        /// The wish.
+        wish_id: Uuid,
     }
 }
 

@@ -180,6 +180,8 @@ rules! {
         MembersWithoutAppraisal,
         /// A member holds at most the rules' number of open claims.
         OpenClaimLimitReached,
+        /// A member gives back at most the rules' number of claims a day.
+        ReleaseLimitReached,
         /// The wish's deadline has passed, or is not in the future.
         DeadlinePassed,
         /// The claim has not yet run past the rules' limit.

@@ -216,6 +216,15 @@ events! {
         /// The wish.
         wish_id: Uuid,
     }
+    /// The member gave a claim back (ledger `claims-{member}`): it ends, and counts
+    /// against the day's releases (before they were counted, a release closed the claim
+    /// with `ClaimClosed`).
+    ClaimReleased {
+        /// The wish.
+        wish_id: Uuid,
+        /// The county's date of the release.
+        released_on: NaiveDate,
+    }
     /// A dual management card was issued for a member-year.
     DualCardIssued {
         /// The member.
@@ -476,7 +485,7 @@ events! {
     }
     /// The year's rules were adopted (again, if adopted before: the latest is in force).
     /// Version 1 had no scale of stars (the programme's 1 to 5).
-    RulesAdopted @ 2 [upcast::rules_adopted_v1] {
+    RulesAdopted @ 3 [upcast::rules_adopted_v1, upcast::rules_adopted_v2] {
         /// The rules.
         rules: Rules,
     }
@@ -495,5 +504,15 @@ events! {
         reason: String,
         /// The county's date of the erasure.
         erased_on: NaiveDate,
+    }
+    /// Someone was shown a beneficiary's details (stream `beneficiary-{person}`): who is
+    /// the event's actor, never the details themselves.
+    BeneficiaryDisclosed {
+        /// The wish whose beneficiary was shown.
+        wish_id: Uuid,
+        /// The member who was shown them (a claimer, or a secretary as a member), if any.
+        member_id: Option<Uuid>,
+        /// The county's date.
+        disclosed_on: NaiveDate,
     }
 }

@@ -132,6 +132,7 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
         C::AdoptRules(c) => year::adopt_rules(world, c, ctx),
         C::CloseYear(c) => year::close_year(world, c, ctx),
         C::EraseBeneficiary(c) => personal::erase(world, c, ctx),
+        C::DiscloseBeneficiary(c) => wish::disclose(world, c, ctx),
     }
 }
 

@@ -63,6 +63,17 @@ pub struct WishesDoc {
     pub claim_expiry_hours: u32,
     /// Open claims a member may hold at once.
     pub max_open_claims: u32,
+    /// Claims a member may give back in one day (rules adopted before it was a setting:
+    /// [`DEFAULT_RELEASES_PER_DAY`]).
+    #[serde(default = "default_releases_per_day")]
+    pub max_releases_per_day: u32,
+}
+
+/// Claims a member may give back in one day where the rules do not say.
+pub const DEFAULT_RELEASES_PER_DAY: u32 = 3;
+
+fn default_releases_per_day() -> u32 {
+    DEFAULT_RELEASES_PER_DAY
 }
 
 /// `[branches]`: what every branch must hold in the year, and optionally, per kind,
@@ -157,6 +168,9 @@ pub struct Rules {
     pub claim_expiry_hours: u32,
     /// Open claims a member may hold at once.
     pub max_open_claims: u32,
+    /// Claims a member may give back in one day: claiming to read a person's details and
+    /// giving the claim back, over and over, is how details would be harvested.
+    pub max_releases_per_day: u32,
     /// Meetings a branch must hold (where its kind sets no number of its own).
     pub required_meetings: u32,
     /// Activities a branch must hold (likewise).
@@ -298,6 +312,12 @@ impl RulesDocument {
                 format!("must be 1 to 50, got {}", self.wishes.max_open_claims),
             );
         }
+        if !(1..=50).contains(&self.wishes.max_releases_per_day) {
+            problem(
+                "wishes.max_releases_per_day",
+                format!("must be 1 to 50, got {}", self.wishes.max_releases_per_day),
+            );
+        }
         let general = KindDoc {
             required_meetings: self.branches.required_meetings,
             required_activities: self.branches.required_activities,
@@ -412,6 +432,7 @@ impl RulesDocument {
             annual_threshold_hundredths: threshold,
             claim_expiry_hours: self.wishes.claim_expiry_hours,
             max_open_claims: self.wishes.max_open_claims,
+            max_releases_per_day: self.wishes.max_releases_per_day,
             required_meetings: self.branches.required_meetings,
             required_activities: self.branches.required_activities,
             branch_requirements,

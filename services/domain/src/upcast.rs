@@ -45,6 +45,17 @@ pub fn rules_adopted_v1(mut v: Value) -> Result<Value, String> {
     Ok(v)
 }
 
+/// `RulesAdopted` v2 → v3: v2 did not bound the claims a member gives back a day; its
+/// years get the default bound.
+pub fn rules_adopted_v2(mut v: Value) -> Result<Value, String> {
+    let rules = object(object(&mut v)?.get_mut("rules").ok_or("rules missing")?)?;
+    rules.insert(
+        "max_releases_per_day".into(),
+        json!(crate::rules::DEFAULT_RELEASES_PER_DAY),
+    );
+    Ok(v)
+}
+
 /// `BranchMeetingRecorded` and `BranchActivityRecorded` v1 → v2: v1 recorded how many
 /// came (`attendees`, a number) and named no one.
 pub fn attendance_v1(mut v: Value) -> Result<Value, String> {

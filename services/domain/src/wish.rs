@@ -6,7 +6,8 @@
 //! so that no more claims than places are ever taken.
 
 use crate::command::{
-    CancelWish, ClaimWish, ConfirmWish, ExpireClaim, FulfilWish, PublishWish, ReleaseWish,
+    CancelWish, ClaimWish, ConfirmWish, DiscloseBeneficiary, ExpireClaim, FulfilWish, PublishWish,
+    ReleaseWish,
 };
 use crate::ctx::Ctx;
 use crate::error::{Decide, DomainError, Rule, ensure};
@@ -19,6 +20,7 @@ use crate::values::{self, Category, WishOrigin};
 use crate::world::{Decision, World, streams};
 use crate::year::rules_in_force;
 use allweather_events::{Role, Timestamp};
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -118,6 +120,8 @@ impl Wish {
 pub struct Claims {
     /// The wishes the member holds a claim on.
     pub open: BTreeSet<Uuid>,
+    /// The claims the member gave back on the day of the last release, and that day.
+    pub released: (Option<NaiveDate>, u32),
 }
 
 impl Claims {
@@ -130,7 +134,22 @@ impl Claims {
             Event::ClaimClosed(e) => {
                 self.open.remove(&e.wish_id);
             }
+            Event::ClaimReleased(e) => {
+                self.open.remove(&e.wish_id);
+                self.released = match self.released {
+                    (Some(day), n) if day == e.released_on => (Some(day), n + 1),
+                    _ => (Some(e.released_on), 1),
+                };
+            }
             _ => {}
+        }
+    }
+
+    /// Claims given back on `day`.
+    fn released_on(&self, day: NaiveDate) -> u32 {
+        match self.released {
+            (Some(d), n) if d == day => n,
+            _ => 0,
         }
     }
 }
@@ -390,13 +409,53 @@ pub(crate) fn release(world: &World, c: &ReleaseWish, ctx: &Ctx) -> Result<Decis
         _ => e,
     })?;
     require_claimer_or_secretary(world, ctx, c.member_id, "releasing a wish")?;
-    let decision = Decision::to(
+    let rules = rules_in_force(world, Year::of_date(ctx.today)?)?;
+    let ledger = streams::claims(c.member_id);
+    let claims: &Claims = world.get(ledger.clone())?;
+    let released = claims.released_on(ctx.today);
+    ensure(
+        released < rules.max_releases_per_day,
+        Rule::ReleaseLimitReached,
+        || {
+            format!(
+                "member {} has given back {released} claims today, the most the rules allow; a claim that cannot be delivered is left to expire or handed to the service centre",
+                c.member_id
+            )
+        },
+    )?;
+    Ok(Decision::to(
         streams::wish(c.wish_id),
         vec![Event::WishReleased(WishReleased {
             member_id: c.member_id,
         })],
-    );
-    close_claim(world, decision, c.member_id, c.wish_id)
+    )
+    .and(
+        ledger,
+        vec![Event::ClaimReleased(ClaimReleased {
+            wish_id: c.wish_id,
+            released_on: ctx.today,
+        })],
+    ))
+}
+
+/// Records that the principal is shown the beneficiary of wish `c.wish_id`, on the
+/// person's stream, if they may see it ([`beneficiary`]).
+pub(crate) fn disclose(
+    world: &World,
+    c: &DiscloseBeneficiary,
+    ctx: &Ctx,
+) -> Result<Decision, Decide> {
+    let sealed = beneficiary(world, c.wish_id, ctx)?;
+    let stream = streams::beneficiary(sealed.person_id);
+    world.get::<crate::personal::Beneficiary>(stream.clone())?;
+    Ok(Decision::to(
+        stream,
+        vec![Event::BeneficiaryDisclosed(BeneficiaryDisclosed {
+            wish_id: c.wish_id,
+            member_id: ctx.principal.member_id,
+            disclosed_on: ctx.today,
+        })],
+    ))
 }
 
 pub(crate) fn fulfil(world: &World, c: &FulfilWish, ctx: &Ctx) -> Result<Decision, Decide> {

@@ -1022,6 +1022,53 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
         403,
         "another member"
     );
+    // Each showing is in the log: to whom and when, on the person's stream, without the
+    // details; a refusal shows nothing and records nothing.
+    let (status, shown) = app
+        .get_as(&admin, &format!("/api/v1/streams/beneficiary-{wish_id}"))
+        .await;
+    assert_eq!(status, 200, "{shown}");
+    let shown: Vec<(&Value, &Value, &Value)> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                &e["event_type"],
+                &e["actor"]["role"],
+                &e["payload"]["member_id"],
+            )
+        })
+        .collect();
+    let claimer_id = json!(claimer.to_string());
+    assert_eq!(
+        shown,
+        [
+            (
+                &json!("BeneficiaryDisclosed"),
+                &json!("service_centre"),
+                &Value::Null
+            ),
+            (
+                &json!("BeneficiaryDisclosed"),
+                &json!("service_centre"),
+                &Value::Null
+            ),
+            (
+                &json!("BeneficiaryDisclosed"),
+                &json!("member"),
+                &claimer_id
+            ),
+        ]
+    );
+    let recorded = app.log.read_all(0, 1_000).await.expect("read");
+    assert!(
+        recorded
+            .iter()
+            .filter(|e| e.event_type == "BeneficiaryDisclosed")
+            .all(|e| !e.payload.as_str().contains("Zhao")),
+        "no details in a disclosure"
+    );
 
     // Erasure: only a committee admin; destroys the key; recorded as an event.
     let erase = EraseBeneficiary {

@@ -8,6 +8,7 @@ use crate::reply::{
     BeneficiaryView, CardView, CommunitySide, QuarterFeedback, SideSignature, Stars, UnitSide,
 };
 use allweather_domain::Principal;
+use allweather_domain::command::DiscloseBeneficiary;
 use allweather_domain::permissions::{Read, may_read};
 use allweather_domain::personal;
 use allweather_domain::values::Year;
@@ -82,7 +83,9 @@ impl CommandService {
 
     /// The name and contact of a wish's beneficiary, for those who deliver it (the
     /// domain says who: [`allweather_domain::wish::beneficiary`]); a placeholder once
-    /// the person is erased.
+    /// the person is erased. Every showing is first recorded in the log
+    /// (`DiscloseBeneficiary`, on the person's stream: who and when, never the details),
+    /// and counts against the caller's command rate.
     pub async fn beneficiary(
         &self,
         principal: &Principal,
@@ -97,6 +100,8 @@ impl CommandService {
             .await?;
         let details = match self.inner.log.person_key(sealed.person_id).await? {
             StoredKey::Live(key) => {
+                self.submit(principal, DiscloseBeneficiary { wish_id }, None)
+                    .await?;
                 Some(personal::open(&sealed, &key).context("open a beneficiary's details")?)
             }
             StoredKey::Erased => None,

@@ -378,3 +378,64 @@ fn the_scheduler_expires_every_claim_on_a_need_that_has_run_out() {
     let all = [expired(s.a), expired(b), closed.clone(), closed];
     s.when(system(), expire).then_emitted(&all);
 }
+
+#[test]
+fn a_member_gives_back_a_bounded_number_of_claims_a_day() {
+    let mut s = Scene::county();
+    let max_open = 3;
+    let release = |w: Uuid, m: Uuid| {
+        C::ReleaseWish(ReleaseWish {
+            wish_id: w,
+            member_id: m,
+        })
+    };
+    // The 2026 rules allow three releases a day.
+    for _ in 0..max_open {
+        let w = wish(&mut s);
+        s.ok(member(s.a), claim(w, s.a));
+        let released = [
+            Event::WishReleased(ev::WishReleased { member_id: s.a }),
+            Event::ClaimReleased(ev::ClaimReleased {
+                wish_id: w,
+                released_on: s.today,
+            }),
+        ];
+        s.when(member(s.a), release(w, s.a)).then_emitted(&released);
+    }
+    let w = wish(&mut s);
+    s.ok(member(s.a), claim(w, s.a));
+    let refused = s
+        .when(member(s.a), release(w, s.a))
+        .then_refused(Rule::ReleaseLimitReached);
+    assert!(
+        refused.detail.contains("3 claims today"),
+        "{}",
+        refused.detail
+    );
+    // Nor on the member's behalf; the next day the count starts again.
+    s.when(secretary(s.service, s.service_sec), release(w, s.a))
+        .then_refused(Rule::ReleaseLimitReached);
+    s.today = s.today.succ_opt().expect("a next day");
+    s.ok(member(s.a), release(w, s.a));
+}
+
+#[test]
+fn showing_a_beneficiary_is_recorded_on_their_stream_without_their_details() {
+    let mut s = Scene::county();
+    let w = publish_for(&mut s, None).expect("published");
+    let disclose = C::DiscloseBeneficiary(DiscloseBeneficiary { wish_id: w });
+    s.when(member(s.a), disclose.clone())
+        .then_refused(Rule::NotEntitledToPersonalData);
+    s.ok(member(s.a), claim(w, s.a));
+    let d = s.ok(member(s.a), disclose);
+    let (stream, events) = d.writes.first().expect("one stream");
+    assert_eq!(stream.as_str(), format!("beneficiary-{w}"));
+    assert_eq!(
+        events,
+        &[Event::BeneficiaryDisclosed(ev::BeneficiaryDisclosed {
+            wish_id: w,
+            member_id: Some(s.a),
+            disclosed_on: s.today,
+        })]
+    );
+}
