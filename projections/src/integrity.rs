@@ -6,6 +6,10 @@
 //! so an auditor can read them in the log. A mass event its organising branch enters for
 //! everyone who came is what the programme asks for, and is not flagged.
 //!
+//! And the pattern of harvesting people's details: a member who claims wishes, is shown
+//! their beneficiaries and gives the claims back, [`HARVEST_RELEASES`] times or more in a
+//! day (`read_then_released`).
+//!
 //! The projector keeps every service entry: member, date, minutes, start time, normalised
 //! activity, status, who entered and who verified it, and the positions of the events that
 //! logged and decided it. "Many" is [`BULK_MEMBERS`] or more; a long day is over
@@ -33,7 +37,12 @@ pub const LONG_DAY_MINUTES: i64 = 8 * 60;
 /// Members with one activity on one date entered by one person, from which it is flagged.
 pub const BULK_MEMBERS: usize = 5;
 
-const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
+/// Claims a member gives back in a day after being shown their beneficiary, from which
+/// the day is flagged.
+pub const HARVEST_RELEASES: usize = 2;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS ig_entries (
         record_id       TEXT PRIMARY KEY,
         member_id       TEXT NOT NULL,
         date            TEXT NOT NULL,
@@ -47,7 +56,20 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS ig_entries (
         decided_position BIGINT NOT NULL,
         channel         TEXT NOT NULL,
         organising_branch TEXT NOT NULL
-    )"];
+    )",
+    "CREATE TABLE IF NOT EXISTS ig_disclosures (
+        position  BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        wish_id   TEXT NOT NULL,
+        date      TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS ig_releases (
+        position  BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        wish_id   TEXT NOT NULL,
+        date      TEXT NOT NULL
+    )",
+];
 
 static ENTRIES: Table = Table {
     name: "ig_entries",
@@ -66,6 +88,18 @@ static ENTRIES: Table = Table {
         "channel",
         "organising_branch",
     ],
+};
+
+/// Members shown a beneficiary's details, one row per showing.
+static DISCLOSURES: Table = Table {
+    name: "ig_disclosures",
+    columns: &["position", "member_id", "wish_id", "date"],
+};
+
+/// Claims given back, one row per release.
+static RELEASES: Table = Table {
+    name: "ig_releases",
+    columns: &["position", "member_id", "wish_id", "date"],
 };
 
 /// The integrity projector.
@@ -89,6 +123,36 @@ impl Projector for Integrity {
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let id = envelope.stream_id.id();
+            match event {
+                Event::BeneficiaryDisclosed(e) => {
+                    if let Some(member) = e.member_id {
+                        w.insert(
+                            &DISCLOSURES,
+                            vec![
+                                position(envelope).into(),
+                                member.to_string().into(),
+                                e.wish_id.to_string().into(),
+                                e.disclosed_on.to_string().into(),
+                            ],
+                        )?;
+                    }
+                    return Ok(());
+                }
+                // On the member's ledger, `claims-{member}`.
+                Event::ClaimReleased(e) => {
+                    w.insert(
+                        &RELEASES,
+                        vec![
+                            position(envelope).into(),
+                            id.into(),
+                            e.wish_id.to_string().into(),
+                            e.released_on.to_string().into(),
+                        ],
+                    )?;
+                    return Ok(());
+                }
+                _ => {}
+            }
             match records::change(event) {
                 Some(RecordChange::Logged(e)) => {
                     let start = e.start_time.map_or(-1, |t| {
@@ -151,21 +215,38 @@ impl Projector for Integrity {
     }
 
     fn dump<'c>(&'c self, pool: &'c AnyPool) -> BoxFuture<'c, Result<Vec<String>, sqlx::Error>> {
-        Box::pin(dump_rows(
-            pool,
-            "ig_entries",
+        Box::pin(async move {
+            let mut rows = dump_rows(
+                pool,
+                "ig_entries",
                 "SELECT record_id, member_id, date, CAST(minutes AS TEXT), CAST(start_minute AS TEXT), activity,
                         status, entered_by, verifier, CAST(logged_position AS TEXT), CAST(decided_position AS TEXT),
                         channel, organising_branch
                    FROM ig_entries ORDER BY record_id",
-        ))
+            )
+            .await?;
+            for (table, sql) in [
+                (
+                    "ig_disclosures",
+                    "SELECT CAST(position AS TEXT), member_id, wish_id, date FROM ig_disclosures ORDER BY position",
+                ),
+                (
+                    "ig_releases",
+                    "SELECT CAST(position AS TEXT), member_id, wish_id, date FROM ig_releases ORDER BY position",
+                ),
+            ] {
+                rows.extend(dump_rows(pool, table, sql).await?);
+            }
+            Ok(rows)
+        })
     }
 }
 
 /// One suspicious pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
-    /// `over_8_hours_a_day`, `overlapping_entries`, `bulk_same_activity` or `verified_own_entry`.
+    /// `over_8_hours_a_day`, `overlapping_entries`, `bulk_same_activity`,
+    /// `verified_own_entry` or `read_then_released`.
     pub kind: &'static str,
     /// The member concerned; for look-alike entries, the one who entered them for
     /// others, or the activity many self-reported.
@@ -310,8 +391,46 @@ pub async fn flags(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> 
             });
         }
     }
+    flags.extend(harvesting(pool, year).await?);
     flags.sort_by(|a, b| {
         (a.kind, &a.date, &a.subject, &a.evidence).cmp(&(b.kind, &b.date, &b.subject, &b.evidence))
     });
     Ok(flags)
+}
+
+/// The days of `year` on which a member gave back [`HARVEST_RELEASES`] or more claims
+/// after being shown their beneficiary: each release with the showing before it.
+async fn harvesting(pool: &AnyPool, year: i32) -> Result<Vec<Flag>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT r.member_id, r.date, r.position, MIN(d.position)
+           FROM ig_releases r
+           JOIN ig_disclosures d
+             ON d.member_id = r.member_id AND d.wish_id = r.wish_id AND d.position < r.position
+          WHERE r.date LIKE $1
+          GROUP BY r.member_id, r.date, r.position
+          ORDER BY r.position",
+    )
+    .bind(format!("{year:04}-%"))
+    .fetch_all(pool)
+    .await?;
+    let mut days: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for r in &rows {
+        let evidence = days.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
+        evidence.push(r.try_get(3)?);
+        evidence.push(r.try_get(2)?);
+    }
+    Ok(days
+        .into_iter()
+        .filter(|(_, evidence)| evidence.len() / 2 >= HARVEST_RELEASES)
+        .map(|((member, date), evidence)| Flag {
+            kind: "read_then_released",
+            detail: format!(
+                "{} claims given back after their beneficiaries' details were shown",
+                evidence.len() / 2
+            ),
+            subject: member,
+            date,
+            evidence,
+        })
+        .collect())
 }

@@ -42,6 +42,7 @@ allweather_test_support::on_both_backends!(
     the_leaderboard_is_shown_as_the_years_rules_say,
     the_wish_board_shows_where_wishes_stand_and_never_who_they_are_for,
     integrity_flags_name_long_days_overlaps_bulk_entries_and_self_verification,
+    claiming_to_read_details_and_giving_back_is_bounded_and_flagged,
     a_members_assessment_shows_each_criterion_with_its_evidence_now_and_as_of_before,
     branches_are_ranked_by_the_years_weights_and_bad_queries_are_refused,
     an_as_of_ranking_is_replayed_once_and_answered_from_the_kept_replay_until_the_log_moves,
@@ -1386,6 +1387,69 @@ pub async fn a_scheduler_catching_up_sends_nothing_for_claims_closed_later_in_th
     assert_eq!(expiries, Vec::<&str>::new(), "no expiry was sent");
     assert_eq!(app.head().await.0, head, "nothing was appended");
     late.stop().await;
+    county.app.stop().await;
+}
+
+/// Claiming a wish to be shown its beneficiary and giving it back, again and again, is
+/// how a person's details would be harvested: each showing is on record, the releases of
+/// a day are bounded by the rules, and the pattern is flagged to the committee.
+pub async fn claiming_to_read_details_and_giving_back_is_bounded_and_flagged(app: TestApp) {
+    let county = County::new(app, |_| {}).await;
+    let app = &county.app;
+    let member = app.member(county.member);
+    let mut last = 0;
+    for i in 0..3 {
+        let wish = county.wish(&format!("A warm coat, household {i}")).await;
+        let claim = ClaimWish {
+            wish_id: wish,
+            member_id: county.member,
+        };
+        app.submit(&member, claim).await;
+        let (status, shown) = app
+            .get_as(&member, &format!("/api/v1/wishes/{wish}/beneficiary"))
+            .await;
+        assert_eq!(status, 200, "{shown}");
+        let release = ReleaseWish {
+            wish_id: wish,
+            member_id: county.member,
+        };
+        last = app.submit(&member, release).await["position"]
+            .as_u64()
+            .expect("position");
+    }
+    // A fourth release the same day is refused by the rules.
+    let wish = county.wish("A warm coat, household 3").await;
+    let claim = ClaimWish {
+        wish_id: wish,
+        member_id: county.member,
+    };
+    app.submit(&member, claim).await;
+    let release = json!({"wish_id": wish, "member_id": county.member}).to_string();
+    let refused = app
+        .command(Some(&member), "ReleaseWish", release, None)
+        .await;
+    assert_eq!(
+        (refused.status, &refused.body["rule"]),
+        (422, &json!("ReleaseLimitReached")),
+        "{:?}",
+        refused.body
+    );
+    let path = format!("/api/v1/integrity/flags?year=2026&min_position={last}");
+    let (status, flags) = app.get_as(&app.admin(), &path).await;
+    assert_eq!(status, 200, "{flags}");
+    let harvesting: Vec<&Value> = flags["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter(|f| f["kind"] == "read_then_released")
+        .collect();
+    assert_eq!(harvesting.len(), 1, "{flags}");
+    assert_eq!(harvesting[0]["subject"], county.member.to_string());
+    assert_eq!(
+        harvesting[0]["evidence"].as_array().map(Vec::len),
+        Some(6),
+        "each release with the showing before it: {flags}"
+    );
     county.app.stop().await;
 }
 
