@@ -1323,6 +1323,7 @@ pub async fn a_scheduler_catching_up_sends_nothing_for_claims_closed_later_in_th
 ) {
     let county = County::new(app, |rules| {
         rules["wishes"]["max_open_claims"] = json!(20);
+        rules["wishes"]["max_releases_per_day"] = json!(20);
     })
     .await;
     let app = &county.app;
