@@ -5,7 +5,7 @@
 //! releases stored: stored bytes are never rewritten.
 //! Quantities are integers (minutes, hundredths of a point), never floats.
 
-use crate::personal::Sealed;
+use crate::personal::{Private, Sealed};
 use crate::rules::Rules;
 use crate::upcast;
 use crate::values::{
@@ -336,12 +336,12 @@ events! {
         /// The former claimer.
         member_id: Uuid,
     }
-    /// The claimer fulfilled the wish.
-    WishFulfilled {
+    /// The claimer fulfilled the wish. Version 1 held the evidence in clear.
+    WishFulfilled @ 2 [upcast::clear_text_v1] {
         /// The claimer.
         member_id: Uuid,
-        /// What shows it was done.
-        evidence: String,
+        /// What shows it was done, sealed under the beneficiary's key.
+        evidence: Private,
     }
     /// The publisher confirmed the delivery.
     WishConfirmed {
@@ -428,12 +428,12 @@ events! {
         /// The record.
         record_id: Uuid,
     }
-    /// A household in need was registered.
-    HouseholdRegistered {
+    /// A household in need was registered. Version 1 held the hardship in clear.
+    HouseholdRegistered @ 2 [upcast::clear_text_v1] {
         /// Where, at the level of an area (not an address).
         address_area: String,
-        /// What hardship.
-        hardship: String,
+        /// What hardship, sealed under the household's key.
+        hardship: Private,
     }
     /// A cadre was paired with the household.
     HouseholdPaired {
@@ -442,23 +442,23 @@ events! {
         /// From when (visits before it are not the cadre's).
         paired_on: NaiveDate,
     }
-    /// The paired cadre visited.
-    HouseholdVisited {
+    /// The paired cadre visited. Version 1 held the notes in clear.
+    HouseholdVisited @ 2 [upcast::clear_text_v1] {
         /// The cadre.
         cadre_id: Uuid,
         /// When.
         date: NaiveDate,
-        /// What happened.
-        notes: String,
+        /// What happened, sealed under the household's key.
+        notes: Private,
     }
-    /// A concern of the household was raised.
-    ConcernRaised {
+    /// A concern of the household was raised. Version 1 held the description in clear.
+    ConcernRaised @ 2 [upcast::clear_text_v1] {
         /// The concern's id.
         concern_id: Uuid,
         /// Its category.
         category: String,
-        /// What it is.
-        description: String,
+        /// What it is, sealed under the household's key.
+        description: Private,
     }
     /// A concern was resolved.
     ConcernResolved {

@@ -6,6 +6,7 @@ use crate::error::{Decide, DomainError, Rule, ensure};
 use crate::event::*;
 use crate::member;
 use crate::permissions::{is_member, require_role, require_secretary};
+use crate::personal;
 use crate::values;
 use crate::values::Year;
 use crate::world::{Decision, World, streams};
@@ -102,6 +103,7 @@ pub(crate) fn register(
     })?;
     let address_area = values::text("address_area", &c.address_area, values::TEXT_NAME)?;
     let hardship = values::text("hardship", &c.hardship, values::TEXT_PARAGRAPH)?;
+    let hardship = personal::private_text(world, id, "hardship", hardship)?;
     Ok(Decision::to(
         stream,
         vec![Event::HouseholdRegistered(HouseholdRegistered {
@@ -159,6 +161,7 @@ pub(crate) fn record_visit(world: &World, c: &RecordVisit, ctx: &Ctx) -> Result<
         || format!("a visit on {} is already recorded", c.date),
     )?;
     let notes = values::text("notes", &c.notes, values::TEXT_NOTE)?;
+    let notes = personal::private_text(world, c.household_id, "notes", notes)?;
     Ok(Decision::to(
         streams::household(c.household_id),
         vec![Event::HouseholdVisited(HouseholdVisited {
@@ -187,6 +190,7 @@ pub(crate) fn raise_concern(
     }
     let category = values::text("category", &c.category, values::TEXT_SHORT)?;
     let description = values::text("description", &c.description, values::TEXT_NOTE)?;
+    let description = personal::private_text(world, c.household_id, "description", description)?;
     Ok(Decision::to(
         streams::household(c.household_id),
         vec![Event::ConcernRaised(ConcernRaised {

@@ -26,6 +26,15 @@
 //! too, so an erasure that commits while a publish is decided makes the publish decide
 //! again, and be refused. Who may read the details is [`crate::wish::beneficiary`]'s rule.
 //! No read model holds them, so an erasure shows at once, with no rebuild.
+//!
+//! What people write about a person in need is theirs too: a household's hardship, a
+//! visit's notes, a concern's description (under the household's key: a household is a
+//! person in need, its id its key's), a wish's fulfilment evidence (under its
+//! beneficiary's). Events carry it as [`Private`] text, sealed like the details with
+//! associated data of its own, and an erasure of the household or person makes it
+//! unreadable with the rest. Events recorded before such text was sealed hold it in clear
+//! ([`Private::Clear`]): the log is never rewritten, so those bytes stay, and readers
+//! show them as erased once the person is.
 
 use crate::command::EraseBeneficiary;
 use crate::ctx::Ctx;
@@ -48,8 +57,16 @@ pub const KEY_LEN: usize = 32;
 /// Bytes of a nonce.
 pub const NONCE_LEN: usize = 24;
 
-/// The fields of a command body that carry a person's details in clear.
-pub const FIELDS: &[&str] = &["beneficiary", "beneficiary_contact"];
+/// The fields of a command body that carry a person's details, or free text about a
+/// person in need, in clear.
+pub const FIELDS: &[&str] = &[
+    "beneficiary",
+    "beneficiary_contact",
+    "hardship",
+    "notes",
+    "description",
+    "evidence",
+];
 
 /// What is shown in place of an erased person's details.
 pub const ERASED: &str = "[erased]";
@@ -120,6 +137,105 @@ fn aad(person_id: Uuid) -> Vec<u8> {
     .concat()
 }
 
+/// The associated data of free text about `person_id`: text never opens as details.
+fn text_aad(person_id: Uuid) -> Vec<u8> {
+    [b"allweather/text/v1/".as_slice(), person_id.as_bytes()].concat()
+}
+
+/// Free text about a person in need, as an event carries it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Private {
+    /// Sealed under the person's key (as every event written now carries it).
+    Sealed(Sealed),
+    /// In clear, as events recorded before such text was sealed hold it.
+    Clear(String),
+}
+
+impl fmt::Debug for Private {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Private::Sealed(s) => f.debug_tuple("Sealed").field(s).finish(),
+            Private::Clear(_) => f.write_str("Clear(…)"),
+        }
+    }
+}
+
+fn seal_bytes(aad: &[u8], key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], clear: &[u8]) -> String {
+    // XChaCha20-Poly1305 refuses only messages beyond 256 GiB: this cannot fail for the
+    // few kilobytes a text field holds, and a seal without its content must never be
+    // stored in its place.
+    let sealed = XChaCha20Poly1305::new(key.into())
+        .encrypt(&XNonce::from(*nonce), Payload { msg: clear, aad })
+        .expect("XChaCha20-Poly1305 seals a message of a few kilobytes");
+    URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat())
+}
+
+fn open_bytes(sealed: &Sealed, aad: &[u8], key: &[u8; KEY_LEN]) -> Result<Vec<u8>, Unreadable> {
+    let bad = || Unreadable(sealed.person_id);
+    let bytes = URL_SAFE_NO_PAD.decode(&sealed.sealed).map_err(|_| bad())?;
+    if bytes.len() < NONCE_LEN {
+        return Err(bad());
+    }
+    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| bad())
+}
+
+/// Seals free `text` about `person_id` under `key` with `nonce` (never used twice with
+/// the same key).
+pub fn seal_text(
+    person_id: Uuid,
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    text: &str,
+) -> Sealed {
+    Sealed {
+        person_id,
+        sealed: seal_bytes(&text_aad(person_id), key, nonce, text.as_bytes()),
+    }
+}
+
+/// Opens free text sealed with [`seal_text`].
+pub fn open_text(sealed: &Sealed, key: &[u8; KEY_LEN]) -> Result<String, Unreadable> {
+    let clear = open_bytes(sealed, &text_aad(sealed.person_id), key)?;
+    String::from_utf8(clear).map_err(|_| Unreadable(sealed.person_id))
+}
+
+/// Seals free `text` about `person_id` with the key the handler brought, creating it if
+/// the person has none; refuses a person who was erased, naming `field`.
+pub(crate) fn private_text(
+    world: &World,
+    person_id: Uuid,
+    field: &'static str,
+    text: String,
+) -> Result<Private, Decide> {
+    match world.key(person_id, true)? {
+        PersonKey::Live { key, nonce } => {
+            Ok(Private::Sealed(seal_text(person_id, key, nonce, &text)))
+        }
+        PersonKey::Erased => Err(DomainError::new(
+            Rule::BeneficiaryErased,
+            format!("{person_id} was erased: nothing more is written about them"),
+        )
+        .on(field)
+        .into()),
+        // A key asked for with `create` is never unknown once loaded.
+        PersonKey::Unknown => Err(Decide::NeedKey {
+            person_id,
+            create: true,
+        }),
+    }
+}
+
 /// Seals `details` for `person_id` under `key` with `nonce` (which must never be used
 /// twice with the same key: the handler draws a random one per decision).
 pub fn seal(
@@ -128,44 +244,18 @@ pub fn seal(
     nonce: &[u8; NONCE_LEN],
     details: &Personal,
 ) -> Sealed {
-    // Serialising two strings cannot fail, and XChaCha20-Poly1305 refuses only messages
-    // beyond 256 GiB: neither error can happen for details of at most a few hundred bytes,
-    // and a seal without its content must never be stored in their place.
+    // Serialising two strings cannot fail.
     let clear = serde_json::to_vec(details).expect("two strings serialise as JSON");
-    let sealed = XChaCha20Poly1305::new(key.into())
-        .encrypt(
-            &XNonce::from(*nonce),
-            Payload {
-                msg: &clear,
-                aad: &aad(person_id),
-            },
-        )
-        .expect("XChaCha20-Poly1305 seals a message of a few hundred bytes");
     Sealed {
         person_id,
-        sealed: URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()),
+        sealed: seal_bytes(&aad(person_id), key, nonce, &clear),
     }
 }
 
 /// Opens sealed details with the person's key.
 pub fn open(sealed: &Sealed, key: &[u8; KEY_LEN]) -> Result<Personal, Unreadable> {
-    let bad = || Unreadable(sealed.person_id);
-    let bytes = URL_SAFE_NO_PAD.decode(&sealed.sealed).map_err(|_| bad())?;
-    if bytes.len() < NONCE_LEN {
-        return Err(bad());
-    }
-    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
-    let clear = XChaCha20Poly1305::new(key.into())
-        .decrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: &aad(sealed.person_id),
-            },
-        )
-        .map_err(|_| bad())?;
-    serde_json::from_slice(&clear).map_err(|_| bad())
+    let clear = open_bytes(sealed, &aad(sealed.person_id), key)?;
+    serde_json::from_slice(&clear).map_err(|_| Unreadable(sealed.person_id))
 }
 
 /// Checks a beneficiary's details as a command gives them.

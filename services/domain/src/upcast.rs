@@ -56,6 +56,14 @@ pub fn rules_adopted_v2(mut v: Value) -> Result<Value, String> {
     Ok(v)
 }
 
+/// `HouseholdRegistered`, `HouseholdVisited`, `ConcernRaised` and `WishFulfilled` v1 →
+/// v2: v1 held its free text about a person in need in clear, as a string; v2 holds it
+/// sealed. A v1 string is read as it was written (`Private::Clear`): the log is never
+/// rewritten, and readers show it as erased once the person is.
+pub fn clear_text_v1(v: Value) -> Result<Value, String> {
+    Ok(v)
+}
+
 /// `BranchMeetingRecorded` and `BranchActivityRecorded` v1 → v2: v1 recorded how many
 /// came (`attendees`, a number) and named no one.
 pub fn attendance_v1(mut v: Value) -> Result<Value, String> {

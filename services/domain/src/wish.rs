@@ -464,6 +464,10 @@ pub(crate) fn fulfil(world: &World, c: &FulfilWish, ctx: &Ctx) -> Result<Decisio
     open_claim(wish, c.wish_id, claimer)?;
     require_claimer_or_secretary(world, ctx, claimer, "fulfilling a wish")?;
     let evidence = values::text("evidence", &c.evidence, values::TEXT_NOTE)?;
+    // About the person the wish is for: sealed under their key (a wish published for no
+    // one named, under its own id's).
+    let person = wish.beneficiary.as_ref().map_or(c.wish_id, |b| b.person_id);
+    let evidence = personal::private_text(world, person, "evidence", evidence)?;
     let decision = Decision::to(
         streams::wish(c.wish_id),
         vec![Event::WishFulfilled(WishFulfilled {

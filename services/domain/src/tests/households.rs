@@ -101,3 +101,65 @@ fn a_visit_is_recorded_once_a_day_and_never_before_the_pairing() {
     s.when(member(s.a), visit(today()))
         .then_refused(Rule::VisitAlreadyRecorded);
 }
+
+#[test]
+fn what_is_written_about_a_household_is_sealed_under_its_key_and_erased_with_it() {
+    let mut s = Scene::county();
+    let h = s.id();
+    let registered = s.ok(
+        centre(),
+        C::RegisterHousehold(RegisterHousehold {
+            household_id: Some(h),
+            address_area: "East Street".into(),
+            hardship: "widowed, a leaking roof".into(),
+        }),
+    );
+    let Some(Event::HouseholdRegistered(e)) = registered.events().next() else {
+        panic!("HouseholdRegistered")
+    };
+    let crate::personal::Private::Sealed(sealed) = &e.hardship else {
+        panic!("the hardship is sealed: {:?}", e.hardship)
+    };
+    assert_eq!(sealed.person_id, h, "under the household's own key");
+    let stored = serde_json::to_string(&e).expect("json");
+    assert!(
+        !stored.contains("roof"),
+        "clear text in the event: {stored}"
+    );
+    let key = s.keys[&h].expect("a live key");
+    assert_eq!(
+        personal::open_text(sealed, &key).as_deref(),
+        Ok("widowed, a leaking roof")
+    );
+    assert!(
+        personal::open(sealed, &key).is_err(),
+        "text never opens as a person's details"
+    );
+    s.ok(
+        centre(),
+        C::PairHousehold(PairHousehold {
+            household_id: h,
+            cadre_id: s.a,
+        }),
+    );
+    // Erased as a person in need is: nothing more is written about the household.
+    s.ok(
+        admin(),
+        C::EraseBeneficiary(EraseBeneficiary {
+            beneficiary_id: h,
+            reason: "the family's request".into(),
+        }),
+    );
+    assert_eq!(s.keys[&h], None, "the key is destroyed");
+    let refused = s
+        .when(
+            member(s.a),
+            C::RecordVisit(RecordVisit {
+                household_id: h,
+                date: today(),
+                notes: "brought rice".into(),
+            }),
+        )
+        .then_refused(Rule::BeneficiaryErased);
+    assert_eq!(refused.field, Some("notes"));
+}
