@@ -4,6 +4,7 @@ use super::QueryRoute;
 use super::extract::{Caller, Check, Valid};
 use crate::AppState;
 use crate::problem::ApiError;
+use allweather_command::auth::REVOCATIONS_RELOAD;
 use allweather_domain::permissions::Read;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -70,6 +71,20 @@ async fn events(
     };
     let catalog = state.commands.catalog().clone();
     let stopped = state.stopping.clone().cancelled_owned();
+    // The token is looked at again while the stream lasts: once it is revoked or has
+    // expired, the stream ends (the client reconnects, and is refused).
+    let (tokens, presented) = (
+        state.tokens.clone(),
+        headers.get(axum::http::header::AUTHORIZATION).cloned(),
+    );
+    let withdrawn = async move {
+        loop {
+            tokio::time::sleep(REVOCATIONS_RELOAD).await;
+            if !matches!(tokens.principal_of(presented.as_ref()), Ok(Some(_))) {
+                return;
+            }
+        }
+    };
     let client = SseClient::new(state.metrics.sse_clients.clone());
     let stream = log
         .tail(after)
@@ -79,7 +94,12 @@ async fn events(
             let _open = &client;
             std::future::ready(r.ok().map(|e| Ok(sse_event(&catalog, &e))))
         })
-        .take_until(Box::pin(stopped));
+        .take_until(Box::pin(async move {
+            tokio::select! {
+                () = stopped => {}
+                () = withdrawn => {}
+            }
+        }));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

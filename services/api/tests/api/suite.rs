@@ -735,6 +735,31 @@ pub async fn live_events_stream_new_envelopes_and_resume_after_the_last_event_id
         (3, "BranchRegistered"),
         "resumes after Last-Event-ID"
     );
+    // A stream lasts no longer than its token: revoked, it ends within a reload.
+    let auditor = app.token("auditor", None, Some(Uuid::now_v7()));
+    let mut watching = app
+        .client
+        .get(&url)
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(watching.status(), 200);
+    let claims = app.tokens.claims(&auditor).expect("the auditor's claims");
+    app.log
+        .revoke_token(&allweather_log::Revocation {
+            subject: claims.sub,
+            token_id: claims.jti,
+            revoked_at: chrono::Utc::now().timestamp(),
+        })
+        .await
+        .expect("revoke");
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while watching.chunk().await.expect("a chunk").is_some() {}
+    })
+    .await
+    .expect("the revoked token's stream ends");
+
     // Stopping the service ends the open streams instead of waiting on them.
     tokio::time::timeout(std::time::Duration::from_secs(30), app.stop())
         .await
