@@ -243,6 +243,23 @@ impl App {
                 ("the token revocations", Ok(()))
             });
         }
+        if let Some(limiter) = self.state.anonymous.clone() {
+            let stop = behind.clone();
+            tasks.spawn(async move {
+                // The addresses whose budget is whole again are forgotten: the map holds
+                // the recent clients only.
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                            limiter.retain_recent();
+                            limiter.shrink_to_fit();
+                        }
+                    }
+                }
+                ("the anonymous rate's pruning", Ok(()))
+            });
+        }
         for (projector, progress) in self.projectors {
             let (read, log, stop) = (
                 self.state.read.clone(),

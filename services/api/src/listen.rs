@@ -110,7 +110,7 @@ impl Drop for Slot {
 fn refuse(stream: &TcpStream) {
     // Best effort by design: a client that cannot take these bytes now is closed anyway.
     let _ = stream.try_write(
-        b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
     );
 }
 
@@ -148,7 +148,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             },
         };
         let ip = peer.ip().to_canonical();
-        let Some(slot) = Slot::take(&total, &peers, ip, limits.connections_per_address) else {
+        let Some(slot) = Slot::take(&total, &peers, ip, limits.connections_per_address.max(1))
+        else {
             tracing::debug!(%peer, "a connection over the caps was refused");
             refuse(&stream);
             continue;

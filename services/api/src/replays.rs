@@ -10,7 +10,8 @@
 //! A caller (a signed-in principal; the anonymous replay nothing) waits for one point at
 //! a time: asking for another while a replay of theirs waits or runs is refused at once
 //! (429), so no one caller can hold the slot with a queue of their own; asking again for
-//! the same point shares the replay.
+//! the same point waits for that replay and answers from it (or is told to retry, 503),
+//! and never runs one of its own.
 //!
 //! The numbers: one replay at a time, a query waits up to 10 s for its turn, and the last
 //! three replays are kept, each in an in-memory SQLite store. On the 2,000-member demo
@@ -104,7 +105,7 @@ impl Replays {
         if let Some(found) = self.find(as_of, head) {
             return Ok(found);
         }
-        let _place = self.place(caller, as_of)?;
+        let place = self.place(caller, as_of)?;
         let _turn = tokio::time::timeout(self.wait, self.gate.acquire())
             .await
             .map_err(|_| {
@@ -116,6 +117,13 @@ impl Replays {
         // Another query may have replayed the same point while this one waited.
         if let Some(found) = self.find(as_of, head) {
             return Ok(found);
+        }
+        // A caller's second query for a point shares the first's replay and never runs
+        // one of its own.
+        if place.is_none() {
+            return Err(ApiError::unavailable(
+                "your replay of this point is still running; retry shortly",
+            ));
         }
         let (store, reached) =
             scorecard::scratch(log, as_of, |_| {})

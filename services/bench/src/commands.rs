@@ -331,7 +331,8 @@ async fn measure(backend: &Backend, shape: &Shape) -> anyhow::Result<Figures> {
     let (mix_rate, mix, by_name) = mix(&http, &county, shape).await?;
     let (storm_rate, storm, storm_answers) = storm(&http, &county).await?;
     let (meetings_rate, meetings) = meetings(&service, &http, shape).await?;
-    let (rankings_rate, rankings) = rankings(&http, shape).await?;
+    let head = service.log().head().await?.position;
+    let (rankings_rate, rankings) = rankings(&http, shape, head).await?;
 
     // The client's idle connections keep the service's state (its pools) alive: they go
     // first, then the service, then the last handle on the log (its commit listener), so
@@ -562,6 +563,15 @@ async fn meetings(
             })
         })
         .collect();
+    gathered(started, tasks).await
+}
+
+/// Every client's latencies once all are done: answers per second since `started`, and
+/// the p50, p99 and max (ms).
+async fn gathered(
+    started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>>,
+) -> anyhow::Result<(f64, [f64; 3])> {
     let mut latencies = Vec::new();
     for t in tasks {
         latencies.extend(t.await.context("a client panicked")??);
@@ -571,12 +581,26 @@ async fn meetings(
 }
 
 /// The public branch rankings of the year, read `per_client` times by each of
-/// `shape.clients` anonymous clients at once; every answer must be 200.
-async fn rankings(http: &Arc<Http>, shape: &Shape) -> anyhow::Result<(f64, [f64; 3])> {
+/// `shape.clients` anonymous clients at once, once the read model has applied the load
+/// (`head`): the rankings at rest, as the public reads them; every answer must be 200.
+async fn rankings(http: &Arc<Http>, shape: &Shape, head: u64) -> anyhow::Result<(f64, [f64; 3])> {
     let url = Arc::new(format!(
         "{}/api/v1/rankings/branches?year={YEAR}",
         http.root
     ));
+    // The read model catches up with the load first (503 while it has not).
+    loop {
+        let r = http
+            .client
+            .get(format!("{url}&min_position={head}"))
+            .send()
+            .await?;
+        match r.status().as_u16() {
+            200 => break,
+            503 => continue,
+            status => anyhow::bail!("the rankings answered {status} at position {head}"),
+        }
+    }
     let per_client = shape.per_client;
     let started = Instant::now();
     let tasks: Vec<_> = (0..shape.clients)
@@ -596,12 +620,7 @@ async fn rankings(http: &Arc<Http>, shape: &Shape) -> anyhow::Result<(f64, [f64;
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.context("a client panicked")??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok((latencies.len() as f64 / elapsed, summary(latencies)))
+    gathered(started, tasks).await
 }
 
 /// The HTTP client of the load, and the tokens it presents.

@@ -33,8 +33,10 @@
 //! beneficiary's). Events carry it as [`Private`] text, sealed like the details with
 //! associated data of its own, and an erasure of the household or person makes it
 //! unreadable with the rest. Events recorded before such text was sealed hold it in clear
-//! ([`Private::Clear`]): the log is never rewritten, so those bytes stay, and readers
-//! show them as erased once the person is.
+//! ([`Private::Clear`]): the log is never rewritten, so those bytes stay in it and in its
+//! copies, and an erasure does not reach them (nor can it erase a household that has
+//! only such events: no key was ever made for it). The live event stream masks them;
+//! raw streams show them to the committee and its auditors only.
 
 use crate::command::EraseBeneficiary;
 use crate::ctx::Ctx;
@@ -142,7 +144,9 @@ fn text_aad(person_id: Uuid) -> Vec<u8> {
     [b"allweather/text/v1/".as_slice(), person_id.as_bytes()].concat()
 }
 
-/// Free text about a person in need, as an event carries it.
+/// Free text about a person in need, as an event carries it. Sealed, it is a [`Sealed`]
+/// of the text's UTF-8 bytes (with associated data of its own, so that it never opens as
+/// a person's details).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Private {

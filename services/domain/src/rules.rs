@@ -169,7 +169,9 @@ pub struct Rules {
     /// Open claims a member may hold at once.
     pub max_open_claims: u32,
     /// Claims a member may give back in one day: claiming to read a person's details and
-    /// giving the claim back, over and over, is how details would be harvested.
+    /// giving the claim back, over and over, is how details would be harvested. (Rules
+    /// a read model kept from before it was a setting read as the default.)
+    #[serde(default = "default_releases_per_day")]
     pub max_releases_per_day: u32,
     /// Meetings a branch must hold (where its kind sets no number of its own).
     pub required_meetings: u32,

@@ -59,7 +59,7 @@ pub fn rules_adopted_v2(mut v: Value) -> Result<Value, String> {
 /// `HouseholdRegistered`, `HouseholdVisited`, `ConcernRaised` and `WishFulfilled` v1 →
 /// v2: v1 held its free text about a person in need in clear, as a string; v2 holds it
 /// sealed. A v1 string is read as it was written (`Private::Clear`): the log is never
-/// rewritten, and readers show it as erased once the person is.
+/// rewritten, so an erasure does not reach it; the live event stream masks it.
 pub fn clear_text_v1(v: Value) -> Result<Value, String> {
     Ok(v)
 }
@@ -151,6 +151,25 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn version_2_rules_give_back_the_default_number_of_claims_a_day() {
+        let rules = crate::rules::Rules::from_toml(include_str!("../../../rules/2026.toml"))
+            .expect("valid");
+        let mut v2 = serde_json::to_value(&rules).expect("json");
+        v2.as_object_mut()
+            .expect("object")
+            .remove("max_releases_per_day");
+        let lifted = rules_adopted_v2(json!({"rules": v2})).expect("lifts");
+        assert_eq!(
+            lifted["rules"]["max_releases_per_day"],
+            crate::rules::DEFAULT_RELEASES_PER_DAY
+        );
+        let Event::RulesAdopted(e) = Event::from_stored("RulesAdopted", lifted).expect("v3") else {
+            panic!("not rules")
+        };
+        assert_eq!(e.rules.max_releases_per_day, 3);
     }
 
     #[test]

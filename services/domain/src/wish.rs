@@ -409,20 +409,23 @@ pub(crate) fn release(world: &World, c: &ReleaseWish, ctx: &Ctx) -> Result<Decis
         _ => e,
     })?;
     require_claimer_or_secretary(world, ctx, c.member_id, "releasing a wish")?;
-    let rules = rules_in_force(world, Year::of_date(ctx.today)?)?;
+    // Between the new year and the adoption of its rules, the default bound.
+    let bound = match rules_in_force(world, Year::of_date(ctx.today)?) {
+        Ok(rules) => rules.max_releases_per_day,
+        Err(Decide::Refused(e)) if e.rule == Rule::RulesNotAdopted => {
+            crate::rules::DEFAULT_RELEASES_PER_DAY
+        }
+        Err(other) => return Err(other),
+    };
     let ledger = streams::claims(c.member_id);
     let claims: &Claims = world.get(ledger.clone())?;
     let released = claims.released_on(ctx.today);
-    ensure(
-        released < rules.max_releases_per_day,
-        Rule::ReleaseLimitReached,
-        || {
-            format!(
-                "member {} has given back {released} claims today, the most the rules allow; a claim that cannot be delivered is left to expire or handed to the service centre",
-                c.member_id
-            )
-        },
-    )?;
+    ensure(released < bound, Rule::ReleaseLimitReached, || {
+        format!(
+            "member {} has given back {released} claims today, the most the rules allow; a claim that cannot be delivered is left to expire or handed to the service centre",
+            c.member_id
+        )
+    })?;
     Ok(Decision::to(
         streams::wish(c.wish_id),
         vec![Event::WishReleased(WishReleased {

@@ -104,13 +104,20 @@ async fn events(
 }
 
 /// One event for a live subscriber: its envelope, the payload in the current schema, a
-/// wish's beneficiary masked.
+/// wish's beneficiary and any free text about a person in need held in clear masked.
 fn sse_event(catalog: &allweather_events::Catalog, e: &allweather_events::Envelope) -> SseEvent {
     let mut payload = catalog
         .decode(e)
         .unwrap_or_else(|_| e.payload.to_value().unwrap_or_default());
     if let Some(b) = payload.get_mut("beneficiary") {
         *b = Value::from("***");
+    }
+    // Free text about a person in need that an event of an earlier release holds in
+    // clear (a string, where events now hold it sealed).
+    for field in ["hardship", "notes", "description", "evidence"] {
+        if let Some(text) = payload.get_mut(field).filter(|t| t.is_string()) {
+            *text = Value::from("***");
+        }
     }
     SseEvent::default()
         .id(e.position.to_string())

@@ -179,34 +179,43 @@ pub(crate) fn router(state: AppState) -> anyhow::Result<Router> {
             state.commands.clone(),
             state.tokens.clone(),
         ));
-    let anonymous = state.anonymous.clone();
+    let limited = (state.anonymous.clone(), state.tokens.clone());
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        limited,
+        anonymous_rate,
+    ));
+    // Outermost, so that every answer carries the headers, a refusal of the rate too.
     Ok(secure(routes, &service::content_security_policy())?
-        .layer(axum::middleware::from_fn_with_state(
-            anonymous,
-            anonymous_rate,
-        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state))
 }
 
-/// Queries without a token (`/api/…`), counted per client address against `limiter`:
-/// over its rate, 429 with `Retry-After`. The signed-in are counted by their token's
-/// command rate and by what they may read, not here; the page, the published documents,
-/// `/healthz` and `/metrics` cost nothing to answer and are not counted.
+/// Queries without a valid token (`/api/…`), counted per client address against the
+/// limiter: over its rate, 429 with `Retry-After`. A header that is not a valid token
+/// counts as none. The signed-in are counted by their token's command rate and by what
+/// they may read, not here; the page, the published documents, `/healthz` and `/metrics`
+/// are not counted. An IPv6 client is counted by its /64, the block one client holds.
 async fn anonymous_rate(
-    axum::extract::State(limiter): axum::extract::State<Option<Arc<AddressLimiter>>>,
+    axum::extract::State((limiter, tokens)): axum::extract::State<(
+        Option<Arc<AddressLimiter>>,
+        allweather_command::TokenKey,
+    )>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
+    let Some(limiter) = limiter.filter(|_| request.uri().path().starts_with("/api/")) else {
+        return next.run(request).await;
+    };
+    let signed_in = matches!(
+        tokens.principal_of(request.headers().get(axum::http::header::AUTHORIZATION)),
+        Ok(Some(_))
+    );
     let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_canonical());
-    let anonymous = !request
-        .headers()
-        .contains_key(axum::http::header::AUTHORIZATION);
-    if let (Some(limiter), Some(peer), true) = (limiter, peer, anonymous)
+        .map(|c| client_of(c.0.ip()));
+    if let (Some(peer), false) = (peer, signed_in)
         && let Err(not_until) = limiter.check_key(&peer)
     {
         use governor::clock::Clock as _;
@@ -218,6 +227,17 @@ async fn anonymous_rate(
         .into_response();
     }
     next.run(request).await
+}
+
+/// The client an address stands for: an IPv4 address, or an IPv6 address's /64.
+fn client_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
 }
 
 /// A rate per client address.

@@ -12,14 +12,15 @@ use allweather_projections::ReadStore;
 use allweather_projections::assessment;
 use allweather_projections::scorecard;
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse as _, Response};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::num::NonZeroU64;
-use std::sync::Arc;
 
 pub(super) fn routes() -> Vec<QueryRoute> {
     vec![
@@ -64,7 +65,7 @@ impl Check for RankingQuery {
 
 /// The year's ranking of branches.
 #[derive(Debug, Serialize, JsonSchema)]
-pub(crate) struct Ranking {
+struct Ranking {
     /// The year.
     year: Year,
     /// The log position it reflects.
@@ -112,8 +113,8 @@ struct ScoreCriterion {
 /// rather than each recomputing the county's book.
 #[derive(Debug)]
 pub(crate) struct Live {
-    /// By year and kind: the position, and the rankings at it.
-    kept: tokio::sync::Mutex<HashMap<RankingKey, (u64, Arc<Ranking>)>>,
+    /// By year and kind: the position, and the rankings at it as the JSON answered.
+    kept: tokio::sync::Mutex<HashMap<RankingKey, (u64, Bytes)>>,
     computed: prometheus::IntCounter,
 }
 
@@ -144,15 +145,21 @@ async fn branch_rankings(
     // the one computation and answer from it.
     let mut kept = state.rankings.kept.lock().await;
     let key = (q.year, q.kind);
-    if let Some((at, ranking)) = kept.get(&key)
-        && *at == position
-    {
-        return Ok(Json(&**ranking).into_response());
-    }
-    let computed = Arc::new(ranking(&store, position, &q).await?);
-    state.rankings.computed.inc();
-    kept.insert(key, (position, computed.clone()));
-    Ok(Json(&*computed).into_response())
+    let answer = match kept.get(&key) {
+        Some((at, answer)) if *at == position => answer.clone(),
+        _ => {
+            let computed = ranking(&store, position, &q).await?;
+            let answer = Bytes::from(
+                serde_json::to_vec(&computed)
+                    .map_err(|e| anyhow::Error::new(e).context("the rankings as JSON"))?,
+            );
+            state.rankings.computed.inc();
+            kept.insert(key, (position, answer.clone()));
+            answer
+        }
+    };
+    drop(kept);
+    Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
 /// The rankings of `q`'s year and kind in `store`, which reflects `position`.

@@ -171,6 +171,16 @@ async fn anonymous_requests_are_rate_limited_per_address_and_the_public_rankings
         get(&app.client, &rankings, Some(&admin)).await,
         (200, false)
     );
+    // A header that is not a token is no way around the rate; what costs nothing is not
+    // counted.
+    let board = format!("{}/api/v1/wishes?year=2026", app.base);
+    assert_eq!(get(&app.client, &board, Some("not-a-token")).await.0, 429);
+    assert_eq!(
+        get(&app.client, &format!("{}/healthz", app.base), None)
+            .await
+            .0,
+        200
+    );
     assert_eq!(computed().await, Some(1), "still one computation");
     app.stop().await;
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 impl CommandService {
     /// Refuses unless `principal` may read `what` as the log stands now, decided by the
     /// domain's read rules ([`allweather_domain::permissions::may_read`]) like a command.
-    /// Every query asks this before it looks anything up.
+    /// Every query that is not public asks this before it looks anything up.
     pub async fn authorize(&self, principal: &Principal, what: &Read) -> Result<(), CommandError> {
         let ctx = self.ctx(principal, Uuid::nil(), self.inner.log.known_head());
         self.resolve(|world| may_read(world, &ctx, what), true)

@@ -142,6 +142,48 @@ fn what_is_written_about_a_household_is_sealed_under_its_key_and_erased_with_it(
             cadre_id: s.a,
         }),
     );
+    // The visit's notes and a concern's description, likewise.
+    let visit = s.ok(
+        member(s.a),
+        C::RecordVisit(RecordVisit {
+            household_id: h,
+            date: today(),
+            notes: "brought rice and fixed the roof".into(),
+        }),
+    );
+    let concern = s.ok(
+        member(s.a),
+        C::RaiseConcern(RaiseConcern {
+            household_id: h,
+            category: "housing".into(),
+            description: "the roof leaks again".into(),
+        }),
+    );
+    for (decision, text) in [
+        (&visit, "brought rice and fixed the roof"),
+        (&concern, "the roof leaks again"),
+    ] {
+        let stored = serde_json::to_string(&decision.writes).expect("json");
+        assert!(
+            !stored.contains("roof"),
+            "clear text in the event: {stored}"
+        );
+        let sealed = match decision.events().next() {
+            Some(Event::HouseholdVisited(e)) => &e.notes,
+            Some(Event::ConcernRaised(e)) => &e.description,
+            other => panic!("{other:?}"),
+        };
+        let crate::personal::Private::Sealed(sealed) = sealed else {
+            panic!("sealed: {sealed:?}")
+        };
+        assert_eq!(
+            (
+                sealed.person_id,
+                personal::open_text(sealed, &key).as_deref()
+            ),
+            (h, Ok(text))
+        );
+    }
     // Erased as a person in need is: nothing more is written about the household.
     s.ok(
         admin(),
@@ -154,12 +196,12 @@ fn what_is_written_about_a_household_is_sealed_under_its_key_and_erased_with_it(
     let refused = s
         .when(
             member(s.a),
-            C::RecordVisit(RecordVisit {
+            C::RaiseConcern(RaiseConcern {
                 household_id: h,
-                date: today(),
-                notes: "brought rice".into(),
+                category: "housing".into(),
+                description: "still leaking".into(),
             }),
         )
         .then_refused(Rule::BeneficiaryErased);
-    assert_eq!(refused.field, Some("notes"));
+    assert_eq!(refused.field, Some("description"));
 }

@@ -439,3 +439,38 @@ fn showing_a_beneficiary_is_recorded_on_their_stream_without_their_details() {
         })]
     );
 }
+
+#[test]
+fn fulfilment_evidence_is_sealed_under_the_beneficiarys_key() {
+    let mut s = Scene::county();
+    let w = publish_for(&mut s, None).expect("published");
+    s.ok(member(s.a), claim(w, s.a));
+    let d = s.ok(
+        member(s.a),
+        C::FulfilWish(FulfilWish {
+            wish_id: w,
+            evidence: "handed Grandma Zhao a coat".into(),
+            member_id: None,
+        }),
+    );
+    let stored = serde_json::to_string(&d.writes).expect("json");
+    assert!(
+        !stored.contains("Zhao"),
+        "clear text in the event: {stored}"
+    );
+    let Some(Event::WishFulfilled(e)) = d.events().next() else {
+        panic!("WishFulfilled")
+    };
+    let personal::Private::Sealed(sealed) = &e.evidence else {
+        panic!("sealed: {:?}", e.evidence)
+    };
+    assert_eq!(
+        sealed.person_id, w,
+        "the beneficiary's key (the wish's id by default)"
+    );
+    let key = s.keys[&w].expect("a live key");
+    assert_eq!(
+        personal::open_text(sealed, &key).as_deref(),
+        Ok("handed Grandma Zhao a coat")
+    );
+}
