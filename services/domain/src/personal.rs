@@ -34,9 +34,10 @@
 //! associated data of its own, and an erasure of the household or person makes it
 //! unreadable with the rest. Events recorded before such text was sealed hold it in clear
 //! ([`Private::Clear`]): the log is never rewritten, so those bytes stay in it and in its
-//! copies, and an erasure does not reach them (nor can it erase a household that has
-//! only such events: no key was ever made for it). The live event stream masks them;
-//! raw streams show them to the committee and its auditors only.
+//! copies (the mirror, backups). What the service shows hides them as the sealed text
+//! reads: the live event stream always, raw streams (the committee's and auditors' only)
+//! once the person or household is erased. A household with only such events has no
+//! key; its erasure is recorded all the same.
 
 use crate::command::EraseBeneficiary;
 use crate::ctx::Ctx;
@@ -69,6 +70,19 @@ pub const FIELDS: &[&str] = &[
     "description",
     "evidence",
 ];
+
+/// The payload fields that hold free text about a person in need ([`Private`]).
+pub const TEXT_FIELDS: &[&str] = &["hardship", "notes", "description", "evidence"];
+
+/// Puts `with` in place of every free text about a person in need that `payload` holds
+/// in clear (as events of earlier releases do); sealed text is left as it is.
+pub fn hide_clear_text(payload: &mut serde_json::Value, with: &str) {
+    for field in TEXT_FIELDS {
+        if let Some(text) = payload.get_mut(*field).filter(|t| t.is_string()) {
+            *text = serde_json::Value::from(with);
+        }
+    }
+}
 
 /// What is shown in place of an erased person's details.
 pub const ERASED: &str = "[erased]";
@@ -319,16 +333,19 @@ pub(crate) fn erase(world: &World, c: &EraseBeneficiary, ctx: &Ctx) -> Result<De
         format!("beneficiary {} is already erased", c.beneficiary_id)
     })?;
     let reason = values::text("reason", &c.reason, values::TEXT_PARAGRAPH)?;
-    ensure(
-        *world.key(c.beneficiary_id, false)? != PersonKey::Unknown,
-        Rule::BeneficiaryNotFound,
-        || {
-            format!(
-                "no wish was published for beneficiary {} (no key was ever made for them)",
-                c.beneficiary_id
-            )
-        },
-    )?;
+    // A person known by their key; or a household registered before what is written
+    // about households was sealed, which has none: its erasure is recorded all the same,
+    // and what earlier releases wrote about it in clear is shown as erased from then on.
+    let known = *world.key(c.beneficiary_id, false)? != PersonKey::Unknown
+        || world
+            .get::<crate::household::Household>(streams::household(c.beneficiary_id))?
+            .registered;
+    ensure(known, Rule::BeneficiaryNotFound, || {
+        format!(
+            "no wish or household was registered for {} (no key was ever made for them)",
+            c.beneficiary_id
+        )
+    })?;
     // The key is destroyed before the event is appended: the record of an erasure is
     // never there while the details are still readable. (A key is made before its wish is
     // appended, so a person whose only publish was refused after that has a key and no

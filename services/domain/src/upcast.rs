@@ -59,7 +59,7 @@ pub fn rules_adopted_v2(mut v: Value) -> Result<Value, String> {
 /// `HouseholdRegistered`, `HouseholdVisited`, `ConcernRaised` and `WishFulfilled` v1 →
 /// v2: v1 held its free text about a person in need in clear, as a string; v2 holds it
 /// sealed. A v1 string is read as it was written (`Private::Clear`): the log is never
-/// rewritten, so an erasure does not reach it; the live event stream masks it.
+/// rewritten; the service shows it as erased once the person is (see `personal`).
 pub fn clear_text_v1(v: Value) -> Result<Value, String> {
     Ok(v)
 }

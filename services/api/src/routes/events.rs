@@ -113,12 +113,8 @@ fn sse_event(catalog: &allweather_events::Catalog, e: &allweather_events::Envelo
         *b = Value::from("***");
     }
     // Free text about a person in need that an event of an earlier release holds in
-    // clear (a string, where events now hold it sealed).
-    for field in ["hardship", "notes", "description", "evidence"] {
-        if let Some(text) = payload.get_mut(field).filter(|t| t.is_string()) {
-            *text = Value::from("***");
-        }
-    }
+    // clear, where events now hold it sealed.
+    allweather_domain::personal::hide_clear_text(&mut payload, "***");
     SseEvent::default()
         .id(e.position.to_string())
         .event(e.event_type.clone())

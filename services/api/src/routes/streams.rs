@@ -6,6 +6,7 @@ use super::params::Limit;
 use crate::AppState;
 use crate::problem::ApiError;
 use allweather_domain::permissions::Read;
+use allweather_domain::personal;
 use allweather_events::{EventView, StreamId};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -68,6 +69,7 @@ async fn stream(
             "stream {stream_id} has no events"
         )));
     }
+    let erased = erased(&state, &stream_id).await?;
     let events = state
         .commands
         .log()
@@ -75,11 +77,14 @@ async fn stream(
         .await?
         .iter()
         .map(|e| {
-            let payload = state
+            let mut payload = state
                 .commands
                 .catalog()
                 .decode(e)
                 .map_err(|err| anyhow::Error::new(err).context("decode a stored event"))?;
+            if erased {
+                personal::hide_clear_text(&mut payload, personal::ERASED);
+            }
             Ok(e.view(payload))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -88,4 +93,28 @@ async fn stream(
         version,
         events,
     }))
+}
+
+/// Whether the person in need a stream is about was erased: a household's stream is its
+/// own; a wish's, its beneficiary's. What events of earlier releases wrote about them in
+/// clear is then shown as erased, as their sealed text reads.
+async fn erased(state: &AppState, stream: &StreamId) -> Result<bool, ApiError> {
+    let person = match stream.aggregate() {
+        "household" => stream.id().parse().ok(),
+        "wish" => {
+            let log = state.commands.log();
+            let first = log.read_stream(stream, 1, 1).await?;
+            first
+                .first()
+                .and_then(|e| state.commands.catalog().decode(e).ok())
+                .and_then(|p| p["beneficiary"]["person_id"].as_str()?.parse().ok())
+        }
+        _ => None,
+    };
+    Ok(match person {
+        Some(person) => {
+            state.commands.log().person_key(person).await? == allweather_log::StoredKey::Erased
+        }
+        None => false,
+    })
 }

@@ -24,6 +24,7 @@ allweather_test_support::on_both_backends!(
     the_openapi_document_lists_every_command_and_route_and_each_is_served,
     a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_for_good,
     every_answer_carries_the_security_headers_and_none_is_stored_by_a_cache,
+    an_earlier_releases_clear_text_about_a_household_is_shown_as_erased_once_it_is,
 );
 
 /// The published contract against the running service, on both backends.

@@ -1219,3 +1219,53 @@ pub async fn every_answer_carries_the_security_headers_and_none_is_stored_by_a_c
     );
     app.stop().await;
 }
+
+/// A household registered by an earlier release, whose hardship the log holds in clear
+/// (`HouseholdRegistered` v1): shown to oversight as written until the household is
+/// erased, and as erased from then on; the live stream never shows it.
+pub async fn an_earlier_releases_clear_text_about_a_household_is_shown_as_erased_once_it_is(
+    app: TestApp,
+) {
+    let household = Uuid::now_v7();
+    let stream_id = StreamId::parse(format!("household-{household}")).expect("stream");
+    app.log
+        .append(AppendRequest {
+            request_digest: None,
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            actor: Actor {
+                id: "an earlier release".into(),
+                role: Role::ServiceCentre,
+            },
+            stream_id,
+            expected_version: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_type: "HouseholdRegistered".into(),
+                schema_version: 1,
+                occurred_at: Timestamp::from_micros(0),
+                payload: Payload::from_value(
+                    &json!({"address_area": "East Street", "hardship": "widowed, a leaking roof"}),
+                )
+                .expect("payload"),
+            }],
+            also: vec![],
+        })
+        .await
+        .expect("append");
+    let admin = app.admin();
+    let path = format!("/api/v1/streams/household-{household}");
+    let hardship = async || {
+        let (status, body) = app.get_as(&admin, &path).await;
+        assert_eq!(status, 200, "{body}");
+        body["events"][0]["payload"]["hardship"].clone()
+    };
+    assert_eq!(hardship().await, json!("widowed, a leaking roof"));
+    let erase = EraseBeneficiary {
+        beneficiary_id: household,
+        reason: "the family's request".into(),
+    };
+    let erased = app.submit(&admin, erase).await;
+    assert_eq!(erased["events"][0]["event_type"], "BeneficiaryErased");
+    assert_eq!(hardship().await, json!("[erased]"));
+    app.stop().await;
+}
