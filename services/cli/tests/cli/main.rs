@@ -1113,7 +1113,8 @@ async fn erase_beneficiary_destroys_the_key_records_the_act_once_and_the_chain_s
     let unknown = erase(&Uuid::now_v7().to_string());
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&unknown.stderr).contains("no wish or household was registered for"),
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no wish or household was registered for"),
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );
