@@ -81,6 +81,11 @@
 //!   (`allweather rules adopt FILE`).
 //! - `CloseYear`: `year` (a year that is over), `without_appraisal?` (exactly the members
 //!   due an appraisal who have none). Committee admin.
+//! - `InviteAccount`: `member_id` (the account of a member, whose id it takes), or `role`
+//!   (`committee_admin`, `service_centre` or `auditor`) and `account_id?`. Committee admin;
+//!   for a member, also the secretary of their unit or service branch. Again for the same
+//!   account: a new sign-in code (re-enabling a disabled account is the committee's).
+//!   `DisableAccount`: `account_id`, `reason`. Committee admin.
 //!
 //! (†) Or, where that secretary is the member or the post is vacant, the branch's deputy or
 //! a committee admin; never the member. Categories: `community_service`,
@@ -91,7 +96,7 @@ use crate::values::{
     BranchKind, CampaignKind, Category, Channel, LeaveReason, Rating, Side, SiteLevel, WishOrigin,
     Year,
 };
-use allweather_events::Timestamp;
+use allweather_events::{Role, Timestamp};
 use chrono::{NaiveDate, NaiveTime};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -181,20 +186,45 @@ impl Command {
                     "all_members": {"const": true}, "member_id": {"type": "null"}}},
             ]);
         }
+        if name == "InviteAccount" {
+            schema["oneOf"] = serde_json::json!([
+                {"required": ["member_id"], "properties": {
+                    "member_id": {"type": "string"}, "role": {"type": "null"},
+                    "account_id": {"type": "null"}}},
+                {"required": ["role"], "properties": {
+                    "role": {"type": "string"}, "member_id": {"type": "null"}}},
+            ]);
+        }
     }
 
     /// Refuses a body whose fields, each well-formed, do not make one command: a card
-    /// for one member or for all, not both nor neither.
+    /// for one member or for all, an account for a member or for a role (a member's
+    /// account has the member's id), not both nor neither.
     fn check_shape(&self) -> Result<(), MalformedBody> {
-        if let Command::IssueDualCard(c) = self
-            && c.member_id.is_some() == c.all_members.unwrap_or(false)
-        {
-            return Err(MalformedBody {
-                field: "member_id".into(),
-                message: "give member_id, or all_members: true, not both".into(),
-            });
+        let malformed = |field: &str, message: &str| MalformedBody {
+            field: field.into(),
+            message: message.into(),
+        };
+        match self {
+            Command::IssueDualCard(c)
+                if c.member_id.is_some() == c.all_members.unwrap_or(false) =>
+            {
+                Err(malformed(
+                    "member_id",
+                    "give member_id, or all_members: true, not both",
+                ))
+            }
+            Command::InviteAccount(c) if c.member_id.is_some() == c.role.is_some() => {
+                Err(malformed("member_id", "give member_id, or role, not both"))
+            }
+            Command::InviteAccount(c) if c.member_id.is_some() && c.account_id.is_some() => {
+                Err(malformed(
+                    "account_id",
+                    "a member's account has the member's id: give member_id alone",
+                ))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -699,6 +729,27 @@ commands! {
     DiscloseBeneficiary {
         /// The wish.
         wish_id: Uuid,
+    }
+    /// Invites a person to the platform, or gives them a new sign-in code: the account of
+    /// a member, or of a role without a member. The sign-in code itself is made beside
+    /// the log, never in it; the log records who was given which role, by whom and when.
+    InviteAccount {
+        /// The member the account is for (the account's id is the member's).
+        member_id: Option<Uuid>,
+        /// Or the role of an account without a member: `committee_admin`,
+        /// `service_centre` or `auditor`.
+        role: Option<Role>,
+        /// A role account's id (generated when omitted).
+        account_id: Option<Uuid>,
+    }
+    /// Disables an account at once: its sessions end and it cannot sign in (committee
+    /// admin). Inviting it again enables it.
+    DisableAccount {
+        /// The account.
+        account_id: Uuid,
+        /// Why.
+        #[schemars(length(min = 1, max = crate::values::TEXT_REASON), regex(pattern = crate::values::TEXT_PATTERN))]
+        reason: String,
     }
 }
 

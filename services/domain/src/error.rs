@@ -91,6 +91,8 @@ rules! {
         AppraisalNotRecorded,
         /// No wish was ever published for this beneficiary.
         BeneficiaryNotFound,
+        /// No such account.
+        AccountNotFound,
     ]
     Conflict: [
         /// The id is already taken by an earlier registration or launch.
@@ -145,6 +147,8 @@ rules! {
         AlreadyErased,
         /// The member left the programme: they take no new facts.
         MemberHasLeft,
+        /// The account is disabled: only the committee enables it again.
+        AccountIsDisabled,
     ]
     Invalid: [
         /// A text field is empty, too long or holds control characters.

@@ -12,7 +12,7 @@ use crate::values::{
     BranchKind, CampaignKind, Capacity, Category, Channel, LeaveReason, Rating, Side, SiteLevel,
     WishOrigin,
 };
-use allweather_events::{EventSpec, Timestamp};
+use allweather_events::{EventSpec, Role, Timestamp};
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -514,5 +514,19 @@ events! {
         member_id: Option<Uuid>,
         /// The county's date.
         disclosed_on: NaiveDate,
+    }
+    /// A person was given an account on the platform, or a new sign-in code for it
+    /// (stream `account-{id}`; a member's account has the member's id). Who gave it is
+    /// the event's actor. No credential is ever in the log.
+    AccountInvited {
+        /// The role the account acts in (`member` for a member's account).
+        role: Role,
+        /// The member, for a member's account.
+        member_id: Option<Uuid>,
+    }
+    /// An account was disabled: it cannot sign in until invited again.
+    AccountDisabled {
+        /// Why.
+        reason: String,
     }
 }

@@ -37,7 +37,7 @@
 //! - one module per aggregate: [`branch`], [`member`], [`dualcard`], [`appraisal`],
 //!   [`wish`] (with the member's open-claims ledger), [`service`] (service records and the
 //!   member-day ledger), [`household`], [`campaign`], [`year`] (the year's rules and its
-//!   closing).
+//!   closing), [`account`] (who was given a way into the platform, in which role).
 //! - [`personal`]: a beneficiary's details, sealed under their own key, and erasure.
 //! - [`upcast`]: what lifts payloads earlier releases stored to today's schema versions.
 //!
@@ -46,6 +46,7 @@
 //! capacity, and never derives a rating of its own.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod appraisal;
 pub mod branch;
 pub mod campaign;
@@ -133,6 +134,8 @@ pub fn decide(world: &World, command: &Command, ctx: &Ctx) -> Result<Decision, D
         C::CloseYear(c) => year::close_year(world, c, ctx),
         C::EraseBeneficiary(c) => personal::erase(world, c, ctx),
         C::DiscloseBeneficiary(c) => wish::disclose(world, c, ctx),
+        C::InviteAccount(c) => account::invite(world, c, ctx),
+        C::DisableAccount(c) => account::disable(world, c, ctx),
     }
 }
 

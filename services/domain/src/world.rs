@@ -16,7 +16,8 @@ use crate::error::Decide;
 use crate::event::Event;
 use crate::personal::PersonKey;
 use crate::{
-    appraisal, branch, campaign, dualcard, household, member, personal, service, wish, year,
+    account, appraisal, branch, campaign, dualcard, household, member, personal, service, wish,
+    year,
 };
 use allweather_events::StreamId;
 use chrono::NaiveDate;
@@ -73,6 +74,10 @@ pub mod streams {
     /// `appraisal-{member}-{year}`
     pub fn appraisal(member: Uuid, year: i32) -> StreamId {
         stream("appraisal", format!("{member}-{year}"))
+    }
+    /// `account-{id}`: a person's account on the platform.
+    pub fn account(id: Uuid) -> StreamId {
+        stream("account", id)
     }
     /// `rules-{year}`
     pub fn rules(year: i32) -> StreamId {
@@ -145,6 +150,7 @@ states! {
     Year(year::YearState) = "rules",
     Appraisal(appraisal::Appraisal) = "appraisal",
     Beneficiary(personal::Beneficiary) = "beneficiary",
+    Account(account::Account) = "account",
 }
 
 /// A stream's state and the version it is at.

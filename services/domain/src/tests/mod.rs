@@ -67,6 +67,7 @@ fn record_of(d: &crate::Decision) -> Uuid {
     d.id().parse().expect("record id")
 }
 
+mod accounts;
 mod branches;
 mod cards;
 mod households;
