@@ -37,10 +37,10 @@ fn a_member_is_invited_by_the_committee_or_a_secretary_of_their_branches_only() 
     s.when(secretary(s.unit, s.a), invite_member(s.a))
         .then_refused(Rule::NotTheBranchSecretary);
     s.when(secretary(s.service, s.service_sec), invite_member(s.a))
-        .then_emitted(&[invited.clone()]);
+        .then_emitted(std::slice::from_ref(&invited));
     // Again: a new code, recorded again.
     s.when(secretary(s.unit, s.unit_sec), invite_member(s.a))
-        .then_emitted(&[invited.clone()]);
+        .then_emitted(std::slice::from_ref(&invited));
     let nobody = s.id();
     s.when(admin(), invite_member(nobody))
         .then_refused(Rule::MemberNotFound);
