@@ -63,6 +63,8 @@
 #![deny(missing_docs)]
 
 #[macro_use]
+pub mod accounts;
+#[macro_use]
 mod row;
 #[macro_use]
 mod read;
@@ -76,6 +78,7 @@ mod postgres;
 mod sqlite;
 mod tail;
 
+pub use accounts::{AccountRow, Accounts, Redeemed, SessionRow};
 pub use append::{
     AppendLimits, AppendOutcome, AppendRequest, CommittedEvent, Head, NewEvent, StreamWrite,
 };
@@ -412,6 +415,11 @@ impl Log {
             Db::Postgres(pool) => postgres::person_key_or_create(pool, person_id, fresh, now).await,
             Db::Sqlite(pool) => sqlite::person_key_or_create(pool, person_id, fresh, now).await,
         }
+    }
+
+    /// The platform's credentials, beside the log.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts(&self.inner.db)
     }
 
     /// Records a token revocation (`allweather token revoke`).

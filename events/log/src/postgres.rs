@@ -196,6 +196,7 @@ pub(crate) async fn write_batch(
 
 person_keys!(PgPool);
 revocations!(PgPool);
+accounts!(PgPool);
 readers!(PgPool, PgConnection);
 
 /// Writes the plan's events, commands and stream versions and notifies, in one

@@ -127,4 +127,5 @@ async fn insert(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Er
 
 person_keys!(SqlitePool);
 revocations!(SqlitePool);
+accounts!(SqlitePool);
 readers!(SqlitePool, SqliteConnection);

@@ -34,4 +34,5 @@ allweather_test_support::on_both_backends!(
     shutdown_commits_what_was_accepted_and_refuses_the_rest,
     reopening_continues_the_chain,
     an_append_to_several_streams_commits_whole_or_not_at_all_and_may_hold_conditions,
+    sign_in_codes_and_sessions_are_kept_as_hashes_used_once_and_ended_on_disable,
 );

@@ -580,3 +580,149 @@ pub async fn an_append_to_several_streams_commits_whole_or_not_at_all_and_may_ho
     ));
     assert_chain_valid(&log, 5).await;
 }
+
+/// The credential tables: a code is used once and only before it expires, a second code
+/// ends the first, a sign-in name is one account's, using a code ends the account's
+/// sessions, and disabling ends its sessions and codes at once.
+pub async fn sign_in_codes_and_sessions_are_kept_as_hashes_used_once_and_ended_on_disable(
+    world: World,
+) {
+    use allweather_log::Redeemed;
+    let log = world.open().await;
+    let accounts = log.accounts();
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    accounts.put(a, "member", Some(a), 1).await.expect("put a");
+    accounts.put(b, "auditor", None, 1).await.expect("put b");
+    accounts.put_code(a, b"first", 10, 100).await.expect("code");
+    accounts
+        .put_code(a, b"second", 10, 100)
+        .await
+        .expect("code");
+    assert_eq!(
+        accounts.by_code(b"first", 20).await.expect("read"),
+        None,
+        "a new code ends the old"
+    );
+    let found = accounts
+        .by_code(b"second", 20)
+        .await
+        .expect("read")
+        .expect("code");
+    assert_eq!((found.account_id, found.login.as_deref()), (a, None));
+    assert_eq!(
+        accounts.by_code(b"second", 100).await.expect("read"),
+        None,
+        "expired"
+    );
+
+    accounts
+        .open_session(b"s1", a, "csrf", 20, 1000)
+        .await
+        .expect("session");
+    assert!(accounts.session(b"s1", 30).await.expect("read").is_some());
+    assert_eq!(
+        accounts
+            .redeem(b"second", "ann", "$argon2id$x", 100)
+            .await
+            .expect("redeem"),
+        Redeemed::NoSuchCode,
+        "expired"
+    );
+    let Redeemed::Account(row) = accounts
+        .redeem(b"second", "ann", "$argon2id$x", 30)
+        .await
+        .expect("redeem")
+    else {
+        panic!("redeemed")
+    };
+    assert_eq!(
+        (row.login.as_deref(), row.password_hash.as_deref()),
+        (Some("ann"), Some("$argon2id$x"))
+    );
+    assert!(
+        accounts.session(b"s1", 30).await.expect("read").is_none(),
+        "a code ends earlier sessions"
+    );
+    assert_eq!(
+        accounts
+            .redeem(b"second", "ann", "h", 31)
+            .await
+            .expect("again"),
+        Redeemed::NoSuchCode,
+        "used once"
+    );
+
+    accounts
+        .put_code(b, b"b-code", 40, 1000)
+        .await
+        .expect("code");
+    assert_eq!(
+        accounts
+            .redeem(b"b-code", "ann", "h", 41)
+            .await
+            .expect("redeem"),
+        Redeemed::LoginTaken
+    );
+    assert!(
+        accounts
+            .by_code(b"b-code", 42)
+            .await
+            .expect("read")
+            .is_some(),
+        "a refused redeem uses nothing"
+    );
+
+    assert_eq!(accounts.failed(a).await.expect("failed"), 1);
+    assert_eq!(accounts.failed(a).await.expect("failed"), 2);
+    accounts.lock(a, 500).await.expect("lock");
+    let row = accounts.by_login("ann").await.expect("read").expect("ann");
+    assert_eq!((row.failures, row.locked_until_us), (2, Some(500)));
+    accounts.succeeded(a).await.expect("ok");
+    let row = accounts.by_id(a).await.expect("read").expect("a");
+    assert_eq!((row.failures, row.locked_until_us), (0, None));
+
+    accounts
+        .open_session(b"s2", a, "csrf", 50, 1000)
+        .await
+        .expect("session");
+    accounts
+        .open_session(b"s3", a, "csrf", 50, 1000)
+        .await
+        .expect("session");
+    accounts.close_session(b"s2").await.expect("close");
+    assert!(accounts.session(b"s2", 60).await.expect("read").is_none());
+    assert!(accounts.session(b"s3", 60).await.expect("read").is_some());
+    assert!(
+        accounts.session(b"s3", 1000).await.expect("read").is_none(),
+        "past its end"
+    );
+    accounts
+        .put_code(a, b"third", 60, 1000)
+        .await
+        .expect("code");
+    assert!(accounts.disable(a).await.expect("disable"));
+    assert!(
+        accounts.session(b"s3", 60).await.expect("read").is_none(),
+        "disabled: no session"
+    );
+    assert!(
+        accounts
+            .by_code(b"third", 60)
+            .await
+            .expect("read")
+            .is_none(),
+        "disabled: no code"
+    );
+    assert!(
+        !accounts
+            .disable(uuid::Uuid::now_v7())
+            .await
+            .expect("disable"),
+        "no such account"
+    );
+    accounts
+        .put(a, "member", Some(a), 70)
+        .await
+        .expect("invited again");
+    assert!(!accounts.by_id(a).await.expect("read").expect("a").disabled);
+}
