@@ -316,6 +316,12 @@ pub fn principal(claims: Claims) -> Result<Principal, AuthError> {
             "the subject must be 1 to 128 bytes of text".into(),
         ));
     }
+    if claims.sub.starts_with(crate::accounts::SUBJECT_PREFIX) {
+        return Err(AuthError::Malformed(format!(
+            "the subject {:?} is a platform account's; a token names another holder",
+            claims.sub
+        )));
+    }
     if Role::parse(&claims.sub).is_some() {
         return Err(AuthError::Malformed(format!(
             "the subject {:?} names a role, not the token's holder (a person or a named service)",

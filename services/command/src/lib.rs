@@ -30,6 +30,7 @@
 //! - [`scheduler`]: releases claims that ran past the rules' limit.
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
 mod handler;
