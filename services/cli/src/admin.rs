@@ -4,7 +4,7 @@ use crate::config::{Config, Store};
 use allweather_api::{CommandService, TokenKey};
 use allweather_command::auth::MAX_LIFETIME;
 use allweather_command::{Claims, CommandError, CommandReply};
-use allweather_domain::command::{AdoptRules, EraseBeneficiary};
+use allweather_domain::command::{AdoptRules, DisableAccount, EraseBeneficiary, InviteAccount};
 use allweather_domain::rules::Rules;
 use allweather_domain::values::Year;
 use allweather_domain::{Command, Principal, Rule};
@@ -298,6 +298,137 @@ pub(crate) async fn erase(command: EraseCommand, config: &Config) -> anyhow::Res
     )
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Give a member (--member) or a committee admin, service centre or auditor (--role)
+    /// an account, and print a one-time sign-in code with its address and a QR code. Again
+    /// for the same account: a new code, the old one ended (how a forgotten password is
+    /// reset). A secretary signs in with their member account.
+    Invite {
+        /// The member.
+        #[arg(long, conflicts_with = "role", required_unless_present = "role")]
+        member: Option<Uuid>,
+        /// committee_admin, service_centre or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        /// A role account's id, to give it a new code (a new account when omitted).
+        #[arg(long, requires = "role")]
+        account: Option<Uuid>,
+        /// The platform's address as people reach it, for the printed link.
+        #[arg(
+            long,
+            env = "ALLWEATHER_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Disable an account at once: its sessions end and it cannot sign in until invited
+    /// again.
+    Disable {
+        /// The account (a member's account has the member's id).
+        id: Uuid,
+        /// Why, recorded in the log.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        store: Store,
+    },
+}
+
+pub(crate) async fn account(command: AccountCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let outcome = match command {
+        AccountCommand::Invite {
+            member,
+            role,
+            account,
+            url,
+            store,
+        } => {
+            let invite = InviteAccount {
+                member_id: member,
+                role,
+                account_id: account,
+            };
+            let service = admin_service(config, &store).await?;
+            let outcome = service.invite_account(&cli_admin(), invite, None).await;
+            service.log().shutdown().await;
+            match outcome {
+                Ok(invitation) => {
+                    let link = format!(
+                        "{}/signin?code={}",
+                        url.trim_end_matches('/'),
+                        invitation.code
+                    );
+                    let qr = qrcode::QrCode::new(link.as_bytes())
+                        .context("make the QR code")?
+                        .render::<qrcode::render::unicode::Dense1x2>()
+                        .quiet_zone(true)
+                        .build();
+                    let until = chrono::DateTime::from_timestamp_micros(invitation.expires_at_us)
+                        .map(|t| {
+                            t.with_timezone(&config.county_offset())
+                                .format("%Y-%m-%d %H:%M")
+                        })
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    println!("account {}", invitation.account_id);
+                    println!("sign-in code {} (valid until {until})", invitation.code);
+                    println!("{link}");
+                    println!("{qr}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => e,
+            }
+        }
+        AccountCommand::Disable { id, reason, store } => {
+            let service = admin_service(config, &store).await?;
+            let disable = DisableAccount {
+                account_id: id,
+                reason,
+            };
+            let outcome = service.disable_account(&cli_admin(), disable, None).await;
+            service.log().shutdown().await;
+            match outcome {
+                Ok(position) => {
+                    println!(
+                        "account {id} is disabled (position {position}); its sessions have ended"
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => e,
+            }
+        }
+    };
+    match outcome {
+        CommandError::Internal(e) => Err(e),
+        e => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The CLI's committee administrator: whoever can run this command holds the data
+/// directory, and so the signing secret.
+fn cli_admin() -> Principal {
+    Principal {
+        subject: "allweather-cli".into(),
+        role: Role::CommitteeAdmin,
+        member_id: None,
+        branch_id: None,
+    }
+}
+
+/// A command service on the log of `store`.
+async fn admin_service(config: &Config, store: &Store) -> Result<CommandService, CommandError> {
+    let log = Log::open(config.log(store, true)?)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(CommandService::new(log, config.commands())?)
+}
+
 /// Runs one command on the log as the CLI's committee administrator (a log that cannot
 /// be opened is an internal error).
 async fn execute_as_admin(
@@ -306,19 +437,8 @@ async fn execute_as_admin(
     command: impl Into<Command>,
     idempotency_key: Option<&str>,
 ) -> Result<CommandReply, CommandError> {
-    let log = Log::open(config.log(store, true)?)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let service = CommandService::new(log.clone(), config.commands())?;
-    // Whoever can run this command holds the data directory, and so the signing secret:
-    // they act as a committee administrator.
-    let admin = Principal {
-        subject: "allweather-cli".into(),
-        role: Role::CommitteeAdmin,
-        member_id: None,
-        branch_id: None,
-    };
-    let outcome = service.submit(&admin, command, idempotency_key).await;
-    log.shutdown().await;
+    let service = admin_service(config, store).await?;
+    let outcome = service.submit(&cli_admin(), command, idempotency_key).await;
+    service.log().shutdown().await;
     outcome
 }

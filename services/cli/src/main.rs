@@ -114,6 +114,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Give people their way into the platform: an account and a one-time sign-in code
+    /// (printed with its address and a QR code), or disable an account at once.
+    Account {
+        #[command(subcommand)]
+        command: admin::AccountCommand,
+    },
     /// Adopt a year's rules (a TOML file such as rules/2026.toml) as an event in the log.
     Rules {
         #[command(subcommand)]
@@ -283,6 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { command } => admin::token(command, config).await,
+        Command::Account { command } => admin::account(command, config).await,
         Command::Rules { command } => admin::rules(command, config).await,
         Command::Erase { command } => admin::erase(command, config).await,
         Command::Demo {

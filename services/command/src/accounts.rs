@@ -171,7 +171,9 @@ pub enum SignInError {
     #[error("the sign-in code is unknown, used or expired; ask for a new one")]
     NoSuchCode,
     /// The sign-in name is not one this platform takes.
-    #[error("the sign-in name must be 3 to 32 lower-case letters, digits, '.', '_' or '-', and not a role's name")]
+    #[error(
+        "the sign-in name must be 3 to 32 lower-case letters, digits, '.', '_' or '-', and not a role's name"
+    )]
     BadLogin,
     /// Another account has the sign-in name.
     #[error("that sign-in name is taken")]
@@ -249,7 +251,11 @@ pub fn normalise_login(typed: &str) -> Result<String, SignInError> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
         && Role::parse(&login).is_none();
-    if fits { Ok(login) } else { Err(SignInError::BadLogin) }
+    if fits {
+        Ok(login)
+    } else {
+        Err(SignInError::BadLogin)
+    }
 }
 
 /// The lock-out after `failures` failures in a row, if any.
@@ -275,7 +281,8 @@ async fn hash_password(password: String) -> Result<String, CommandError> {
 
 /// A stand-in hash, checked when there is no account, so that an unknown name takes the
 /// time a wrong password takes.
-const NOBODY: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm9ib2R5bm9ib2R5$2fB0pX1VjQ0nGqkZ7C8b7b8cMYt6kAqg0G7m5Wl3Yzs";
+const NOBODY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$bm9ib2R5bm9ib2R5$2fB0pX1VjQ0nGqkZ7C8b7b8cMYt6kAqg0G7m5Wl3Yzs";
 
 async fn verify_password(password: String, hash: String) -> Result<bool, CommandError> {
     tokio::task::spawn_blocking(move || {
@@ -407,7 +414,10 @@ impl CommandService {
         if let Some(until_us) = row.locked_until_us.filter(|until| *until > now) {
             return Ok(Err(SignInError::LockedOut { until_us }));
         }
-        let hash = row.password_hash.clone().unwrap_or_else(|| NOBODY.to_owned());
+        let hash = row
+            .password_hash
+            .clone()
+            .unwrap_or_else(|| NOBODY.to_owned());
         let right = verify_password(password.to_owned(), hash).await?;
         if !right || row.disabled || row.password_hash.is_none() {
             let failures = accounts.failed(row.account_id).await?;
@@ -482,7 +492,10 @@ mod tests {
     fn a_code_is_sixteen_unmistakable_letters_read_back_however_typed() {
         let code = new_code().expect("code");
         assert_eq!(code.len(), 19, "{code}");
-        assert!(code.chars().all(|c| c == '-' || CODE_ALPHABET.contains(&(c as u8))));
+        assert!(
+            code.chars()
+                .all(|c| c == '-' || CODE_ALPHABET.contains(&(c as u8)))
+        );
         let typed = code.to_lowercase().replace('-', " ");
         assert_eq!(normalise_code(&typed), code);
         assert_eq!(normalise_code("o1il-0000"), "0111-0000");
@@ -511,7 +524,15 @@ mod tests {
         assert!(PasswordHash::new(NOBODY).is_ok());
         let hash = hash_password("correct horse".into()).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), hash.clone()).await.expect("verify"));
-        assert!(!verify_password("wrong horse".into(), hash).await.expect("verify"));
+        assert!(
+            verify_password("correct horse".into(), hash.clone())
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("wrong horse".into(), hash)
+                .await
+                .expect("verify")
+        );
     }
 }
