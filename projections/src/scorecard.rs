@@ -605,6 +605,31 @@ async fn members(pool: &AnyPool, only: &str) -> Result<BTreeMap<String, MemberRo
     Ok(members)
 }
 
+/// A member's service records of `year` by status: how many, and their minutes.
+pub async fn hours_by_status(
+    pool: &AnyPool,
+    year: i32,
+    member: &str,
+) -> Result<Vec<(RecordStatus, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*), CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM sc_records
+          WHERE year = $1 AND member_id = $2 GROUP BY status ORDER BY status",
+    )
+    .bind(i64::from(year))
+    .bind(member)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                RecordStatus::parse(&r.try_get::<String, _>(0)?)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+            ))
+        })
+        .collect()
+}
+
 /// The facts of `year` — of every member and branch, or of one member only.
 pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Book, sqlx::Error> {
     let only = member.unwrap_or("");

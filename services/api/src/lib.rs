@@ -20,6 +20,7 @@
 mod listen;
 mod metrics;
 mod openapi;
+mod pages;
 mod replays;
 mod routes;
 

@@ -192,7 +192,8 @@ impl Command {
                     "member_id": {"type": "string"}, "role": {"type": "null"},
                     "account_id": {"type": "null"}}},
                 {"required": ["role"], "properties": {
-                    "role": {"type": "string"}, "member_id": {"type": "null"}}},
+                    "role": {"enum": ["committee_admin", "service_centre", "auditor"]},
+                    "member_id": {"type": "null"}}},
             ]);
         }
     }

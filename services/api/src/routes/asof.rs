@@ -22,10 +22,10 @@ use std::num::NonZeroU64;
 
 /// When a judgement is read: live (after `min_position`), or as of the past.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct When {
-    pub(super) min_position: Option<u64>,
-    pub(super) as_of_position: Option<NonZeroU64>,
-    pub(super) as_of: Option<NaiveDate>,
+pub(crate) struct When {
+    pub(crate) min_position: Option<u64>,
+    pub(crate) as_of_position: Option<NonZeroU64>,
+    pub(crate) as_of: Option<NaiveDate>,
 }
 
 /// The parameters that name the past a judgement is read as of: one or the other.
@@ -91,7 +91,13 @@ pub(super) async fn rules_of(store: &ReadStore, year: Year) -> Result<Rules, Api
 /// count, or a share as a fraction.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-pub(super) struct Number(serde_json::Value);
+pub(crate) struct Number(serde_json::Value);
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl From<Measure> for Number {
     fn from(measure: Measure) -> Number {

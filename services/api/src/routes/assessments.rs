@@ -64,105 +64,105 @@ impl Check for AssessmentQuery {
 
 /// A member's assessment for a year.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Assessment {
+pub(crate) struct Assessment {
     /// The member.
-    member_id: String,
+    pub(crate) member_id: String,
     /// Their name.
-    name: String,
+    pub(crate) name: String,
     /// The year.
-    year: Year,
+    pub(crate) year: Year,
     /// The log position it reflects.
-    position: u64,
+    pub(crate) position: u64,
     /// Whether both sides of the card are signed.
-    complete: bool,
+    pub(crate) complete: bool,
     /// Every criterion.
-    criteria: Vec<Criterion>,
+    pub(crate) criteria: Vec<Criterion>,
     /// The card as both sides recorded it.
-    card: Card,
+    pub(crate) card: Card,
     /// The appraisal as it stands.
-    appraisal: Option<Appraisal>,
+    pub(crate) appraisal: Option<Appraisal>,
     /// Every disagreement between a recorded judgement and the evidence.
-    disagreements: Vec<Disagreement>,
+    pub(crate) disagreements: Vec<Disagreement>,
 }
 
 /// One criterion.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Criterion {
+pub(crate) struct Criterion {
     /// Its name.
-    name: &'static str,
+    pub(crate) name: &'static str,
     /// What the member reached.
-    value: Number,
+    pub(crate) value: Number,
     /// What the rules require (null: it only informs).
-    required: Option<Number>,
+    pub(crate) required: Option<Number>,
     /// Whether it is met (null when nothing is required).
-    passed: Option<bool>,
+    pub(crate) passed: Option<bool>,
     /// The positions of the events that justify the value.
-    evidence: Vec<u64>,
+    pub(crate) evidence: Vec<u64>,
 }
 
 /// The card's judgements.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Card {
+pub(crate) struct Card {
     /// The community side's opinion, once signed.
-    community: Option<Opinion>,
+    pub(crate) community: Option<Opinion>,
     /// The unit side's opinion, once signed.
-    unit: Option<Opinion>,
+    pub(crate) unit: Option<Opinion>,
     /// The stars the community side awarded.
-    stars: Option<StarsAt>,
+    pub(crate) stars: Option<StarsAt>,
 }
 
 /// A side's opinion.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Opinion {
+pub(crate) struct Opinion {
     /// The opinion written.
-    opinion: Rating,
+    pub(crate) opinion: Rating,
     /// The signer's remarks.
-    remarks: Option<String>,
+    pub(crate) remarks: Option<String>,
     /// In which capacity it was signed.
-    capacity: Option<Capacity>,
+    pub(crate) capacity: Option<Capacity>,
     /// Where it was signed.
-    position: u64,
+    pub(crate) position: u64,
 }
 
 /// Stars, and where they were awarded.
 #[derive(Debug, Serialize, JsonSchema)]
-struct StarsAt {
+pub(crate) struct StarsAt {
     /// How many.
-    stars: u32,
+    pub(crate) stars: u32,
     /// Where.
-    position: u64,
+    pub(crate) position: u64,
 }
 
 /// The appraisal as it stands.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Appraisal {
+pub(crate) struct Appraisal {
     /// The rating that stands.
-    rating: Rating,
+    pub(crate) rating: Rating,
     /// `recorded`, `confirmed` or `overturned`.
-    settled: &'static str,
+    pub(crate) settled: &'static str,
     /// The log position of the evidence the unit branch made it on.
-    basis_position: u64,
+    pub(crate) basis_position: u64,
     /// The unit branch's remarks.
-    remarks: String,
+    pub(crate) remarks: String,
     /// The committee's reason, when it overturned the appraisal.
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The positions of every recording, confirmation and overturning, in order.
-    positions: Vec<u64>,
+    pub(crate) positions: Vec<u64>,
 }
 
 /// A recorded judgement the evidence does not bear out.
 #[derive(Debug, Serialize, JsonSchema)]
-struct Disagreement {
+pub(crate) struct Disagreement {
     /// Whose judgement: `appraisal`, `community_opinion` or `unit_opinion`.
-    judgement: &'static str,
+    pub(crate) judgement: &'static str,
     /// The rating it gave.
-    rating: Rating,
+    pub(crate) rating: Rating,
     /// What it disagrees with: a criterion's name, or the other judgement's.
-    with: &'static str,
+    pub(crate) with: &'static str,
     /// The disagreement in a sentence.
-    statement: String,
+    pub(crate) statement: String,
     /// The positions of the judgement and of the evidence it disagrees with.
-    evidence: Vec<u64>,
+    pub(crate) evidence: Vec<u64>,
 }
 
 async fn member_assessment(
@@ -171,22 +171,36 @@ async fn member_assessment(
     IdParam(member_id): IdParam,
     Valid(q): Valid<AssessmentQuery>,
 ) -> Result<Json<Assessment>, ApiError> {
+    Ok(Json(
+        assessment(&state, &principal, member_id, q.year, q.when()).await?,
+    ))
+}
+
+/// Member `member_id`'s assessment for `year`, as `principal` may read it: the API's
+/// answer and the member's page are this one judgement.
+pub(crate) async fn assessment(
+    state: &AppState,
+    principal: &allweather_domain::Principal,
+    member_id: uuid::Uuid,
+    year: Year,
+    when: When,
+) -> Result<Assessment, ApiError> {
     // Decided on the log as it stands, before any lookup or replay: a refusal says
     // nothing of whether the member exists.
     state
         .commands
-        .authorize(&principal, &Read::Member(member_id))
+        .authorize(principal, &Read::Member(member_id))
         .await?;
-    let (store, position) = scorecard_for(&state, q.when(), Some(&principal)).await?;
+    let (store, position) = scorecard_for(state, when, Some(principal)).await?;
     let id = member_id.to_string();
-    let book = scorecard::book(store.pool(), q.year.get(), Some(&id))
+    let book = scorecard::book(store.pool(), year.get(), Some(&id))
         .await
         .map_err(read_error)?;
     let Some(member) = book.members.get(&id) else {
         return Err(ApiError::not_found(format!("no member {id}")));
     };
-    let rules = rules_of(&store, q.year).await?;
-    let a = assessment::assess(q.year.get(), &id, member, &rules);
+    let rules = rules_of(&store, year).await?;
+    let a = assessment::assess(year.get(), &id, member, &rules);
     let opinion = |side| {
         a.opinions.iter().find(|o| o.side == side).map(|o| Opinion {
             opinion: o.opinion,
@@ -195,7 +209,7 @@ async fn member_assessment(
             position: o.position,
         })
     };
-    Ok(Json(Assessment {
+    Ok(Assessment {
         criteria: a
             .criteria
             .iter()
@@ -233,8 +247,8 @@ async fn member_assessment(
             .collect(),
         member_id: a.member_id,
         name: a.name,
-        year: q.year,
+        year,
         position,
         complete: a.complete,
-    }))
+    })
 }

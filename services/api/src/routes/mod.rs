@@ -13,8 +13,8 @@
 //! `min_position` (a command's reply position) waits up to 5 s for its read model to
 //! apply it, then answers 503 with `Retry-After`.
 
-mod asof;
-mod assessments;
+pub(crate) mod asof;
+pub(crate) mod assessments;
 mod cards;
 mod events;
 pub(crate) mod extract;
@@ -178,7 +178,8 @@ pub(crate) fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(allweather_command::http::router(
             state.commands.clone(),
             state.tokens.clone(),
-        ));
+        ))
+        .merge(crate::pages::router());
     let limited = (state.anonymous.clone(), state.tokens.clone());
     let routes = routes.layer(axum::middleware::from_fn_with_state(
         limited,

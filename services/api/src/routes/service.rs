@@ -68,7 +68,7 @@ pub(super) fn content_security_policy() -> String {
         .map_or("", |(script, _)| script);
     let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
     format!(
-        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self' 'sha256-{hash}'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 

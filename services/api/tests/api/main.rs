@@ -3,6 +3,7 @@
 
 mod contract;
 mod nats;
+mod platform;
 mod postgres_only;
 mod slow;
 mod suite;
@@ -28,6 +29,17 @@ allweather_test_support::on_both_backends!(
 );
 
 /// The published contract against the running service, on both backends.
+mod platform_tests {
+    use allweather_test_support::TestApp;
+
+    allweather_test_support::on_both_backends!(
+        crate::platform;
+        postgres = TestApp::postgres().await;
+        sqlite = TestApp::sqlite().await;
+        a_member_signs_in_with_a_code_and_works_on_their_page_through_commands,
+    );
+}
+
 mod contract_tests {
     use allweather_test_support::TestApp;
 

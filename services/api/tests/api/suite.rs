@@ -1159,7 +1159,8 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
 }
 
 /// Every answer carries the security headers, and none that may hold people's details is
-/// kept by a cache; the dashboard's own script is the only one its policy lets run.
+/// kept by a cache; the only scripts its policy lets run are the platform's own files and
+/// the dashboard's own script, by its hash: no other inline script.
 pub async fn every_answer_carries_the_security_headers_and_none_is_stored_by_a_cache(app: TestApp) {
     let admin = app.admin();
     let registered = app
@@ -1172,6 +1173,7 @@ pub async fn every_answer_carries_the_security_headers_and_none_is_stored_by_a_c
     for (path, token) in [
         ("/".to_owned(), None),
         ("/healthz".to_owned(), None),
+        ("/signin".to_owned(), None),
         ("/api/v1/wishes?year=2026".to_owned(), None),
         (format!("/api/v1/streams/{stream}"), Some(&admin)),
         ("/api/v1/streams/member-nobody".to_owned(), Some(&admin)),
@@ -1192,8 +1194,16 @@ pub async fn every_answer_carries_the_security_headers_and_none_is_stored_by_a_c
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
         let csp = header("content-security-policy");
+        let script = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src "))
+            .unwrap_or_default();
         assert!(
-            csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+            csp.contains("default-src 'none'")
+                && csp.contains("frame-ancestors 'none'")
+                && script.starts_with("script-src 'self' 'sha256-")
+                && !script.contains("unsafe"),
             "{path}: {csp}"
         );
         let cache = header("cache-control");

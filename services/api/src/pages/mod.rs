@@ -1,0 +1,212 @@
+//! The platform: the pages people do their year's work on, signed in (see
+//! `allweather_command::accounts`). Rendered on the server from typed templates
+//! (`templates/`, askama), Chinese first with an English switch, readable at 360 px; the
+//! script and style sheet are files `serve` itself serves (`assets/`), so the content
+//! security policy allows no inline script.
+//!
+//! A page never writes around a command: each form is a command sent through the command
+//! service as the signed-in person (`account:{id}`), with the same permission checks and
+//! events as the API; a refusal is shown as its rule's sentence beside the form. Every form
+//! carries a CSRF token: a session's own once signed in, and before that a random value
+//! also set as a cookie (double submit). Each form also carries an idempotency key of its
+//! own, so that sending it twice appends once.
+//!
+//! - `signin`: `/signin` (a code at `/signin?code=…`), signing out (here, everywhere);
+//! - `member`: `/my`, the member's year, open wishes to claim, hours to log.
+
+mod member;
+mod signin;
+pub(crate) mod text;
+
+use crate::AppState;
+use allweather_command::accounts::Session;
+use axum::Router;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use text::Lang;
+
+/// The cookie holding the session's secret.
+const SESSION_COOKIE: &str = "aw_session";
+
+/// The cookie holding a signed-out form's CSRF token.
+const FORM_COOKIE: &str = "aw_form";
+
+/// The platform's routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/assets/platform.css", get(style))
+        .route("/assets/platform.js", get(script))
+        .route("/lang", get(switch_lang))
+        .merge(signin::routes())
+        .merge(member::routes())
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/platform.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/platform.js"),
+    )
+}
+
+/// Where the language switch returns to, and to which language.
+#[derive(Debug, serde::Deserialize)]
+struct Switch {
+    to: String,
+    back: Option<String>,
+}
+
+async fn switch_lang(
+    jar: CookieJar,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<Switch>,
+) -> (CookieJar, Redirect) {
+    let lang = if q.to == "en" { "en" } else { "zh" };
+    let back = q
+        .back
+        .filter(|b| local_path(b))
+        .unwrap_or_else(|| "/my".into());
+    let cookie = cookie(&headers, Lang::COOKIE, lang.to_owned(), false);
+    (jar.add(cookie), Redirect::to(&back))
+}
+
+/// A path on this site: `/…`, never `//host` nor a scheme.
+fn local_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+}
+
+/// Whether the request reached the service over TLS (through a proxy that says so).
+fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A cookie for the whole site, `HttpOnly`, `SameSite=Lax`, `Secure` over TLS; a
+/// session's lives as long as the session.
+fn cookie(
+    headers: &HeaderMap,
+    name: &'static str,
+    value: String,
+    session: bool,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(over_tls(headers));
+    if session {
+        c = c.max_age(
+            cookie::time::Duration::try_from(allweather_command::accounts::SESSION_LIFETIME)
+                .unwrap_or(cookie::time::Duration::DAY),
+        );
+    }
+    c.build()
+}
+
+/// The visitor's language.
+pub(crate) struct PageLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_request_parts(parts, state).await?;
+        Ok(PageLang(Lang::of(jar.get(Lang::COOKIE).map(Cookie::value))))
+    }
+}
+
+/// The signed-in person, from the session cookie; a page without one sends the visitor
+/// to `/signin`.
+pub(crate) struct SignedIn {
+    pub session: Session,
+    /// The cookie's secret (to sign out).
+    pub secret: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match <SignedIn as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await?
+        {
+            Some(signed_in) => Ok(signed_in),
+            None => Err(Redirect::to("/signin").into_response()),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Ok(None);
+        };
+        match state.commands.session(&secret).await {
+            Ok(Some(session)) => Ok(Some(SignedIn { session, secret })),
+            Ok(None) => Ok(None),
+            Err(e) => Err(crate::problem::ApiError::from(e).into_response()),
+        }
+    }
+}
+
+/// Whether a form's CSRF token is the expected one (compared in constant time).
+fn csrf_matches(expected: &str, given: &str) -> bool {
+    use sha2::Digest as _;
+    let (a, b) = (
+        sha2::Sha256::digest(expected.as_bytes()),
+        sha2::Sha256::digest(given.as_bytes()),
+    );
+    !expected.is_empty()
+        && a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A form refused for its CSRF token: 403, and nothing done.
+fn forged(lang: Lang) -> Response {
+    (StatusCode::FORBIDDEN, Html(format!(
+        "<!doctype html><meta charset=utf-8><title>403</title><p>{}</p><p><a href=\"/my\">↩</a></p>",
+        lang.text().form_expired
+    )))
+        .into_response()
+}
+
+/// A rendered template as a page (an error while rendering is an internal error).
+fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
+    match rendered {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => crate::problem::ApiError::from(anyhow::Error::new(e).context("render a page"))
+            .into_response(),
+    }
+}
+
+/// A fresh idempotency key for a form.
+fn form_key() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
