@@ -26,8 +26,7 @@ use uuid::Uuid;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/my", get(my_page))
-        .route("/my/wishes/{wish_id}/claim", post(claim))
-        .route("/my/wishes/{wish_id}/release", post(release))
+        .route("/my/wishes/{wish_id}/{action}", post(wish_action))
         .route("/my/hours", post(log_hours))
 }
 
@@ -318,11 +317,12 @@ fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, String) {
     }
 }
 
-async fn claim(
+/// Claims a wish or gives it back (`action`: `claim` or `release`).
+async fn wish_action(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     signed_in: SignedIn,
-    Path(wish_id): Path<Uuid>,
+    Path((wish_id, action)): Path<(Uuid, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
     if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
@@ -331,29 +331,22 @@ async fn claim(
     let Some((_, member_id)) = member_of(&signed_in) else {
         return Redirect::to("/my").into_response();
     };
-    let command = Command::ClaimWish(ClaimWish { wish_id, member_id });
-    act(&state, &signed_in, lang.text(), "claim", &form.key, command).await
-}
-
-async fn release(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    signed_in: SignedIn,
-    Path(wish_id): Path<Uuid>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    let Some((_, member_id)) = member_of(&signed_in) else {
-        return Redirect::to("/my").into_response();
+    let (form_name, command) = match action.as_str() {
+        "claim" => (
+            "claim",
+            Command::ClaimWish(ClaimWish { wish_id, member_id }),
+        ),
+        "release" => (
+            "release",
+            Command::ReleaseWish(ReleaseWish { wish_id, member_id }),
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let command = Command::ReleaseWish(ReleaseWish { wish_id, member_id });
     act(
         &state,
         &signed_in,
         lang.text(),
-        "release",
+        form_name,
         &form.key,
         command,
     )

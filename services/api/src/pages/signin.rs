@@ -107,6 +107,12 @@ struct SigninForm {
     password: String,
 }
 
+/// Whether a signed-out form carries the token its browser holds.
+fn form_is_genuine(jar: &CookieJar, given: &str) -> bool {
+    jar.get(FORM_COOKIE)
+        .is_some_and(|expected| csrf_matches(expected.value(), given))
+}
+
 /// The sentence for a refused sign-in.
 fn sentence(t: &'static Text, e: &SignInError) -> &'static str {
     match e {
@@ -144,8 +150,7 @@ async fn signin(
     headers: HeaderMap,
     Form(form): Form<SigninForm>,
 ) -> Response {
-    let expected = jar.get(FORM_COOKIE).map(|c| c.value().to_owned());
-    if !expected.is_some_and(|e| csrf_matches(&e, &form.csrf)) {
+    if !form_is_genuine(&jar, &form.csrf) {
         return forged(lang);
     }
     match state.commands.sign_in(&form.login, &form.password).await {
@@ -186,8 +191,7 @@ async fn set_password(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let expected = jar.get(FORM_COOKIE).map(|c| c.value().to_owned());
-    if !expected.is_some_and(|e| csrf_matches(&e, &form.csrf)) {
+    if !form_is_genuine(&jar, &form.csrf) {
         return forged(lang);
     }
     let t = lang.text();
