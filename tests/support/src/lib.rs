@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod app;
+pub mod browser;
 
 pub use app::{
     COUNTY_DAY, NatsCommands, Response, TOKEN_SECRET, TestApp, TestClock, id_of, loopback,
