@@ -153,10 +153,10 @@ async fn render(
                 None => t.informs,
             };
             if c.passed == Some(false) {
-                missing.push(c.name.to_owned());
+                missing.push(t.criterion(c.name));
             }
             lines.push(Line {
-                name: c.name.to_owned(),
+                name: t.criterion(c.name),
                 value: c.value.to_string(),
                 required: c
                     .required

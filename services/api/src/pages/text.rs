@@ -92,6 +92,7 @@ pub(crate) struct Text {
     pub done: &'static str,
     pub no_member: &'static str,
     pub categories: [(&'static str, &'static str); 7],
+    pub criteria: [(&'static str, &'static str); 7],
 }
 
 pub(crate) static ZH: Text = Text {
@@ -160,6 +161,15 @@ pub(crate) static ZH: Text = Text {
         ("reservoir_resettlement", "水库移民"),
         ("cleanup", "环境整治"),
         ("village_service_street", "村级服务街"),
+    ],
+    criteria: [
+        ("service_points", "志愿服务积分"),
+        ("anniversary", "过政治生日"),
+        ("community_feedback", "社区季度反馈"),
+        ("dual_card", "双报到卡签署"),
+        ("stars", "星级"),
+        ("wishes_fulfilled", "完成心愿"),
+        ("household_visits", "走访结对户"),
     ],
 };
 
@@ -230,9 +240,26 @@ pub(crate) static EN: Text = Text {
         ("cleanup", "Clean-up"),
         ("village_service_street", "Village service street"),
     ],
+    criteria: [
+        ("service_points", "Service points"),
+        ("anniversary", "Anniversary observed"),
+        ("community_feedback", "Community feedback each quarter"),
+        ("dual_card", "Card sides signed"),
+        ("stars", "Stars"),
+        ("wishes_fulfilled", "Wishes fulfilled"),
+        ("household_visits", "Visits to paired households"),
+    ],
 };
 
 impl Text {
+    /// A member's criterion's name (the stored name when it has none here).
+    pub(crate) fn criterion(&self, stored: &str) -> String {
+        self.criteria
+            .iter()
+            .find(|(k, _)| *k == stored)
+            .map_or_else(|| stored.to_owned(), |(_, v)| (*v).to_owned())
+    }
+
     /// A category's name.
     pub(crate) fn category(&self, stored: &str) -> &'static str {
         self.categories

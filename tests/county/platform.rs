@@ -1,0 +1,168 @@
+//! The platform in a real browser, as a member uses it on a phone: signed in with a fresh
+//! code, a password chosen, a need claimed, hours logged, a refusal read beside the form —
+//! every step a command in the log. Each page is then looked at on a desktop too: it fits
+//! both widths, axe-core finds no serious or critical violation, and its screenshots land
+//! in `target/artefacts/` (`platform-{page}-{phone|desktop}-{backend}.png`).
+
+use allweather_api::{CommandOptions, CommandService};
+use allweather_domain::Principal;
+use allweather_domain::command::{InviteAccount, PublishWish};
+use allweather_domain::values::{Category, WishOrigin};
+use allweather_events::{Role, Timestamp};
+use allweather_test_support::browser::{Browser, DESKTOP, PHONE};
+use allweather_test_support::{TestApp, id_of};
+use serde_json::json;
+
+allweather_test_support::on_both_backends!(
+    crate::flows;
+    postgres = (TestApp::postgres().await, "postgres");
+    sqlite = (TestApp::sqlite().await, "sqlite");
+    a_member_signs_in_with_a_code_claims_a_need_and_logs_hours_on_a_phone,
+);
+
+mod flows {
+    use super::*;
+
+    /// Looks at the page at both widths: it fits, axe finds nothing serious, screenshots.
+    async fn look(browser: &Browser, page: &str, backend: &str) {
+        for (size, width) in [(PHONE, "phone"), (DESKTOP, "desktop")] {
+            browser.resize(size).await;
+            assert!(browser.fits().await, "{page} fits the {width}'s width");
+            let violations = browser.axe().await;
+            assert!(violations.is_empty(), "{page} at {width}: {violations:#?}");
+            let shot = browser
+                .screenshot(&format!("platform-{page}-{width}-{backend}"))
+                .await;
+            assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 5_000));
+        }
+        browser.resize(PHONE).await;
+    }
+
+    pub async fn a_member_signs_in_with_a_code_claims_a_need_and_logs_hours_on_a_phone(
+        (app, backend): (TestApp, &str),
+    ) {
+        let admin = app.admin();
+        app.adopt_rules(|_| {}).await;
+        let branch = id_of(
+            &app.ok(&admin, "RegisterBranch", json!({"name": "县水利局支部", "kind": "unit"}))
+                .await,
+        );
+        let member = id_of(
+            &app.ok(
+                &admin,
+                "RegisterMember",
+                json!({"name": "李华", "unit_branch_id": branch, "joined_on": "2010-06-01"}),
+            )
+            .await,
+        );
+        let need = app
+            .submit(
+                &app.centre(),
+                PublishWish {
+                    wish_id: None,
+                    origin: WishOrigin::ServiceNeed,
+                    title: "帮独居老人买米".into(),
+                    beneficiary: "王大爷，城东社区5号".into(),
+                    beneficiary_contact: None,
+                    beneficiary_id: None,
+                    category: Category::CommunityService,
+                    deadline: Timestamp::parse("2026-07-01T00:00:00+08:00").expect("deadline"),
+                    volunteers: None,
+                },
+            )
+            .await;
+        let need = id_of(&need);
+        let service = CommandService::new(app.log.clone(), CommandOptions::default())
+            .expect("a command service");
+        let committee = Principal {
+            subject: "committee@county".into(),
+            role: Role::CommitteeAdmin,
+            member_id: None,
+            branch_id: None,
+        };
+        let invitation = service
+            .invite_account(
+                &committee,
+                InviteAccount {
+                    member_id: Some(member),
+                    role: None,
+                    account_id: None,
+                },
+                None,
+            )
+            .await
+            .expect("an invitation");
+
+        let browser = Browser::open(PHONE).await;
+        // The code as the QR code's link carries it.
+        browser
+            .goto(&format!("{}/signin?code={}", app.base, invitation.code))
+            .await;
+        assert_eq!(
+            browser.run("return document.querySelector('h1').textContent").await,
+            "首次登录"
+        );
+        look(&browser, "code", backend).await;
+        browser.fill("login", "lihua").await;
+        browser.fill("password", "水利局 2026 service").await;
+        browser.fill("password_again", "水利局 2026 service").await;
+        browser.click("form button[type=submit]").await;
+        assert!(
+            browser.run("return location.pathname").await == "/my",
+            "signed in, on the member's page"
+        );
+        assert!(browser.text("open-wishes").await.contains("帮独居老人买米"));
+        look(&browser, "my", backend).await;
+
+        // Claim the need.
+        browser
+            .click(&format!("li[data-wish='{need}'] button"))
+            .await;
+        assert!(browser.text("my-claims").await.contains("帮独居老人买米"));
+        assert!(!browser.text("open-wishes").await.contains("帮独居老人买米"));
+        assert_eq!(app.count("WishClaimed").await, 1);
+
+        // Too many hours: the rule's sentence beside the form, nothing appended.
+        let (head, _) = app.head().await;
+        browser.fill("hours", "13").await;
+        browser.fill("activity", "打扫广场").await;
+        browser.click("#log-hours button").await;
+        let said = browser
+            .run("return document.querySelector('#log-hours [role=alert]').textContent")
+            .await;
+        assert_eq!(said, "每条记录的时长须大于0、不超过12小时，按分钟计。");
+        assert_eq!(app.head().await.0, head, "a refused page action appends nothing");
+        look(&browser, "my-refused", backend).await;
+
+        browser.fill("hours", "2.5").await;
+        browser.fill("activity", "打扫广场").await;
+        browser.click("#log-hours button").await;
+        assert_eq!(
+            browser
+                .run("return document.querySelector('#log-hours [role=alert]').textContent")
+                .await,
+            "已办理。"
+        );
+        assert!(browser.text("hours").await.contains("2.50 h (1 条)"), "{}", browser.text("hours").await);
+        assert_eq!(app.count("ServiceHoursLogged").await, 1);
+        // The events name the account as their actor.
+        let stream = app
+            .get_as(&admin, &format!("/api/v1/streams/claims-{member}"))
+            .await;
+        assert_eq!(
+            stream.1["events"][0]["actor"]["id"],
+            json!(format!("account:{member}")),
+            "{}",
+            stream.1
+        );
+
+        // Sign out: the page is gone, the sign-in page looked at too.
+        browser.click("form[action='/signout'] button").await;
+        assert_eq!(browser.run("return location.pathname").await, "/signin");
+        look(&browser, "signin", backend).await;
+        browser.goto(&format!("{}/my", app.base)).await;
+        assert_eq!(browser.run("return location.pathname").await, "/signin");
+        browser.close().await;
+        app.stop().await;
+    }
+}
