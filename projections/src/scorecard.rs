@@ -70,7 +70,8 @@ const SCHEMA: &[&str] = &[
         evidence  TEXT NOT NULL,
         organiser TEXT NOT NULL,
         day       TEXT NOT NULL,
-        campaign  TEXT NOT NULL
+        campaign  TEXT NOT NULL,
+        activity  TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS sc_records_year ON sc_records (year, member_id)",
     "CREATE TABLE IF NOT EXISTS sc_marks (
@@ -139,6 +140,7 @@ static RECORDS: Table = Table {
         "organiser",
         "day",
         "campaign",
+        "activity",
     ],
 };
 
@@ -393,7 +395,7 @@ impl Projector for Scorecard {
                 (
                     "sc_records",
                     "SELECT record_id, member_id, CAST(year AS TEXT), category, CAST(minutes AS TEXT), status, evidence,
-                            organiser, day, campaign FROM sc_records ORDER BY record_id",
+                            organiser, day, campaign, activity FROM sc_records ORDER BY record_id",
                 ),
                 (
                     "sc_marks",
@@ -441,6 +443,7 @@ fn record(w: &mut Writes, id: &str, at: &str, change: RecordChange<'_>) -> Resul
                     .map(|c| c.to_string())
                     .unwrap_or_default()
                     .into(),
+                e.activity.clone().into(),
             ],
         ),
         RecordChange::Decided { status, .. } => w.update(
@@ -603,6 +606,99 @@ async fn members(pool: &AnyPool, only: &str) -> Result<BTreeMap<String, MemberRo
         }
     }
     Ok(members)
+}
+
+/// A record waiting for its verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The record.
+    pub record_id: String,
+    /// Whose.
+    pub member_id: String,
+    /// Their name.
+    pub name: String,
+    /// The day served.
+    pub day: String,
+    /// How long.
+    pub minutes: i64,
+    /// The category's stored name.
+    pub category: String,
+    /// What was done.
+    pub activity: String,
+}
+
+/// The records waiting for verification whose members are served by `branch_id` (the
+/// service branch verifies its members' hours), oldest day first.
+pub async fn waiting_for(pool: &AnyPool, branch_id: &str) -> Result<Vec<Waiting>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT r.record_id, r.member_id, m.name, r.day, r.minutes, r.category, r.activity
+           FROM sc_records r JOIN sc_members m ON m.member_id = r.member_id
+          WHERE r.status = $1 AND m.service_branch_id = $2
+          ORDER BY r.day, r.record_id",
+    )
+    .bind(RecordStatus::Pending.as_str())
+    .bind(branch_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Waiting {
+                record_id: r.try_get(0)?,
+                member_id: r.try_get(1)?,
+                name: r.try_get(2)?,
+                day: r.try_get(3)?,
+                minutes: r.try_get(4)?,
+                category: r.try_get(5)?,
+                activity: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// A branch's name, if it is registered.
+pub async fn branch_name(pool: &AnyPool, branch_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM sc_branches WHERE branch_id = $1")
+        .bind(branch_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The unit and service branch of a member (empty where there is none).
+pub async fn branches_of(pool: &AnyPool, member_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT unit_branch_id, service_branch_id FROM sc_members WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|(unit, service)| {
+            [unit, service]
+                .into_iter()
+                .filter(|b| !b.is_empty())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The members of a branch still in the programme, by name: id, name, and whether the
+/// branch is their unit branch (else their service branch).
+pub async fn roster(
+    pool: &AnyPool,
+    branch_id: &str,
+) -> Result<Vec<(String, String, bool)>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT member_id, name, unit_branch_id FROM sc_members
+          WHERE (unit_branch_id = $1 OR service_branch_id = $1) AND left_on = ''
+          ORDER BY name, member_id",
+    )
+    .bind(branch_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, unit)| (id, name, unit == branch_id))
+        .collect())
 }
 
 /// A member's service records of `year` by status: how many, and their minutes.

@@ -1,6 +1,7 @@
 //! The platform in a real browser, as a member uses it on a phone: signed in with a fresh
-//! code, a password chosen, a need claimed, hours logged, a refusal read beside the form —
-//! every step a command in the log. Each page is then looked at on a desktop too: it fits
+//! code, a password chosen, a need claimed, hours logged, a refusal read beside the form;
+//! then the service branch's secretary verifies the hours on the branch's page, which
+//! another branch's secretary cannot open — every step a command in the log. Each page is then looked at on a desktop too: it fits
 //! both widths, axe-core finds no serious or critical violation, and its screenshots land
 //! in `target/artefacts/` (`platform-{page}-{phone|desktop}-{backend}.png`).
 
@@ -17,11 +18,25 @@ allweather_test_support::on_both_backends!(
     crate::flows;
     postgres = (TestApp::postgres().await, "postgres");
     sqlite = (TestApp::sqlite().await, "sqlite");
-    a_member_signs_in_with_a_code_claims_a_need_and_logs_hours_on_a_phone,
+    a_member_works_on_a_phone_and_their_service_secretary_verifies_the_hours,
 );
 
 mod flows {
     use super::*;
+
+    /// A new browser, signed in for the first time with `code` as `login`, on `/my`.
+    async fn first_sign_in(app: &TestApp, code: &str, login: &str) -> Browser {
+        let browser = Browser::open(PHONE).await;
+        browser
+            .goto(&format!("{}/signin?code={code}", app.base))
+            .await;
+        browser.fill("login", login).await;
+        browser.fill("password", "a long enough secret").await;
+        browser.fill("password_again", "a long enough secret").await;
+        browser.click("form button[type=submit]").await;
+        assert_eq!(browser.run("return location.pathname").await, "/my");
+        browser
+    }
 
     /// Looks at the page at both widths: it fits, axe finds nothing serious, screenshots.
     async fn look(browser: &Browser, page: &str, backend: &str) {
@@ -38,14 +53,18 @@ mod flows {
         browser.resize(PHONE).await;
     }
 
-    pub async fn a_member_signs_in_with_a_code_claims_a_need_and_logs_hours_on_a_phone(
+    pub async fn a_member_works_on_a_phone_and_their_service_secretary_verifies_the_hours(
         (app, backend): (TestApp, &str),
     ) {
         let admin = app.admin();
         app.adopt_rules(|_| {}).await;
         let branch = id_of(
-            &app.ok(&admin, "RegisterBranch", json!({"name": "县水利局支部", "kind": "unit"}))
-                .await,
+            &app.ok(
+                &admin,
+                "RegisterBranch",
+                json!({"name": "县水利局支部", "kind": "unit"}),
+            )
+            .await,
         );
         let member = id_of(
             &app.ok(
@@ -55,6 +74,46 @@ mod flows {
             )
             .await,
         );
+        let service_branch = id_of(
+            &app.ok(
+                &admin,
+                "RegisterBranch",
+                json!({"name": "城东社区服务支部", "kind": "service", "community": "城东社区"}),
+            )
+            .await,
+        );
+        let secretary = id_of(
+            &app.ok(
+                &admin,
+                "RegisterMember",
+                json!({"name": "张伟", "unit_branch_id": branch, "joined_on": "2001-03-02"}),
+            )
+            .await,
+        );
+        let unit_secretary = id_of(
+            &app.ok(
+                &admin,
+                "RegisterMember",
+                json!({"name": "赵敏", "unit_branch_id": branch, "joined_on": "2003-04-05"}),
+            )
+            .await,
+        );
+        for m in [member, secretary] {
+            app.ok(
+                &admin,
+                "AssignServiceBranch",
+                json!({"member_id": m, "service_branch_id": service_branch}),
+            )
+            .await;
+        }
+        for (b, m) in [(service_branch, secretary), (branch, unit_secretary)] {
+            app.ok(
+                &admin,
+                "AppointSecretary",
+                json!({"branch_id": b, "member_id": m}),
+            )
+            .await;
+        }
         let need = app
             .submit(
                 &app.centre(),
@@ -80,26 +139,32 @@ mod flows {
             member_id: None,
             branch_id: None,
         };
-        let invitation = service
-            .invite_account(
-                &committee,
-                InviteAccount {
-                    member_id: Some(member),
+        let invite = |member_id| {
+            let (service, committee) = (&service, &committee);
+            async move {
+                let invite = InviteAccount {
+                    member_id: Some(member_id),
                     role: None,
                     account_id: None,
-                },
-                None,
-            )
-            .await
-            .expect("an invitation");
+                };
+                service
+                    .invite_account(committee, invite, None)
+                    .await
+                    .expect("an invitation")
+                    .code
+            }
+        };
+        let code = invite(member).await;
 
         let browser = Browser::open(PHONE).await;
         // The code as the QR code's link carries it.
         browser
-            .goto(&format!("{}/signin?code={}", app.base, invitation.code))
+            .goto(&format!("{}/signin?code={code}", app.base))
             .await;
         assert_eq!(
-            browser.run("return document.querySelector('h1').textContent").await,
+            browser
+                .run("return document.querySelector('h1').textContent")
+                .await,
             "首次登录"
         );
         look(&browser, "code", backend).await;
@@ -131,7 +196,11 @@ mod flows {
             .run("return document.querySelector('#log-hours [role=alert]').textContent")
             .await;
         assert_eq!(said, "每条记录的时长须大于0、不超过12小时，按分钟计。");
-        assert_eq!(app.head().await.0, head, "a refused page action appends nothing");
+        assert_eq!(
+            app.head().await.0,
+            head,
+            "a refused page action appends nothing"
+        );
         look(&browser, "my-refused", backend).await;
 
         browser.fill("hours", "2.5").await;
@@ -143,7 +212,11 @@ mod flows {
                 .await,
             "已办理。"
         );
-        assert!(browser.text("hours").await.contains("2.50 h (1 条)"), "{}", browser.text("hours").await);
+        assert!(
+            browser.text("hours").await.contains("2.50 h (1 条)"),
+            "{}",
+            browser.text("hours").await
+        );
         assert_eq!(app.count("ServiceHoursLogged").await, 1);
         // The events name the account as their actor.
         let stream = app
@@ -155,6 +228,45 @@ mod flows {
             "{}",
             stream.1
         );
+
+        // The service branch's secretary, on their phone: the hours wait on the branch's page.
+        let secretary_browser = first_sign_in(&app, &invite(secretary).await, "zhangwei").await;
+        let link = format!("/branches/{service_branch}");
+        assert!(
+            secretary_browser
+                .text("my-branches")
+                .await
+                .contains("城东社区服务支部"),
+            "their branch is linked from their page"
+        );
+        secretary_browser.click(&format!("a[href='{link}']")).await;
+        assert!(secretary_browser.text("waiting").await.contains("打扫广场"));
+        look(&secretary_browser, "branch", backend).await;
+        secretary_browser.click("#verify button[type=submit]").await;
+        assert_eq!(secretary_browser.text("notice").await, "1条已审核通过。");
+        assert!(!secretary_browser.text("waiting").await.contains("打扫广场"));
+        assert_eq!(app.count("ServiceHoursVerified").await, 1);
+        secretary_browser.close().await;
+
+        // The unit branch's secretary types the service branch's address: refused, nothing
+        // shown.
+        let other = first_sign_in(&app, &invite(unit_secretary).await, "zhaomin").await;
+        other.goto(&format!("{}{link}", app.base)).await;
+        assert_eq!(
+            other
+                .run("return document.querySelector('[role=alert]').textContent")
+                .await,
+            "您无权查看这个页面。"
+        );
+        assert!(
+            !other
+                .run("return document.body.innerText")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .contains("打扫广场")
+        );
+        other.close().await;
 
         // Sign out: the page is gone, the sign-in page looked at too.
         browser.click("form[action='/signout'] button").await;

@@ -161,6 +161,8 @@ pub enum Read {
     Member(Uuid),
     /// A stream's raw events, which may carry personal data.
     Stream(StreamId),
+    /// A branch's work: its roster, the hours waiting for its verification, its cards.
+    Branch(Uuid),
     /// What only oversight reads: every event as it happens, the integrity flags, the
     /// record of who was shown whose personal data.
     Oversight,
@@ -169,6 +171,8 @@ pub enum Read {
 /// Refuses `what` unless the principal may read it as the log stands now:
 /// - a member's matters: the committee, its auditors, the member, and the secretary or
 ///   deputy of the member's unit or service branch as the branches' streams stand;
+/// - a branch's work: the committee, its auditors, and the branch's secretary and deputy
+///   as the branch's stream stands (a secretary token naming that branch);
 /// - a stream: the committee and its auditors; a member (or a secretary, as the member
 ///   their token names) the streams about themself — their member stream, claims, cards,
 ///   days, service records and appraisals;
@@ -185,6 +189,12 @@ pub fn may_read(world: &World, ctx: &Ctx, what: &Read) -> Result<(), Decide> {
             may_read_stream(world, ctx, stream)?,
             format!(
                 "stream {stream} is read by committee admins, auditors and the member it concerns"
+            ),
+        ),
+        Read::Branch(branch_id) => (
+            may_read_branch(world, ctx, *branch_id)?,
+            format!(
+                "branch {branch_id}'s work is read by its secretary and deputy, the committee and its auditors"
             ),
         ),
         Read::Oversight => (
@@ -223,6 +233,19 @@ pub(crate) fn may_read_member(world: &World, ctx: &Ctx, member_id: Uuid) -> Resu
             allowed
         }
         Role::ServiceCentre | Role::System => false,
+    })
+}
+
+/// Whether the principal may read branch `branch_id`'s work (see [`may_read`]).
+fn may_read_branch(world: &World, ctx: &Ctx, branch_id: Uuid) -> Result<bool, Decide> {
+    Ok(match ctx.principal.role {
+        Role::CommitteeAdmin | Role::Auditor => true,
+        Role::Secretary if ctx.principal.branch_id == Some(branch_id) => {
+            let branch: &Branch = world.get(streams::branch(branch_id))?;
+            let me = ctx.principal.member_id;
+            me.is_some() && (me == branch.secretary || me == branch.deputy)
+        }
+        _ => false,
     })
 }
 

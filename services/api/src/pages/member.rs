@@ -10,6 +10,7 @@ use crate::routes::asof::When;
 use crate::routes::assessments::{Assessment, assessment};
 use allweather_command::CommandError;
 use allweather_domain::command::{ClaimWish, LogServiceHours, ReleaseWish};
+use allweather_domain::permissions::Read;
 use allweather_domain::values::{Category, Year, stored_name};
 use allweather_domain::{Command, Principal};
 use allweather_projections::{records::RecordStatus, scorecard, wishes};
@@ -82,6 +83,8 @@ struct MyPage<'a> {
     open: Vec<WishRow>,
     mine: Vec<WishRow>,
     categories: &'static [(&'static str, &'static str); 7],
+    /// The branches the member serves as secretary or deputy: (id, name).
+    branches: Vec<(String, String)>,
     today: String,
     notice: Option<Notice>,
 }
@@ -95,7 +98,7 @@ fn this_year(state: &AppState) -> (i32, NaiveDate) {
     (today.year(), today)
 }
 
-fn hours_text(minutes: i64) -> String {
+pub(super) fn hours_text(minutes: i64) -> String {
     format!("{}.{:02}", minutes / 60, (minutes % 60) * 100 / 60)
 }
 
@@ -213,6 +216,27 @@ async fn render(
         .filter(|w| w.status == "claimed" && w.claimed_by.as_deref() == Some(me.as_str()))
         .map(row)
         .collect();
+    let mut branches = Vec::new();
+    let theirs = match scorecard::branches_of(pool, &me).await {
+        Ok(theirs) => theirs,
+        Err(e) => return crate::routes::read_error(e).into_response(),
+    };
+    for b in theirs {
+        let Ok(id) = b.parse::<Uuid>() else { continue };
+        let acting = super::branch::acting_for(&signed_in.session.account, id);
+        if state
+            .commands
+            .authorize(&acting, &Read::Branch(id))
+            .await
+            .is_ok()
+        {
+            let name = match scorecard::branch_name(pool, &b).await {
+                Ok(name) => name.unwrap_or_default(),
+                Err(e) => return crate::routes::read_error(e).into_response(),
+            };
+            branches.push((b, name));
+        }
+    }
     let status = match &notice {
         Some(n) if !n.ok => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::OK,
@@ -234,6 +258,7 @@ async fn render(
         open,
         mine,
         categories: &t.categories,
+        branches,
         today: today.to_string(),
         notice,
     }
@@ -294,7 +319,7 @@ async fn act(
 }
 
 /// A refused command as a sentence in the page's language, and the field at fault.
-fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, String) {
+pub(super) fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, String) {
     let chinese = t.html_lang.starts_with("zh");
     match e {
         CommandError::Refused(d) => (

@@ -12,8 +12,10 @@
 //! own, so that sending it twice appends once.
 //!
 //! - `signin`: `/signin` (a code at `/signin?code=…`), signing out (here, everywhere);
-//! - `member`: `/my`, the member's year, open wishes to claim, hours to log.
+//! - `member`: `/my`, the member's year, open wishes to claim, hours to log;
+//! - `branch`: `/branches/{id}`, a branch's work for its secretary: hours to verify, roster.
 
+mod branch;
 mod member;
 mod signin;
 pub(crate) mod text;
@@ -44,6 +46,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/lang", get(switch_lang))
         .merge(signin::routes())
         .merge(member::routes())
+        .merge(branch::routes())
 }
 
 async fn style() -> impl IntoResponse {

@@ -114,3 +114,48 @@ fn an_account_is_for_a_member_or_a_role_never_both_nor_neither() {
     assert!(body(&format!(r#"{{"member_id":"{m}"}}"#)).is_ok());
     assert!(body(r#"{"role":"auditor"}"#).is_ok());
 }
+
+#[test]
+fn a_branchs_work_is_read_by_its_secretary_and_deputy_as_they_stand_and_by_oversight() {
+    use crate::permissions::{Read, may_read};
+    let mut s = Scene::county();
+    let (unit, a, unit_sec, service, service_sec) =
+        (s.unit, s.a, s.unit_sec, s.service, s.service_sec);
+    let reads = |s: &mut Scene, who: Principal| {
+        let ctx = s.ctx(who);
+        s.resolve(|w| may_read(w, &ctx, &Read::Branch(unit)))
+            .is_ok()
+    };
+    assert!(reads(&mut s, admin()));
+    assert!(reads(&mut s, auditor()));
+    assert!(reads(&mut s, secretary(unit, unit_sec)));
+    assert!(
+        !reads(&mut s, secretary(service, service_sec)),
+        "another branch's"
+    );
+    assert!(
+        !reads(&mut s, secretary(unit, a)),
+        "a token naming a post not held"
+    );
+    assert!(!reads(&mut s, member(a)));
+    assert!(!reads(&mut s, centre()));
+    s.ok(
+        admin(),
+        C::AppointDeputy(AppointDeputy {
+            branch_id: unit,
+            member_id: a,
+        }),
+    );
+    assert!(reads(&mut s, secretary(unit, a)), "the deputy");
+    s.ok(
+        admin(),
+        C::AppointSecretary(AppointSecretary {
+            branch_id: unit,
+            member_id: a,
+        }),
+    );
+    assert!(
+        !reads(&mut s, secretary(unit, unit_sec)),
+        "a former secretary"
+    );
+}
