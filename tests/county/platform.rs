@@ -131,6 +131,18 @@ mod flows {
             )
             .await;
         let need = id_of(&need);
+        let other_need = PublishWish {
+            wish_id: None,
+            origin: WishOrigin::MicroWish,
+            title: "给留守儿童的书包".into(),
+            beneficiary: "小明，城东社区7号".into(),
+            beneficiary_contact: None,
+            beneficiary_id: None,
+            category: Category::Festival,
+            deadline: Timestamp::parse("2026-07-01T00:00:00+08:00").expect("deadline"),
+            volunteers: None,
+        };
+        let other_need = id_of(&app.submit(&app.centre(), other_need).await);
         let service = CommandService::new(app.log.clone(), CommandOptions::default())
             .expect("a command service");
         let committee = Principal {
@@ -186,6 +198,33 @@ mod flows {
         assert!(browser.text("my-claims").await.contains("帮独居老人买米"));
         assert!(!browser.text("open-wishes").await.contains("帮独居老人买米"));
         assert_eq!(app.count("WishClaimed").await, 1);
+
+        // Claimed by someone else meanwhile: it leaves the open list without a reload.
+        browser
+            .wait_until(
+                "the page to follow the wish board",
+                "return document.getElementById('open-wishes').dataset.live === 'on';",
+            )
+            .await;
+        assert!(
+            browser
+                .text("open-wishes")
+                .await
+                .contains("给留守儿童的书包")
+        );
+        app.ok(
+            &app.member(secretary),
+            "ClaimWish",
+            json!({"wish_id": other_need, "member_id": secretary}),
+        )
+        .await;
+        browser
+            .wait_until(
+                "the wish claimed elsewhere to leave the open list",
+                "return !document.getElementById('open-wishes').textContent.includes('给留守儿童的书包');",
+            )
+            .await;
+        assert_eq!(app.count("WishClaimed").await, 2);
 
         // Too many hours: the rule's sentence beside the form, nothing appended.
         let (head, _) = app.head().await;

@@ -13,9 +13,11 @@
 //!
 //! - `signin`: `/signin` (a code at `/signin?code=…`), signing out (here, everywhere);
 //! - `member`: `/my`, the member's year, open wishes to claim, hours to log;
-//! - `branch`: `/branches/{id}`, a branch's work for its secretary: hours to verify, roster.
+//! - `branch`: `/branches/{id}`, a branch's work for its secretary: hours to verify, roster;
+//! - `live`: what a page follows while open (wishes claimed elsewhere leave the open list).
 
 mod branch;
+mod live;
 mod member;
 mod signin;
 pub(crate) mod text;
@@ -47,6 +49,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(signin::routes())
         .merge(member::routes())
         .merge(branch::routes())
+        .merge(live::routes())
 }
 
 async fn style() -> impl IntoResponse {
