@@ -285,8 +285,43 @@ mod flows {
         assert_eq!(secretary_browser.text("notice").await, "1条已审核通过。");
         assert!(!secretary_browser.text("waiting").await.contains("打扫广场"));
         assert_eq!(app.count("ServiceHoursVerified").await, 1);
+        // A printable sign-in code for a member of the branch (a reset, for one who has an
+        // account): the code on the sheet is the one that works, and the log records it.
+        secretary_browser
+            .click(&format!("li[data-member='{member}'] button"))
+            .await;
+        let code = secretary_browser.text("code").await;
+        let link = secretary_browser
+            .run("return document.querySelector('.link').textContent")
+            .await;
+        assert_eq!(link, json!(format!("{}/signin?code={code}", app.base)));
+        assert_eq!(
+            secretary_browser
+                .run("return document.querySelectorAll('.qr svg').length")
+                .await,
+            1
+        );
+        assert_eq!(
+            app.count("AccountInvited").await,
+            3,
+            "the member, the secretary, and the member again"
+        );
+        look(&secretary_browser, "signin-code", backend).await;
         secretary_browser.close().await;
+        let reset = Browser::open(PHONE).await;
+        reset
+            .goto(&format!("{}/signin?code={code}", app.base))
+            .await;
+        assert_eq!(
+            reset
+                .run("return document.querySelectorAll('#code').length")
+                .await,
+            1,
+            "the sheet's code opens the first sign-in"
+        );
+        reset.close().await;
 
+        let link = format!("/branches/{service_branch}");
         // The unit branch's secretary types the service branch's address: refused, nothing
         // shown.
         let other = first_sign_in(&app, &invite(unit_secretary).await, "zhaomin").await;

@@ -19,3 +19,8 @@
     }
   });
 })();
+
+// A printable sheet's button prints it.
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.addEventListener("click", () => window.print());
+}

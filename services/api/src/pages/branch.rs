@@ -10,7 +10,7 @@ use super::{PageLang, SignedIn, csrf_matches, forged, form_key, page};
 use crate::AppState;
 use allweather_command::CommandError;
 use allweather_command::accounts::Account;
-use allweather_domain::command::{RejectServiceHours, VerifyServiceHours};
+use allweather_domain::command::{InviteAccount, RejectServiceHours, VerifyServiceHours};
 use allweather_domain::permissions::Read;
 use allweather_domain::{Command, Principal};
 use allweather_projections::scorecard;
@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/branches/{branch_id}", get(branch_page))
         .route("/branches/{branch_id}/verify", post(verify))
         .route("/branches/{branch_id}/reject", post(reject))
+        .route("/branches/{branch_id}/invite", post(invite))
 }
 
 /// The principal an account acts in on `branch_id`'s pages: a member as its secretary,
@@ -65,7 +66,8 @@ struct BranchPage<'a> {
     branch_id: Uuid,
     name: String,
     waiting: Vec<WaitingLine>,
-    roster: Vec<(String, &'static str)>,
+    /// Each member: id, name, and which of their branches this is.
+    roster: Vec<(String, String, &'static str)>,
     notice: Option<Notice>,
 }
 
@@ -141,15 +143,13 @@ async fn render(
             .collect(),
         roster: roster
             .into_iter()
-            .map(|(_, name, unit)| {
-                (
-                    name,
-                    if unit {
-                        t.unit_branch
-                    } else {
-                        t.service_branch
-                    },
-                )
+            .map(|(id, name, unit)| {
+                let side = if unit {
+                    t.unit_branch
+                } else {
+                    t.service_branch
+                };
+                (id, name, side)
             })
             .collect(),
         notice,
@@ -274,4 +274,116 @@ async fn reject(
             render(&state, &signed_in, t, branch_id, Some(notice), None).await
         }
     }
+}
+
+/// A sign-in code, printable: the person's name, the code, its link as a QR code.
+#[derive(Template)]
+#[template(path = "signin_code.html")]
+struct CodeSheet<'a> {
+    t: &'static Text,
+    here: String,
+    name: &'a str,
+    code: &'a str,
+    link: String,
+    qr: String,
+    until: String,
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    csrf: String,
+    key: String,
+    member: Uuid,
+}
+
+/// The address people reach the platform at, as this request came in.
+fn base_url(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if super::over_tls(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}
+
+/// Gives a member of the branch a sign-in code (the `InviteAccount` command, as the
+/// branch's secretary or the committee): a sheet to print or show, with the QR code.
+async fn invite(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    signed_in: SignedIn,
+    headers: axum::http::HeaderMap,
+    Path(branch_id): Path<Uuid>,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
+        return forged(lang);
+    }
+    let t = lang.text();
+    let principal = acting_for(&signed_in.session.account, branch_id);
+    let invite = InviteAccount {
+        member_id: Some(form.member),
+        role: None,
+        account_id: None,
+    };
+    let key = format!("{}-invite-{}", form.key, form.member);
+    let invitation = match state
+        .commands
+        .invite_account(&principal, invite, Some(&key))
+        .await
+    {
+        Ok(invitation) => invitation,
+        Err(CommandError::Internal(e)) => {
+            return crate::problem::ApiError::from(CommandError::Internal(e)).into_response();
+        }
+        Err(e) => {
+            let notice = Notice {
+                sentence: super::member::refusal(t, &e).1,
+                ok: false,
+            };
+            return render(&state, &signed_in, t, branch_id, Some(notice), None).await;
+        }
+    };
+    let name = match scorecard::roster(state.read.pool(), &branch_id.to_string()).await {
+        Ok(roster) => roster
+            .into_iter()
+            .find(|(id, _, _)| *id == form.member.to_string())
+            .map(|(_, name, _)| name)
+            .unwrap_or_default(),
+        Err(e) => return crate::routes::read_error(e).into_response(),
+    };
+    let link = format!("{}/signin?code={}", base_url(&headers), invitation.code);
+    let qr = match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(e) => {
+            return crate::problem::ApiError::from(anyhow::anyhow!("make the QR code: {e}"))
+                .into_response();
+        }
+    };
+    let until = chrono::DateTime::from_timestamp_micros(invitation.expires_at_us)
+        .map(|at| {
+            at.with_timezone(&state.commands.options().county_offset)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let rendered = CodeSheet {
+        t,
+        here: format!("/branches/{branch_id}"),
+        name: &name,
+        code: &invitation.code,
+        link,
+        qr,
+        until,
+    }
+    .render();
+    page(StatusCode::OK, rendered)
 }

@@ -177,6 +177,12 @@ async fn render(
         name.clone_from(&a.name);
         position = a.position;
     }
+    // What the page shows after a command reflects it: the board too.
+    if let Ok(progress) = state.progress(wishes::NAME)
+        && let Err(e) = crate::routes::reach(progress, min_position).await
+    {
+        return e.into_response();
+    }
     let pool = state.read.pool();
     let by_status = match scorecard::hours_by_status(pool, year, &member_id.to_string()).await {
         Ok(rows) => rows,

@@ -99,7 +99,7 @@ fn local_path(path: &str) -> bool {
 }
 
 /// Whether the request reached the service over TLS (through a proxy that says so).
-fn over_tls(headers: &HeaderMap) -> bool {
+pub(super) fn over_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
