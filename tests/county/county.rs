@@ -126,6 +126,7 @@ impl County {
             name: name.into(),
             unit_branch_id: self.unit,
             joined_on: joined_on.parse().expect("a date"),
+            cadre: None,
         };
         id(&self.app.submit(&self.app.admin(), register).await)
     }
@@ -162,6 +163,7 @@ pub async fn a_branch_secretary_registers_members_and_no_other_secretary_can(app
         name: "Chen Jie".into(),
         unit_branch_id: county.unit,
         joined_on: day("2018-09-01"),
+        cadre: None,
     };
     let before = app.head().await;
     let refused = app

@@ -86,6 +86,7 @@ pub async fn county_year(log: &Log) -> Vec<(String, i64, i64)> {
         name,
         unit_branch_id: unit,
         joined_on: day("2012-03-04"),
+        cadre: None,
     };
     let secretary_id = id(&run(&service, &admin, register("Li Na".into())).await);
     let assign = |member_id, service_branch_id| AssignServiceBranch {

@@ -429,6 +429,7 @@ async fn set_up(service: &CommandService, shape: &Shape) -> anyhow::Result<Count
             name: format!("member {i}"),
             unit_branch_id: county.units[i % BRANCHES],
             joined_on,
+            cadre: None,
         })
     };
     all_accepted(

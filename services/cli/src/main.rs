@@ -20,6 +20,7 @@
 mod admin;
 mod config;
 mod demo;
+mod import;
 mod reassess;
 mod telemetry;
 
@@ -120,6 +121,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::AccountCommand,
     },
+    /// Bring a county's roster in from its spreadsheet.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Adopt a year's rules (a TOML file such as rules/2026.toml) as an event in the log.
     Rules {
         #[command(subcommand)]
@@ -179,6 +185,24 @@ enum Command {
         /// The bench's arguments (`allweather bench --help` shows them).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import branches and members: one .xlsx with sheets `branches` and `members` (or
+    /// 支部 and 党员), or branches.csv and members.csv; English or Chinese column names.
+    /// Every problem is printed as FILE:ROW: COLUMN: message and nothing is sent while
+    /// there is one; a second run appends nothing for rows already imported.
+    Roster {
+        /// The .xlsx file, or the two .csv files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check every row, print what would be registered, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: Store,
     },
 }
 
@@ -290,6 +314,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token { command } => admin::token(command, config).await,
         Command::Account { command } => admin::account(command, config).await,
+        Command::Import {
+            command:
+                ImportCommand::Roster {
+                    files,
+                    dry_run,
+                    store,
+                },
+        } => import::roster(config, &store, &files, dry_run).await,
         Command::Rules { command } => admin::rules(command, config).await,
         Command::Erase { command } => admin::erase(command, config).await,
         Command::Demo {

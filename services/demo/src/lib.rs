@@ -688,6 +688,7 @@ impl Planner {
                 name: m.name.clone(),
                 unit_branch_id: branches.id(m.unit),
                 joined_on: m.joined_on,
+                cadre: None,
             };
             self.push(at, Who::Admin, register);
             if let Some(s) = m.service {

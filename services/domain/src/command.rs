@@ -15,8 +15,8 @@
 //! - `RecordQuizResult`: `branch_id`, `year`, `contestant_id`, `score` (0–100, once per
 //!   branch-year). `DesignateDemonstrationSite`: `branch_id`, `year`, `level` (`county`,
 //!   `township` or `village`). Committee admin.
-//! - `RegisterMember`: `member_id?`, `name`, `unit_branch_id`, `joined_on`. The unit
-//!   branch's secretary, committee admin.
+//! - `RegisterMember`: `member_id?`, `name`, `unit_branch_id`, `joined_on`, `cadre?` (a
+//!   leading cadre). The unit branch's secretary, committee admin.
 //! - `AssignServiceBranch`: `member_id`, `service_branch_id` (service or temporary; again
 //!   when the member moves house). That branch's secretary (for a member with none), the
 //!   service centre, committee admin.
@@ -344,6 +344,9 @@ commands! {
         unit_branch_id: Uuid,
         /// When the member joined.
         joined_on: NaiveDate,
+        /// A leading cadre (领导干部); not when omitted.
+        #[serde(default)]
+        cadre: Option<bool>,
     }
     /// Moves the member to another unit branch (committee admin). A secretary or deputy
     /// post they held in their old branch falls vacant.

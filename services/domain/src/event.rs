@@ -165,13 +165,15 @@ events! {
         level: SiteLevel,
     }
     /// A member was registered in a unit branch.
-    MemberRegistered {
+    MemberRegistered @ 2 [upcast::member_registered_v1] {
         /// The member's name.
         name: String,
         /// The unit branch.
         unit_branch_id: Uuid,
         /// When the member joined the Party.
         joined_on: NaiveDate,
+        /// A leading cadre (领导干部). Version 1 did not say: read as not.
+        cadre: bool,
     }
     /// The member moved to another unit branch (a new post).
     MemberTransferred {

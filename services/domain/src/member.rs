@@ -48,6 +48,8 @@ pub struct Member {
     pub anniversaries: BTreeSet<i32>,
     /// Why and from when the member left the programme, if they did.
     pub left: Option<(LeaveReason, NaiveDate)>,
+    /// A leading cadre.
+    pub cadre: bool,
 }
 
 impl Member {
@@ -59,6 +61,7 @@ impl Member {
                 self.name = e.name.clone();
                 self.unit_branch = Some(e.unit_branch_id);
                 self.joined_on = Some(e.joined_on);
+                self.cadre = e.cadre;
             }
             Event::ServiceBranchAssigned(e) => self.service_branch = Some(e.service_branch_id),
             Event::MemberTransferred(e) => self.unit_branch = Some(e.unit_branch_id),
@@ -249,6 +252,7 @@ pub(crate) fn register(world: &World, c: &RegisterMember, ctx: &Ctx) -> Result<D
             name,
             unit_branch_id: c.unit_branch_id,
             joined_on: c.joined_on,
+            cadre: c.cadre.unwrap_or(false),
         })],
     ))
 }

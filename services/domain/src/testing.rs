@@ -176,6 +176,7 @@ impl Scene {
                 name: format!("member {id}"),
                 unit_branch_id: unit,
                 joined_on: date(joined_on),
+                cadre: None,
             }),
         );
         id

@@ -45,6 +45,13 @@ pub fn rules_adopted_v1(mut v: Value) -> Result<Value, String> {
     Ok(v)
 }
 
+/// `MemberRegistered` v1 → v2: v1 did not record whether the member is a leading cadre;
+/// read as not (the roster import records it from then on).
+pub fn member_registered_v1(mut v: Value) -> Result<Value, String> {
+    object(&mut v)?.insert("cadre".into(), json!(false));
+    Ok(v)
+}
+
 /// `RulesAdopted` v2 → v3: v2 did not bound the claims a member gives back a day; its
 /// years get the default bound.
 pub fn rules_adopted_v2(mut v: Value) -> Result<Value, String> {

@@ -34,6 +34,7 @@ pub async fn every_documented_request_is_taken_and_every_answer_matches_its_sche
         name: "Li Na".into(),
         unit_branch_id: branch,
         joined_on: "2010-07-01".parse().expect("a date"),
+        cadre: None,
     };
     let member = id_of(&app.submit(&admin, register).await);
     let (status, document) = app.get("/api/v1/openapi.json").await;

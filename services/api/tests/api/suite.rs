@@ -947,6 +947,7 @@ pub async fn a_beneficiary_is_sealed_in_the_log_shown_to_deliverers_and_erased_f
         name: name.into(),
         unit_branch_id: unit,
         joined_on: "2015-03-01".parse().expect("a date"),
+        cadre: None,
     };
     let claimer = id_of(&app.submit(&admin, register("Li Ming")).await);
     let other = id_of(&app.submit(&admin, register("Zhou Hua")).await);

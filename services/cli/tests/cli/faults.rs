@@ -73,6 +73,7 @@ async fn killed_under_load_loses_nothing_and_projects_as_a_rebuild(
             name: format!("Member {i}"),
             unit_branch_id: unit,
             joined_on: "2015-03-01".parse().expect("a date"),
+            cadre: None,
         };
         (Uuid::now_v7(), register.into())
     }))

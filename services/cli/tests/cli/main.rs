@@ -1,6 +1,7 @@
 //! The `allweather` binary as an operator runs it: a real process, real signals.
 
 mod faults;
+mod import;
 mod old_log;
 
 use allweather_domain::command::{
@@ -742,6 +743,7 @@ async fn reassess_reports_no_change_under_the_rules_in_force_and_each_change_und
         name: name.into(),
         unit_branch_id: unit,
         joined_on: "2010-06-01".parse().expect("a date"),
+        cadre: None,
     };
     let secretary = id_of(&command(&service, &admin, register("Li Na")).await);
     let member = id_of(&command(&service, &admin, register("Wang Fang")).await);

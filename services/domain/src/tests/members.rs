@@ -11,6 +11,7 @@ fn a_member_is_registered_by_the_unit_branch_secretary_into_a_unit_branch() {
             name: "Li Hua".into(),
             unit_branch_id: b,
             joined_on: date("2012-07-01"),
+            cadre: Some(true),
         })
     };
     s.when(secretary(s.unit, s.unit_sec), register(s.service))
@@ -21,6 +22,7 @@ fn a_member_is_registered_by_the_unit_branch_secretary_into_a_unit_branch() {
         name: "Li Hua".into(),
         unit_branch_id: s.unit,
         joined_on: date("2012-07-01"),
+        cadre: true,
     });
     s.when(secretary(s.unit, s.unit_sec), register(s.unit))
         .then_emitted(&[registered]);

@@ -63,6 +63,7 @@ fn facts_are_dated_within_the_programme() {
         name: "Old".into(),
         unit_branch_id: s.unit,
         joined_on: date("1900-01-01"),
+        cadre: None,
     });
     let e = s.when(admin(), register).then_refused(Rule::OutOfRange);
     assert_eq!(e.field, Some("joined_on"));
