@@ -339,7 +339,7 @@ pub(super) fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, St
         CommandError::Malformed { errors, detail } => (
             errors.first().map(|f| f.field.clone()),
             if chinese {
-                format!("{}（{detail}）", t.form_expired)
+                format!("{}（{detail}）", t.invalid_field)
             } else {
                 detail.clone()
             },

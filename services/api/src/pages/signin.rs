@@ -234,13 +234,7 @@ async fn signout(
     jar: CookieJar,
     Form(form): Form<SignoutForm>,
 ) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    if let Err(e) = state.commands.sign_out(&signed_in.secret).await {
-        return crate::problem::ApiError::from(e).into_response();
-    }
-    (jar.remove(SESSION_COOKIE), Redirect::to("/signin")).into_response()
+    end(&state, lang, signed_in, jar, &form.csrf, false).await
 }
 
 async fn signout_everywhere(
@@ -250,11 +244,28 @@ async fn signout_everywhere(
     jar: CookieJar,
     Form(form): Form<SignoutForm>,
 ) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
+    end(&state, lang, signed_in, jar, &form.csrf, true).await
+}
+
+/// Ends this session, or (`everywhere`) every session of the account; on to `/signin`.
+async fn end(
+    state: &AppState,
+    lang: super::text::Lang,
+    signed_in: SignedIn,
+    jar: CookieJar,
+    csrf: &str,
+    everywhere: bool,
+) -> Response {
+    if !csrf_matches(&signed_in.session.csrf, csrf) {
         return forged(lang);
     }
-    let account = signed_in.session.account.account_id;
-    if let Err(e) = state.commands.sign_out_everywhere(account).await {
+    let ended = if everywhere {
+        let account = signed_in.session.account.account_id;
+        state.commands.sign_out_everywhere(account).await
+    } else {
+        state.commands.sign_out(&signed_in.secret).await
+    };
+    if let Err(e) = ended {
         return crate::problem::ApiError::from(e).into_response();
     }
     (jar.remove(SESSION_COOKIE), Redirect::to("/signin")).into_response()

@@ -275,14 +275,60 @@ pub async fn a_member_signs_in_with_a_code_and_works_on_their_page_through_comma
         assert!(done.body.contains("已办理"), "{}", done.body);
     }
     assert_eq!(app.count("ServiceHoursLogged").await, 1);
-    let actors = app
-        .get_as(&admin, &format!("/api/v1/streams/member-{member}"))
+    // The page's command is the signed-in person's: the event names the account.
+    let day = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/streams/serviceday-{member}-{today}"),
+        )
         .await;
-    assert_eq!(actors.0, 200);
+    assert_eq!(day.0, 200, "{}", day.1);
+    assert_eq!(
+        day.1["events"][0]["actor"]["id"],
+        json!(format!("account:{member}")),
+        "{}",
+        day.1
+    );
 
     // English on request.
     assert_eq!(browser.get("/lang?to=en&back=/my").await.location, "/my");
     assert!(browser.get("/my").await.body.contains("My year"));
+
+    // Signed in on a second device; signing out everywhere ends both sessions.
+    let mut second = Browser::new(&app);
+    let page = second.get("/signin").await;
+    let form_token = field(&page.body, "csrf");
+    let signed = second
+        .post(
+            "/signin",
+            &[
+                ("csrf", form_token.as_str()),
+                ("login", "LiHua"),
+                ("password", "a long enough secret"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (signed.status, signed.location.as_str()),
+        (303, "/my"),
+        "{}",
+        signed.body
+    );
+    assert_eq!(second.get("/my").await.status, 200);
+    let my = browser.get("/my").await;
+    let everywhere = browser
+        .post(
+            "/signout/everywhere",
+            &[("csrf", field(&my.body, "csrf").as_str())],
+        )
+        .await;
+    assert_eq!(everywhere.location, "/signin");
+    assert_eq!(
+        second.get("/my").await.location,
+        "/signin",
+        "the other device too"
+    );
+    assert_eq!(browser.get("/my").await.location, "/signin");
 
     // Another browser: five wrong passwords lock the account, even for the right one.
     let mut other = Browser::new(&app);
@@ -323,7 +369,36 @@ pub async fn a_member_signs_in_with_a_code_and_works_on_their_page_through_comma
     );
     assert!(!other.cookies.contains_key("aw_session"));
 
-    // Disabled by the committee: the session ends at once.
+    // Disabled by the committee: the session ends at once. (Signed in again first, once
+    // the lock has passed: a new code is how the committee or a secretary lets them in.)
+    let again = service
+        .invite_account(
+            &committee,
+            InviteAccount {
+                member_id: Some(member),
+                role: None,
+                account_id: None,
+            },
+            None,
+        )
+        .await
+        .expect("a new code");
+    let page = browser.get(&format!("/signin?code={}", again.code)).await;
+    let csrf = field(&page.body, "csrf");
+    let reset = browser
+        .post(
+            "/signin/code",
+            &[
+                ("csrf", csrf.as_str()),
+                ("code", again.code.as_str()),
+                ("login", "lihua"),
+                ("password", "another long secret"),
+                ("password_again", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(reset.location, "/my", "{}", reset.body);
+    assert_eq!(browser.get("/my").await.status, 200);
     let disable = DisableAccount {
         account_id: member,
         reason: "left the office".into(),
