@@ -83,6 +83,8 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (position, kind)
     )",
     "CREATE INDEX IF NOT EXISTS sc_marks_year ON sc_marks (year, subject_id)",
+    // Marks by kind: a year's campaigns, cards issued.
+    "CREATE INDEX IF NOT EXISTS sc_marks_kind ON sc_marks (kind, year)",
     "CREATE TABLE IF NOT EXISTS sc_wishes (
         wish_id TEXT PRIMARY KEY,
         year    BIGINT NOT NULL
@@ -260,6 +262,12 @@ impl Projector for Scorecard {
                                             "remarks": e.remarks, "capacity": e.capacity});
                         mark(w, envelope, "side", member, year, &detail.to_string())?;
                     }
+                }
+                Event::DualCardIssued(e) => {
+                    let detail = json!({"unit_branch_id": e.unit_branch_id,
+                                        "service_branch_id": e.service_branch_id});
+                    let member = e.member_id.to_string();
+                    mark(w, envelope, "issued", &member, e.year, &detail.to_string())?;
                 }
                 Event::StarsAwarded(e) => {
                     if let Some((member, year)) = card_of(id) {
@@ -835,6 +843,7 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
                 }
                 "wish" => m.wishes.push(position),
                 "visit" => m.visits.push(position),
+                "issued" => m.card = Some(json_detail(&detail, "an issued card")?),
                 _ => {}
             }
         } else if let Some(b) = book.branches.get_mut(&subject) {
@@ -847,6 +856,20 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         }
     }
     Ok(book)
+}
+
+/// The campaigns launched in `year`: id and name, in the order launched.
+pub async fn campaigns(pool: &AnyPool, year: i32) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT subject_id, detail FROM sc_marks WHERE kind = 'campaign' AND year = $1
+          ORDER BY position",
+    )
+    .bind(i64::from(year))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// What the figures of `year` are counted from ([`crate::figures`]).

@@ -21,9 +21,10 @@
 //! branch's pages as its secretary, which the domain allows only while the branch's
 //! stream says they are.
 
+use crate::reply::{CommandReply, SigninCode};
 use crate::{CommandError, CommandService};
-use allweather_domain::Principal;
 use allweather_domain::command::{DisableAccount, InviteAccount};
+use allweather_domain::{Command, Principal};
 use allweather_events::Role;
 use allweather_log::{AccountRow, Redeemed};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -302,6 +303,58 @@ impl CommandService {
         self.now().as_micros()
     }
 
+    /// What an account's command does beside the log, however it came (a page, the CLI,
+    /// the API, NATS): `InviteAccount` keeps the account and gives it a new sign-in code
+    /// (in the reply, ending any earlier code; a repeat of the command gives another),
+    /// `DisableAccount` ends its sessions and codes at once.
+    pub(crate) async fn beside_the_log(
+        &self,
+        name: &str,
+        body: &[u8],
+        mut reply: CommandReply,
+    ) -> Result<CommandReply, CommandError> {
+        let command = match name {
+            "InviteAccount" | "DisableAccount" => {
+                Command::parse(name, body).map_err(|e| CommandError::field(e.field, e.message))?
+            }
+            _ => return Ok(reply),
+        };
+        let accounts = self.log().accounts();
+        match command {
+            Some(Command::InviteAccount(invite)) => {
+                let account_id: Uuid = match invite.member_id {
+                    Some(m) => m,
+                    None => reply
+                        .id
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("the invitation's reply names no account"))?,
+                };
+                // The command's shape gives a member or a role; the domain refuses any
+                // other role.
+                let role = invite.role.unwrap_or(Role::Member);
+                let now = self.now_us();
+                accounts
+                    .put(account_id, role.as_str(), invite.member_id, now)
+                    .await?;
+                let code = new_code()?;
+                let expires_at_us = now.saturating_add(micros(CODE_LIFETIME));
+                accounts
+                    .put_code(account_id, &digest(&code), now, expires_at_us)
+                    .await?;
+                reply.signin_code = Some(SigninCode {
+                    account_id,
+                    code,
+                    expires_at_us,
+                });
+            }
+            Some(Command::DisableAccount(disable)) => {
+                accounts.disable(disable.account_id).await?;
+            }
+            _ => {}
+        }
+        Ok(reply)
+    }
+
     /// Gives an account (the `InviteAccount` command, as `principal`) and a new sign-in
     /// code for it. Again for the same account: a new code, the old one ended.
     pub async fn invite_account(
@@ -310,32 +363,15 @@ impl CommandService {
         invite: InviteAccount,
         idempotency_key: Option<&str>,
     ) -> Result<Invitation, CommandError> {
-        let member_id = invite.member_id;
-        // The command's shape gives a member or a role; the domain refuses any other role.
-        let role = invite.role.unwrap_or(Role::Member);
         let reply = self.submit(principal, invite, idempotency_key).await?;
-        let account_id: Uuid = match member_id {
-            Some(m) => m,
-            None => reply
-                .id
-                .parse()
-                .map_err(|_| anyhow::anyhow!("the invitation's reply names no account"))?,
-        };
-        let now = self.now_us();
-        let accounts = self.log().accounts();
-        accounts
-            .put(account_id, role.as_str(), member_id, now)
-            .await?;
-        let code = new_code()?;
-        let expires_at_us = now.saturating_add(micros(CODE_LIFETIME));
-        accounts
-            .put_code(account_id, &digest(&code), now, expires_at_us)
-            .await?;
+        let code = reply
+            .signin_code
+            .ok_or_else(|| anyhow::anyhow!("an invitation without a sign-in code"))?;
         Ok(Invitation {
-            account_id,
-            code,
+            account_id: code.account_id,
+            code: code.code,
             position: reply.position,
-            expires_at_us,
+            expires_at_us: code.expires_at_us,
         })
     }
 
@@ -347,10 +383,10 @@ impl CommandService {
         disable: DisableAccount,
         idempotency_key: Option<&str>,
     ) -> Result<u64, CommandError> {
-        let account_id = disable.account_id;
-        let reply = self.submit(principal, disable, idempotency_key).await?;
-        self.log().accounts().disable(account_id).await?;
-        Ok(reply.position)
+        Ok(self
+            .submit(principal, disable, idempotency_key)
+            .await?
+            .position)
     }
 
     /// The account a sign-in code is for, if it can still be used.

@@ -27,6 +27,29 @@ pub struct CommandReply {
     /// `IssueDualCard` for all members: the members skipped, with the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<Vec<Skipped>>,
+    /// `InviteAccount`: the account's one-time sign-in code (kept beside the log as a
+    /// hash only; a repeat of the command gives a new code and ends this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signin_code: Option<SigninCode>,
+}
+
+/// A sign-in code, shown once to whoever gave the account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SigninCode {
+    /// The account.
+    pub account_id: Uuid,
+    /// The code, grouped by four (`XXXX-XXXX-XXXX-XXXX`).
+    pub code: String,
+    /// Until when it can be used (microseconds since the epoch).
+    pub expires_at_us: i64,
+}
+
+impl std::fmt::Debug for SigninCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigninCode")
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An event a command appended.
@@ -81,6 +104,7 @@ impl CommandReply {
                 .collect(),
             issued: None,
             skipped: None,
+            signin_code: None,
         }
     }
 }

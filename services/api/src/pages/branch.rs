@@ -1,22 +1,28 @@
-//! A branch's work, `/branches/{branch_id}`: the hours waiting for its verification (verify
-//! several at once, or reject one with a reason) and its roster. Opened by the branch's
+//! A branch's work, `/branches/{branch_id}?year=`: the hours waiting for its verification
+//! (verify several at once, or reject one with a reason); the year's cards waiting for
+//! this branch's side, with the other side's opinion beside them, and the cards still to
+//! issue; stars (a community branch) or appraisals (a unit branch) to record, each beside
+//! the member's evidence; members below the required points; the meetings and activities
+//! held against the required, and a form to record one with its attendees; the roster,
+//! with a sign-in code for each member. Every form is a command (`/act`). Opened by the branch's
 //! secretary or deputy (a member's account, acting as secretary of that branch, which the
 //! domain allows only while the branch's stream says they hold the post), the committee
 //! and its auditors; anyone else — another branch's secretary typing the address — is
 //! refused before anything is read.
 
 use super::text::Text;
-use super::{PageLang, SignedIn, csrf_matches, forged, form_key, page};
+use super::{Notice, PageLang, SignedIn, csrf_matches, forged, form_key, page};
 use crate::AppState;
 use allweather_command::CommandError;
 use allweather_command::accounts::Account;
-use allweather_domain::command::{InviteAccount, RejectServiceHours, VerifyServiceHours};
+use allweather_domain::Principal;
+use allweather_domain::command::InviteAccount;
 use allweather_domain::permissions::Read;
-use allweather_domain::{Command, Principal};
-use allweather_projections::scorecard;
+use allweather_domain::values::{BranchKind, Side, stored_name};
+use allweather_projections::{assessment, scorecard};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,8 +33,6 @@ use uuid::Uuid;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/branches/{branch_id}", get(branch_page))
-        .route("/branches/{branch_id}/verify", post(verify))
-        .route("/branches/{branch_id}/reject", post(reject))
         .route("/branches/{branch_id}/invite", post(invite))
 }
 
@@ -50,22 +54,50 @@ struct WaitingLine {
     activity: String,
 }
 
-/// A form's outcome.
-struct Notice {
-    sentence: String,
-    ok: bool,
+/// A member of the branch as the year's judgement sees them.
+struct MemberLine {
+    member_id: String,
+    name: String,
+    /// Service points reached and required (`12.50`).
+    points: String,
+    required: String,
+    /// What is still missing.
+    missing: Vec<String>,
+    /// The other side's opinion and remarks, once signed.
+    other: Option<(&'static str, String)>,
+    /// This form's name (per member).
+    form: String,
+}
+
+/// What a branch of this kind held of what it must.
+struct Held {
+    what: &'static str,
+    held: usize,
+    required: u32,
 }
 
 #[derive(Template)]
 #[template(path = "branch.html")]
 struct BranchPage<'a> {
     t: &'static Text,
+    nav: Vec<(&'static str, &'static str)>,
     here: String,
     csrf: &'a str,
     key: String,
     branch_id: Uuid,
     name: String,
+    year: i32,
+    position: u64,
+    /// `community` or `unit`: the side of the card this branch signs.
+    side: &'static str,
     waiting: Vec<WaitingLine>,
+    to_sign: Vec<MemberLine>,
+    without_card: Vec<MemberLine>,
+    to_star: Vec<MemberLine>,
+    to_appraise: Vec<MemberLine>,
+    below: Vec<MemberLine>,
+    held: Vec<Held>,
+    max_stars: Vec<u32>,
     /// Each member: id, name, and which of their branches this is.
     roster: Vec<(String, String, &'static str)>,
     notice: Option<Notice>,
@@ -76,18 +108,20 @@ fn refused(t: &'static Text) -> Response {
     (
         StatusCode::FORBIDDEN,
         axum::response::Html(format!(
-            "<!doctype html><html lang=\"{}\"><meta charset=utf-8><title>403</title><main><p role=\"alert\">{}</p><p><a href=\"/my\">↩</a></p></main></html>",
+            "<!doctype html><html lang=\"{}\"><meta charset=utf-8><title>403</title><main><p role=\"alert\">{}</p><p><a href=\"/\">↩</a></p></main></html>",
             t.html_lang, t.not_permitted
         )),
     )
         .into_response()
 }
 
-async fn render(
+/// The branch's page for `year` (this year by default), with a form's outcome.
+pub(super) async fn render(
     state: &AppState,
     signed_in: &SignedIn,
     t: &'static Text,
     branch_id: Uuid,
+    year: Option<i32>,
     notice: Option<Notice>,
     min_position: Option<u64>,
 ) -> Response {
@@ -101,35 +135,58 @@ async fn render(
         Err(CommandError::Refused(_) | CommandError::Forbidden(_)) => return refused(t),
         Err(e) => return crate::problem::ApiError::from(e).into_response(),
     }
-    if let Ok(progress) = state.progress(scorecard::NAME)
-        && let Err(e) = crate::routes::reach(progress, min_position).await
-    {
+    let progress = match state.progress(scorecard::NAME) {
+        Ok(progress) => progress,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = crate::routes::reach(progress, min_position).await {
         return e.into_response();
     }
+    let position = progress.position();
+    let year = year.unwrap_or_else(|| super::member::this_year(state).0);
     let pool = state.read.pool();
     let id = branch_id.to_string();
     let read = async {
         Ok::<_, sqlx::Error>((
-            scorecard::branch_name(pool, &id).await?,
             scorecard::waiting_for(pool, &id).await?,
             scorecard::roster(pool, &id).await?,
+            scorecard::book(pool, year, None).await?,
+            scorecard::rules(pool, year).await?,
         ))
     };
-    let (name, waiting, roster) = match read.await {
+    let (waiting, roster, book, rules) = match read.await {
         Ok(found) => found,
         Err(e) => return crate::routes::read_error(e).into_response(),
     };
-    let status = match &notice {
-        Some(n) if !n.ok => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::OK,
+    let Some(branch) = book.branches.get(&id) else {
+        return (StatusCode::NOT_FOUND, t.not_permitted).into_response();
     };
-    let rendered = BranchPage {
+    let Ok(kind) =
+        serde_json::from_value::<BranchKind>(serde_json::Value::String(branch.kind.clone()))
+    else {
+        return crate::routes::read_error(sqlx::Error::Protocol(format!(
+            "a branch of kind {:?}",
+            branch.kind
+        )))
+        .into_response();
+    };
+    let unit = kind == BranchKind::Unit;
+    let (side, other_side) = if unit {
+        (Side::Unit, Side::Community)
+    } else {
+        (Side::Community, Side::Unit)
+    };
+    let mut page = BranchPage {
         t,
-        here: format!("/branches/{branch_id}"),
+        nav: super::nav(t, &signed_in.session.account),
+        here: format!("/branches/{branch_id}?year={year}"),
         csrf: &signed_in.session.csrf,
         key: form_key(),
         branch_id,
-        name: name.unwrap_or_default(),
+        name: branch.name.clone(),
+        year,
+        position,
+        side: if unit { "unit" } else { "community" },
         waiting: waiting
             .into_iter()
             .map(|w| WaitingLine {
@@ -141,21 +198,108 @@ async fn render(
                 activity: w.activity,
             })
             .collect(),
-        roster: roster
-            .into_iter()
-            .map(|(id, name, unit)| {
-                let side = if unit {
-                    t.unit_branch
-                } else {
-                    t.service_branch
-                };
-                (id, name, side)
-            })
-            .collect(),
-        notice,
+        to_sign: Vec::new(),
+        without_card: Vec::new(),
+        to_star: Vec::new(),
+        to_appraise: Vec::new(),
+        below: Vec::new(),
+        held: Vec::new(),
+        max_stars: Vec::new(),
+        roster: Vec::new(),
+        notice: None,
+    };
+    if let Some(rules) = &rules {
+        let requirement = rules.requirement(kind);
+        page.held = vec![
+            Held {
+                what: t.meetings,
+                held: branch.meetings.len(),
+                required: requirement.meetings,
+            },
+            Held {
+                what: t.activities,
+                held: branch.activities.len(),
+                required: requirement.activities,
+            },
+        ];
+        page.max_stars = (1..=rules.max_stars).collect();
     }
-    .render();
-    page(status, rendered)
+    for (member_id, name, in_unit) in &roster {
+        let Some(facts) = book.members.get(member_id) else {
+            continue;
+        };
+        let line = |form: &str| {
+            let judged = rules
+                .as_ref()
+                .map(|rules| assessment::assess(year, member_id, facts, rules));
+            let points = judged
+                .as_ref()
+                .and_then(|a| a.criteria.iter().find(|c| c.name == "service_points"));
+            MemberLine {
+                member_id: member_id.clone(),
+                name: name.clone(),
+                points: points.map(|c| c.value.to_string()).unwrap_or_default(),
+                required: points
+                    .and_then(|c| c.required.map(|r| r.to_string()))
+                    .unwrap_or_default(),
+                missing: judged
+                    .iter()
+                    .flat_map(|a| a.criteria.iter())
+                    .filter(|c| c.passed == Some(false))
+                    .map(|c| t.criterion(c.name))
+                    .collect(),
+                other: facts.sides.iter().find(|o| o.side == other_side).map(|o| {
+                    (
+                        t.rating(&stored_name(&o.opinion)),
+                        o.remarks.clone().unwrap_or_default(),
+                    )
+                }),
+                form: format!("{form}-{member_id}"),
+            }
+        };
+        let signs_here = facts.card.as_ref().is_some_and(|c| {
+            if unit {
+                c.unit_branch_id == id
+            } else {
+                c.service_branch_id == id
+            }
+        });
+        if signs_here && !facts.sides.iter().any(|o| o.side == side) {
+            page.to_sign.push(line("sign"));
+        }
+        if facts.card.is_none() {
+            page.without_card.push(line("issue"));
+        }
+        if signs_here && !unit && facts.stars.is_none() {
+            page.to_star.push(line("stars"));
+        }
+        if unit && *in_unit && facts.appraisal.is_none() {
+            page.to_appraise.push(line("appraise"));
+        }
+        let below = line("below");
+        if below.missing.contains(&t.criterion("service_points")) {
+            page.below.push(below);
+        }
+    }
+    page.roster = roster
+        .into_iter()
+        .map(|(id, name, unit)| {
+            let side = if unit {
+                t.unit_branch
+            } else {
+                t.service_branch
+            };
+            (id, name, side)
+        })
+        .collect();
+    let status = Notice::status(notice.as_ref());
+    page.notice = notice;
+    super::page(status, page.render())
+}
+
+#[derive(Deserialize)]
+struct YearQuery {
+    year: Option<i32>,
 }
 
 async fn branch_page(
@@ -163,117 +307,18 @@ async fn branch_page(
     PageLang(lang): PageLang,
     signed_in: SignedIn,
     Path(branch_id): Path<Uuid>,
+    Query(q): Query<YearQuery>,
 ) -> Response {
-    render(&state, &signed_in, lang.text(), branch_id, None, None).await
-}
-
-#[derive(Deserialize)]
-struct VerifyForm {
-    csrf: String,
-    key: String,
-    #[serde(default)]
-    record: Vec<Uuid>,
-}
-
-/// Verifies each selected record, a command each (so each is decided on its own): the
-/// page again with how many were verified and the first refusal's sentence.
-async fn verify(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    signed_in: SignedIn,
-    Path(branch_id): Path<Uuid>,
-    Form(form): Form<VerifyForm>,
-) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    let t = lang.text();
-    let principal = acting_for(&signed_in.session.account, branch_id);
-    let (mut verified, mut refusal, mut position) = (0usize, None, None);
-    for record_id in &form.record {
-        let command = Command::VerifyServiceHours(VerifyServiceHours {
-            record_id: *record_id,
-        });
-        let key = format!("{}-{record_id}", form.key);
-        match state.commands.submit(&principal, command, Some(&key)).await {
-            Ok(reply) => {
-                verified += 1;
-                position = Some(reply.position);
-            }
-            Err(CommandError::Internal(e)) => {
-                return crate::problem::ApiError::from(CommandError::Internal(e)).into_response();
-            }
-            Err(e) => {
-                refusal.get_or_insert_with(|| super::member::refusal(t, &e).1);
-            }
-        }
-    }
-    let done = format!("{verified}{}", t.verified_n);
-    let notice = match refusal {
-        Some(sentence) => Notice {
-            sentence: format!("{done} {sentence}"),
-            ok: false,
-        },
-        None => Notice {
-            sentence: done,
-            ok: true,
-        },
-    };
-    render(&state, &signed_in, t, branch_id, Some(notice), position).await
-}
-
-#[derive(Deserialize)]
-struct RejectForm {
-    csrf: String,
-    key: String,
-    record: Uuid,
-    reason: String,
-}
-
-async fn reject(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    signed_in: SignedIn,
-    Path(branch_id): Path<Uuid>,
-    Form(form): Form<RejectForm>,
-) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    let t = lang.text();
-    let principal = acting_for(&signed_in.session.account, branch_id);
-    let command = Command::RejectServiceHours(RejectServiceHours {
-        record_id: form.record,
-        reason: form.reason,
-    });
-    let key = format!("{}-{}", form.key, form.record);
-    match state.commands.submit(&principal, command, Some(&key)).await {
-        Ok(reply) => {
-            let notice = Notice {
-                sentence: t.done.to_owned(),
-                ok: true,
-            };
-            render(
-                &state,
-                &signed_in,
-                t,
-                branch_id,
-                Some(notice),
-                Some(reply.position),
-            )
-            .await
-        }
-        Err(CommandError::Internal(e)) => {
-            crate::problem::ApiError::from(CommandError::Internal(e)).into_response()
-        }
-        Err(e) => {
-            let notice = Notice {
-                sentence: super::member::refusal(t, &e).1,
-                ok: false,
-            };
-            render(&state, &signed_in, t, branch_id, Some(notice), None).await
-        }
-    }
+    render(
+        &state,
+        &signed_in,
+        lang.text(),
+        branch_id,
+        q.year,
+        None,
+        None,
+    )
+    .await
 }
 
 /// A sign-in code, printable: the person's name, the code, its link as a QR code.
@@ -341,11 +386,9 @@ async fn invite(
             return crate::problem::ApiError::from(CommandError::Internal(e)).into_response();
         }
         Err(e) => {
-            let notice = Notice {
-                sentence: super::member::refusal(t, &e).1,
-                ok: false,
-            };
-            return render(&state, &signed_in, t, branch_id, Some(notice), None).await;
+            let (field, sentence) = super::refusal(t, &e);
+            let notice = Notice::refused("invite".into(), field, sentence);
+            return render(&state, &signed_in, t, branch_id, None, Some(notice), None).await;
         }
     };
     let name = match scorecard::roster(state.read.pool(), &branch_id.to_string()).await {

@@ -4,31 +4,26 @@
 //! Each form is the command a member sends through the API, as the signed-in member.
 
 use super::text::Text;
-use super::{PageLang, SignedIn, csrf_matches, forged, form_key, page};
+use super::{Notice, PageLang, SignedIn, form_key, page};
 use crate::AppState;
 use crate::routes::asof::When;
 use crate::routes::assessments::{Assessment, assessment};
 use allweather_command::CommandError;
-use allweather_domain::command::{ClaimWish, LogServiceHours, ReleaseWish};
+use allweather_domain::Principal;
 use allweather_domain::permissions::Read;
-use allweather_domain::values::{Category, Year, stored_name};
-use allweather_domain::{Command, Principal};
+use allweather_domain::values::{Year, stored_name};
 use allweather_projections::{records::RecordStatus, scorecard, wishes};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{Datelike as _, NaiveDate};
-use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/my", get(my_page))
-        .route("/my/wishes/{wish_id}/{action}", post(wish_action))
-        .route("/my/hours", post(log_hours))
+    Router::new().route("/my", get(my_page))
 }
 
 /// A criterion's line.
@@ -53,21 +48,14 @@ struct Side {
     opinion: Option<String>,
 }
 
-/// A form's outcome, shown beside it.
-struct Notice {
-    /// The form (`claim`, `release`, `hours`).
-    form: &'static str,
-    /// The field at fault, if one is.
-    field: Option<String>,
-    /// The sentence.
-    sentence: String,
-    ok: bool,
-}
-
 #[derive(Template)]
 #[template(path = "my.html")]
 struct MyPage<'a> {
     t: &'static Text,
+    nav: Vec<(&'static str, &'static str)>,
+    member_id: Uuid,
+    /// The year's campaigns: id and name.
+    campaigns: Vec<(String, String)>,
     here: &'a str,
     csrf: &'a str,
     key: String,
@@ -90,7 +78,7 @@ struct MyPage<'a> {
 }
 
 /// The county's year today.
-fn this_year(state: &AppState) -> (i32, NaiveDate) {
+pub(super) fn this_year(state: &AppState) -> (i32, NaiveDate) {
     let now = state.commands.now().to_datetime();
     let today = now
         .with_timezone(&state.commands.options().county_offset)
@@ -108,7 +96,7 @@ fn member_of(signed_in: &SignedIn) -> Option<(Principal, Uuid)> {
     Some((account.principal(), account.member_id?))
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     signed_in: &SignedIn,
     t: &'static Text,
@@ -116,7 +104,7 @@ async fn render(
     min_position: Option<u64>,
 ) -> Response {
     let Some((principal, member_id)) = member_of(signed_in) else {
-        return (StatusCode::FORBIDDEN, t.no_member).into_response();
+        return Redirect::to(super::home(&signed_in.session.account)).into_response();
     };
     let (year, today) = this_year(state);
     let Ok(year_value) = Year::new(i64::from(year)) else {
@@ -243,12 +231,16 @@ async fn render(
             branches.push((b, name));
         }
     }
-    let status = match &notice {
-        Some(n) if !n.ok => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::OK,
+    let status = Notice::status(notice.as_ref());
+    let campaigns = match scorecard::campaigns(pool, year).await {
+        Ok(campaigns) => campaigns,
+        Err(e) => return crate::routes::read_error(e).into_response(),
     };
     let rendered = MyPage {
         t,
+        nav: super::nav(t, &signed_in.session.account),
+        member_id,
+        campaigns,
         here: "/my",
         csrf: &signed_in.session.csrf,
         key: form_key(),
@@ -278,188 +270,4 @@ async fn my_page(
     signed_in: SignedIn,
 ) -> Response {
     render(&state, &signed_in, lang.text(), None, None).await
-}
-
-#[derive(Deserialize)]
-struct ActionForm {
-    csrf: String,
-    key: String,
-}
-
-/// Sends `command` as the signed-in member; the page again, with the outcome beside the
-/// form.
-async fn act(
-    state: &AppState,
-    signed_in: &SignedIn,
-    t: &'static Text,
-    form: &'static str,
-    key: &str,
-    command: Command,
-) -> Response {
-    let principal = signed_in.session.account.principal();
-    match state.commands.submit(&principal, command, Some(key)).await {
-        // Shown as it stands once the read models have the command.
-        Ok(reply) => {
-            let notice = Notice {
-                form,
-                field: None,
-                sentence: t.done.to_owned(),
-                ok: true,
-            };
-            render(state, signed_in, t, Some(notice), Some(reply.position)).await
-        }
-        Err(CommandError::Internal(e)) => {
-            crate::problem::ApiError::from(CommandError::Internal(e)).into_response()
-        }
-        Err(e) => {
-            let (field, sentence) = refusal(t, &e);
-            let notice = Notice {
-                form,
-                field,
-                sentence,
-                ok: false,
-            };
-            render(state, signed_in, t, Some(notice), None).await
-        }
-    }
-}
-
-/// A refused command as a sentence in the page's language, and the field at fault.
-pub(super) fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, String) {
-    let chinese = t.html_lang.starts_with("zh");
-    match e {
-        CommandError::Refused(d) => (
-            d.field.map(str::to_owned),
-            if chinese {
-                d.rule.sentence_zh().to_owned()
-            } else {
-                d.detail.clone()
-            },
-        ),
-        CommandError::Malformed { errors, detail } => (
-            errors.first().map(|f| f.field.clone()),
-            if chinese {
-                format!("{}（{detail}）", t.invalid_field)
-            } else {
-                detail.clone()
-            },
-        ),
-        other => (None, other.to_string()),
-    }
-}
-
-/// Claims a wish or gives it back (`action`: `claim` or `release`).
-async fn wish_action(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    signed_in: SignedIn,
-    Path((wish_id, action)): Path<(Uuid, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    let Some((_, member_id)) = member_of(&signed_in) else {
-        return Redirect::to("/my").into_response();
-    };
-    let (form_name, command) = match action.as_str() {
-        "claim" => (
-            "claim",
-            Command::ClaimWish(ClaimWish { wish_id, member_id }),
-        ),
-        "release" => (
-            "release",
-            Command::ReleaseWish(ReleaseWish { wish_id, member_id }),
-        ),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    act(
-        &state,
-        &signed_in,
-        lang.text(),
-        form_name,
-        &form.key,
-        command,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct HoursForm {
-    csrf: String,
-    key: String,
-    date: String,
-    hours: String,
-    category: String,
-    activity: String,
-}
-
-async fn log_hours(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    signed_in: SignedIn,
-    Form(form): Form<HoursForm>,
-) -> Response {
-    if !csrf_matches(&signed_in.session.csrf, &form.csrf) {
-        return forged(lang);
-    }
-    let t = lang.text();
-    let Some((_, member_id)) = member_of(&signed_in) else {
-        return Redirect::to("/my").into_response();
-    };
-    let bad = |field: &str, sentence: &str| Notice {
-        form: "hours",
-        field: Some(field.to_owned()),
-        sentence: sentence.to_owned(),
-        ok: false,
-    };
-    let chinese = t.html_lang.starts_with("zh");
-    let Ok(date) = form.date.parse::<NaiveDate>() else {
-        let n = bad(
-            "date",
-            if chinese {
-                "请填写日期（年-月-日）。"
-            } else {
-                "Give the date (YYYY-MM-DD)."
-            },
-        );
-        return render(&state, &signed_in, t, Some(n), None).await;
-    };
-    let Ok(hours) = form.hours.trim().parse::<f64>() else {
-        let n = bad(
-            "hours",
-            if chinese {
-                "请填写时长（小时，可带小数）。"
-            } else {
-                "Give the hours (a number)."
-            },
-        );
-        return render(&state, &signed_in, t, Some(n), None).await;
-    };
-    let Ok(category) =
-        serde_json::from_value::<Category>(serde_json::Value::String(form.category.clone()))
-    else {
-        let n = bad(
-            "category",
-            if chinese {
-                "请选择类别。"
-            } else {
-                "Choose a category."
-            },
-        );
-        return render(&state, &signed_in, t, Some(n), None).await;
-    };
-    let command = Command::LogServiceHours(LogServiceHours {
-        record_id: None,
-        member_id,
-        date,
-        hours,
-        category,
-        activity: form.activity.clone(),
-        channel: None,
-        campaign_id: None,
-        start_time: None,
-        organising_branch_id: None,
-    });
-    act(&state, &signed_in, t, "hours", &form.key, command).await
 }

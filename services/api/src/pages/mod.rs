@@ -16,6 +16,7 @@
 //! - `branch`: `/branches/{id}`, a branch's work for its secretary: hours to verify, roster;
 //! - `live`: what a page follows while open (wishes claimed elsewhere leave the open list).
 
+mod act;
 mod branch;
 mod live;
 mod member;
@@ -23,7 +24,10 @@ mod signin;
 pub(crate) mod text;
 
 use crate::AppState;
-use allweather_command::accounts::Session;
+use allweather_command::CommandError;
+use allweather_command::accounts::{Account, Session};
+use allweather_domain::Principal;
+use allweather_events::Role;
 use axum::Router;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -32,7 +36,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use text::Lang;
+use text::{Lang, Text};
+use uuid::Uuid;
 
 /// The cookie holding the session's secret.
 const SESSION_COOKIE: &str = "aw_session";
@@ -46,6 +51,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/platform.css", get(style))
         .route("/assets/platform.js", get(script))
         .route("/lang", get(switch_lang))
+        .merge(act::routes())
         .merge(signin::routes())
         .merge(member::routes())
         .merge(branch::routes())
@@ -215,4 +221,148 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
 /// A fresh idempotency key for a form.
 fn form_key() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Where an account's work starts: a member's year, or its role's page.
+pub(crate) fn home(account: &Account) -> &'static str {
+    match account.role {
+        Role::CommitteeAdmin => "/committee",
+        Role::ServiceCentre => "/centre",
+        Role::Auditor => "/audit",
+        _ => "/my",
+    }
+}
+
+/// The links every signed-in page shows: the account's home, and the committee's
+/// oversight pages to those who read them.
+pub(crate) fn nav(t: &'static Text, account: &Account) -> Vec<(&'static str, &'static str)> {
+    let home = home(account);
+    let label = match home {
+        "/committee" => t.committee,
+        "/centre" => t.centre,
+        "/audit" => t.audit,
+        _ => t.my_year,
+    };
+    vec![(home, label)]
+}
+
+/// A form's outcome, shown beside it.
+pub(crate) struct Notice {
+    /// Which form of the page (its `form` field).
+    pub form: String,
+    /// The field at fault, if one is.
+    pub field: Option<String>,
+    /// The sentence.
+    pub sentence: String,
+    pub ok: bool,
+}
+
+impl Notice {
+    pub(super) fn done(form: String, sentence: String) -> Notice {
+        Notice {
+            form,
+            field: None,
+            sentence,
+            ok: true,
+        }
+    }
+
+    pub(super) fn refused(form: String, field: Option<String>, sentence: String) -> Notice {
+        Notice {
+            form,
+            field,
+            sentence,
+            ok: false,
+        }
+    }
+
+    /// Whether it is `form`'s.
+    pub fn of(&self, form: &str) -> bool {
+        self.form == form
+    }
+
+    /// The status of a page showing `notice`: 422 when a form was refused.
+    pub(super) fn status(notice: Option<&Notice>) -> StatusCode {
+        match notice {
+            Some(n) if !n.ok => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::OK,
+        }
+    }
+}
+
+/// A refused command as a sentence in the page's language, and the field at fault.
+pub(super) fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, String) {
+    let chinese = t.html_lang.starts_with("zh");
+    match e {
+        CommandError::Refused(d) => (
+            d.field.map(str::to_owned),
+            if chinese {
+                d.rule.sentence_zh().to_owned()
+            } else {
+                d.detail.clone()
+            },
+        ),
+        CommandError::Malformed { errors, detail } => (
+            errors.first().map(|f| f.field.clone()),
+            if chinese {
+                format!("{}（{detail}）", t.invalid_field)
+            } else {
+                detail.clone()
+            },
+        ),
+        other => (None, other.to_string()),
+    }
+}
+
+/// A page a form is on: where it returns to, and in which capacity its commands go.
+pub(crate) enum Place {
+    /// `/my`.
+    My,
+    /// `/branches/{id}`, for a year (`?year=`).
+    Branch { id: Uuid, year: Option<i32> },
+}
+
+impl Place {
+    /// From the page's path (`back`).
+    fn parse(back: &str) -> Option<Place> {
+        let (path, query) = back.split_once('?').unwrap_or((back, ""));
+        let year = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("year="))
+            .and_then(|y| y.parse().ok());
+        match path.trim_end_matches('/').split('/').collect::<Vec<_>>()[..] {
+            ["", "my"] => Some(Place::My),
+            ["", "branches", id] => Some(Place::Branch {
+                id: id.parse().ok()?,
+                year,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The capacity `account` acts in here: on a branch's page a member as its secretary.
+    fn principal(&self, account: &Account) -> Principal {
+        match self {
+            Place::Branch { id, .. } => branch::acting_for(account, *id),
+            Place::My => account.principal(),
+        }
+    }
+}
+
+/// The page `place` as `signed_in` sees it, with a form's outcome, reflecting at least
+/// `min_position`.
+async fn page_for(
+    state: &AppState,
+    signed_in: &SignedIn,
+    t: &'static Text,
+    place: &Place,
+    notice: Option<Notice>,
+    min_position: Option<u64>,
+) -> Response {
+    match place {
+        Place::My => member::render(state, signed_in, t, notice, min_position).await,
+        Place::Branch { id, year } => {
+            branch::render(state, signed_in, t, *id, *year, notice, min_position).await
+        }
+    }
 }

@@ -125,7 +125,8 @@ fn sentence(t: &'static Text, e: &SignInError) -> &'static str {
     }
 }
 
-/// Signed in: the new session's cookie, the old session (if any) ended, on to `/my`.
+/// Signed in: the new session's cookie, the old session (if any) ended, on to the
+/// account's home page.
 async fn signed_in(
     state: &AppState,
     jar: CookieJar,
@@ -137,10 +138,11 @@ async fn signed_in(
     {
         return crate::problem::ApiError::from(e).into_response();
     }
+    let home = super::home(&session.account);
     let jar = jar
         .add(cookie(headers, SESSION_COOKIE, session.secret, true))
         .remove(FORM_COOKIE);
-    (jar, Redirect::to("/my")).into_response()
+    (jar, Redirect::to(home)).into_response()
 }
 
 async fn signin(

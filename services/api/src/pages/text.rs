@@ -31,279 +31,270 @@ impl Lang {
     }
 }
 
-/// Every word a page shows.
-#[derive(Debug)]
-pub(crate) struct Text {
-    pub html_lang: &'static str,
-    pub platform: &'static str,
-    pub other_lang: &'static str,
-    pub other_lang_code: &'static str,
-    pub signin: &'static str,
-    pub login: &'static str,
-    pub password: &'static str,
-    pub password_again: &'static str,
-    pub signin_hint: &'static str,
-    pub first_signin: &'static str,
-    pub first_signin_hint: &'static str,
-    pub code: &'static str,
-    pub set_password: &'static str,
-    pub passwords_differ: &'static str,
-    pub wrong_credentials: &'static str,
-    pub locked_out: &'static str,
-    pub no_such_code: &'static str,
-    pub bad_login: &'static str,
-    pub login_taken: &'static str,
-    pub weak_password: &'static str,
-    pub form_expired: &'static str,
-    pub invalid_field: &'static str,
-    pub signout: &'static str,
-    pub signout_everywhere: &'static str,
-    pub my_year: &'static str,
-    pub as_of_position: &'static str,
-    pub criterion: &'static str,
-    pub reached: &'static str,
-    pub required: &'static str,
-    pub met: &'static str,
-    pub not_met: &'static str,
-    pub informs: &'static str,
-    pub still_missing: &'static str,
-    pub nothing_missing: &'static str,
-    pub card: &'static str,
-    pub community_side: &'static str,
-    pub unit_side: &'static str,
-    pub not_signed: &'static str,
-    pub stars: &'static str,
-    pub appraisal: &'static str,
-    pub none_yet: &'static str,
-    pub hours: &'static str,
-    pub waiting: &'static str,
-    pub verified: &'static str,
-    pub rejected: &'static str,
-    pub entries: &'static str,
-    pub open_wishes: &'static str,
-    pub no_open_wishes: &'static str,
-    pub my_claims: &'static str,
-    pub claim: &'static str,
-    pub release: &'static str,
-    pub log_hours: &'static str,
-    pub date: &'static str,
-    pub category: &'static str,
-    pub activity: &'static str,
-    pub send: &'static str,
-    pub done: &'static str,
-    pub no_member: &'static str,
-    pub branch_work: &'static str,
-    pub waiting_for_verification: &'static str,
-    pub nothing_waiting: &'static str,
-    pub verify_selected: &'static str,
-    pub reject: &'static str,
-    pub reason: &'static str,
-    pub roster: &'static str,
-    pub unit_branch: &'static str,
-    pub service_branch: &'static str,
-    pub not_permitted: &'static str,
-    pub verified_n: &'static str,
-    pub my_branches: &'static str,
-    pub signin_code_for: &'static str,
-    pub give_code: &'static str,
-    pub code_valid_until: &'static str,
-    pub code_how: &'static str,
-    pub print: &'static str,
-    pub categories: [(&'static str, &'static str); 7],
-    pub criteria: [(&'static str, &'static str); 7],
+/// Declares the platform's words: each `name: "中文" / "English",` becomes a field of
+/// [`Text`] and its value in [`ZH`] and [`EN`].
+macro_rules! words {
+    ($($name:ident: $zh:literal / $en:literal,)*) => {
+        /// Every word a page shows.
+        #[derive(Debug)]
+        pub(crate) struct Text {
+            $(pub $name: &'static str,)*
+            pub categories: [(&'static str, &'static str); 7],
+            pub criteria: [(&'static str, &'static str); 7],
+            pub ratings: [(&'static str, &'static str); 4],
+        }
+
+        pub(crate) static ZH: Text = Text {
+            $($name: $zh,)*
+            categories: ZH_CATEGORIES,
+            criteria: ZH_CRITERIA,
+            ratings: ZH_RATINGS,
+        };
+
+        pub(crate) static EN: Text = Text {
+            $($name: $en,)*
+            categories: EN_CATEGORIES,
+            criteria: EN_CRITERIA,
+            ratings: EN_RATINGS,
+        };
+    };
 }
 
-pub(crate) static ZH: Text = Text {
-    html_lang: "zh-CN",
-    platform: "全天候党员服务平台",
-    other_lang: "English",
-    other_lang_code: "en",
-    signin: "登录",
-    login: "登录名",
-    password: "密码",
-    password_again: "再次输入密码",
-    signin_hint: "第一次登录？请使用支部书记或县委发给您的登录码。",
-    first_signin: "首次登录",
-    first_signin_hint: "请设置您的登录名（3至32位小写字母、数字或 . _ -）和密码（至少8位）。",
-    code: "登录码",
-    set_password: "设置密码并登录",
-    passwords_differ: "两次输入的密码不一致。",
-    wrong_credentials: "登录名或密码不正确。",
-    locked_out: "登录失败次数过多，账号暂时锁定，请稍后再试。",
-    no_such_code: "登录码无效、已使用或已过期，请向支部书记或县委索取新的登录码。",
-    bad_login: "登录名须为3至32位小写字母、数字或 . _ -，且不能是角色名称。",
-    login_taken: "这个登录名已被使用。",
-    weak_password: "密码须为8至128个字符，且不能与登录名相同。",
-    form_expired: "表单已过期，请刷新页面后重试。",
-    invalid_field: "填写的内容格式不对",
-    signout: "退出",
-    signout_everywhere: "在所有设备上退出",
-    my_year: "我的年度",
-    as_of_position: "数据截至日志位置",
-    criterion: "考核项目",
-    reached: "完成",
-    required: "要求",
-    met: "已达标",
-    not_met: "未达标",
-    informs: "仅供参考",
-    still_missing: "尚未达标",
-    nothing_missing: "各项要求均已达标。",
-    card: "双报到卡",
-    community_side: "社区意见",
-    unit_side: "单位意见",
-    not_signed: "尚未签署",
-    stars: "星级",
-    appraisal: "评议结果",
-    none_yet: "暂无",
-    hours: "服务时长",
-    waiting: "待审核",
-    verified: "已审核",
-    rejected: "已驳回",
-    entries: "条",
-    open_wishes: "可认领的心愿和需求",
-    no_open_wishes: "目前没有可认领的心愿或需求。",
-    my_claims: "我认领的",
-    claim: "认领",
-    release: "放弃认领",
-    log_hours: "登记服务时长",
-    date: "日期",
-    category: "类别",
-    activity: "服务内容",
-    send: "提交",
-    done: "已办理。",
-    no_member: "此账号未关联党员。",
-    branch_work: "支部工作",
-    waiting_for_verification: "待审核的服务时长",
-    nothing_waiting: "没有待审核的记录。",
-    verify_selected: "审核通过所选记录",
-    reject: "驳回",
-    reason: "理由",
-    roster: "支部党员",
-    unit_branch: "单位支部",
-    service_branch: "服务支部",
-    not_permitted: "您无权查看这个页面。",
-    verified_n: "条已审核通过。",
-    my_branches: "我担任书记的支部",
-    signin_code_for: "登录码",
-    give_code: "发放登录码",
-    code_valid_until: "有效期至",
-    code_how: "用手机扫描二维码，或打开下面的网址，输入登录码，设置登录名和密码。登录码只能使用一次。",
-    print: "打印",
-    categories: [
-        ("community_service", "社区服务"),
-        ("convenience_centre", "便民服务中心"),
-        ("festival", "节日活动"),
-        ("central_work", "中心工作"),
-        ("reservoir_resettlement", "水库移民"),
-        ("cleanup", "环境整治"),
-        ("village_service_street", "村级服务街"),
-    ],
-    criteria: [
-        ("service_points", "志愿服务积分"),
-        ("anniversary", "过政治生日"),
-        ("community_feedback", "社区季度反馈"),
-        ("dual_card", "双报到卡签署"),
-        ("stars", "星级"),
-        ("wishes_fulfilled", "完成心愿"),
-        ("household_visits", "走访结对户"),
-    ],
-};
+words! {
+    verdict: "是否达到" / "Verdict",
+    done_n: " 项已办理" / " done",
+    menu: "菜单" / "Menu",
+    committee: "县委工作台" / "Committee",
+    centre: "服务中心" / "Service centre",
+    audit: "审计" / "Audit",
+    year: "年度" / "Year",
+    name: "姓名" / "Name",
+    points: "积分" / "Points",
+    campaign: "主题活动" / "Campaign",
+    no_campaign: "（不属于主题活动）" / "(no campaign)",
+    evidence: "完成情况" / "What shows it was done",
+    fulfil: "标记为已完成" / "Mark fulfilled",
+    cards_to_sign: "待本支部签署意见的双向管理卡" / "Cards waiting for this branch's opinion",
+    other_side: "另一方意见" / "The other side",
+    opinion: "意见" / "Opinion",
+    remarks: "评语" / "Remarks",
+    sign: "签署" / "Sign",
+    without_card: "本年度尚未发放管理卡的党员" / "Members without this year's card",
+    issue_selected: "为所选党员发卡" / "Issue cards to those selected",
+    stars_to_award: "待评星" / "Stars to award",
+    award: "评定" / "Award",
+    appraisals_to_record: "待记录的年度评议" / "Appraisals to record",
+    basis: "评议依据：日志位置" / "Made on the evidence as of log position",
+    record: "记录" / "Record",
+    below_required: "积分未达要求的党员" / "Members below the required points",
+    meetings: "支部会议" / "Meetings",
+    activities: "支部活动" / "Activities",
+    meetings_and_activities: "组织生活" / "Meetings and activities",
+    topic: "主题" / "Topic",
+    attendees: "参加人员" / "Attendees",
+    record_meeting: "记为支部会议" / "Record as a meeting",
+    record_activity: "记为支部活动" / "Record as an activity",
+    html_lang: "zh-CN"
+        / "en",
+    platform: "全天候党员服务平台"
+        / "All-weather members' platform",
+    other_lang: "English"
+        / "中文",
+    other_lang_code: "en"
+        / "zh",
+    signin: "登录"
+        / "Sign in",
+    login: "登录名"
+        / "Sign-in name",
+    password: "密码"
+        / "Password",
+    password_again: "再次输入密码"
+        / "Password again",
+    signin_hint: "第一次登录？请使用支部书记或县委发给您的登录码。"
+        / "First time? Use the sign-in code your branch secretary or the committee gave you.",
+    first_signin: "首次登录"
+        / "First sign-in",
+    first_signin_hint: "请设置您的登录名（3至32位小写字母、数字或 . _ -）和密码（至少8位）。"
+        / "Choose a sign-in name (3 to 32 lower-case letters, digits, . _ or -) and a password (at least 8 characters).",
+    code: "登录码"
+        / "Sign-in code",
+    set_password: "设置密码并登录"
+        / "Set the password and sign in",
+    passwords_differ: "两次输入的密码不一致。"
+        / "The two passwords differ.",
+    wrong_credentials: "登录名或密码不正确。"
+        / "The sign-in name or the password is wrong.",
+    locked_out: "登录失败次数过多，账号暂时锁定，请稍后再试。"
+        / "Too many failed sign-ins: the account is locked for a while. Try again later.",
+    no_such_code: "登录码无效、已使用或已过期，请向支部书记或县委索取新的登录码。"
+        / "The sign-in code is unknown, used or expired: ask your branch secretary or the committee for a new one.",
+    bad_login: "登录名须为3至32位小写字母、数字或 . _ -，且不能是角色名称。"
+        / "The sign-in name must be 3 to 32 lower-case letters, digits, . _ or -, and not a role's name.",
+    login_taken: "这个登录名已被使用。"
+        / "That sign-in name is taken.",
+    weak_password: "密码须为8至128个字符，且不能与登录名相同。"
+        / "The password must be 8 to 128 characters and not the sign-in name.",
+    form_expired: "表单已过期，请刷新页面后重试。"
+        / "The form has expired: reload the page and try again.",
+    invalid_field: "填写的内容格式不对"
+        / "A field is not filled in as it should be",
+    signout: "退出"
+        / "Sign out",
+    signout_everywhere: "在所有设备上退出"
+        / "Sign out everywhere",
+    my_year: "我的年度"
+        / "My year",
+    as_of_position: "数据截至日志位置"
+        / "As of log position",
+    criterion: "考核项目"
+        / "Criterion",
+    reached: "完成"
+        / "Reached",
+    required: "要求"
+        / "Required",
+    met: "已达标"
+        / "met",
+    not_met: "未达标"
+        / "not met",
+    informs: "仅供参考"
+        / "for information",
+    still_missing: "尚未达标"
+        / "Still missing",
+    nothing_missing: "各项要求均已达标。"
+        / "Every requirement is met.",
+    card: "双报到卡"
+        / "Dual management card",
+    community_side: "社区意见"
+        / "Community side",
+    unit_side: "单位意见"
+        / "Unit side",
+    not_signed: "尚未签署"
+        / "not signed yet",
+    stars: "星级"
+        / "Stars",
+    appraisal: "评议结果"
+        / "Appraisal",
+    none_yet: "暂无"
+        / "none yet",
+    hours: "服务时长"
+        / "Service hours",
+    waiting: "待审核"
+        / "waiting",
+    verified: "已审核"
+        / "verified",
+    rejected: "已驳回"
+        / "rejected",
+    entries: "条"
+        / "entries",
+    open_wishes: "可认领的心愿和需求"
+        / "Open needs and wishes",
+    no_open_wishes: "目前没有可认领的心愿或需求。"
+        / "No open need or wish just now.",
+    my_claims: "我认领的"
+        / "My claims",
+    claim: "认领"
+        / "Claim",
+    release: "放弃认领"
+        / "Give back",
+    log_hours: "登记服务时长"
+        / "Log service hours",
+    date: "日期"
+        / "Date",
+    category: "类别"
+        / "Category",
+    activity: "服务内容"
+        / "What you did",
+    send: "提交"
+        / "Send",
+    done: "已办理。"
+        / "Done.",
+    branch_work: "支部工作"
+        / "Branch work",
+    waiting_for_verification: "待审核的服务时长"
+        / "Hours waiting for verification",
+    nothing_waiting: "没有待审核的记录。"
+        / "Nothing is waiting.",
+    verify_selected: "审核通过所选记录"
+        / "Verify the selected",
+    reject: "驳回"
+        / "Reject",
+    reason: "理由"
+        / "Reason",
+    roster: "支部党员"
+        / "Roster",
+    unit_branch: "单位支部"
+        / "unit branch",
+    service_branch: "服务支部"
+        / "service branch",
+    not_permitted: "您无权查看这个页面。"
+        / "You may not see this page.",
+    my_branches: "我担任书记的支部"
+        / "Branches I serve as secretary",
+    signin_code_for: "登录码"
+        / "Sign-in code for",
+    give_code: "发放登录码"
+        / "Give a sign-in code",
+    code_valid_until: "有效期至"
+        / "Valid until",
+    code_how: "用手机扫描二维码，或打开下面的网址，输入登录码，设置登录名和密码。登录码只能使用一次。"
+        / "Scan the QR code with a phone, or open the address below and enter the code; then choose a sign-in name and a password. The code works once.",
+    print: "打印"
+        / "Print",
+}
 
-pub(crate) static EN: Text = Text {
-    html_lang: "en",
-    platform: "All-weather members' platform",
-    other_lang: "中文",
-    other_lang_code: "zh",
-    signin: "Sign in",
-    login: "Sign-in name",
-    password: "Password",
-    password_again: "Password again",
-    signin_hint: "First time? Use the sign-in code your branch secretary or the committee gave you.",
-    first_signin: "First sign-in",
-    first_signin_hint: "Choose a sign-in name (3 to 32 lower-case letters, digits, . _ or -) and a password (at least 8 characters).",
-    code: "Sign-in code",
-    set_password: "Set the password and sign in",
-    passwords_differ: "The two passwords differ.",
-    wrong_credentials: "The sign-in name or the password is wrong.",
-    locked_out: "Too many failed sign-ins: the account is locked for a while. Try again later.",
-    no_such_code: "The sign-in code is unknown, used or expired: ask your branch secretary or the committee for a new one.",
-    bad_login: "The sign-in name must be 3 to 32 lower-case letters, digits, . _ or -, and not a role's name.",
-    login_taken: "That sign-in name is taken.",
-    weak_password: "The password must be 8 to 128 characters and not the sign-in name.",
-    form_expired: "The form has expired: reload the page and try again.",
-    invalid_field: "A field is not filled in as it should be",
-    signout: "Sign out",
-    signout_everywhere: "Sign out everywhere",
-    my_year: "My year",
-    as_of_position: "As of log position",
-    criterion: "Criterion",
-    reached: "Reached",
-    required: "Required",
-    met: "met",
-    not_met: "not met",
-    informs: "for information",
-    still_missing: "Still missing",
-    nothing_missing: "Every requirement is met.",
-    card: "Dual management card",
-    community_side: "Community side",
-    unit_side: "Unit side",
-    not_signed: "not signed yet",
-    stars: "Stars",
-    appraisal: "Appraisal",
-    none_yet: "none yet",
-    hours: "Service hours",
-    waiting: "waiting",
-    verified: "verified",
-    rejected: "rejected",
-    entries: "entries",
-    open_wishes: "Open needs and wishes",
-    no_open_wishes: "No open need or wish just now.",
-    my_claims: "My claims",
-    claim: "Claim",
-    release: "Give back",
-    log_hours: "Log service hours",
-    date: "Date",
-    category: "Category",
-    activity: "What you did",
-    send: "Send",
-    done: "Done.",
-    no_member: "This account is not a member's.",
-    branch_work: "Branch work",
-    waiting_for_verification: "Hours waiting for verification",
-    nothing_waiting: "Nothing is waiting.",
-    verify_selected: "Verify the selected",
-    reject: "Reject",
-    reason: "Reason",
-    roster: "Roster",
-    unit_branch: "unit branch",
-    service_branch: "service branch",
-    not_permitted: "You may not see this page.",
-    verified_n: " verified.",
-    my_branches: "Branches I serve as secretary",
-    signin_code_for: "Sign-in code for",
-    give_code: "Give a sign-in code",
-    code_valid_until: "Valid until",
-    code_how: "Scan the QR code with a phone, or open the address below and enter the code; then choose a sign-in name and a password. The code works once.",
-    print: "Print",
-    categories: [
-        ("community_service", "Community service"),
-        ("convenience_centre", "Convenience centre"),
-        ("festival", "Festival"),
-        ("central_work", "Central work"),
-        ("reservoir_resettlement", "Reservoir resettlement"),
-        ("cleanup", "Clean-up"),
-        ("village_service_street", "Village service street"),
-    ],
-    criteria: [
-        ("service_points", "Service points"),
-        ("anniversary", "Anniversary observed"),
-        ("community_feedback", "Community feedback each quarter"),
-        ("dual_card", "Card sides signed"),
-        ("stars", "Stars"),
-        ("wishes_fulfilled", "Wishes fulfilled"),
-        ("household_visits", "Visits to paired households"),
-    ],
-};
+const ZH_CATEGORIES: [(&str, &str); 7] = [
+    ("community_service", "社区服务"),
+    ("convenience_centre", "便民服务中心"),
+    ("festival", "节日活动"),
+    ("central_work", "中心工作"),
+    ("reservoir_resettlement", "水库移民"),
+    ("cleanup", "环境整治"),
+    ("village_service_street", "村级服务街"),
+];
+
+const EN_CATEGORIES: [(&str, &str); 7] = [
+    ("community_service", "Community service"),
+    ("convenience_centre", "Convenience centre"),
+    ("festival", "Festival"),
+    ("central_work", "Central work"),
+    ("reservoir_resettlement", "Reservoir resettlement"),
+    ("cleanup", "Clean-up"),
+    ("village_service_street", "Village service street"),
+];
+
+const ZH_CRITERIA: [(&str, &str); 7] = [
+    ("service_points", "志愿服务积分"),
+    ("anniversary", "过政治生日"),
+    ("community_feedback", "社区季度反馈"),
+    ("dual_card", "双报到卡签署"),
+    ("stars", "星级"),
+    ("wishes_fulfilled", "完成心愿"),
+    ("household_visits", "走访结对户"),
+];
+
+const EN_CRITERIA: [(&str, &str); 7] = [
+    ("service_points", "Service points"),
+    ("anniversary", "Anniversary observed"),
+    ("community_feedback", "Community feedback each quarter"),
+    ("dual_card", "Card sides signed"),
+    ("stars", "Stars"),
+    ("wishes_fulfilled", "Wishes fulfilled"),
+    ("household_visits", "Visits to paired households"),
+];
+
+const ZH_RATINGS: [(&str, &str); 4] = [
+    ("excellent", "优秀"),
+    ("qualified", "合格"),
+    ("basically_qualified", "基本合格"),
+    ("unqualified", "不合格"),
+];
+
+const EN_RATINGS: [(&str, &str); 4] = [
+    ("excellent", "Excellent"),
+    ("qualified", "Qualified"),
+    ("basically_qualified", "Basically qualified"),
+    ("unqualified", "Unqualified"),
+];
 
 impl Text {
     /// A member's criterion's name (the stored name when it has none here).
@@ -312,6 +303,14 @@ impl Text {
             .iter()
             .find(|(k, _)| *k == stored)
             .map_or_else(|| stored.to_owned(), |(_, v)| (*v).to_owned())
+    }
+
+    /// A rating's name.
+    pub(crate) fn rating(&self, stored: &str) -> &'static str {
+        self.ratings
+            .iter()
+            .find(|(k, _)| *k == stored)
+            .map_or("", |(_, v)| v)
     }
 
     /// A category's name.

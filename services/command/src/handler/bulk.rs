@@ -66,6 +66,7 @@ impl CommandService {
             events,
             issued: Some(issued),
             skipped: Some(skipped),
+            signin_code: None,
         })
     }
 }

@@ -167,7 +167,10 @@ impl CommandService {
         body: &[u8],
     ) -> Result<CommandReply, CommandError> {
         let result = match self.admit(principal) {
-            Ok(()) => self.run(principal, name, idempotency_key, body).await,
+            Ok(()) => match self.run(principal, name, idempotency_key, body).await {
+                Ok(reply) => self.beside_the_log(name, body, reply).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         // Only known names become labels: a caller cannot grow the metrics at will.
