@@ -30,7 +30,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The projector's name.
 pub const NAME: &str = "scorecard";
@@ -213,19 +213,25 @@ impl Projector for Scorecard {
                         stored_name(&e.kind).into(),
                     ],
                 )?,
-                Event::MemberRegistered(e) => w.insert(
-                    &MEMBERS,
-                    vec![
-                        id.into(),
-                        e.name.as_str().into(),
-                        e.unit_branch_id.to_string().into(),
-                        "".into(),
-                        e.joined_on.to_string().into(),
-                        position(envelope).into(),
-                        position(envelope).into(),
-                        "".into(),
-                    ],
-                )?,
+                Event::MemberRegistered(e) => {
+                    w.insert(
+                        &MEMBERS,
+                        vec![
+                            id.into(),
+                            e.name.as_str().into(),
+                            e.unit_branch_id.to_string().into(),
+                            "".into(),
+                            e.joined_on.to_string().into(),
+                            position(envelope).into(),
+                            position(envelope).into(),
+                            "".into(),
+                        ],
+                    )?;
+                    // Leading cadres, who are paired with households: year 0.
+                    if e.cadre {
+                        mark(w, envelope, "cadre", id, 0, "")?;
+                    }
+                }
                 Event::ServiceBranchAssigned(e) => {
                     let branch = e.service_branch_id.to_string();
                     let at = position(envelope);
@@ -342,6 +348,13 @@ impl Projector for Scorecard {
                 }
                 Event::QuizResultRecorded(e) => {
                     mark(w, envelope, "quiz", id, e.year, &e.score.to_string())?;
+                }
+                // Households, whatever year: year 0.
+                Event::HouseholdRegistered(e) => {
+                    mark(w, envelope, "household", id, 0, &e.address_area)?;
+                }
+                Event::HouseholdPaired(e) => {
+                    mark(w, envelope, "paired", id, 0, &e.cadre_id.to_string())?;
                 }
                 Event::HouseholdVisited(e) => mark(
                     w,
@@ -856,6 +869,107 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
         }
     }
     Ok(book)
+}
+
+/// A household as the service centre follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdLine {
+    /// The household.
+    pub household_id: String,
+    /// Its area (never an address).
+    pub area: String,
+    /// The cadre paired with it, if one is.
+    pub cadre_id: Option<String>,
+    /// Visits recorded.
+    pub visits: usize,
+    /// The last visit's date.
+    pub last_visit: Option<String>,
+    /// Its concerns not yet resolved: id and category.
+    pub open_concerns: Vec<(String, String)>,
+}
+
+/// Every household, in the order registered, with its pairing, visits and open concerns.
+pub async fn households(pool: &AnyPool) -> Result<Vec<HouseholdLine>, sqlx::Error> {
+    #[derive(serde::Deserialize)]
+    struct Visited {
+        household: String,
+        date: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Raised {
+        concern_id: String,
+        category: Option<String>,
+    }
+    let rows = sqlx::query(
+        "SELECT kind, subject_id, detail FROM sc_marks
+          WHERE kind IN ('household', 'paired', 'visit', 'concern', 'concern_resolved')
+          ORDER BY position",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut found: Vec<HouseholdLine> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for r in rows {
+        let (kind, subject, detail): (String, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        if kind == "household" {
+            index.insert(subject.clone(), found.len());
+            found.push(HouseholdLine {
+                household_id: subject,
+                area: detail,
+                cadre_id: None,
+                visits: 0,
+                last_visit: None,
+                open_concerns: Vec::new(),
+            });
+            continue;
+        }
+        let (household, visit) = if kind == "visit" {
+            let v: Visited = json_detail(&detail, "a visit")?;
+            (v.household, Some(v.date))
+        } else {
+            (subject, None)
+        };
+        let Some(h) = index.get(&household).and_then(|i| found.get_mut(*i)) else {
+            continue;
+        };
+        match kind.as_str() {
+            "paired" => h.cadre_id = Some(detail),
+            "visit" => {
+                h.visits += 1;
+                h.last_visit = h.last_visit.take().max(visit);
+            }
+            "concern" => {
+                let c: Raised = json_detail(&detail, "a concern")?;
+                h.open_concerns
+                    .push((c.concern_id, c.category.unwrap_or_default()));
+            }
+            _ => {
+                let c: Raised = json_detail(&detail, "a concern")?;
+                h.open_concerns.retain(|(id, _)| *id != c.concern_id);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The members registered as leading cadres (who are paired with households), by name:
+/// id and name.
+pub async fn cadres(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.member_id, m.name FROM sc_marks k JOIN sc_members m ON m.member_id = k.subject_id
+          WHERE k.kind = 'cadre' AND m.left_on = '' ORDER BY m.name, m.member_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Every member's name, by id.
+pub async fn member_names(pool: &AnyPool) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT member_id, name FROM sc_members")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The campaigns launched in `year`: id and name, in the order launched.

@@ -246,6 +246,15 @@ macro_rules! accounts {
                 Ok(row.map(account_of))
             }
 
+            /// Every account, role accounts first, then by sign-in name.
+            pub(crate) async fn all(pool: &$pool) -> Result<Vec<AccountRow>, LogError> {
+                let rows = sqlx::query_as(concat!("SELECT ", account_columns!(),
+                    " FROM accounts a ORDER BY a.member_id IS NOT NULL, a.login, a.account_id"))
+                    .fetch_all(pool)
+                    .await?;
+                Ok(rows.into_iter().map(account_of).collect())
+            }
+
             /// Counts a failed sign-in; answers the failures since the last success.
             pub(crate) async fn failed(
                 pool: &$pool,
@@ -443,6 +452,11 @@ impl Accounts<'_> {
     /// The account `account_id`.
     pub async fn by_id(&self, account_id: Uuid) -> Result<Option<AccountRow>, LogError> {
         on_db!(self.0, by_id(account_id))
+    }
+
+    /// Every account, role accounts first, then by sign-in name.
+    pub async fn all(&self) -> Result<Vec<AccountRow>, LogError> {
+        on_db!(self.0, all())
     }
 
     /// Counts a failed sign-in; answers the failures since the last success.

@@ -202,10 +202,10 @@ async fn revoke(
 }
 
 /// The rules in `file` and its text; none (each problem printed) if they are not valid.
-pub(crate) fn read_rules(file: &Path) -> anyhow::Result<Option<(Rules, String)>> {
+pub(crate) fn read_rules(file: &Path) -> anyhow::Result<Option<(Rules, serde_json::Value)>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
-    match Rules::from_toml(&text) {
-        Ok(rules) => Ok(Some((rules, text))),
+    match Rules::from_toml_document(&text) {
+        Ok(read) => Ok(Some(read)),
         Err(e) => {
             eprintln!("{} is not a valid rules file:", file.display());
             for p in e.0 {
@@ -218,11 +218,9 @@ pub(crate) fn read_rules(file: &Path) -> anyhow::Result<Option<(Rules, String)>>
 
 pub(crate) async fn rules(command: RulesCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let RulesCommand::Adopt { file, store } = command;
-    let Some((rules, text)) = read_rules(&file)? else {
+    let Some((rules, document)) = read_rules(&file)? else {
         return Ok(ExitCode::from(1));
     };
-    let document: serde_json::Value =
-        toml::from_str(&text).with_context(|| format!("read {}", file.display()))?;
     let adopt = AdoptRules {
         year: Year::new(i64::from(rules.year))?,
         rules: document,

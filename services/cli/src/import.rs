@@ -14,522 +14,14 @@
 //! (and unit branch and joining date) is taken as the row's, not registered again.
 
 use crate::config::{Config, Store};
-use allweather_command::{CommandError, CommandService};
-use allweather_domain::branch::Branch;
-use allweather_domain::command::{
-    AppointSecretary, AssignServiceBranch, RegisterBranch, RegisterMember,
-};
-use allweather_domain::member::Member;
-use allweather_domain::values::BranchKind;
-use allweather_domain::world::streams;
-use allweather_domain::{Command, Event, Principal};
-use allweather_events::{Role, StreamId};
+use allweather_command::CommandService;
+use allweather_command::roster::{self, Registered, Roster};
+use allweather_domain::Principal;
+use allweather_events::Role;
 use allweather_log::Log;
-use anyhow::{Context as _, bail};
-use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use anyhow::Context as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use uuid::Uuid;
-
-/// The namespace of the ids the import derives.
-const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_8d0e_4b3a_9c61_52e4_a0b7_d3f9);
-
-/// One row of a sheet: where it is, and its cells by column.
-#[derive(Debug, Clone)]
-struct Row {
-    file: String,
-    row: usize,
-    cells: HashMap<&'static str, String>,
-}
-
-impl Row {
-    fn get(&self, column: &str) -> &str {
-        self.cells.get(column).map_or("", |v| v.trim())
-    }
-}
-
-/// A problem with a row: printed as `FILE:ROW: COLUMN: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Problem {
-    file: String,
-    row: usize,
-    column: String,
-    message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.row, self.column, self.message
-        )
-    }
-}
-
-/// A sheet's columns: (canonical name, its Chinese name, required).
-const BRANCH_COLUMNS: &[(&str, &str, bool)] = &[
-    ("name", "名称", true),
-    ("kind", "类型", true),
-    ("community", "社区", false),
-];
-const MEMBER_COLUMNS: &[(&str, &str, bool)] = &[
-    ("name", "姓名", true),
-    ("unit_branch", "单位支部", true),
-    ("service_branch", "服务支部", false),
-    ("joined_on", "入党日期", true),
-    ("cadre", "领导干部", false),
-    ("secretary_of", "任书记", false),
-];
-
-/// A sheet as read: its name for messages, its header and its rows of text.
-struct Sheet {
-    file: String,
-    header: Vec<String>,
-    rows: Vec<(usize, Vec<String>)>,
-}
-
-/// Reads the roster's two sheets from `files`.
-fn read_files(files: &[PathBuf]) -> anyhow::Result<(Sheet, Sheet)> {
-    match files {
-        [one] if has_extension(one, "xlsx") => read_workbook(one),
-        _ if files.iter().all(|f| has_extension(f, "csv")) => {
-            let named = |name: &str| {
-                files
-                    .iter()
-                    .find(|f| f.file_name().is_some_and(|n| n == name))
-                    .with_context(|| format!("no {name} among the files"))
-            };
-            Ok((
-                read_csv(named("branches.csv")?)?,
-                read_csv(named("members.csv")?)?,
-            ))
-        }
-        _ => bail!("give one .xlsx file, or branches.csv and members.csv"),
-    }
-}
-
-fn has_extension(path: &Path, extension: &str) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case(extension))
-}
-
-fn read_csv(path: &Path) -> anyhow::Result<Sheet> {
-    let file = path.display().to_string();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("open {file}"))?;
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(h) => h.with_context(|| format!("read {file}"))?,
-        None => bail!("{file} is empty: it needs a header row"),
-    };
-    let header = header
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
-    let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
-        let record = record.with_context(|| format!("read {file} at row {}", i + 2))?;
-        rows.push((i + 2, record.iter().map(str::to_owned).collect()));
-    }
-    Ok(Sheet { file, header, rows })
-}
-
-fn read_workbook(path: &Path) -> anyhow::Result<(Sheet, Sheet)> {
-    use calamine::{Data, Reader as _};
-    let display = path.display().to_string();
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook(path).with_context(|| format!("open {display}"))?;
-    let names = book.sheet_names().to_owned();
-    let mut sheet = |wanted: [&str; 2]| -> anyhow::Result<Sheet> {
-        let name = names
-            .iter()
-            .find(|n| wanted.contains(&n.trim()))
-            .with_context(|| format!("{display} has no sheet {} (or {})", wanted[0], wanted[1]))?
-            .clone();
-        let range = book
-            .worksheet_range(&name)
-            .with_context(|| format!("read sheet {name} of {display}"))?;
-        let first = range.start().map_or(0, |(row, _)| row as usize);
-        let text = |cell: &Data| match cell {
-            Data::Empty => String::new(),
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-            Data::Float(f) => f.to_string(),
-            Data::Int(i) => i.to_string(),
-            Data::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-            Data::DateTime(d) => {
-                let (y, m, day, ..) = d.to_ymd_hms_milli();
-                format!("{y:04}-{m:02}-{day:02}")
-            }
-            Data::Error(e) => format!("#{e:?}"),
-        };
-        let mut rows = range.rows().enumerate();
-        let header = rows
-            .next()
-            .map(|(_, r)| r.iter().map(|c| text(c).trim().to_owned()).collect())
-            .with_context(|| {
-                format!("sheet {name} of {display} is empty: it needs a header row")
-            })?;
-        let rows = rows
-            .map(|(i, r)| (first + i + 1, r.iter().map(text).collect()))
-            .collect();
-        Ok(Sheet {
-            file: format!("{display}[{name}]"),
-            header,
-            rows,
-        })
-    };
-    Ok((sheet(["branches", "支部"])?, sheet(["members", "党员"])?))
-}
-
-/// The sheet's rows by column, and the problems of its header.
-fn rows_of(sheet: &Sheet, columns: &[(&'static str, &str, bool)]) -> (Vec<Row>, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let mut index: Vec<Option<&'static str>> = Vec::new();
-    for (i, h) in sheet.header.iter().enumerate() {
-        let known = columns
-            .iter()
-            .find(|(en, zh, _)| h.eq_ignore_ascii_case(en) || h == zh)
-            .map(|(en, _, _)| *en);
-        if known.is_none() && !h.is_empty() {
-            problems.push(Problem {
-                file: sheet.file.clone(),
-                row: 1,
-                column: h.clone(),
-                message: format!("an unknown column (column {})", i + 1),
-            });
-        }
-        index.push(known);
-    }
-    for (en, zh, required) in columns {
-        if *required && !index.contains(&Some(*en)) {
-            problems.push(Problem {
-                file: sheet.file.clone(),
-                row: 1,
-                column: (*en).to_owned(),
-                message: format!("the column {en} (or {zh}) is missing"),
-            });
-        }
-    }
-    let rows = sheet
-        .rows
-        .iter()
-        .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
-        .map(|(row, cells)| Row {
-            file: sheet.file.clone(),
-            row: *row,
-            cells: index
-                .iter()
-                .zip(cells)
-                .filter_map(|(column, value)| column.map(|c| (c, value.clone())))
-                .collect(),
-        })
-        .collect();
-    (rows, problems)
-}
-
-/// A branch the roster names, or the log holds.
-#[derive(Debug, Clone)]
-struct BranchPlan {
-    id: Uuid,
-    kind: BranchKind,
-    /// Its registration, when the log does not hold it yet.
-    register: Option<RegisterBranch>,
-}
-
-/// What a member row sends.
-#[derive(Debug, Clone)]
-struct MemberPlan {
-    id: Uuid,
-    register: Option<RegisterMember>,
-    service_branch: Option<Uuid>,
-    secretary_of: Option<Uuid>,
-}
-
-/// What the log already holds: branches by name, members by (name, unit branch, date).
-#[derive(Debug, Default)]
-struct Registered {
-    branches: HashMap<String, (Uuid, BranchKind)>,
-    members: HashMap<(String, Uuid, NaiveDate), Uuid>,
-}
-
-async fn registered(service: &CommandService) -> anyhow::Result<Registered> {
-    let log = service.log();
-    let mut found = Registered::default();
-    let fold = |stream: StreamId| async move {
-        let envelopes = log.read_stream(&stream, 0, 10_000).await?;
-        let mut events = Vec::new();
-        for e in &envelopes {
-            let payload = service.catalog().decode(e)?;
-            events.push(Event::from_stored(&e.event_type, payload)?);
-        }
-        anyhow::Ok(events)
-    };
-    for id in log.stream_ids("branch").await? {
-        let Ok(uuid) = id.parse::<Uuid>() else {
-            continue;
-        };
-        let mut branch = Branch::default();
-        for e in fold(streams::branch(uuid)).await? {
-            branch.apply(&e);
-        }
-        if let (true, Some(kind)) = (branch.registered, branch.kind) {
-            found.branches.insert(branch.name.clone(), (uuid, kind));
-        }
-    }
-    for id in log.stream_ids("member").await? {
-        let Ok(uuid) = id.parse::<Uuid>() else {
-            continue;
-        };
-        let mut member = Member::default();
-        for e in fold(streams::member(uuid)).await? {
-            member.apply(&e);
-        }
-        if let (true, Some(unit), Some(joined)) =
-            (member.registered, member.unit_branch, member.joined_on)
-        {
-            found
-                .members
-                .insert((member.name.clone(), unit, joined), uuid);
-        }
-    }
-    Ok(found)
-}
-
-fn kind_of(text: &str) -> Option<BranchKind> {
-    match text.to_lowercase().as_str() {
-        "unit" | "机关" => Some(BranchKind::Unit),
-        "service" | "服务" => Some(BranchKind::Service),
-        "temporary" | "临时" => Some(BranchKind::Temporary),
-        _ => None,
-    }
-}
-
-fn yes_no(text: &str) -> Option<bool> {
-    match text.to_lowercase().as_str() {
-        "" | "no" | "否" | "n" | "false" => Some(false),
-        "yes" | "是" | "y" | "true" => Some(true),
-        _ => None,
-    }
-}
-
-/// The branches by name (registered or to register) and what each member row sends.
-type Plan = (BTreeMap<String, BranchPlan>, Vec<MemberPlan>);
-
-/// Checks every row against the roster and the log; the plan, or every problem.
-fn plan(
-    branch_rows: &[Row],
-    member_rows: &[Row],
-    known: &Registered,
-    today: NaiveDate,
-) -> Result<Plan, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let mut problem = |row: &Row, column: &str, message: String| {
-        problems.push(Problem {
-            file: row.file.clone(),
-            row: row.row,
-            column: column.to_owned(),
-            message,
-        });
-    };
-    let mut branches: BTreeMap<String, BranchPlan> = known
-        .branches
-        .iter()
-        .map(|(name, (id, kind))| {
-            (
-                name.clone(),
-                BranchPlan {
-                    id: *id,
-                    kind: *kind,
-                    register: None,
-                },
-            )
-        })
-        .collect();
-    let mut seen = HashMap::new();
-    for row in branch_rows {
-        let name = row.get("name").to_owned();
-        if name.is_empty() {
-            problem(row, "name", "a branch needs a name".into());
-            continue;
-        }
-        if let Some(first) = seen.insert(name.clone(), row.row) {
-            problem(
-                row,
-                "name",
-                format!("{name:?} is named again (first on row {first})"),
-            );
-            continue;
-        }
-        let Some(kind) = kind_of(row.get("kind")) else {
-            problem(
-                row,
-                "kind",
-                format!(
-                    "{:?} is not a kind: unit, service or temporary (机关, 服务, 临时)",
-                    row.get("kind")
-                ),
-            );
-            continue;
-        };
-        let community = row.get("community");
-        if kind != BranchKind::Unit && community.is_empty() {
-            problem(
-                row,
-                "community",
-                "a service or temporary branch names its community".into(),
-            );
-            continue;
-        }
-        if let Some(existing) = branches.get(&name) {
-            if existing.kind != kind {
-                problem(
-                    row,
-                    "kind",
-                    format!("branch {name:?} is already registered as another kind"),
-                );
-            }
-            continue;
-        }
-        let id = Uuid::new_v5(&NAMESPACE, format!("branch\0{name}").as_bytes());
-        branches.insert(
-            name.clone(),
-            BranchPlan {
-                id,
-                kind,
-                register: Some(RegisterBranch {
-                    branch_id: Some(id),
-                    name,
-                    kind,
-                    community: (!community.is_empty()).then(|| community.to_owned()),
-                }),
-            },
-        );
-    }
-    let mut members = Vec::new();
-    let mut seen_members = HashMap::new();
-    for row in member_rows {
-        let name = row.get("name").to_owned();
-        if name.is_empty() {
-            problem(row, "name", "a member needs a name".into());
-        }
-        let branch = |column: &str, kinds: &[BranchKind]| -> Result<Option<Uuid>, String> {
-            let named = row.get(column);
-            if named.is_empty() {
-                return Ok(None);
-            }
-            match branches.get(named) {
-                None => Err(format!("no branch {named:?} in the roster or the log")),
-                Some(b) if !kinds.contains(&b.kind) => Err(format!(
-                    "branch {named:?} is not of the kind this column takes"
-                )),
-                Some(b) => Ok(Some(b.id)),
-            }
-        };
-        let unit = match branch("unit_branch", &[BranchKind::Unit]) {
-            Ok(Some(unit)) => Some(unit),
-            Ok(None) => {
-                problem(row, "unit_branch", "a member needs a unit branch".into());
-                None
-            }
-            Err(e) => {
-                problem(row, "unit_branch", e);
-                None
-            }
-        };
-        let service = match branch(
-            "service_branch",
-            &[BranchKind::Service, BranchKind::Temporary],
-        ) {
-            Ok(service) => service,
-            Err(e) => {
-                problem(row, "service_branch", e);
-                None
-            }
-        };
-        let secretary_of = match branch(
-            "secretary_of",
-            &[BranchKind::Unit, BranchKind::Service, BranchKind::Temporary],
-        ) {
-            Ok(Some(b)) if Some(b) != unit && Some(b) != service => {
-                problem(row, "secretary_of", "a secretary is a member of the branch they lead (its unit or service branch here)".into());
-                None
-            }
-            Ok(b) => b,
-            Err(e) => {
-                problem(row, "secretary_of", e);
-                None
-            }
-        };
-        let joined_on = match NaiveDate::parse_from_str(row.get("joined_on"), "%Y-%m-%d") {
-            Ok(d) if d <= today => Some(d),
-            Ok(d) => {
-                problem(row, "joined_on", format!("{d} is in the future"));
-                None
-            }
-            Err(_) => {
-                problem(
-                    row,
-                    "joined_on",
-                    format!("{:?} is not a date (YYYY-MM-DD)", row.get("joined_on")),
-                );
-                None
-            }
-        };
-        let Some(cadre) = yes_no(row.get("cadre")) else {
-            problem(
-                row,
-                "cadre",
-                format!(
-                    "{:?} is not yes or no (是, 否; empty is no)",
-                    row.get("cadre")
-                ),
-            );
-            continue;
-        };
-        let (Some(unit), Some(joined_on), false) = (unit, joined_on, name.is_empty()) else {
-            continue;
-        };
-        let identity = (name.clone(), unit, joined_on);
-        if let Some(first) = seen_members.insert(identity.clone(), row.row) {
-            problem(row, "name", format!("the same member as on row {first}"));
-            continue;
-        }
-        let (id, register) = match known.members.get(&identity) {
-            Some(id) => (*id, None),
-            None => {
-                let id = Uuid::new_v5(
-                    &NAMESPACE,
-                    format!("member\0{name}\0{unit}\0{joined_on}").as_bytes(),
-                );
-                let register = RegisterMember {
-                    member_id: Some(id),
-                    name,
-                    unit_branch_id: unit,
-                    joined_on,
-                    cadre: Some(cadre),
-                };
-                (id, Some(register))
-            }
-        };
-        members.push(MemberPlan {
-            id,
-            register,
-            service_branch: service,
-            secretary_of,
-        });
-    }
-    if problems.is_empty() {
-        Ok((branches, members))
-    } else {
-        Err(problems)
-    }
-}
 
 /// Reads, checks and (unless `dry_run`) imports the roster in `files`.
 pub(crate) async fn roster(
@@ -538,10 +30,12 @@ pub(crate) async fn roster(
     files: &[PathBuf],
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (branch_sheet, member_sheet) = read_files(files)?;
-    let (branch_rows, mut problems) = rows_of(&branch_sheet, BRANCH_COLUMNS);
-    let (member_rows, member_header) = rows_of(&member_sheet, MEMBER_COLUMNS);
-    problems.extend(member_header);
+    let mut read = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file).with_context(|| format!("open {}", file.display()))?;
+        read.push((file.display().to_string(), bytes));
+    }
+    let roster = Roster::read(&read)?;
     // A dry run for a county with no log yet checks the roster against nothing; it
     // never makes a log.
     let log = match config.log(store, !dry_run) {
@@ -554,46 +48,41 @@ pub(crate) async fn roster(
         None => None,
     };
     let known = match &service {
-        Some(service) => registered(service).await?,
+        Some(service) => roster::registered(service).await?,
         None => Registered::default(),
     };
     let today = chrono::Utc::now()
         .with_timezone(&config.county_offset())
         .date_naive();
-    let planned = if problems.is_empty() {
-        plan(&branch_rows, &member_rows, &known, today)
-    } else {
-        // A header's problem makes every row's reading doubtful: said first, and alone.
-        Err(problems)
+    let shut = async |log: Option<Log>| {
+        if let Some(log) = log {
+            log.shutdown().await;
+        }
     };
-    let (branches, members) = match planned {
-        Ok(planned) => planned,
+    let plan = match roster::plan(&roster, &known, today) {
+        Ok(plan) => plan,
         Err(problems) => {
             for p in &problems {
                 eprintln!("{p}");
             }
             eprintln!("{} problem(s); nothing was imported", problems.len());
-            if let Some(log) = &log {
-                log.shutdown().await;
-            }
+            shut(log).await;
             return Ok(ExitCode::from(1));
         }
     };
-    let new_branches = branches.values().filter(|b| b.register.is_some()).count();
-    let new_members = members.iter().filter(|m| m.register.is_some()).count();
     if dry_run {
         println!(
-            "the roster reads well: {} branch row(s), {} member row(s); {new_branches} branch(es) and {new_members} member(s) would be registered",
-            branch_rows.len(),
-            member_rows.len()
+            "the roster reads well: {} branch row(s), {} member row(s); {} branch(es) and {} member(s) would be registered",
+            roster.branch_rows(),
+            roster.member_rows(),
+            plan.new_branches(),
+            plan.new_members()
         );
-        if let Some(log) = &log {
-            log.shutdown().await;
-        }
+        shut(log).await;
         return Ok(ExitCode::SUCCESS);
     }
-    let (Some(log), Some(service)) = (log, service) else {
-        bail!("the log could not be opened");
+    let Some(service) = service else {
+        anyhow::bail!("the log could not be opened");
     };
     let admin = Principal {
         subject: "allweather-import".into(),
@@ -601,63 +90,20 @@ pub(crate) async fn roster(
         member_id: None,
         branch_id: None,
     };
-    let mut commands: Vec<(String, Command)> = Vec::new();
-    for b in branches.values() {
-        if let Some(register) = &b.register {
-            commands.push((format!("roster-branch-{}", b.id), register.clone().into()));
-        }
+    let imported = roster::import(&service, &admin, &plan).await;
+    shut(log).await;
+    let imported = imported.map_err(anyhow::Error::new)?;
+    for refusal in &imported.refused {
+        eprintln!("{refusal}");
     }
-    for m in &members {
-        if let Some(register) = &m.register {
-            commands.push((format!("roster-member-{}", m.id), register.clone().into()));
-        }
-        if let Some(service_branch_id) = m.service_branch {
-            commands.push((
-                format!("roster-service-{}-{service_branch_id}", m.id),
-                AssignServiceBranch {
-                    member_id: m.id,
-                    service_branch_id,
-                }
-                .into(),
-            ));
-        }
-        if let Some(branch_id) = m.secretary_of {
-            commands.push((
-                format!("roster-secretary-{branch_id}-{}", m.id),
-                AppointSecretary {
-                    branch_id,
-                    member_id: m.id,
-                }
-                .into(),
-            ));
-        }
-    }
-    let (mut appended, mut refused) = (0usize, 0usize);
-    let head = log.head().await?.position;
-    for (key, command) in commands {
-        let name = command.name();
-        match service.submit(&admin, command, Some(&key)).await {
-            Ok(_) => {}
-            // Already so (a member assigned or appointed before): nothing to do.
-            Err(CommandError::Refused(e)) if e.rule == allweather_domain::Rule::NothingChanges => {}
-            Err(CommandError::Internal(e)) => {
-                log.shutdown().await;
-                return Err(e);
-            }
-            Err(e) => {
-                refused += 1;
-                eprintln!("{name} ({key}) was refused: {e}");
-            }
-        }
-    }
-    appended += usize::try_from(log.head().await?.position - head).unwrap_or(usize::MAX);
     println!(
-        "imported {} branch row(s) and {} member row(s): {appended} event(s) appended, {refused} command(s) refused",
-        branch_rows.len(),
-        member_rows.len()
+        "imported {} branch row(s) and {} member row(s): {} event(s) appended, {} command(s) refused",
+        roster.branch_rows(),
+        roster.member_rows(),
+        imported.appended,
+        imported.refused.len()
     );
-    log.shutdown().await;
-    Ok(if refused == 0 {
+    Ok(if imported.refused.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

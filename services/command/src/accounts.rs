@@ -389,6 +389,13 @@ impl CommandService {
             .position)
     }
 
+    /// Every account, for those who oversee (the committee and its auditors).
+    pub async fn accounts(&self, principal: &Principal) -> Result<Vec<AccountRow>, CommandError> {
+        self.authorize(principal, &allweather_domain::permissions::Read::Oversight)
+            .await?;
+        Ok(self.log().accounts().all().await?)
+    }
+
     /// The account a sign-in code is for, if it can still be used.
     pub async fn account_of_code(&self, code: &str) -> Result<Option<Account>, CommandError> {
         let hash = digest(&normalise_code(code));

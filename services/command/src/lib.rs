@@ -38,6 +38,7 @@ pub mod http;
 pub mod nats;
 pub mod problem;
 pub mod reply;
+pub mod roster;
 pub mod scheduler;
 
 pub use auth::{Claims, TokenKey};

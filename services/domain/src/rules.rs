@@ -222,6 +222,16 @@ impl Rules {
         doc.validate()
     }
 
+    /// Parses and validates a TOML rules file, with the document as `AdoptRules` sends it
+    /// (the file's content as JSON).
+    pub fn from_toml_document(text: &str) -> Result<(Rules, serde_json::Value), RulesError> {
+        let rules = Rules::from_toml(text)?;
+        let document = toml::from_str(text).map_err(|e| {
+            RulesError::one("toml", e.message().to_owned() + &location(text, e.span()))
+        })?;
+        Ok((rules, document))
+    }
+
     /// Parses and validates the rules document sent as JSON.
     pub fn from_json(value: &serde_json::Value) -> Result<Rules, RulesError> {
         let doc: RulesDocument = serde_path_to_error::deserialize(value)

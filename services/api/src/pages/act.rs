@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum_extra::extract::Form;
+use chrono::{FixedOffset, NaiveDateTime};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -40,6 +41,8 @@ const OWN_FORMS: &[&str] = &["InviteAccount"];
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     Text,
+    /// An instant: a form's `datetime-local` is county time.
+    Instant,
     Integer,
     Number,
     Boolean,
@@ -89,6 +92,8 @@ fn kind(root: &Value, schema: &Value) -> Kind {
         Kind::Number
     } else if types.contains(&"boolean") {
         Kind::Boolean
+    } else if schema["format"] == "date-time" {
+        Kind::Instant
     } else {
         Kind::Text
     }
@@ -104,9 +109,9 @@ fn field_schema<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
-/// A typed value as the form gave it; what does not read as its type stays text, so the
-/// command's own reading names the field.
-fn typed(kind: &Kind, given: &str) -> Value {
+/// A typed value as the form gave it (a time without an offset in the county's); what
+/// does not read as its type stays text, so the command's own reading names the field.
+fn typed(kind: &Kind, given: &str, county: FixedOffset) -> Value {
     let given = given.trim();
     let text = || Value::String(given.to_owned());
     match kind {
@@ -122,6 +127,11 @@ fn typed(kind: &Kind, given: &str) -> Value {
             "false" | "off" | "no" | "0" => Value::Bool(false),
             _ => text(),
         },
+        Kind::Instant => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(given, format).ok())
+            .and_then(|local| local.and_local_timezone(county).single())
+            .map_or_else(text, |at| Value::String(at.to_rfc3339())),
         Kind::Text | Kind::List(_) => text(),
     }
 }
@@ -148,7 +158,11 @@ type Unreadable = (String, String);
 
 /// The bodies `fields` make for the command `schema`: one, or one per value of the one
 /// scalar field given more than once (with that value).
-fn bodies(schema: &Value, fields: &[(String, String)]) -> Result<Vec<(String, Value)>, Unreadable> {
+fn bodies(
+    schema: &Value,
+    fields: &[(String, String)],
+    county: FixedOffset,
+) -> Result<Vec<(String, Value)>, Unreadable> {
     let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
     for (name, value) in fields {
         if RESERVED.contains(&name.as_str()) {
@@ -169,11 +183,11 @@ fn bodies(schema: &Value, fields: &[(String, String)]) -> Result<Vec<(String, Va
             .collect();
         match (&kind, given.as_slice()) {
             (Kind::List(item), _) => {
-                let list = given.iter().map(|v| typed(item, v)).collect();
+                let list = given.iter().map(|v| typed(item, v, county)).collect();
                 set(&mut body, name, Value::Array(list));
             }
             (_, []) => {}
-            (_, [one]) => set(&mut body, name, typed(&kind, one)),
+            (_, [one]) => set(&mut body, name, typed(&kind, one, county)),
             (_, _) if each.is_none() => each = Some((name, kind, given)),
             _ => {
                 return Err((
@@ -189,7 +203,7 @@ fn bodies(schema: &Value, fields: &[(String, String)]) -> Result<Vec<(String, Va
             .into_iter()
             .map(|v| {
                 let mut one = body.clone();
-                set(&mut one, name, typed(&kind, v));
+                set(&mut one, name, typed(&kind, v, county));
                 (v.to_owned(), Value::Object(one))
             })
             .collect(),
@@ -223,7 +237,7 @@ async fn act(
     let form = given("form").unwrap_or(&name).to_owned();
     let key = given("key").map_or_else(super::form_key, str::to_owned);
     let principal = place.principal(&signed_in.session.account);
-    let bodies = match bodies(schema, &fields) {
+    let bodies = match bodies(schema, &fields, state.commands.options().county_offset) {
         Ok(bodies) => bodies,
         Err((field, message)) => {
             let (field, sentence) = super::refusal(t, &CommandError::field(field, message));
@@ -272,6 +286,10 @@ async fn act(
 mod tests {
     use super::*;
 
+    fn east8() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).expect("an offset")
+    }
+
     fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -292,6 +310,7 @@ mod tests {
                 ("campaign_id", ""),
                 ("activity", " swept "),
             ]),
+            east8(),
         )
         .expect("readable");
         assert_eq!(
@@ -305,11 +324,16 @@ mod tests {
         let meeting = bodies(
             &schemas()["RecordBranchMeeting"],
             &form(&[("attendees", "a"), ("attendees", "b"), ("date", "x")]),
+            east8(),
         )
         .expect("readable");
         assert_eq!(meeting[0].1["attendees"], serde_json::json!(["a", "b"]));
-        let stars =
-            bodies(&schemas()["AwardStars"], &form(&[("stars", "three")])).expect("readable");
+        let stars = bodies(
+            &schemas()["AwardStars"],
+            &form(&[("stars", "three")]),
+            east8(),
+        )
+        .expect("readable");
         assert_eq!(stars[0].1["stars"], "three", "left for the command to name");
     }
 
@@ -319,6 +343,7 @@ mod tests {
         let got = bodies(
             schema,
             &form(&[("year", "2026"), ("member_id", "a"), ("member_id", "b")]),
+            east8(),
         )
         .expect("readable");
         assert_eq!(got.len(), 2);
@@ -335,7 +360,20 @@ mod tests {
                 ("member_id", "a"),
                 ("member_id", "b"),
             ]),
+            east8(),
         );
         assert_eq!(two.map_err(|(f, _)| f), Err("member_id".to_owned()));
+    }
+
+    #[test]
+    fn a_time_without_an_offset_is_the_countys() {
+        let got = bodies(
+            &schemas()["PublishWish"],
+            &form(&[("deadline", "2026-12-20T18:00"), ("volunteers", "3")]),
+            east8(),
+        )
+        .expect("readable");
+        assert_eq!(got[0].1["deadline"], "2026-12-20T18:00:00+08:00");
+        assert_eq!(got[0].1["volunteers"], 3);
     }
 }

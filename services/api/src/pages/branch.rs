@@ -11,7 +11,7 @@
 //! refused before anything is read.
 
 use super::text::Text;
-use super::{Notice, PageLang, SignedIn, csrf_matches, forged, form_key, page};
+use super::{Notice, PageLang, SignedIn, csrf_matches, forged, form_key};
 use crate::AppState;
 use allweather_command::CommandError;
 use allweather_command::accounts::Account;
@@ -103,18 +103,6 @@ struct BranchPage<'a> {
     notice: Option<Notice>,
 }
 
-/// The page refused: 403 and a sentence, nothing read.
-fn refused(t: &'static Text) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        axum::response::Html(format!(
-            "<!doctype html><html lang=\"{}\"><meta charset=utf-8><title>403</title><main><p role=\"alert\">{}</p><p><a href=\"/\">↩</a></p></main></html>",
-            t.html_lang, t.not_permitted
-        )),
-    )
-        .into_response()
-}
-
 /// The branch's page for `year` (this year by default), with a form's outcome.
 pub(super) async fn render(
     state: &AppState,
@@ -132,8 +120,7 @@ pub(super) async fn render(
         .await
     {
         Ok(()) => {}
-        Err(CommandError::Refused(_) | CommandError::Forbidden(_)) => return refused(t),
-        Err(e) => return crate::problem::ApiError::from(e).into_response(),
+        Err(e) => return super::not_permitted(t, e),
     }
     let progress = match state.progress(scorecard::NAME) {
         Ok(progress) => progress,
@@ -321,38 +308,11 @@ async fn branch_page(
     .await
 }
 
-/// A sign-in code, printable: the person's name, the code, its link as a QR code.
-#[derive(Template)]
-#[template(path = "signin_code.html")]
-struct CodeSheet<'a> {
-    t: &'static Text,
-    here: String,
-    name: &'a str,
-    code: &'a str,
-    link: String,
-    qr: String,
-    until: String,
-}
-
 #[derive(Deserialize)]
 struct InviteForm {
     csrf: String,
     key: String,
     member: Uuid,
-}
-
-/// The address people reach the platform at, as this request came in.
-fn base_url(headers: &axum::http::HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if super::over_tls(headers) {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
 }
 
 /// Gives a member of the branch a sign-in code (the `InviteAccount` command, as the
@@ -399,34 +359,12 @@ async fn invite(
             .unwrap_or_default(),
         Err(e) => return crate::routes::read_error(e).into_response(),
     };
-    let link = format!("{}/signin?code={}", base_url(&headers), invitation.code);
-    let qr = match qrcode::QrCode::new(link.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build(),
-        Err(e) => {
-            return crate::problem::ApiError::from(anyhow::anyhow!("make the QR code: {e}"))
-                .into_response();
-        }
-    };
-    let until = chrono::DateTime::from_timestamp_micros(invitation.expires_at_us)
-        .map(|at| {
-            at.with_timezone(&state.commands.options().county_offset)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default();
-    let rendered = CodeSheet {
+    super::code_sheet(
+        &state,
         t,
-        here: format!("/branches/{branch_id}"),
-        name: &name,
-        code: &invitation.code,
-        link,
-        qr,
-        until,
-    }
-    .render();
-    page(StatusCode::OK, rendered)
+        &headers,
+        &format!("/branches/{branch_id}"),
+        &name,
+        &invitation,
+    )
 }

@@ -18,6 +18,8 @@
 
 mod act;
 mod branch;
+mod centre;
+mod committee;
 mod live;
 mod member;
 mod signin;
@@ -55,6 +57,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(signin::routes())
         .merge(member::routes())
         .merge(branch::routes())
+        .merge(committee::routes())
+        .merge(centre::routes())
         .merge(live::routes())
 }
 
@@ -233,17 +237,19 @@ pub(crate) fn home(account: &Account) -> &'static str {
     }
 }
 
-/// The links every signed-in page shows: the account's home, and the committee's
-/// oversight pages to those who read them.
+/// The links every signed-in page shows: the account's pages by its role (the committee
+/// also does the service centre's work).
 pub(crate) fn nav(t: &'static Text, account: &Account) -> Vec<(&'static str, &'static str)> {
-    let home = home(account);
-    let label = match home {
-        "/committee" => t.committee,
-        "/centre" => t.centre,
-        "/audit" => t.audit,
-        _ => t.my_year,
-    };
-    vec![(home, label)]
+    match account.role {
+        Role::CommitteeAdmin => vec![
+            ("/committee", t.committee),
+            ("/committee/accounts", t.accounts),
+            ("/centre", t.centre),
+        ],
+        Role::ServiceCentre => vec![("/centre", t.centre)],
+        Role::Auditor => vec![("/audit", t.audit)],
+        _ => vec![("/my", t.my_year)],
+    }
 }
 
 /// A form's outcome, shown beside it.
@@ -318,6 +324,12 @@ pub(super) fn refusal(t: &'static Text, e: &CommandError) -> (Option<String>, St
 pub(crate) enum Place {
     /// `/my`.
     My,
+    /// `/committee`, for a year.
+    Committee { year: Option<i32> },
+    /// `/committee/accounts`.
+    Accounts,
+    /// `/centre`.
+    Centre,
     /// `/branches/{id}`, for a year (`?year=`).
     Branch { id: Uuid, year: Option<i32> },
 }
@@ -332,6 +344,9 @@ impl Place {
             .and_then(|y| y.parse().ok());
         match path.trim_end_matches('/').split('/').collect::<Vec<_>>()[..] {
             ["", "my"] => Some(Place::My),
+            ["", "committee"] => Some(Place::Committee { year }),
+            ["", "committee", "accounts"] => Some(Place::Accounts),
+            ["", "centre"] => Some(Place::Centre),
             ["", "branches", id] => Some(Place::Branch {
                 id: id.parse().ok()?,
                 year,
@@ -344,7 +359,9 @@ impl Place {
     fn principal(&self, account: &Account) -> Principal {
         match self {
             Place::Branch { id, .. } => branch::acting_for(account, *id),
-            Place::My => account.principal(),
+            Place::My | Place::Committee { .. } | Place::Accounts | Place::Centre => {
+                account.principal()
+            }
         }
     }
 }
@@ -361,8 +378,105 @@ async fn page_for(
 ) -> Response {
     match place {
         Place::My => member::render(state, signed_in, t, notice, min_position).await,
+        Place::Committee { year } => {
+            let extra = committee::Extra::default();
+            committee::render(
+                state,
+                signed_in,
+                t,
+                false,
+                *year,
+                notice,
+                extra,
+                min_position,
+            )
+            .await
+        }
+        Place::Accounts => committee::accounts(state, signed_in, t, notice, min_position).await,
+        Place::Centre => centre::render(state, signed_in, t, notice, min_position).await,
         Place::Branch { id, year } => {
             branch::render(state, signed_in, t, *id, *year, notice, min_position).await
         }
     }
+}
+
+/// A page refused to the signed-in person: 403 and the reason as a sentence, nothing read.
+fn not_permitted(t: &'static Text, e: CommandError) -> Response {
+    match e {
+        CommandError::Refused(_) | CommandError::Forbidden(_) => (
+            StatusCode::FORBIDDEN,
+            Html(format!(
+                "<!doctype html><html lang=\"{}\"><meta charset=utf-8><title>403</title><main><p role=\"alert\">{}</p><p><a href=\"/my\">↩</a></p></main></html>",
+                t.html_lang, t.not_permitted
+            )),
+        )
+            .into_response(),
+        e => crate::problem::ApiError::from(e).into_response(),
+    }
+}
+
+/// A sign-in code, printable: the person's name, the code, its link as a QR code.
+#[derive(askama::Template)]
+#[template(path = "signin_code.html")]
+struct CodeSheet<'a> {
+    t: &'static Text,
+    here: &'a str,
+    name: &'a str,
+    code: &'a str,
+    link: String,
+    qr: String,
+    until: String,
+}
+
+/// The address people reach the platform at, as this request came in.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if over_tls(headers) { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// The sheet of a new sign-in code for `name`, to print or show: the code, its link and
+/// the link as a QR code; `back` is the page it was given from.
+fn code_sheet(
+    state: &AppState,
+    t: &'static Text,
+    headers: &HeaderMap,
+    back: &str,
+    name: &str,
+    invitation: &allweather_command::accounts::Invitation,
+) -> Response {
+    use askama::Template as _;
+    let link = format!("{}/signin?code={}", base_url(headers), invitation.code);
+    let qr = match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(e) => {
+            return crate::problem::ApiError::from(anyhow::anyhow!("make the QR code: {e}"))
+                .into_response();
+        }
+    };
+    let until = chrono::DateTime::from_timestamp_micros(invitation.expires_at_us)
+        .map(|at| {
+            at.with_timezone(&state.commands.options().county_offset)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let rendered = CodeSheet {
+        t,
+        here: back,
+        name,
+        code: &invitation.code,
+        link,
+        qr,
+        until,
+    }
+    .render();
+    page(StatusCode::OK, rendered)
 }

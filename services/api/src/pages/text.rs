@@ -61,6 +61,79 @@ macro_rules! words {
 }
 
 words! {
+    publish_wish: "发布微心愿或服务需求" / "Publish a micro-wish or a service need",
+    origin: "类型" / "Kind",
+    micro_wish: "微心愿" / "Micro-wish",
+    service_need: "服务需求" / "Service need",
+    wish_title: "内容" / "What is wished for",
+    beneficiary: "服务对象姓名" / "The person's name",
+    beneficiary_contact: "联系方式" / "How to reach them",
+    deadline: "截止时间" / "Deadline",
+    volunteers: "所需人数" / "Volunteers needed",
+    sealed_hint: "服务对象的姓名和联系方式加密保存，只向认领的党员显示。" / "The person's name and contact are sealed, shown only to the member who claims.",
+    publish: "发布" / "Publish",
+    wishes_followed: "跟踪办理" / "Followed to confirmation",
+    confirm: "确认完成" / "Confirm delivery",
+    withdraw: "撤回" / "Withdraw",
+    households: "结对帮扶家庭" / "Households in need",
+    area: "所在片区" / "Area",
+    hardship: "困难情况" / "Hardship",
+    register_household: "登记家庭" / "Register the household",
+    paired_cadre: "结对干部" / "Paired cadre",
+    visits: "走访次数" / "Visits",
+    pair_with: "结对干部" / "Pair with",
+    pair: "结对" / "Pair",
+    open_concern: "未解决诉求：" / "Open concern:",
+    resolution: "解决情况" / "How it was resolved",
+    resolve: "办结" / "Resolve",
+    concern_category: "诉求类别" / "Concern's category",
+    concern: "诉求内容" / "The concern",
+    raise_concern: "登记诉求" / "Raise the concern",
+    back: "返回" / "Back",
+    accounts: "账号管理" / "Accounts",
+    audit_status: "日志审计状态" / "The log's audit status",
+    log_head: "日志最新位置" / "Log head",
+    read_model: "读模型" / "Read model",
+    behind: "条未处理" / "behind",
+    chain_broken: "哈希链校验失败：" / "The hash chain is broken:",
+    chain_verified: "哈希链校验通过，已校验事件数：" / "The hash chain verifies; events checked:",
+    walk_chain: "立即校验整条哈希链" / "Walk the whole hash chain now",
+    file_has_problems: "文件有问题，未做任何更改：" / "The file has problems; nothing was changed:",
+    choose_file: "请选择文件。" / "Choose a file.",
+    rules: "年度规则" / "The year's rules",
+    rules_in_force: "本年度规则已通过。" / "Rules are in force for this year.",
+    no_rules_in_force: "本年度尚未通过规则。" / "No rules are in force for this year yet.",
+    rules_file: "规则文件（.toml）" / "Rules file (.toml)",
+    adopt_rules: "通过为本年度规则" / "Adopt as the year's rules",
+    reassess: "按草案重新评估（不做更改）" / "Reassess under this draft (changes nothing)",
+    reassessed: "按草案重新评估的结果" / "What the draft would change",
+    members_changed: "变化的党员：" / "Members changed:",
+    branches_changed: "排名变化的支部：" / "Branches whose rank changed:",
+    now_contradicted: "将与证据不符" / "now contradicted",
+    no_longer_contradicted: "不再与证据不符" / "no longer contradicted",
+    members: "党员" / "Members",
+    cards_issued: "已发管理卡" / "Cards issued",
+    cards_complete: "双方均已签署" / "Both sides signed",
+    appraised: "已记录评议" / "Appraisals recorded",
+    issue_all: "为全体党员发放管理卡" / "Issue every member's card for",
+    rankings: "支部排名" / "Branch rankings",
+    branch: "支部" / "Branch",
+    kind: "类型" / "Kind",
+    score: "得分" / "Score",
+    integrity_flags: "数据诚信提示" / "Integrity flags",
+    no_flags: "没有提示。" / "No flags.",
+    roster_hint: "上传花名册（.xlsx，工作表“支部”和“党员”）。先试运行，列出每个有问题的行和列；正式导入重复运行也不会重复登记。" / "Upload the roster (.xlsx with sheets branches and members). A dry run first lists every bad row and column; a real import run twice registers nothing twice.",
+    roster_file: "花名册文件（.xlsx）" / "Roster file (.xlsx)",
+    dry_run: "只检查，不导入" / "Check only, import nothing",
+    upload: "上传" / "Upload",
+    roster_reads_well: "花名册无误：支部行/新登记" / "The roster reads well: branch rows / to register",
+    roster_imported: "花名册已导入，新增事件：" / "The roster was imported; events appended:",
+    close_year: "年度关账" / "Close the year",
+    closed_without_appraisal: "关账时尚无评议的党员（须逐一列明）" / "Members closed without an appraisal (each must be named)",
+    give_role_account: "发放岗位账号" / "Give a role's account",
+    role_label: "岗位" / "Role",
+    disabled: "已停用" / "disabled",
+    disable: "停用" / "Disable",
     verdict: "是否达到" / "Verdict",
     done_n: " 项已办理" / " done",
     menu: "菜单" / "Menu",
@@ -311,6 +384,71 @@ impl Text {
             .iter()
             .find(|(k, _)| *k == stored)
             .map_or("", |(_, v)| v)
+    }
+
+    /// A branch kind's name.
+    pub(crate) fn branch_kind(&self, stored: &str) -> &'static str {
+        match (stored, self.html_lang) {
+            ("unit", "en") => "unit",
+            ("service", "en") => "service",
+            ("temporary", "en") => "temporary",
+            ("unit", _) => "机关",
+            ("service", _) => "服务",
+            ("temporary", _) => "临时",
+            _ => "",
+        }
+    }
+
+    /// A role's name.
+    pub(crate) fn role(&self, stored: &str) -> &'static str {
+        let en = self.html_lang == "en";
+        match stored {
+            "committee_admin" if en => "committee admin",
+            "service_centre" if en => "service centre",
+            "auditor" if en => "auditor",
+            "member" if en => "member",
+            "committee_admin" => "县委管理员",
+            "service_centre" => "服务中心",
+            "auditor" => "审计",
+            "member" => "党员",
+            _ => "",
+        }
+    }
+
+    /// An integrity flag's name.
+    pub(crate) fn flag(&self, stored: &str) -> &'static str {
+        let en = self.html_lang == "en";
+        match stored {
+            "over_8_hours_a_day" if en => "over 8 hours a day",
+            "overlapping_entries" if en => "overlapping entries",
+            "bulk_same_activity" if en => "many alike entries",
+            "verified_own_entry" if en => "verified own entry",
+            "read_then_released" if en => "read a person's details, then released",
+            "over_8_hours_a_day" => "单日超过8小时",
+            "overlapping_entries" => "时间重叠",
+            "bulk_same_activity" => "批量相同活动",
+            "verified_own_entry" => "本人审核本人记录",
+            "read_then_released" => "查看对象信息后放弃认领",
+            _ => "",
+        }
+    }
+
+    /// A wish's status.
+    pub(crate) fn wish_status(&self, stored: &str) -> &'static str {
+        let en = self.html_lang == "en";
+        match stored {
+            "open" if en => "open",
+            "claimed" if en => "claimed",
+            "fulfilled" if en => "fulfilled",
+            "confirmed" if en => "confirmed",
+            "cancelled" if en => "withdrawn",
+            "open" => "待认领",
+            "claimed" => "已认领",
+            "fulfilled" => "已完成待确认",
+            "confirmed" => "已确认",
+            "cancelled" => "已撤回",
+            _ => "",
+        }
     }
 
     /// A category's name.
