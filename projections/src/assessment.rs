@@ -76,17 +76,8 @@ pub struct MemberFacts {
     /// The branches they belonged to over time (none: only their branches now are
     /// known, and every fact counts for those).
     pub periods: Option<Periods>,
-    /// Their card of the year, once issued.
-    pub card: Option<IssuedCard>,
-}
-
-/// A member's card of a year as issued: the branches that sign its two sides.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct IssuedCard {
-    /// The branch that signs the unit side.
-    pub unit_branch_id: String,
-    /// The branch that signs the community side.
-    pub service_branch_id: String,
+    /// Where their card of the year was issued.
+    pub card: Option<u64>,
 }
 
 impl MemberFacts {

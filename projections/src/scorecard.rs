@@ -856,7 +856,7 @@ pub async fn book(pool: &AnyPool, year: i32, member: Option<&str>) -> Result<Boo
                 }
                 "wish" => m.wishes.push(position),
                 "visit" => m.visits.push(position),
-                "issued" => m.card = Some(json_detail(&detail, "an issued card")?),
+                "issued" => m.card = Some(position),
                 _ => {}
             }
         } else if let Some(b) = book.branches.get_mut(&subject) {

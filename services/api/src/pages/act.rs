@@ -246,7 +246,7 @@ async fn act(
         }
     };
     let many = bodies.len() > 1;
-    let (mut done, mut refusal, mut position) = (0usize, None, None);
+    let (mut done, mut refusal, mut position, mut skipped) = (0usize, None, None, 0usize);
     for (value, body) in bodies {
         let key = if value.is_empty() {
             key.clone()
@@ -262,6 +262,8 @@ async fn act(
             Ok(reply) => {
                 done += 1;
                 position = Some(reply.position);
+                // A command for many (every member's card) says whom it left out.
+                skipped += reply.skipped.map_or(0, |s| s.len());
             }
             Err(CommandError::Internal(e)) => {
                 return crate::problem::ApiError::from(CommandError::Internal(e)).into_response();
@@ -278,6 +280,14 @@ async fn act(
             Notice::refused(form, field, format!("{done}{} {sentence}", t.done_n))
         }
         Some((field, sentence)) => Notice::refused(form, field, sentence),
+    };
+    let notice = if skipped > 0 {
+        Notice {
+            sentence: format!("{} {skipped}{}", notice.sentence, t.skipped_n),
+            ..notice
+        }
+    } else {
+        notice
     };
     page_for(&state, &signed_in, t, &place, Some(notice), position).await
 }

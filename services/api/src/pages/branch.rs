@@ -244,13 +244,9 @@ pub(super) async fn render(
                 form: format!("{form}-{member_id}"),
             }
         };
-        let signs_here = facts.card.as_ref().is_some_and(|c| {
-            if unit {
-                c.unit_branch_id == id
-            } else {
-                c.service_branch_id == id
-            }
-        });
+        // A side is signed by the member's branch now (as the domain decides it): this
+        // branch signs the side it is the member's branch for.
+        let signs_here = facts.card.is_some() && *in_unit == unit;
         if signs_here && !facts.sides.iter().any(|o| o.side == side) {
             page.to_sign.push(line("sign"));
         }

@@ -61,6 +61,7 @@ macro_rules! words {
 }
 
 words! {
+    skipped_n: " 人未办理（如尚未分配服务支部）" / " left out (for example without a service branch)",
     publish_wish: "发布微心愿或服务需求" / "Publish a micro-wish or a service need",
     origin: "类型" / "Kind",
     micro_wish: "微心愿" / "Micro-wish",

@@ -37,6 +37,7 @@ mod platform_tests {
         postgres = TestApp::postgres().await;
         sqlite = TestApp::sqlite().await;
         a_member_signs_in_with_a_code_and_works_on_their_page_through_commands,
+        every_role_does_its_years_work_through_its_pages,
     );
 }
 
