@@ -1,9 +1,13 @@
-//! The platform in a real browser, as a member uses it on a phone: signed in with a fresh
-//! code, a password chosen, a need claimed, hours logged, a refusal read beside the form;
-//! then the service branch's secretary verifies the hours on the branch's page, which
-//! another branch's secretary cannot open — every step a command in the log. Each page is then looked at on a desktop too: it fits
-//! both widths, axe-core finds no serious or critical violation, and its screenshots land
-//! in `target/artefacts/` (`platform-{page}-{phone|desktop}-{backend}.png`).
+//! The platform in a real browser, as the county's people use it on a phone: a member
+//! signed in with a fresh code, a password chosen, a need claimed, hours logged, a refusal
+//! read beside the form; the service branch's secretary verifies the hours on the branch's
+//! page, which another branch's secretary cannot open; the committee issues the cards in
+//! bulk; the service secretary writes the community side and the unit secretary reads it
+//! and signs; the committee closes the year — every step a command in the log. Every
+//! role's page (member, branch, code sheet, committee, accounts, centre, audit) is looked
+//! at on a phone and a desktop: it fits both widths, axe-core finds no serious or critical
+//! violation, and its screenshots land in `target/artefacts/`
+//! (`platform-{page}-{phone|desktop}-{backend}.png`).
 
 use allweather_api::{CommandOptions, CommandService};
 use allweather_domain::Principal;
@@ -26,6 +30,11 @@ mod flows {
 
     /// A new browser, signed in for the first time with `code` as `login`, on `/my`.
     async fn first_sign_in(app: &TestApp, code: &str, login: &str) -> Browser {
+        first_sign_in_to(app, code, login, "/my").await
+    }
+
+    /// A new browser, signed in for the first time with `code` as `login`, on `home`.
+    async fn first_sign_in_to(app: &TestApp, code: &str, login: &str, home: &str) -> Browser {
         let browser = Browser::open(PHONE).await;
         browser
             .goto(&format!("{}/signin?code={code}", app.base))
@@ -34,8 +43,27 @@ mod flows {
         browser.fill("password", "a long enough secret").await;
         browser.fill("password_again", "a long enough secret").await;
         browser.click("form button[type=submit]").await;
-        assert_eq!(browser.run("return location.pathname").await, "/my");
+        assert_eq!(browser.run("return location.pathname").await, home);
         browser
+    }
+
+    /// A sign-in code for `invite` (the `InviteAccount` body), from the committee
+    /// through the JSON API.
+    async fn code_for(app: &TestApp, invite: serde_json::Value) -> String {
+        let reply = app.ok(&app.admin(), "InviteAccount", invite).await;
+        reply["signin_code"]["code"]
+            .as_str()
+            .expect("a sign-in code")
+            .to_owned()
+    }
+
+    /// Sets the field `id` to `text` in the page.
+    async fn set(browser: &Browser, id: &str, text: &str) {
+        browser
+            .run(&format!(
+                "document.getElementById({id:?}).value = {text:?}; return null;"
+            ))
+            .await;
     }
 
     /// Looks at the page at both widths: it fits, axe finds nothing serious, screenshots.
@@ -282,7 +310,12 @@ mod flows {
         assert!(secretary_browser.text("waiting").await.contains("打扫广场"));
         look(&secretary_browser, "branch", backend).await;
         secretary_browser.click("#verify button[type=submit]").await;
-        assert_eq!(secretary_browser.text("notice").await, "1条已审核通过。");
+        assert_eq!(
+            secretary_browser
+                .run("return document.querySelector('[data-form=verify]').textContent")
+                .await,
+            "已办理。"
+        );
         assert!(!secretary_browser.text("waiting").await.contains("打扫广场"));
         assert_eq!(app.count("ServiceHoursVerified").await, 1);
         // A printable sign-in code for a member of the branch (a reset, for one who has an
@@ -307,7 +340,6 @@ mod flows {
             "the member, the secretary, and the member again"
         );
         look(&secretary_browser, "signin-code", backend).await;
-        secretary_browser.close().await;
         let reset = Browser::open(PHONE).await;
         reset
             .goto(&format!("{}/signin?code={code}", app.base))
@@ -340,7 +372,94 @@ mod flows {
                 .unwrap_or_default()
                 .contains("打扫广场")
         );
+
+        // The committee issues every member's card in bulk (those without a service
+        // branch are left out, and told); its page, the centre's and the auditor's looked
+        // at.
+        let office = first_sign_in_to(
+            &app,
+            &code_for(&app, json!({"role": "committee_admin"})).await,
+            "office",
+            "/committee",
+        )
+        .await;
+        look(&office, "committee", backend).await;
+        office.click("#issue-all button").await;
+        assert_eq!(app.count("DualCardIssued").await, 2);
+        assert_eq!(office.text("cards-issued").await, "2");
+        office
+            .goto(&format!("{}/committee/accounts", app.base))
+            .await;
+        look(&office, "accounts", backend).await;
+        let centre = first_sign_in_to(
+            &app,
+            &code_for(&app, json!({"role": "service_centre"})).await,
+            "centre",
+            "/centre",
+        )
+        .await;
+        look(&centre, "centre", backend).await;
+        centre.close().await;
+        let auditor = first_sign_in_to(
+            &app,
+            &code_for(&app, json!({"role": "auditor"})).await,
+            "shenji",
+            "/audit",
+        )
+        .await;
+        auditor.click("#audit-status button").await;
+        assert!(auditor.text("chain").await.contains("哈希链校验通过"));
+        look(&auditor, "audit", backend).await;
+        auditor.close().await;
+
+        // The service secretary writes the community side; the unit secretary reads it
+        // beside the card and signs the unit side.
+        secretary_browser
+            .goto(&format!("{}/branches/{service_branch}?year=2026", app.base))
+            .await;
+        set(&secretary_browser, &format!("remarks-{member}"), "服务积极").await;
+        secretary_browser
+            .click(&format!(
+                "form[action='/act/SignDualCard'][data-member='{member}'] button"
+            ))
+            .await;
+        assert_eq!(app.count("DualCardSigned").await, 1);
+        secretary_browser.close().await;
+        other
+            .goto(&format!("{}/branches/{branch}?year=2026", app.base))
+            .await;
+        let card = format!("form[action='/act/SignDualCard'][data-member='{member}']");
+        assert_eq!(
+            other
+                .run(&format!(
+                    "return document.querySelector(\"{card} .other-side\").textContent"
+                ))
+                .await,
+            "另一方意见: 优秀 服务积极"
+        );
+        look(&other, "unit-branch", backend).await;
+        set(&other, &format!("remarks-{member}"), "工作认真").await;
+        other.click(&format!("{card} button")).await;
+        assert_eq!(app.count("DualCardSigned").await, 2);
         other.close().await;
+
+        // The year over, the committee closes it, naming those without an appraisal.
+        office.close().await;
+        app.clock
+            .advance(std::time::Duration::from_secs(200 * 24 * 3600));
+        let office = first_sign_in_to(
+            &app,
+            &code_for(&app, json!({"role": "committee_admin"})).await,
+            "office2",
+            "/committee",
+        )
+        .await;
+        office
+            .goto(&format!("{}/committee?year=2026", app.base))
+            .await;
+        office.click("#close-year button").await;
+        assert_eq!(app.count("YearClosed").await, 1);
+        office.close().await;
 
         // Sign out: the page is gone, the sign-in page looked at too.
         browser.click("form[action='/signout'] button").await;
