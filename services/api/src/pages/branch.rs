@@ -122,14 +122,10 @@ pub(super) async fn render(
         Ok(()) => {}
         Err(e) => return super::not_permitted(t, e),
     }
-    let progress = match state.progress(scorecard::NAME) {
-        Ok(progress) => progress,
-        Err(e) => return e.into_response(),
+    let position = match super::reached(state, &[scorecard::NAME], min_position).await {
+        Ok(position) => position,
+        Err(response) => return response,
     };
-    if let Err(e) = crate::routes::reach(progress, min_position).await {
-        return e.into_response();
-    }
-    let position = progress.position();
     let year = year.unwrap_or_else(|| super::member::this_year(state).0);
     let pool = state.read.pool();
     let id = branch_id.to_string();

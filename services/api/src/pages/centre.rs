@@ -75,17 +75,11 @@ pub(super) async fn render(
     if !matches!(account.role, Role::ServiceCentre | Role::CommitteeAdmin) {
         return (StatusCode::FORBIDDEN, Html(t.not_permitted)).into_response();
     }
-    for name in [scorecard::NAME, wishes::NAME] {
-        if let Ok(progress) = state.progress(name)
-            && let Err(e) = crate::routes::reach(progress, min_position).await
-        {
-            return e.into_response();
-        }
-    }
-    let position = state
-        .progress(wishes::NAME)
-        .map(|p| p.position())
-        .unwrap_or_default();
+    let position = match super::reached(state, &[wishes::NAME, scorecard::NAME], min_position).await
+    {
+        Ok(position) => position,
+        Err(response) => return response,
+    };
     let pool = state.read.pool();
     let read = async {
         Ok::<_, sqlx::Error>((

@@ -151,14 +151,10 @@ pub(super) async fn render(
         return super::not_permitted(t, e);
     }
     let can_act = !audit && principal.role == Role::CommitteeAdmin;
-    let progress = match state.progress(scorecard::NAME) {
-        Ok(progress) => progress,
-        Err(e) => return e.into_response(),
+    let position = match super::reached(state, &[scorecard::NAME], min_position).await {
+        Ok(position) => position,
+        Err(response) => return response,
     };
-    if let Err(e) = crate::routes::reach(progress, min_position).await {
-        return e.into_response();
-    }
-    let position = progress.position();
     let year = year.unwrap_or_else(|| super::member::this_year(state).0);
     let pool = state.read.pool();
     let read = async {
@@ -690,10 +686,8 @@ pub(super) async fn accounts(
         }
         Err(e) => return crate::problem::ApiError::from(e).into_response(),
     };
-    if let Ok(progress) = state.progress(scorecard::NAME)
-        && let Err(e) = crate::routes::reach(progress, min_position).await
-    {
-        return e.into_response();
+    if let Err(response) = super::reached(state, &[scorecard::NAME], min_position).await {
+        return response;
     }
     let names = match scorecard::member_names(state.read.pool()).await {
         Ok(names) => names,

@@ -166,10 +166,8 @@ pub(super) async fn render(
         position = a.position;
     }
     // What the page shows after a command reflects it: the board too.
-    if let Ok(progress) = state.progress(wishes::NAME)
-        && let Err(e) = crate::routes::reach(progress, min_position).await
-    {
-        return e.into_response();
+    if let Err(response) = super::reached(state, &[wishes::NAME], min_position).await {
+        return response;
     }
     let pool = state.read.pool();
     let by_status = match scorecard::hours_by_status(pool, year, &member_id.to_string()).await {

@@ -480,3 +480,23 @@ fn code_sheet(
     .render();
     page(StatusCode::OK, rendered)
 }
+
+/// Waits until each read model of `names` this service runs has applied `min_position`
+/// (a command's reply position), so that a page shown after a command reflects it; the
+/// position the first has applied.
+async fn reached(
+    state: &AppState,
+    names: &[&str],
+    min_position: Option<u64>,
+) -> Result<u64, Response> {
+    let mut position = None;
+    for name in names {
+        if let Ok(progress) = state.progress(name) {
+            crate::routes::reach(progress, min_position)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            position.get_or_insert(progress.position());
+        }
+    }
+    Ok(position.unwrap_or_default())
+}

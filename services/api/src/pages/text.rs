@@ -387,69 +387,33 @@ impl Text {
             .map_or("", |(_, v)| v)
     }
 
+    /// A wish's status.
+    pub(crate) fn wish_status(&self, stored: &str) -> &'static str {
+        self.named(WISH_STATUSES, stored)
+    }
+
     /// A branch kind's name.
     pub(crate) fn branch_kind(&self, stored: &str) -> &'static str {
-        match (stored, self.html_lang) {
-            ("unit", "en") => "unit",
-            ("service", "en") => "service",
-            ("temporary", "en") => "temporary",
-            ("unit", _) => "机关",
-            ("service", _) => "服务",
-            ("temporary", _) => "临时",
-            _ => "",
-        }
+        self.named(BRANCH_KINDS, stored)
     }
 
     /// A role's name.
     pub(crate) fn role(&self, stored: &str) -> &'static str {
-        let en = self.html_lang == "en";
-        match stored {
-            "committee_admin" if en => "committee admin",
-            "service_centre" if en => "service centre",
-            "auditor" if en => "auditor",
-            "member" if en => "member",
-            "committee_admin" => "县委管理员",
-            "service_centre" => "服务中心",
-            "auditor" => "审计",
-            "member" => "党员",
-            _ => "",
-        }
+        self.named(ROLES, stored)
     }
 
     /// An integrity flag's name.
     pub(crate) fn flag(&self, stored: &str) -> &'static str {
-        let en = self.html_lang == "en";
-        match stored {
-            "over_8_hours_a_day" if en => "over 8 hours a day",
-            "overlapping_entries" if en => "overlapping entries",
-            "bulk_same_activity" if en => "many alike entries",
-            "verified_own_entry" if en => "verified own entry",
-            "read_then_released" if en => "read a person's details, then released",
-            "over_8_hours_a_day" => "单日超过8小时",
-            "overlapping_entries" => "时间重叠",
-            "bulk_same_activity" => "批量相同活动",
-            "verified_own_entry" => "本人审核本人记录",
-            "read_then_released" => "查看对象信息后放弃认领",
-            _ => "",
-        }
+        self.named(FLAGS, stored)
     }
 
-    /// A wish's status.
-    pub(crate) fn wish_status(&self, stored: &str) -> &'static str {
+    /// `stored`'s name in `table` (stored name, 中文, English), in this language.
+    fn named(&self, table: &[(&str, &'static str, &'static str)], stored: &str) -> &'static str {
         let en = self.html_lang == "en";
-        match stored {
-            "open" if en => "open",
-            "claimed" if en => "claimed",
-            "fulfilled" if en => "fulfilled",
-            "confirmed" if en => "confirmed",
-            "cancelled" if en => "withdrawn",
-            "open" => "待认领",
-            "claimed" => "已认领",
-            "fulfilled" => "已完成待确认",
-            "confirmed" => "已确认",
-            "cancelled" => "已撤回",
-            _ => "",
-        }
+        table
+            .iter()
+            .find(|(k, _, _)| *k == stored)
+            .map_or("", |(_, zh, english)| if en { english } else { zh })
     }
 
     /// A category's name.
@@ -460,3 +424,43 @@ impl Text {
             .map_or("", |(_, v)| v)
     }
 }
+
+/// Names of stored values: (stored, 中文, English).
+type Names = &'static [(&'static str, &'static str, &'static str)];
+
+const WISH_STATUSES: Names = &[
+    ("open", "待认领", "open"),
+    ("claimed", "已认领", "claimed"),
+    ("fulfilled", "已完成待确认", "fulfilled"),
+    ("confirmed", "已确认", "confirmed"),
+    ("cancelled", "已撤回", "withdrawn"),
+];
+
+const BRANCH_KINDS: Names = &[
+    ("unit", "机关", "unit"),
+    ("service", "服务", "service"),
+    ("temporary", "临时", "temporary"),
+];
+
+const ROLES: Names = &[
+    ("committee_admin", "县委管理员", "committee admin"),
+    ("service_centre", "服务中心", "service centre"),
+    ("auditor", "审计", "auditor"),
+    ("member", "党员", "member"),
+];
+
+const FLAGS: Names = &[
+    ("over_8_hours_a_day", "单日超过8小时", "over 8 hours a day"),
+    ("overlapping_entries", "时间重叠", "overlapping entries"),
+    ("bulk_same_activity", "批量相同活动", "many alike entries"),
+    (
+        "verified_own_entry",
+        "本人审核本人记录",
+        "verified own entry",
+    ),
+    (
+        "read_then_released",
+        "查看对象信息后放弃认领",
+        "read a person's details, then released",
+    ),
+];
