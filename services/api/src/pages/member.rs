@@ -1,6 +1,8 @@
 //! The member's page, `/my`: the year at a glance (the criteria against the required, the
 //! card's two sides, stars, the appraisal, hours by status, what is still missing), the
-//! open needs and wishes to claim, the member's claims to give back, and hours to log.
+//! open needs and wishes to claim, the member's claims to give back or mark fulfilled,
+//! hours to log (with the campaign), and for a leading cadre the households paired with
+//! them, to record a visit or raise a concern.
 //! Each form is the command a member sends through the API, as the signed-in member.
 
 use super::text::Text;
@@ -56,6 +58,8 @@ struct MyPage<'a> {
     member_id: Uuid,
     /// The year's campaigns: id and name.
     campaigns: Vec<(String, String)>,
+    /// The households the member is paired with as a leading cadre.
+    households: Vec<scorecard::HouseholdLine>,
     here: &'a str,
     csrf: &'a str,
     key: String,
@@ -234,8 +238,16 @@ pub(super) async fn render(
         Ok(campaigns) => campaigns,
         Err(e) => return crate::routes::read_error(e).into_response(),
     };
+    let households = match scorecard::households(pool).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|h| h.cadre_id.as_deref() == Some(me.as_str()))
+            .collect(),
+        Err(e) => return crate::routes::read_error(e).into_response(),
+    };
     let rendered = MyPage {
         t,
+        households,
         nav: super::nav(t, &signed_in.session.account),
         member_id,
         campaigns,

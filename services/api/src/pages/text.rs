@@ -61,6 +61,9 @@ macro_rules! words {
 }
 
 words! {
+    my_households: "我结对的家庭" / "Households paired with me",
+    visit_notes: "走访情况" / "What happened",
+    record_visit: "记录走访" / "Record the visit",
     skipped_n: " 人未办理（如尚未分配服务支部）" / " left out (for example without a service branch)",
     publish_wish: "发布微心愿或服务需求" / "Publish a micro-wish or a service need",
     origin: "类型" / "Kind",

@@ -952,6 +952,29 @@ pub async fn every_role_does_its_years_work_through_its_pages(app: TestApp) {
         .await;
     assert_eq!(paired.status, 200, "{}", paired.body);
     assert!(paired.body.contains("结对干部: 李华"), "{}", paired.body);
+    // The paired cadre records a visit from their own page; the centre sees it.
+    let visited = lihua
+        .act(
+            "RecordVisit",
+            "/my",
+            "visit",
+            &[
+                ("household_id", &household_id),
+                ("date", "2026-06-15"),
+                ("notes", "送去米和油"),
+            ],
+        )
+        .await;
+    assert_eq!(visited.status, 200, "{}", visited.body);
+    assert!(visited.body.contains("城东三组"), "{}", visited.body);
+    assert!(
+        centre
+            .get("/centre")
+            .await
+            .body
+            .contains("走访次数 1 (2026-06-15)"),
+        "the visit counted on the centre's page"
+    );
     // A member is no service centre.
     assert_eq!(lihua.get("/centre").await.status, 403);
     assert_eq!(lihua.get("/committee").await.status, 403);
